@@ -1,0 +1,120 @@
+"""The store: a Flask application factory and its registration steps."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from typing import Any
+
+from flask import Flask
+
+from shop.config import ConfigError, default_paths, load_settings, missing_production_settings
+from shop.extensions import csrf, db, migrate
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the store.
+
+    Settings come from defaults, then ``SHOP_*`` environment variables, then
+    ``test_config``. With ``ENV=production`` the app refuses to start while a required
+    secret is missing.
+
+    :raises ConfigError: naming every missing or malformed setting.
+    """
+    app = Flask(__name__, instance_relative_config=True)
+    configure(app, test_config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_security(app)
+    register_template_helpers(app)
+    register_commands(app)
+    return app
+
+
+def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
+    settings = load_settings()
+    for name, value in default_paths(app.instance_path).items():
+        if settings.get(name) is None:
+            settings[name] = value
+    if test_config:
+        settings.update(test_config)
+    app.config.update(settings)
+
+    env = app.config["ENV"]
+    if env not in {"development", "production", "testing"}:
+        raise ConfigError(f"SHOP_ENV must be development, production or testing, not {env!r}")
+    production = env == "production"
+    if production:
+        missing = missing_production_settings(app.config)
+        if missing:
+            raise ConfigError("refusing to start in production without: " + ", ".join(missing))
+    if not app.config.get("SECRET_KEY"):
+        # Development only (production refused above): sessions last as long as the process.
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+    if app.config.get("PAYMENT_PROVIDER") is None:
+        app.config["PAYMENT_PROVIDER"] = None if production else "test"
+
+    app.config.setdefault("SQLALCHEMY_DATABASE_URI", app.config["DATABASE_URL"])
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=production,
+        SESSION_COOKIE_NAME="shop_session",
+        WTF_CSRF_TIME_LIMIT=None,  # a pack page may stay open for hours; the session bounds it
+        MAX_CONTENT_LENGTH=64 * 1024,  # forms only: nothing we accept is larger
+        JSON_SORT_KEYS=False,
+    )
+    if test_config and "WTF_CSRF_ENABLED" in test_config:
+        app.config["WTF_CSRF_ENABLED"] = test_config["WTF_CSRF_ENABLED"]
+    os.makedirs(app.instance_path, exist_ok=True)
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..", "migrations"))
+    csrf.init_app(app)
+    if app.config["TRUST_PROXY"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+
+
+def register_blueprints(app: Flask) -> None:
+    from shop.downloads import bp as downloads_bp
+    from shop.orders import bp as orders_bp
+    from shop.payments import bp as payments_bp
+    from shop.store import bp as store_bp
+
+    app.register_blueprint(store_bp)
+    app.register_blueprint(payments_bp)
+    app.register_blueprint(orders_bp)
+    app.register_blueprint(downloads_bp)
+
+
+def register_error_handlers(app: Flask) -> None:
+    from shop.errors import register
+
+    register(app)
+
+
+def register_security(app: Flask) -> None:
+    from shop.security import register
+
+    register(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from shop.formatting import register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from shop.catalog.cli import catalog_cli
+
+    app.cli.add_command(catalog_cli)

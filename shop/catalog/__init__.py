@@ -1,0 +1,1 @@
+"""The catalog: importing albums into packs, the demo pack, listing."""

@@ -1,0 +1,52 @@
+"""Template filters: money, sizes, durations, dates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask
+
+CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
+
+
+def money(cents: int, currency: str = "USD") -> str:
+    """``1234, "USD"`` → ``$12.34``; unknown currencies keep their code."""
+    whole, part = divmod(abs(int(cents)), 100)
+    sign = "-" if cents < 0 else ""
+    symbol = CURRENCY_SYMBOLS.get(currency)
+    amount = f"{whole:,}.{part:02d}"
+    return f"{sign}{symbol}{amount}" if symbol else f"{sign}{amount} {currency}"
+
+
+def filesize(size: int) -> str:
+    """Bytes in binary units, one decimal above KiB: ``1536`` → ``1.5 KB``."""
+    value = float(size)
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def duration(ms: int) -> str:
+    """Milliseconds as ``m:ss`` (or ``h:mm:ss``)."""
+    seconds = int(round(ms / 1000))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def isodate(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def humandate(value: datetime) -> str:
+    return value.strftime("%d %b %Y, %H:%M UTC")
+
+
+def register(app: Flask) -> None:
+    app.add_template_filter(money)
+    app.add_template_filter(filesize)
+    app.add_template_filter(duration)
+    app.add_template_filter(isodate)
+    app.add_template_filter(humandate)

@@ -1,0 +1,237 @@
+"""Database models: the catalog (packs, albums, tracks, files) and orders.
+
+Invariants that matter for money and delivery are database constraints, so they hold
+even when application code is wrong: unique slugs and link-token hashes, one file row per
+track and format, non-negative prices, a paid order has a payment time.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from shop.extensions import db
+
+FORMATS: tuple[str, ...] = ("mp3", "flac", "wav")
+PACK_DURATION = timedelta(days=14)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Pack(db.Model):
+    __tablename__ = "packs"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ck_packs_window"),
+        CheckConstraint("min_price_cents >= 0", name="ck_packs_min_price"),
+        CheckConstraint("suggested_price_cents >= min_price_cents", name="ck_packs_suggested"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    blurb: Mapped[str] = mapped_column(Text, default="")
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    min_price_cents: Mapped[int] = mapped_column(Integer, default=100)
+    suggested_price_cents: Mapped[int] = mapped_column(Integer, default=1000)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    albums: Mapped[list[Album]] = relationship(
+        back_populates="pack", order_by="Album.position", cascade="all, delete-orphan"
+    )
+
+    def is_on_sale(self, now: datetime | None = None) -> bool:
+        now = now or utcnow()
+        return self.starts_at <= now < self.ends_at
+
+    def has_ended(self, now: datetime | None = None) -> bool:
+        return (now or utcnow()) >= self.ends_at
+
+
+class Album(db.Model):
+    __tablename__ = "albums"
+    __table_args__ = (UniqueConstraint("pack_id", "artist", "title", name="uq_albums_pack_artist_title"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pack_id: Mapped[int] = mapped_column(ForeignKey("packs.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    artist: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(200))
+    genre: Mapped[str] = mapped_column(String(80), default="")
+    year: Mapped[int | None] = mapped_column(Integer)
+    cover_key: Mapped[str | None] = mapped_column(String(300))
+    cover_size: Mapped[int | None] = mapped_column(BigInteger)
+    cover_crc32: Mapped[int | None] = mapped_column(BigInteger)
+    cover_sha256: Mapped[str | None] = mapped_column(String(64))
+
+    pack: Mapped[Pack] = relationship(back_populates="albums")
+    tracks: Mapped[list[Track]] = relationship(
+        back_populates="album", order_by="Track.number", cascade="all, delete-orphan"
+    )
+
+    @property
+    def cover_extension(self) -> str:
+        return self.cover_key.rsplit(".", 1)[-1] if self.cover_key else ""
+
+    def size_of(self, fmt: str) -> int:
+        return sum(f.size for t in self.tracks for f in t.files if f.format == fmt)
+
+    @property
+    def duration_ms(self) -> int:
+        return sum(t.duration_ms for t in self.tracks)
+
+
+class Track(db.Model):
+    __tablename__ = "tracks"
+    __table_args__ = (
+        UniqueConstraint("album_id", "number", name="uq_tracks_album_number"),
+        CheckConstraint("number > 0", name="ck_tracks_number"),
+        CheckConstraint("duration_ms >= 0", name="ck_tracks_duration"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    album_id: Mapped[int] = mapped_column(ForeignKey("albums.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+
+    album: Mapped[Album] = relationship(back_populates="tracks")
+    files: Mapped[list[TrackFile]] = relationship(
+        back_populates="track", order_by="TrackFile.format", cascade="all, delete-orphan"
+    )
+
+    def file(self, fmt: str) -> TrackFile | None:
+        return next((f for f in self.files if f.format == fmt), None)
+
+
+class TrackFile(db.Model):
+    """One encoding of one track, with the checksums computed once at import."""
+
+    __tablename__ = "track_files"
+    __table_args__ = (
+        UniqueConstraint("track_id", "format", name="uq_track_files_track_format"),
+        CheckConstraint("format IN ('mp3', 'flac', 'wav')", name="ck_track_files_format"),
+        CheckConstraint("size >= 0", name="ck_track_files_size"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    track_id: Mapped[int] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"), index=True)
+    format: Mapped[str] = mapped_column(String(8))
+    storage_key: Mapped[str] = mapped_column(String(300))
+    size: Mapped[int] = mapped_column(BigInteger)
+    crc32: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    dropbox_content_hash: Mapped[str] = mapped_column(String(64))
+
+    track: Mapped[Track] = relationship(back_populates="files")
+
+
+class OrderStatus(enum.StrEnum):
+    PENDING = "pending"
+    PAID = "paid"
+    REFUNDED = "refunded"
+
+
+class Order(db.Model):
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint("amount_cents >= 0", name="ck_orders_amount"),
+        CheckConstraint("status IN ('pending', 'paid', 'refunded')", name="ck_orders_status"),
+        CheckConstraint("status = 'pending' OR paid_at IS NOT NULL", name="ck_orders_paid_at"),
+        UniqueConstraint("payment_provider", "payment_ref", name="uq_orders_payment"),
+        Index("ix_orders_email_status", "email", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pack_id: Mapped[int] = mapped_column(ForeignKey("packs.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254))
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16), default=OrderStatus.PENDING.value)
+    payment_provider: Mapped[str] = mapped_column(String(32))
+    payment_ref: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    pack: Mapped[Pack] = relationship()
+    links: Mapped[list[OrderLink]] = relationship(back_populates="order", cascade="all, delete-orphan")
+
+    @property
+    def is_paid(self) -> bool:
+        return self.status == OrderStatus.PAID
+
+
+class OrderLink(db.Model):
+    """A secret link to an order. Only the SHA-256 of the token is stored.
+
+    An order may have several links (the receipt, each "lost my link" mail); all stay valid.
+    """
+
+    __tablename__ = "order_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    order: Mapped[Order] = relationship(back_populates="links")
+
+
+class RateLimitHit(db.Model):
+    """One counted request in a rate-limit bucket (e.g. ``lost:addr:<hash>``)."""
+
+    __tablename__ = "rate_limit_hits"
+    __table_args__ = (Index("ix_rate_limit_hits_bucket_at", "bucket", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bucket: Mapped[str] = mapped_column(String(120))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+def pack_stats(pack_id: int) -> tuple[int, int, int]:
+    """``(purchases, total_cents, average_cents)`` over the pack's paid orders."""
+    count, total = db.session.execute(
+        select(func.count(Order.id), func.coalesce(func.sum(Order.amount_cents), 0)).where(
+            Order.pack_id == pack_id, Order.status == OrderStatus.PAID.value
+        )
+    ).one()
+    count, total = int(count), int(total)
+    return count, total, (total // count if count else 0)

@@ -1,0 +1,40 @@
+"""Secret order links: minted with :mod:`secrets`, stored only as SHA-256 hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+
+from sqlalchemy import select
+
+from shop.extensions import db
+from shop.models import Order, OrderLink
+
+# 32 random bytes, URL-safe base64 without padding: 43 characters, 256 bits.
+TOKEN_BYTES = 32
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def mint_link(order: Order) -> str:
+    """Add a new link to ``order`` (not committed) and return its raw token.
+
+    The raw token exists only in the return value: callers hand it to the buyer
+    (redirect, e-mail) and forget it.
+    """
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    order.links.append(OrderLink(token_hash=hash_token(token)))
+    return token
+
+
+def find_order(token: str) -> Order | None:
+    """The order a raw token opens, or ``None`` for malformed and unknown tokens alike."""
+    if not _TOKEN_SHAPE.fullmatch(token):
+        return None
+    return db.session.scalar(
+        select(Order).join(OrderLink).where(OrderLink.token_hash == hash_token(token))
+    )

@@ -1,0 +1,6 @@
+from shop.store import bp
+
+
+@bp.get("/")
+def index():
+    return "store"

@@ -1,0 +1,104 @@
+"""Fixtures shared by the whole suite.
+
+The ``app`` fixture runs every test that uses it on SQLite and, when
+``TEST_DATABASE_URL`` is set, once more on PostgreSQL (in a database the session creates
+and drops, so the server's own databases are never touched).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from shop import create_app
+from shop.extensions import db
+from tests import factories
+
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped at the end."""
+    admin_url = make_url(os.environ["TEST_DATABASE_URL"]).set(drivername="postgresql+psycopg")
+    name = f"shop_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgresql":
+        return request.getfixturevalue("postgres_url")
+    return f"sqlite:///{tmp_path / 'shop.sqlite3'}"
+
+
+@pytest.fixture
+def app_config(database_url: str, tmp_path: Path) -> dict:
+    """Settings for a test app; tests may change entries before asking for ``app``."""
+    return {
+        "TESTING": True,
+        "ENV": "testing",
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "MEDIA_ROOT": str(tmp_path / "media"),
+        "OUTBOX_DIR": str(tmp_path / "outbox"),
+        "MAIL_URL": None,
+        "BASE_URL": "http://shop.test",
+        "SERVER_NAME": None,
+        "WTF_CSRF_ENABLED": False,
+    }
+
+
+@pytest.fixture
+def app(app_config: dict):
+    app = create_app(app_config)
+    with app.app_context():
+        db.create_all()
+        try:
+            yield app
+        finally:
+            db.session.remove()
+            db.drop_all()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def pack(app):
+    """An on-sale pack of two albums with real files in storage (see :mod:`tests.factories`)."""
+    return factories.make_pack(app)
+
+
+@pytest.fixture
+def ended_pack(app):
+    return factories.make_pack(app, slug="old-pack", starts_in=-timedelta(days=20), lasts=timedelta(days=14))
+
+
+@pytest.fixture
+def paid_order(app, pack):
+    """``(order, token)`` for a paid order of ``pack``."""
+    return factories.make_order(app, pack, paid=True)
