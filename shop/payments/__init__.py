@@ -1,3 +1,5 @@
+"""Payment providers behind one small interface, and the built-in test checkout."""
+
 from flask import Blueprint
 
 bp = Blueprint("payments", __name__)

@@ -1,1 +1,42 @@
+"""The test provider's checkout: a labelled page and one confirming POST."""
 
+from __future__ import annotations
+
+from flask import abort, current_app, redirect, render_template, session, url_for
+from sqlalchemy import select
+
+from shop.extensions import db
+from shop.models import Order
+from shop.orders.service import mark_paid
+from shop.payments import bp
+from shop.store.checkout import checkout_token
+
+
+def _test_order(ref: str) -> Order:
+    if current_app.config.get("PAYMENT_PROVIDER") != "test":
+        abort(404)
+    order = db.session.scalar(select(Order).where(Order.payment_provider == "test", Order.payment_ref == ref))
+    if order is None:
+        abort(404)
+    return order
+
+
+@bp.get("/checkout/test/<ref>")
+def test_checkout(ref: str):
+    order = _test_order(ref)
+    return render_template("payments/test_checkout.html", order=order, pack=order.pack)
+
+
+@bp.post("/checkout/test/<ref>")
+def test_confirm(ref: str):
+    order = _test_order(ref)
+    mark_paid(order.id)
+    token = checkout_token(session, ref)
+    if token:
+        return redirect(url_for("orders.show", token=token), code=303)
+    return redirect(url_for("payments.thanks"), code=303)
+
+
+@bp.get("/checkout/thanks")
+def thanks():
+    return render_template("payments/thanks.html")

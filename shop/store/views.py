@@ -1,6 +1,129 @@
+"""Store pages: the pack list, a pack, buying, covers and previews."""
+
+from __future__ import annotations
+
+import io
+
+from flask import abort, current_app, redirect, render_template, request, send_file, session
+from sqlalchemy import select
+
+from shop.extensions import db
+from shop.models import Album, Pack, Track, pack_stats, utcnow
+from shop.payments.providers import PaymentsUnavailable
+from shop.storage import get_storage
 from shop.store import bp
+from shop.store.checkout import remember_checkout_token, start_purchase
+
+PREVIEW_SECONDS = 30
+COVER_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
+
+
+def get_pack(slug: str) -> Pack:
+    pack = db.session.scalar(select(Pack).where(Pack.slug == slug))
+    if pack is None:
+        abort(404, "There is no pack at this address.")
+    return pack
 
 
 @bp.get("/")
 def index():
-    return "store"
+    now = utcnow()
+    packs = db.session.scalars(select(Pack).order_by(Pack.ends_at)).all()
+    on_sale = [p for p in packs if p.is_on_sale(now)]
+    upcoming = [p for p in packs if p.starts_at > now]
+    past = sorted((p for p in packs if p.has_ended(now)), key=lambda p: p.ends_at, reverse=True)
+    return render_template("store/index.html", on_sale=on_sale, upcoming=upcoming, past=past, now=now)
+
+
+def render_pack(pack: Pack, form: dict | None = None, errors: dict | None = None, status: int = 200):
+    purchases, total, average = pack_stats(pack.id)
+    form = form or {"amount": f"{pack.suggested_price_cents / 100:.2f}", "email": ""}
+    return (
+        render_template(
+            "store/pack.html",
+            pack=pack,
+            stats={"purchases": purchases, "total": total, "average": average},
+            form=form,
+            errors=errors or {},
+            now=utcnow(),
+        ),
+        status,
+    )
+
+
+@bp.get("/packs/<slug>")
+def pack(slug: str):
+    return render_pack(get_pack(slug))
+
+
+@bp.get("/packs/<slug>/stats.json")
+def pack_stats_json(slug: str):
+    pack = get_pack(slug)
+    purchases, total, average = pack_stats(pack.id)
+    return {"purchases": purchases, "total_cents": total, "average_cents": average, "currency": pack.currency}
+
+
+@bp.post("/packs/<slug>/buy")
+def buy(slug: str):
+    pack = get_pack(slug)
+    if not pack.is_on_sale():
+        ended = pack.has_ended()
+        return render_template("store/ended.html", pack=pack, ended=ended), 410
+    amount = request.form.get("amount", "")
+    email = request.form.get("email", "")
+    try:
+        result = start_purchase(pack, amount, email)
+    except PaymentsUnavailable:
+        abort(503, "Payments are not available right now. Please try again later.")
+    if result.errors:
+        return render_pack(pack, form={"amount": amount[:40], "email": email[:300]}, errors=result.errors,
+                           status=400)
+    remember_checkout_token(session, result.order.payment_ref, result.token)
+    return redirect(result.checkout_url, code=303)
+
+
+def _album_in_pack(slug: str, album_id: int) -> Album:
+    album = db.session.get(Album, album_id)
+    if album is None or album.pack.slug != slug:
+        abort(404)
+    return album
+
+
+@bp.get("/packs/<slug>/albums/<int:album_id>/cover")
+def cover(slug: str, album_id: int):
+    album = _album_in_pack(slug, album_id)
+    if not album.cover_key:
+        abort(404)
+    data = get_storage().read_bytes(album.cover_key)
+    response = send_file(
+        io.BytesIO(data),
+        mimetype=COVER_TYPES.get(album.cover_extension, "application/octet-stream"),
+        etag=album.cover_sha256,
+        conditional=True,
+        max_age=86400,
+    )
+    return response
+
+
+@bp.get("/packs/<slug>/tracks/<int:track_id>/preview.mp3")
+def preview(slug: str, track_id: int):
+    """The opening of a track's MP3 (MP3 is a stream of frames, so a prefix plays)."""
+    track = db.session.get(Track, track_id)
+    if track is None or track.album.pack.slug != slug:
+        abort(404)
+    mp3 = track.file("mp3")
+    if mp3 is None:
+        abort(404)
+    length = mp3.size
+    if track.duration_ms > PREVIEW_SECONDS * 1000:
+        length = mp3.size * PREVIEW_SECONDS * 1000 // track.duration_ms
+    data = b"".join(get_storage().iter_range(mp3.storage_key, 0, length))
+    return send_file(
+        io.BytesIO(data), mimetype="audio/mpeg", etag=f"{mp3.sha256}-{length}", conditional=True,
+        max_age=3600, download_name=None,
+    )
+
+
+@bp.app_context_processor
+def inject_globals():
+    return {"payment_provider": current_app.config.get("PAYMENT_PROVIDER")}

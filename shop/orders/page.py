@@ -1,0 +1,50 @@
+"""What the order page shows, gathered without request objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shop.models import FORMATS, Album, Order
+
+
+@dataclass(frozen=True)
+class FormatLink:
+    format: str
+    url: str
+    size: int
+    downloads: int = 0
+
+
+def album_links(token: str, album: Album, counts: dict) -> list[FormatLink]:
+    return [
+        FormatLink(fmt, f"/orders/{token}/albums/{album.id}/{fmt}.zip", album.size_of(fmt),
+                   counts.get(("album", album.id, fmt), 0))
+        for fmt in FORMATS
+    ]
+
+
+def order_page_context(order: Order, token: str) -> dict:
+    """Template context for ``orders/show.html``."""
+    counts = download_counts(order) if order.is_paid else {}
+    albums = order.pack.albums
+    pack_links = [
+        FormatLink(fmt, f"/orders/{token}/pack/{fmt}.zip", sum(a.size_of(fmt) for a in albums),
+                   counts.get(("pack", None, fmt), 0))
+        for fmt in FORMATS
+    ]
+    return {
+        "order": order,
+        "pack": order.pack,
+        "albums": [(album, album_links(token, album, counts)) for album in albums],
+        "pack_links": pack_links,
+        "track_counts": counts,
+        "formats": FORMATS,
+    }
+
+
+def download_counts(order: Order) -> dict:
+    try:
+        from shop.downloads.counting import download_counts as counts_for
+    except ImportError:
+        return {}
+    return counts_for(order)

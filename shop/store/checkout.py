@@ -1,0 +1,81 @@
+"""Starting a purchase: validate the form, write the order, hand over to the provider."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+
+from flask import current_app
+
+from shop.emails import EmailError, normalize_email
+from shop.extensions import db
+from shop.models import Order, OrderStatus, Pack
+from shop.orders.links import mint_link
+from shop.payments.providers import get_provider
+from shop.store.money import AmountError, parse_amount
+
+_SESSION_KEY = "checkout_tokens"
+_MAX_PENDING_IN_SESSION = 5
+
+
+@dataclass
+class PurchaseResult:
+    errors: dict[str, str] = field(default_factory=dict)
+    order: Order | None = None
+    token: str | None = None
+    checkout_url: str | None = None
+
+
+def start_purchase(pack: Pack, amount: str | None, email: str | None) -> PurchaseResult:
+    """Validate ``amount`` and ``email``; on success create a pending order with a link.
+
+    Nothing is written when any field is wrong.
+    """
+    result = PurchaseResult()
+    cents = 0
+    try:
+        cents = parse_amount(
+            amount,
+            minimum_cents=pack.min_price_cents,
+            maximum_cents=current_app.config["MAX_AMOUNT_CENTS"],
+            currency=pack.currency,
+        )
+    except AmountError as exc:
+        result.errors["amount"] = str(exc)
+    try:
+        address = normalize_email(email)
+    except EmailError as exc:
+        result.errors["email"] = str(exc)
+    if result.errors:
+        return result
+
+    provider = get_provider()
+    order = Order(
+        pack=pack,
+        email=address,
+        amount_cents=cents,
+        currency=pack.currency,
+        status=OrderStatus.PENDING.value,
+        payment_provider=provider.name,
+        payment_ref=provider.new_reference(),
+    )
+    result.token = mint_link(order)
+    db.session.add(order)
+    db.session.commit()
+    result.order = order
+    result.checkout_url = provider.start_checkout(order)
+    return result
+
+
+def remember_checkout_token(session: MutableMapping, payment_ref: str, token: str) -> None:
+    """Keep the raw link token in the buyer's own session until payment returns them."""
+    tokens = dict(session.get(_SESSION_KEY, {}))
+    tokens[payment_ref] = token
+    while len(tokens) > _MAX_PENDING_IN_SESSION:
+        tokens.pop(next(iter(tokens)))
+    session[_SESSION_KEY] = tokens
+
+
+def checkout_token(session: MutableMapping, payment_ref: str) -> str | None:
+    """The token remembered for ``payment_ref``; kept, so a repeated confirm lands the same."""
+    return session.get(_SESSION_KEY, {}).get(payment_ref)
