@@ -50,9 +50,11 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
         missing = missing_production_settings(app.config)
         if missing:
             raise ConfigError("refusing to start in production without: " + ", ".join(missing))
+    os.makedirs(app.instance_path, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
-        # Development only (production refused above): sessions last as long as the process.
-        app.config["SECRET_KEY"] = secrets.token_hex(32)
+        # Development only (production refused above). Kept in the instance folder so every
+        # gunicorn worker and every restart signs sessions with the same key.
+        app.config["SECRET_KEY"] = _development_secret(app.instance_path)
     if app.config.get("PAYMENT_PROVIDER") is None:
         app.config["PAYMENT_PROVIDER"] = None if production else "test"
 
@@ -69,9 +71,21 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     )
     if test_config and "WTF_CSRF_ENABLED" in test_config:
         app.config["WTF_CSRF_ENABLED"] = test_config["WTF_CSRF_ENABLED"]
-    os.makedirs(app.instance_path, exist_ok=True)
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _development_secret(instance_path: str) -> str:
+    path = os.path.join(instance_path, "dev_secret_key")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        with open(path) as fh:
+            return fh.read().strip()
+    key = secrets.token_hex(32)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
 
 
 def register_extensions(app: Flask) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from flask import abort, current_app, render_template, request
+
 from shop import ratelimit
 from shop.emails import EmailError, normalize_email
 from shop.extensions import db
@@ -14,14 +15,12 @@ from shop.orders.links import find_order
 from shop.orders.page import order_page_context
 from shop.orders.service import resend_links
 
-NOT_FOUND = "There is no order at this address. Check the link in your e-mail, or ask for it again."
-
 
 def get_order(token: str) -> Order:
     """The order for ``token``; malformed and unknown tokens get the same 404."""
     order = find_order(token)
     if order is None:
-        abort(404, NOT_FOUND)
+        abort(404)
     return order
 
 
@@ -29,7 +28,7 @@ def get_paid_order(token: str) -> Order:
     """Like :func:`get_order`, but only paid orders: anything else is the same 404."""
     order = get_order(token)
     if order.status != OrderStatus.PAID.value:
-        abort(404, NOT_FOUND)
+        abort(404)
     return order
 
 

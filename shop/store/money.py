@@ -6,7 +6,7 @@ import re
 from decimal import Decimal
 
 # Plain decimal notation only: no signs, exponents, NaN/inf, separators or symbols.
-_AMOUNT = re.compile(r"(?:\d{1,9}(?:\.\d{1,2})?|\.\d{1,2})")
+_AMOUNT = re.compile(r"(?:[0-9]{1,9}(?:\.[0-9]{1,2})?|\.[0-9]{1,2})")
 
 
 class AmountError(ValueError):
@@ -26,7 +26,7 @@ def parse_amount(raw: str | None, *, minimum_cents: int, maximum_cents: int, cur
     if text.startswith("-"):
         raise AmountError("The amount cannot be negative.")
     if not _AMOUNT.fullmatch(text):
-        if re.fullmatch(r"\d*\.\d{3,}", text):
+        if re.fullmatch(r"[0-9]*\.[0-9]{3,}", text):
             raise AmountError("Use at most two decimal places, like 12.50.")
         raise AmountError("Enter the amount as a number, like 12.50.")
     cents = int(Decimal(text) * 100)
