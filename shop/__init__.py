@@ -100,6 +100,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from shop.downloads import bp as downloads_bp
+    from shop.dropbox import bp as dropbox_bp
     from shop.orders import bp as orders_bp
     from shop.payments import bp as payments_bp
     from shop.store import bp as store_bp
@@ -108,6 +109,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(payments_bp)
     app.register_blueprint(orders_bp)
     app.register_blueprint(downloads_bp)
+    app.register_blueprint(dropbox_bp)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -130,5 +132,9 @@ def register_template_helpers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from shop.catalog.cli import catalog_cli
+    from shop.dropbox.cli import dropbox_cli
+    from shop.worker import worker_command
 
     app.cli.add_command(catalog_cli)
+    app.cli.add_command(dropbox_cli)
+    app.cli.add_command(worker_command)

@@ -70,6 +70,8 @@ SETTINGS: tuple[Setting, ...] = (
             help="Base URL of a Dropbox emulator; unset talks to real Dropbox."),
     Setting("DROPBOX_STORE_REFRESH_TOKEN", None, secret=True,
             help="Refresh token of the store's own Dropbox account (else `flask dropbox link-store`)."),
+    Setting("DELIVERY_STALE_SECONDS", 45, int,
+            help="A running delivery with no heartbeat for this long is taken over by another worker."),
     Setting("TOKEN_KEYS", None, secret=True,
             help="Comma-separated Fernet keys; the first encrypts, all decrypt."),
 )

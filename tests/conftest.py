@@ -65,8 +65,14 @@ def app_config(database_url: str, tmp_path: Path) -> dict:
 
 
 @pytest.fixture
-def app(app_config: dict):
-    app = create_app(app_config)
+def app_overrides() -> dict:
+    """Extra settings; test packages override this fixture (not ``app_config``, which is parametrized)."""
+    return {}
+
+
+@pytest.fixture
+def app(app_config: dict, app_overrides: dict):
+    app = create_app({**app_config, **app_overrides})
     with app.app_context():
         db.create_all()
         try:

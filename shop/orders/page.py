@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shop.dropbox.status import dropbox_state
 from shop.models import FORMATS, Album, Order
 
 
@@ -39,6 +40,7 @@ def order_page_context(order: Order, token: str) -> dict:
         "pack_links": pack_links,
         "track_counts": counts,
         "formats": FORMATS,
+        "dropbox": dropbox_state(order) if order.is_paid else None,
     }
 
 

@@ -9,27 +9,10 @@ from flask import abort, current_app, render_template, request
 from shop import ratelimit
 from shop.emails import EmailError, normalize_email
 from shop.extensions import db
-from shop.models import Order, OrderStatus
 from shop.orders import bp
-from shop.orders.links import find_order
+from shop.orders.access import get_order
 from shop.orders.page import order_page_context
 from shop.orders.service import resend_links
-
-
-def get_order(token: str) -> Order:
-    """The order for ``token``; malformed and unknown tokens get the same 404."""
-    order = find_order(token)
-    if order is None:
-        abort(404)
-    return order
-
-
-def get_paid_order(token: str) -> Order:
-    """Like :func:`get_order`, but only paid orders: anything else is the same 404."""
-    order = get_order(token)
-    if order.status != OrderStatus.PAID.value:
-        abort(404)
-    return order
 
 
 @bp.get("/orders/<token>")

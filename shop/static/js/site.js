@@ -50,7 +50,88 @@ function startStats() {
   setInterval(refresh, 15000);
 }
 
+const FILE_STATE_LABELS = { pending: "waiting", copying: "copying", done: "in Dropbox", failed: "failed" };
+const FINAL_STATES = new Set(["done", "failed", "needs_reconnect"]);
+
+function renderDelivery(box, data) {
+  box.dataset.status = data.status;
+  const summary = box.querySelector(".delivery-summary");
+  const bar = box.querySelector("progress");
+  bar.max = data.total || 1;
+  bar.value = data.done;
+  bar.textContent = data.done + " of " + data.total;
+  bar.classList.toggle("done", data.status === "done");
+  bar.classList.toggle("failed", data.status === "failed" || data.status === "needs_reconnect");
+  summary.textContent = "";
+  const strong = document.createElement("strong");
+  if (data.status === "done") {
+    strong.className = "state-done";
+    strong.textContent = "Done: " + data.total + " files in your Dropbox";
+    summary.append(strong, ", in " + data.folders.join(", ") + " (inside Apps).");
+  } else if (FINAL_STATES.has(data.status)) {
+    strong.className = "state-failed";
+    strong.textContent = data.error || "The delivery stopped.";
+    summary.append(strong);
+  } else {
+    summary.textContent = "Adding " + data.format.toUpperCase() + " to your Dropbox: " + data.done + " of " +
+      data.total + " files" + (data.status === "queued" ? " (starting)" : "") + "…";
+  }
+  const list = box.querySelector(".file-states");
+  list.textContent = "";
+  data.files.forEach((file) => {
+    const li = document.createElement("li");
+    const name = document.createElement("span");
+    name.textContent = file.name;
+    const state = document.createElement("span");
+    state.className = "state-" + file.status;
+    state.textContent = FILE_STATE_LABELS[file.status] || file.status;
+    li.append(name, state);
+    list.append(li);
+  });
+}
+
+function pollDelivery(box) {
+  const step = async () => {
+    try {
+      const res = await fetch(box.dataset.progressUrl, { headers: { Accept: "application/json" } });
+      if (res.ok) {
+        const data = await res.json();
+        const wasFinal = FINAL_STATES.has(box.dataset.status);
+        renderDelivery(box, data);
+        if (FINAL_STATES.has(data.status)) {
+          // Retry and reconnect buttons come from the server: reload once to show them.
+          if (!wasFinal && data.status !== "done") window.location.reload();
+          return;
+        }
+      }
+    } catch (e) { /* a blip: try again */ }
+    setTimeout(step, 1000);
+  };
+  setTimeout(step, 500);
+}
+
+function startDeliveries() {
+  document.querySelectorAll(".delivery[data-progress-url]").forEach((box) => {
+    if (!FINAL_STATES.has(box.dataset.status)) pollDelivery(box);
+  });
+}
+
+function guardDoubleSubmit() {
+  // A second click on a form that is on its way does nothing (the server is safe anyway).
+  document.querySelectorAll("form").forEach((form) => {
+    form.addEventListener("submit", () => {
+      form.querySelectorAll("button[type=submit]").forEach((b) => { b.disabled = true; });
+    });
+  });
+  // Coming back with the Back button restores the page as it was: enable the buttons again.
+  window.addEventListener("pageshow", () => {
+    document.querySelectorAll("button[type=submit]").forEach((b) => { b.disabled = false; });
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   startCountdowns();
   startStats();
+  startDeliveries();
+  guardDoubleSubmit();
 });

@@ -1,0 +1,7 @@
+"""Add to Dropbox: connecting a buyer's Dropbox, seeding, delivering with copy references."""
+
+from flask import Blueprint
+
+bp = Blueprint("dropbox", __name__)
+
+from shop.dropbox import models, views  # noqa: E402,F401

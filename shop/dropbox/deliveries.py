@@ -1,0 +1,174 @@
+"""Deliveries as the database sees them: create, enqueue, report, retry, recover.
+
+Order of events: the Delivery row and one row per file are committed first, then the
+id goes on the queue. If Redis is down the row waits (``enqueued_at`` is NULL) and
+:func:`requeue_waiting` puts it on the queue once Redis answers again; the same sweep
+re-enqueues deliveries whose worker stopped sending heartbeats (a killed worker).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from shop.dropbox.models import ACTIVE_STATUSES, Delivery, DeliveryFile, DeliveryStatus, FileStatus
+from shop.dropbox.paths import album_files, buyer_folder
+from shop.extensions import db
+from shop.models import Album, Order, utcnow
+from shop.queue import QueueUnavailable, enqueue
+
+log = logging.getLogger(__name__)
+
+JOB_FUNCTION = "shop.dropbox.jobs.run_delivery"
+# Enqueued but never started for this long: the job was lost (Redis restarted empty).
+LOST_AFTER = timedelta(minutes=2)
+
+
+def stale_after() -> timedelta:
+    """No heartbeat for this long: the worker died. Re-enqueue (RQ's own sweep takes minutes)."""
+    return timedelta(seconds=current_app.config["DELIVERY_STALE_SECONDS"])
+
+
+def heartbeat_interval() -> timedelta:
+    """A running delivery beats this often (every file, and while it waits out a 429)."""
+    return stale_after() / 4
+
+
+def target_albums(order: Order, target: str) -> list[Album]:
+    albums = sorted(order.pack.albums, key=lambda a: (a.position, a.id))
+    if target == "pack":
+        return albums
+    return [a for a in albums if f"album:{a.id}" == target]
+
+
+def create_delivery(order: Order, target: str, fmt: str) -> tuple[Delivery, bool]:
+    """The active delivery for (order, target, format), created if there is none.
+
+    Returns ``(delivery, created)``. Two concurrent clicks race on the partial unique
+    index; the loser gets the winner's row.
+    """
+    existing = active_delivery(order.id, target, fmt)
+    if existing is not None:
+        return existing, False
+    delivery = Delivery(order_id=order.id, target=target, format=fmt, status=DeliveryStatus.QUEUED.value)
+    position = 0
+    for album in target_albums(order, target):
+        folder = buyer_folder(album, fmt)
+        for planned in album_files(album, fmt):
+            position += 1
+            delivery.files.append(DeliveryFile(
+                track_file_id=planned.track_file.id, album_id=album.id, position=position,
+                folder=folder, name=planned.name, status=FileStatus.PENDING.value,
+            ))
+    db.session.add(delivery)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        existing = active_delivery(order.id, target, fmt)
+        if existing is None:
+            raise
+        return existing, False
+    return delivery, True
+
+
+def active_delivery(order_id: int, target: str, fmt: str) -> Delivery | None:
+    return db.session.scalar(select(Delivery).where(
+        Delivery.order_id == order_id, Delivery.target == target, Delivery.format == fmt,
+        Delivery.status.in_([s.value for s in ACTIVE_STATUSES]),
+    ))
+
+
+def enqueue_delivery(delivery: Delivery) -> bool:
+    """Put the delivery on the queue; False (and the row keeps waiting) when Redis is down."""
+    try:
+        enqueue(JOB_FUNCTION, delivery.id, job_id=delivery.job_id)
+    except QueueUnavailable as exc:
+        log.warning("delivery %s waits in the database: queue unavailable (%s)", delivery.id, exc)
+        return False
+    db.session.execute(update(Delivery).where(Delivery.id == delivery.id).values(enqueued_at=utcnow()))
+    db.session.commit()
+    return True
+
+
+def requeue_waiting(now=None) -> int:
+    """Enqueue deliveries that wait for the queue, lost their job, or lost their worker.
+
+    Safe to run from several workers at once: a delivery is only ever worked on by the
+    worker that claimed it (see :func:`shop.dropbox.jobs.claim`).
+    """
+    now = now or utcnow()
+    candidates = db.session.scalars(select(Delivery).where(or_(
+        (Delivery.status == DeliveryStatus.QUEUED.value)
+        & (Delivery.enqueued_at.is_(None) | (Delivery.enqueued_at < now - LOST_AFTER)),
+        (Delivery.status == DeliveryStatus.RUNNING.value) & (Delivery.heartbeat_at < now - stale_after()),
+    ))).all()
+    count = 0
+    for delivery in candidates:
+        if enqueue_delivery(delivery):
+            count += 1
+        else:
+            break
+    return count
+
+
+def retry_delivery(delivery: Delivery) -> bool:
+    """Put failed files back to pending and the delivery back on the queue."""
+    if delivery.status != DeliveryStatus.FAILED.value:
+        return False
+    db.session.execute(update(DeliveryFile).where(
+        DeliveryFile.delivery_id == delivery.id, DeliveryFile.status == FileStatus.FAILED.value,
+    ).values(status=FileStatus.PENDING.value, error=None))
+    delivery.status = DeliveryStatus.QUEUED.value
+    delivery.error = None
+    delivery.enqueued_at = None
+    delivery.finished_at = None
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Another delivery of the same album and format became active meanwhile.
+        db.session.rollback()
+        return False
+    enqueue_delivery(delivery)
+    return True
+
+
+def resume_after_reconnect(order_id: int) -> int:
+    """Deliveries that stopped for a revoked token go back on the queue."""
+    waiting = db.session.scalars(select(Delivery).where(
+        Delivery.order_id == order_id, Delivery.status == DeliveryStatus.NEEDS_RECONNECT.value,
+    )).all()
+    for delivery in waiting:
+        delivery.status = DeliveryStatus.QUEUED.value
+        delivery.error = None
+        delivery.enqueued_at = None
+    db.session.commit()
+    for delivery in waiting:
+        enqueue_delivery(delivery)
+    return len(waiting)
+
+
+def progress(delivery: Delivery) -> dict:
+    """The JSON the order page polls."""
+    files = delivery.files
+    done = sum(1 for f in files if f.status == FileStatus.DONE.value)
+    folders = sorted({f.folder for f in files})
+    return {
+        "id": delivery.id,
+        "status": delivery.status,
+        "format": delivery.format,
+        "target": delivery.target,
+        "done": done,
+        "total": len(files),
+        "folders": folders,
+        "used_fallback": delivery.used_fallback,
+        "files": [
+            {"name": f.name, "folder": f.folder, "status": f.status, "path": f.final_path or f.path}
+            for f in files
+        ],
+        "error": delivery.error,
+    }

@@ -1,0 +1,393 @@
+"""The delivery job: copy an album (or a pack) into the buyer's Dropbox.
+
+It runs in an RQ worker with an app context, takes only a delivery id, and can be run
+any number of times: whatever is already in the buyer's Dropbox with the right content
+hash counts as delivered, so a resumed or repeated run never makes a second copy.
+
+Per album folder it first tries the fast path (one ``copy_reference/save`` of the
+store's album-and-format folder, when the buyer has no such folder yet), then goes file
+by file. Rate limits are waited out as Dropbox asks, 5xx and network errors get bounded
+retries, dead copy references are minted again from the store's account, files without
+one are fetched by Dropbox from a short-lived signed URL of ours (``save_url``), and a
+revoked buyer token parks the delivery as "needs reconnect".
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC
+from typing import TypeVar
+
+import dropbox
+import requests
+from dropbox import files as dbx_files
+from dropbox.exceptions import ApiError, AuthError, BadInputError, HttpError, InternalServerError, RateLimitError
+from sqlalchemy import select, update
+
+from shop.dropbox.client import buyer_client, store_client
+from shop.dropbox.deliveries import heartbeat_interval, stale_after
+from shop.dropbox.fetch_urls import signed_file_url
+from shop.dropbox.models import Delivery, DeliveryFile, DeliveryStatus, DropboxConnection, FileStatus
+from shop.dropbox.paths import store_folder
+from shop.extensions import db
+from shop.models import AlbumFolderRef, TrackFile, utcnow
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+MAX_SERVER_ERROR_RETRIES = 4
+MAX_RATE_LIMIT_WAIT = 15 * 60  # seconds of waiting on 429s for one call before giving up on it
+MAX_FREE_NAME_TRIES = 20
+SAVE_URL_TIMEOUT = 15 * 60  # Dropbox's own limit for a save_url transfer
+
+
+class NeedsReconnect(Exception):
+    """The buyer's token no longer works: only the buyer can fix it."""
+
+
+class LostClaim(Exception):
+    """Another worker took the delivery over (this one was presumed dead)."""
+
+
+class FileFailed(Exception):
+    """This file cannot be delivered now; the others go on."""
+
+
+def run_delivery(delivery_id: int) -> str:
+    """RQ entry point. Returns a short outcome for RQ's job result."""
+    return Deliverer(delivery_id).run()
+
+
+def _error_text(exc: Exception) -> str:
+    if isinstance(exc, ApiError):
+        return str(exc.error)
+    return f"{type(exc).__name__}"
+
+
+class Deliverer:
+    def __init__(self, delivery_id: int, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.delivery_id = delivery_id
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._sleep = sleep
+        self._last_beat = 0.0
+        self.dbx: dropbox.Dropbox | None = None
+        self._store: dropbox.Dropbox | None = None
+
+    # -- claim and heartbeat ---------------------------------------------------------------
+
+    def claim(self) -> bool:
+        """Atomically take the delivery: queued, or running with a stale heartbeat."""
+        now = utcnow()
+        result = db.session.execute(
+            update(Delivery)
+            .where(
+                Delivery.id == self.delivery_id,
+                (Delivery.status == DeliveryStatus.QUEUED.value)
+                | ((Delivery.status == DeliveryStatus.RUNNING.value) & (Delivery.heartbeat_at < now - stale_after())),
+            )
+            .values(status=DeliveryStatus.RUNNING.value, worker=self.worker, heartbeat_at=now,
+                    attempts=Delivery.attempts + 1, error=None)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        return result.rowcount == 1
+
+    def beat(self, force: bool = False) -> None:
+        if not force and time.monotonic() - self._last_beat < heartbeat_interval().total_seconds() / 2:
+            return
+        result = db.session.execute(
+            update(Delivery)
+            .where(Delivery.id == self.delivery_id, Delivery.worker == self.worker,
+                   Delivery.status == DeliveryStatus.RUNNING.value)
+            .values(heartbeat_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        if result.rowcount != 1:
+            raise LostClaim()
+        self._last_beat = time.monotonic()
+
+    def wait(self, seconds: float) -> None:
+        """Sleep while keeping the heartbeat alive."""
+        remaining = seconds
+        while remaining > 0:
+            step = min(remaining, heartbeat_interval().total_seconds() / 2)
+            self._sleep(step)
+            remaining -= step
+            self.beat(force=True)
+
+    # -- the run ---------------------------------------------------------------------------
+
+    def run(self) -> str:
+        if not self.claim():
+            return "not claimed (running elsewhere or finished)"
+        self.beat(force=True)
+        delivery = db.session.get(Delivery, self.delivery_id)
+        if delivery.started_at is None:
+            delivery.started_at = utcnow()
+            db.session.commit()
+        connection = db.session.scalar(select(DropboxConnection).where(
+            DropboxConnection.order_id == delivery.order_id))
+        if connection is None:
+            return self.park("Connect your Dropbox to continue this delivery.")
+        self.dbx = buyer_client(connection)
+        try:
+            for album_id in dict.fromkeys(f.album_id for f in delivery.files):
+                self.deliver_album(delivery, [f for f in delivery.files if f.album_id == album_id])
+        except NeedsReconnect:
+            return self.park("Dropbox no longer accepts this store's access. Reconnect to finish.")
+        except LostClaim:
+            db.session.rollback()
+            return "lost claim"
+        return self.finish(delivery)
+
+    def park(self, message: str) -> str:
+        db.session.rollback()
+        db.session.execute(
+            update(DeliveryFile)
+            .where(DeliveryFile.delivery_id == self.delivery_id, DeliveryFile.status == FileStatus.COPYING.value)
+            .values(status=FileStatus.PENDING.value)
+        )
+        db.session.execute(
+            update(Delivery).where(Delivery.id == self.delivery_id, Delivery.worker == self.worker)
+            .values(status=DeliveryStatus.NEEDS_RECONNECT.value, error=message, worker=None)
+        )
+        db.session.commit()
+        return "needs reconnect"
+
+    def finish(self, delivery: Delivery) -> str:
+        db.session.refresh(delivery)
+        failed = [f for f in delivery.files if f.status == FileStatus.FAILED.value]
+        if failed:
+            delivery.status = DeliveryStatus.FAILED.value
+            delivery.error = (f"{len(failed)} of {len(delivery.files)} files could not be copied "
+                              f"({failed[0].error}). Press retry to try them again.")
+        else:
+            delivery.status = DeliveryStatus.DONE.value
+        delivery.finished_at = utcnow()
+        delivery.worker = None
+        db.session.commit()
+        return delivery.status
+
+    # -- one album -------------------------------------------------------------------------
+
+    def deliver_album(self, delivery: Delivery, files: list[DeliveryFile]) -> None:
+        todo = [f for f in files if f.status in (FileStatus.PENDING.value, FileStatus.COPYING.value)]
+        if not todo:
+            return
+        if len(todo) == len(files) and self.try_folder_fast_path(delivery, files):
+            return
+        for file in todo:
+            self.beat()
+            self.deliver_file(delivery, file)
+
+    def try_folder_fast_path(self, delivery: Delivery, files: list[DeliveryFile]) -> bool:
+        album = files[0].album
+        ref = db.session.scalar(select(AlbumFolderRef).where(
+            AlbumFolderRef.album_id == album.id, AlbumFolderRef.format == delivery.format))
+        if ref is None or ref.dropbox_path != store_folder(album, delivery.format) or ref.file_count != len(files):
+            return False
+        folder = files[0].folder
+        if self.exists(folder):
+            return False
+        for attempt in range(2):
+            try:
+                self.call(lambda: self.dbx.files_copy_reference_save(ref.copy_ref, folder))
+            except ApiError as exc:
+                error = exc.error
+                if attempt == 0 and (error.is_invalid_copy_reference() or error.is_no_permission()
+                                     or error.is_not_found()):
+                    if not self.remint_folder(ref):
+                        return False
+                    continue
+                log.info("delivery %s: folder fast path refused (%s); going file by file",
+                         self.delivery_id, error)
+                return False
+            except (FileFailed, BadInputError):
+                return False
+            now = utcnow()
+            for file in files:
+                file.status, file.method, file.final_path, file.error = FileStatus.DONE.value, "folder", file.path, None
+                file.updated_at = now
+            db.session.commit()
+            return True
+        return False
+
+    # -- one file --------------------------------------------------------------------------
+
+    def deliver_file(self, delivery: Delivery, file: DeliveryFile) -> None:
+        file.status = FileStatus.COPYING.value
+        db.session.commit()
+        try:
+            method, final_path = self.place(delivery, file)
+        except FileFailed as exc:
+            file.status, file.error = FileStatus.FAILED.value, str(exc)
+        else:
+            file.status, file.method, file.final_path, file.error = FileStatus.DONE.value, method, final_path, None
+        db.session.commit()
+
+    def place(self, delivery: Delivery, file: DeliveryFile) -> tuple[str, str]:
+        """Put the file at its path, or the first free ``name (n).ext``; returns (method, path)."""
+        track_file = file.track_file
+        stem, dot, extension = file.name.rpartition(".")
+        for n in range(1, MAX_FREE_NAME_TRIES + 1):
+            name = file.name if n == 1 else f"{stem} ({n}){dot}{extension}"
+            path = f"{file.folder}/{name}"
+            outcome = self.save(delivery, track_file, path)
+            if outcome != "conflict":
+                return outcome, path
+            existing = self.metadata(path)
+            if isinstance(existing, dbx_files.FileMetadata) and \
+                    existing.content_hash == track_file.dropbox_content_hash:
+                return "already_there", existing.path_display or path
+        raise FileFailed(f"no free name for {file.name}")
+
+    def save(self, delivery: Delivery, track_file: TrackFile, path: str) -> str:
+        """Save one file: 'copy_reference' or 'save_url' on success, 'conflict' when taken."""
+        reminted = False
+        if track_file.copy_ref and track_file.copy_ref_expires_at and track_file.copy_ref_expires_at <= utcnow():
+            reminted = self.remint_file(track_file)
+        while track_file.copy_ref:
+            try:
+                self.call(lambda: self.dbx.files_copy_reference_save(track_file.copy_ref, path))
+                return "copy_reference"
+            except ApiError as exc:
+                error = exc.error
+                if error.is_path() and error.get_path().is_conflict():
+                    return "conflict"
+                dead = error.is_invalid_copy_reference() or error.is_no_permission() or error.is_not_found()
+                if not dead:
+                    raise FileFailed(_error_text(exc)) from exc
+                if reminted or not self.remint_file(track_file):
+                    break
+                reminted = True
+        return self.save_from_url(delivery, track_file, path)
+
+    def save_from_url(self, delivery: Delivery, track_file: TrackFile, path: str) -> str:
+        """No usable copy reference: Dropbox fetches the file from a signed URL of ours."""
+        if not delivery.used_fallback:
+            delivery.used_fallback = True
+            db.session.commit()
+        url = signed_file_url(track_file.id)
+        try:
+            result = self.call(lambda: self.dbx.files_save_url(path, url))
+        except ApiError as exc:
+            error = exc.error
+            if error.is_path() and error.get_path().is_conflict():
+                return "conflict"
+            raise FileFailed(_error_text(exc)) from exc
+        deadline = time.monotonic() + SAVE_URL_TIMEOUT
+        delay = 0.5
+        while result.is_async_job_id():
+            if time.monotonic() > deadline:
+                raise FileFailed("Dropbox did not finish fetching the file in time")
+            self.wait(delay)
+            delay = min(delay * 1.5, 5)
+            job_id = result.get_async_job_id()
+            status = self.call(lambda: self.dbx.files_save_url_check_job_status(job_id))  # noqa: B023
+            if status.is_complete():
+                return "save_url"
+            if status.is_failed():
+                raise FileFailed(f"Dropbox could not fetch the file ({status.get_failed()})")
+        return "save_url"
+
+    # -- store-side references -------------------------------------------------------------
+
+    def store(self) -> dropbox.Dropbox:
+        if self._store is None:
+            self._store = store_client()
+        return self._store
+
+    def remint_file(self, track_file: TrackFile) -> bool:
+        if not track_file.dropbox_path:
+            return False
+        try:
+            result = self.call(lambda: self.store().files_copy_reference_get(track_file.dropbox_path), store=True)
+        except (ApiError, FileFailed, NeedsReconnect) as exc:
+            log.warning("delivery %s: cannot re-mint reference for file %s: %s",
+                        self.delivery_id, track_file.id, _error_text(exc))
+            return False
+        track_file.copy_ref = result.copy_reference
+        track_file.copy_ref_expires_at = result.expires.replace(tzinfo=UTC)
+        db.session.commit()
+        return True
+
+    def remint_folder(self, ref: AlbumFolderRef) -> bool:
+        try:
+            result = self.call(lambda: self.store().files_copy_reference_get(ref.dropbox_path), store=True)
+        except (ApiError, FileFailed, NeedsReconnect) as exc:
+            log.warning("delivery %s: cannot re-mint folder reference %s: %s", self.delivery_id, ref.id,
+                        _error_text(exc))
+            return False
+        ref.copy_ref = result.copy_reference
+        ref.copy_ref_expires_at = result.expires.replace(tzinfo=UTC)
+        ref.minted_at = utcnow()
+        db.session.commit()
+        return True
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def metadata(self, path: str) -> dbx_files.Metadata | None:
+        try:
+            return self.call(lambda: self.dbx.files_get_metadata(path))
+        except ApiError as exc:
+            if exc.error.is_path() and exc.error.get_path().is_not_found():
+                return None
+            raise FileFailed(_error_text(exc)) from exc
+
+    def exists(self, path: str) -> bool:
+        try:
+            return self.metadata(path) is not None
+        except FileFailed:
+            return True  # unsure: take the careful per-file path
+
+    # -- retries ---------------------------------------------------------------------------
+
+    def call(self, fn: Callable[[], T], store: bool = False) -> T:
+        """Run one API call with our retry policy.
+
+        429: wait ``Retry-After`` (or back off) and go on, up to a total wait.
+        5xx and network errors: bounded retries with jittered backoff.
+        Auth errors on the buyer's client: :class:`NeedsReconnect`.
+        """
+        waited = 0.0
+        server_errors = 0
+        while True:
+            try:
+                return fn()
+            except RateLimitError as exc:
+                pause = float(exc.backoff) if exc.backoff else min(2 ** min(server_errors + 1, 6), 60)
+                if waited + pause > MAX_RATE_LIMIT_WAIT:
+                    raise FileFailed("Dropbox kept asking us to slow down") from exc
+                waited += pause
+                self.wait(pause)
+            except (InternalServerError, requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                server_errors += 1
+                if server_errors > MAX_SERVER_ERROR_RETRIES:
+                    raise FileFailed(f"Dropbox is having trouble ({type(exc).__name__})") from exc
+                self.wait(min(2 ** server_errors, 30) * (0.5 + random.random() / 2))
+            except AuthError as exc:
+                if store:
+                    raise FileFailed("the store's Dropbox link is broken: run `flask dropbox link-store`") from exc
+                raise NeedsReconnect() from exc
+            except BadInputError as exc:
+                raise FileFailed(f"Dropbox refused the request ({exc.message[:200]})") from exc
+            except HttpError as exc:
+                raise FileFailed(f"unexpected answer from Dropbox ({exc.status_code})") from exc
+
+
+def sweep() -> int:
+    """Re-enqueue waiting and stale deliveries (run by every worker every few seconds)."""
+    from shop.dropbox.deliveries import requeue_waiting
+
+    try:
+        return requeue_waiting()
+    finally:
+        db.session.remove()
+

@@ -1,0 +1,192 @@
+"""The seed: put every track file into the store's Dropbox once and mint copy references.
+
+For each album and format, files go to :func:`shop.dropbox.paths.store_folder`. A file
+already there with the same content hash is skipped, so a second run uploads nothing.
+Then every file and every album-and-format folder gets a copy reference, recorded with
+its expiry on the rows; missing or expired references are minted again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import dropbox
+from dropbox import files as dbx_files
+from dropbox.exceptions import ApiError, DropboxException
+from sqlalchemy import select
+
+from shop.dropbox.client import store_client
+from shop.dropbox.paths import album_files, store_folder
+from shop.extensions import db
+from shop.models import FORMATS, Album, AlbumFolderRef, Pack, TrackFile, utcnow
+from shop.storage import get_storage
+
+log = logging.getLogger(__name__)
+
+# Dropbox takes at most 150 MiB per request: larger files go through an upload session.
+SINGLE_UPLOAD_LIMIT = 150 * 1024 * 1024
+SESSION_CHUNK = 32 * 1024 * 1024
+# Re-mint references that expire within this margin, so a delivery never holds a dead one.
+EXPIRY_MARGIN = timedelta(days=1)
+
+
+@dataclass
+class SeedSummary:
+    uploaded: int = 0
+    uploaded_bytes: int = 0
+    skipped: int = 0
+    references_minted: int = 0
+    references_kept: int = 0
+    failed: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    def fail(self, what: str, exc: Exception) -> None:
+        self.failed += 1
+        self.failures.append(f"{what}: {describe_error(exc)}")
+        log.warning("seed: %s failed: %s", what, describe_error(exc))
+
+
+def describe_error(exc: Exception) -> str:
+    if isinstance(exc, ApiError):
+        return f"{type(exc).__name__} {exc.error}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def albums_in_scope(album_id: int | None = None, pack_slug: str | None = None) -> list[Album]:
+    query = select(Album).order_by(Album.pack_id, Album.position, Album.id)
+    if album_id is not None:
+        query = query.where(Album.id == album_id)
+    if pack_slug is not None:
+        query = query.join(Pack).where(Pack.slug == pack_slug)
+    return list(db.session.scalars(query))
+
+
+def _needs_reference(expires_at, now) -> bool:
+    return expires_at is None or expires_at - EXPIRY_MARGIN <= now
+
+
+def _remote_hash(dbx: dropbox.Dropbox, path: str) -> str | None:
+    try:
+        meta = dbx.files_get_metadata(path)
+    except ApiError as exc:
+        if exc.error.is_path() and exc.error.get_path().is_not_found():
+            return None
+        raise
+    return meta.content_hash if isinstance(meta, dbx_files.FileMetadata) else None
+
+
+def upload_file(dbx: dropbox.Dropbox, file: TrackFile, path: str) -> None:
+    """Upload one stored file to ``path``, in one request or through an upload session."""
+    storage = get_storage()
+    mode = dbx_files.WriteMode.overwrite
+    if file.size <= SINGLE_UPLOAD_LIMIT:
+        data = b"".join(storage.iter_range(file.storage_key, 0, file.size))
+        dbx.files_upload(data, path, mode=mode, mute=True)
+        return
+    offset = 0
+    session_id = None
+    while offset < file.size:
+        length = min(SESSION_CHUNK, file.size - offset)
+        chunk = b"".join(storage.iter_range(file.storage_key, offset, length))
+        if session_id is None:
+            session_id = dbx.files_upload_session_start(chunk).session_id
+        else:
+            cursor = dbx_files.UploadSessionCursor(session_id=session_id, offset=offset)
+            dbx.files_upload_session_append_v2(chunk, cursor)
+        offset += length
+    cursor = dbx_files.UploadSessionCursor(session_id=session_id, offset=offset)
+    commit = dbx_files.CommitInfo(path=path, mode=mode, mute=True)
+    dbx.files_upload_session_finish(b"", cursor, commit)
+
+
+def seed_album(dbx: dropbox.Dropbox, album: Album, summary: SeedSummary, dry_run: bool = False,
+               on_file: Callable[[], None] | None = None) -> None:
+    now = utcnow()
+    for fmt in FORMATS:
+        planned = album_files(album, fmt)
+        if not planned:
+            continue
+        folder = store_folder(album, fmt)
+        folder_ok = True
+        for item in planned:
+            file, path = item.track_file, f"{folder}/{item.name}"
+            try:
+                if _remote_hash(dbx, path) == file.dropbox_content_hash:
+                    summary.skipped += 1
+                else:
+                    if not dry_run:
+                        upload_file(dbx, file, path)
+                        file.copy_ref = None  # minted for other content: mint anew below
+                    summary.uploaded += 1
+                    summary.uploaded_bytes += file.size
+                if file.dropbox_path != path or _needs_reference(file.copy_ref_expires_at, now) or not file.copy_ref:
+                    if not dry_run:
+                        result = dbx.files_copy_reference_get(path)
+                        file.copy_ref = result.copy_reference
+                        file.copy_ref_expires_at = _aware(result.expires)
+                        file.dropbox_path = path
+                    summary.references_minted += 1
+                else:
+                    summary.references_kept += 1
+            except DropboxException as exc:
+                folder_ok = False
+                summary.fail(f"{album.artist} - {album.title} {fmt} #{file.track.number}", exc)
+            if on_file:
+                on_file()
+        if not dry_run:
+            db.session.commit()
+        if folder_ok:
+            _seed_folder_reference(dbx, album, fmt, folder, len(planned), summary, dry_run, now)
+
+
+def _seed_folder_reference(dbx: dropbox.Dropbox, album: Album, fmt: str, folder: str, count: int,
+                           summary: SeedSummary, dry_run: bool, now) -> None:
+    ref = db.session.scalar(select(AlbumFolderRef).where(AlbumFolderRef.album_id == album.id,
+                                                         AlbumFolderRef.format == fmt))
+    # A folder reference names the folder, not its contents: it stays good while the
+    # folder keeps its path and the reference has not expired.
+    if ref is not None and ref.dropbox_path == folder and not _needs_reference(ref.copy_ref_expires_at, now):
+        summary.references_kept += 1
+        if ref.file_count != count and not dry_run:
+            ref.file_count = count
+            db.session.commit()
+        return
+    summary.references_minted += 1
+    if dry_run:
+        return
+    try:
+        result = dbx.files_copy_reference_get(folder)
+    except DropboxException as exc:
+        summary.fail(f"{album.artist} - {album.title} {fmt} folder", exc)
+        return
+    if ref is None:
+        ref = AlbumFolderRef(album_id=album.id, format=fmt)
+        db.session.add(ref)
+    ref.dropbox_path = folder
+    ref.copy_ref = result.copy_reference
+    ref.copy_ref_expires_at = _aware(result.expires)
+    ref.file_count = count
+    ref.minted_at = now
+    db.session.commit()
+
+
+def _aware(value: datetime) -> datetime:
+    """The SDK decodes timestamps as naive UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def run_seed(albums: Iterable[Album], dry_run: bool = False,
+             on_file: Callable[[], None] | None = None, dbx: dropbox.Dropbox | None = None) -> SeedSummary:
+    """Seed ``albums``; failures are counted in the summary, not raised."""
+    summary = SeedSummary()
+    dbx = dbx or store_client()
+    try:
+        for album in albums:
+            seed_album(dbx, album, summary, dry_run=dry_run, on_file=on_file)
+    finally:
+        if dry_run:
+            db.session.rollback()
+    return summary

@@ -1,0 +1,36 @@
+"""What the order page shows about Dropbox: the connected account and recent deliveries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import current_app
+from sqlalchemy import select
+
+from shop.dropbox.deliveries import progress
+from shop.dropbox.models import Delivery, DropboxConnection
+from shop.extensions import db
+from shop.models import Order
+
+
+@dataclass
+class DropboxState:
+    configured: bool
+    connection: DropboxConnection | None
+    # The newest delivery per target ("pack", "album:<id>"), as progress dictionaries.
+    latest: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def any_active(self) -> bool:
+        return any(d["status"] in ("queued", "running") for d in self.latest.values())
+
+
+def dropbox_state(order: Order) -> DropboxState:
+    configured = bool(current_app.config.get("DROPBOX_APP_KEY") and current_app.config.get("DROPBOX_APP_SECRET"))
+    connection = db.session.scalar(select(DropboxConnection).where(DropboxConnection.order_id == order.id))
+    latest: dict[str, dict] = {}
+    for delivery in db.session.scalars(
+        select(Delivery).where(Delivery.order_id == order.id).order_by(Delivery.id.desc())
+    ):
+        latest.setdefault(delivery.target, progress(delivery))
+    return DropboxState(configured=configured, connection=connection, latest=latest)

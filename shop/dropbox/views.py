@@ -1,0 +1,174 @@
+"""Dropbox pages: connect (OAuth), callback, disconnect, deliver, progress, retry, fetch."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+import requests
+from dropbox.exceptions import DropboxException
+from dropbox.oauth import BadRequestException, BadStateException, CsrfException, NotApprovedException, ProviderException
+from flask import abort, current_app, redirect, render_template, request, session, url_for
+
+from shop.dropbox import bp
+from shop.dropbox.client import DropboxNotConfigured, web_url
+from shop.dropbox.connections import connection_for, disconnect, oauth_flow, save_connection
+from shop.dropbox.deliveries import create_delivery, enqueue_delivery, progress, resume_after_reconnect, retry_delivery
+from shop.dropbox.fetch_urls import verify_file_token
+from shop.dropbox.models import Delivery
+from shop.errors import error_response, wants_json
+from shop.extensions import db
+from shop.models import FORMATS, TrackFile
+from shop.orders.access import get_paid_order
+from shop.storage import get_storage
+
+log = logging.getLogger(__name__)
+
+_CONNECT_KEY = "dropbox_connect"
+
+
+def _order_url(token: str, anchor: str = "dropbox") -> str:
+    return url_for("orders.show", token=token) + f"#{anchor}"
+
+
+def _problem(title: str, message: str, token: str | None, status: int):
+    return render_template("dropbox/problem.html", title=title, message=message, token=token), status
+
+
+@bp.get("/orders/<token>/dropbox/connect")
+def connect(token: str):
+    get_paid_order(token)
+    try:
+        flow = oauth_flow(session)
+    except DropboxNotConfigured:
+        abort(503, "Dropbox delivery is not set up in this store.")
+    nonce = secrets.token_urlsafe(16)
+    pending = dict(session.get(_CONNECT_KEY) or {})
+    pending = {"nonce": nonce, "order_token": token, "then": pending.get("then") if pending.get(
+        "order_token") == token else None}
+    session[_CONNECT_KEY] = pending
+    return redirect(web_url(flow.start(url_state=nonce)))
+
+
+@bp.get("/dropbox/callback")
+def callback():
+    pending = session.get(_CONNECT_KEY) or {}
+    token = pending.get("order_token")
+    try:
+        flow = oauth_flow(session)
+        result = flow.finish(request.args.to_dict())
+    except DropboxNotConfigured:
+        abort(503, "Dropbox delivery is not set up in this store.")
+    except NotApprovedException:
+        return _problem("Dropbox not connected", "You chose not to connect Dropbox. Nothing was changed; "
+                        "you can still download everything as zips.", token, 200)
+    except (BadStateException, CsrfException):
+        return _problem("Please start again", "This Dropbox sign-in did not start from this browser session "
+                        "or has already been used. Go back to your order and press Connect again.", token, 400)
+    except (BadRequestException, ProviderException):
+        return _problem("Dropbox sign-in failed", "Dropbox sent back an answer we could not use. "
+                        "Go back to your order and try again.", token, 400)
+    except requests.HTTPError:
+        return _problem("Dropbox sign-in expired", "This authorisation code has expired or was already used. "
+                        "Go back to your order and press Connect again.", token, 400)
+    if not token or result.url_state != pending.get("nonce"):
+        return _problem("Please start again", "This Dropbox sign-in does not belong to the order open in this "
+                        "browser. Go back to your order and press Connect again.", token, 400)
+    session.pop(_CONNECT_KEY, None)
+    order = get_paid_order(token)
+    try:
+        save_connection(order, result)
+    except DropboxException as exc:
+        log.warning("could not read the new Dropbox account for order %s: %s", order.id, type(exc).__name__)
+        return _problem("Dropbox sign-in failed", "Dropbox did not answer as expected. Please try again.", token,
+                        502)
+    resume_after_reconnect(order.id)
+    then = pending.get("then")
+    if then:
+        delivery, _ = create_delivery(order, then["target"], then["format"])
+        enqueue_delivery(delivery)
+        return redirect(_order_url(token, f"delivery-{delivery.id}"), code=303)
+    return redirect(_order_url(token), code=303)
+
+
+@bp.post("/orders/<token>/dropbox/disconnect")
+def disconnect_view(token: str):
+    order = get_paid_order(token)
+    disconnect(order)
+    return redirect(_order_url(token), code=303)
+
+
+def _start(token: str, target: str):
+    order = get_paid_order(token)
+    fmt = request.form.get("format", "")
+    if fmt not in FORMATS:
+        return error_response(400, "Choose MP3, FLAC or WAV.")
+    if order.pack.albums == [] or (target != "pack" and target not in {f"album:{a.id}" for a in order.pack.albums}):
+        abort(404)
+    if connection_for(order) is None:
+        # One click: remember what was asked, connect, and start it on the way back.
+        session[_CONNECT_KEY] = {"order_token": token, "then": {"target": target, "format": fmt}}
+        return redirect(url_for("dropbox.connect", token=token), code=303)
+    delivery, created = create_delivery(order, target, fmt)
+    queued = enqueue_delivery(delivery) if created or delivery.enqueued_at is None else True
+    if not queued:
+        message = ("Our delivery service is unavailable right now. Your request is saved and will start "
+                   "by itself as soon as the service is back; try again shortly if nothing happens.")
+        if wants_json():
+            return {"error": message, "delivery": progress(delivery)}, 503
+        return render_template("dropbox/problem.html", title="Try again shortly", message=message,
+                               token=token), 503
+    if wants_json():
+        return progress(delivery), 202 if created else 200
+    return redirect(_order_url(token, f"delivery-{delivery.id}"), code=303)
+
+
+@bp.post("/orders/<token>/dropbox/albums/<int:album_id>")
+def deliver_album(token: str, album_id: int):
+    return _start(token, f"album:{album_id}")
+
+
+@bp.post("/orders/<token>/dropbox/pack")
+def deliver_pack(token: str):
+    return _start(token, "pack")
+
+
+def _delivery(token: str, delivery_id: int) -> Delivery:
+    order = get_paid_order(token)
+    delivery = db.session.get(Delivery, delivery_id)
+    if delivery is None or delivery.order_id != order.id:
+        abort(404)
+    return delivery
+
+
+@bp.get("/orders/<token>/dropbox/deliveries/<int:delivery_id>")
+def delivery_status(token: str, delivery_id: int):
+    delivery = _delivery(token, delivery_id)
+    response = current_app.make_response(progress(delivery))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/orders/<token>/dropbox/deliveries/<int:delivery_id>/retry")
+def retry(token: str, delivery_id: int):
+    delivery = _delivery(token, delivery_id)
+    retry_delivery(delivery)
+    if wants_json():
+        return progress(delivery), 202
+    return redirect(_order_url(token, f"delivery-{delivery.id}"), code=303)
+
+
+@bp.get("/dropbox/files/<token>")
+def fetch_file(token: str):
+    """The signed URL Dropbox fetches in the save_url fallback."""
+    track_file_id = verify_file_token(token)
+    track_file = db.session.get(TrackFile, track_file_id) if track_file_id is not None else None
+    if track_file is None:
+        abort(404)
+    storage = get_storage()
+    chunks = storage.iter_range(track_file.storage_key, 0, track_file.size)
+    response = current_app.response_class(chunks, mimetype="application/octet-stream", direct_passthrough=True)
+    response.headers["Content-Length"] = str(track_file.size)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+

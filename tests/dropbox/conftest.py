@@ -1,0 +1,152 @@
+"""A store wired to a Dropbox emulator over HTTP, a private Redis, and seeded albums.
+
+Everything is real: the store app is served on a loopback port (Dropbox fetches our
+signed URLs from it in the save_url fallback), the emulator is served on another, the
+official SDK talks HTTP to it, and workers are separate processes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from dropbox.oauth import OAuth2FlowResult
+
+import dropbox_emulator
+from dropbox_emulator.testing import ServerThread
+from shop.dropbox.connections import save_connection
+from shop.dropbox.seed import albums_in_scope, run_seed
+from shop.extensions import db
+from tests import factories
+from tests.services import RedisServer, WorkerProcess, free_port
+
+APP_KEY = "indiepacks-key"
+APP_SECRET = "indiepacks-secret"
+STORE_EMAIL = "store@indiepacks.test"
+BUYER_EMAIL = "buyer@example.com"
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    server = RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def emulator_server():
+    app = dropbox_emulator.create_app(apps=[(APP_KEY, APP_SECRET, "Indie Packs")])
+    server = ServerThread(app).start()
+    emulator = app.extensions["dropbox_emulator"]
+    try:
+        yield server, emulator
+    finally:
+        server.stop()
+        emulator.close()
+
+
+@pytest.fixture
+def emulator(emulator_server):
+    return emulator_server[1]
+
+
+@pytest.fixture
+def store_port():
+    return free_port()
+
+
+@pytest.fixture
+def app_overrides(emulator_server, redis_server, store_port):
+    import redis
+
+    redis.Redis.from_url(redis_server.url).flushdb()
+    server, emulator = emulator_server
+    store_tokens = emulator.issue_tokens(APP_KEY, STORE_EMAIL)
+    return dict(
+        DROPBOX_APP_KEY=APP_KEY,
+        DROPBOX_APP_SECRET=APP_SECRET,
+        DROPBOX_API_URL=server.base_url,
+        DROPBOX_STORE_REFRESH_TOKEN=store_tokens.refresh_token,
+        TOKEN_KEYS=Fernet.generate_key().decode(),
+        REDIS_URL=redis_server.url,
+        BASE_URL=f"http://127.0.0.1:{store_port}",
+        DELIVERY_STALE_SECONDS=3,
+    )
+
+
+@pytest.fixture
+def store_server(app, store_port):
+    """The store itself on a loopback port (the URL in ``BASE_URL``)."""
+    server = ServerThread(app, port=store_port).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def seeded_pack(app, emulator):
+    """An on-sale pack of two albums, seeded into the store's emulated Dropbox."""
+    pack = factories.make_pack(app, albums=factories.DEFAULT_ALBUMS + (
+        ("Mono Lake", "Salt Flats", "indie", ["One", "Two", "Three", "Four"]),
+    ))
+    summary = run_seed(albums_in_scope(pack_slug=pack.slug))
+    assert summary.failed == 0, summary.failures
+    return pack
+
+
+@pytest.fixture
+def buyer(app, seeded_pack, emulator):
+    """``(order, token)``: a paid order whose buyer has connected Dropbox."""
+    order, token = factories.make_order(app, seeded_pack, email=BUYER_EMAIL)
+    connect_buyer(order, emulator)
+    return order, token
+
+
+def connect_buyer(order, emulator, email: str = BUYER_EMAIL):
+    """Store a connection as the OAuth callback would (the web flow has its own tests)."""
+    issued = emulator.issue_tokens(APP_KEY, email)
+    result = OAuth2FlowResult(
+        access_token=issued.access_token, account_id=issued.account_id, user_id="1",
+        url_state=None, refresh_token=issued.refresh_token,
+        expires_in=4 * 3600, scope=None,
+    )
+    return save_connection(order, result)
+
+
+def worker_env(app) -> dict[str, str]:
+    """The same configuration as ``app``, as ``SHOP_*`` variables for a worker process."""
+    config = app.config
+    return {
+        "SHOP_ENV": "testing",
+        "SHOP_SECRET_KEY": config["SECRET_KEY"],
+        "SHOP_DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"],
+        "SHOP_MEDIA_ROOT": config["MEDIA_ROOT"],
+        "SHOP_REDIS_URL": config["REDIS_URL"],
+        "SHOP_BASE_URL": config["BASE_URL"],
+        "SHOP_DROPBOX_APP_KEY": config["DROPBOX_APP_KEY"],
+        "SHOP_DROPBOX_APP_SECRET": config["DROPBOX_APP_SECRET"],
+        "SHOP_DROPBOX_API_URL": config["DROPBOX_API_URL"],
+        "SHOP_DROPBOX_STORE_REFRESH_TOKEN": config["DROPBOX_STORE_REFRESH_TOKEN"],
+        "SHOP_TOKEN_KEYS": config["TOKEN_KEYS"],
+        "SHOP_DELIVERY_STALE_SECONDS": str(config["DELIVERY_STALE_SECONDS"]),
+    }
+
+
+@pytest.fixture
+def start_worker(app, tmp_path: Path):
+    """Start worker processes on demand; every one is stopped at the end of the test."""
+    workers: list[WorkerProcess] = []
+
+    def start(burst: bool = False) -> WorkerProcess:
+        worker = WorkerProcess(worker_env(app), burst=burst, log_path=tmp_path / f"worker-{len(workers)}.log")
+        workers.append(worker.start())
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+    db.session.remove()

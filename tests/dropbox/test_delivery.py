@@ -1,0 +1,292 @@
+"""The delivery job against the emulator over HTTP, run in this process for precise faults.
+
+Worker processes, Redis and crashes have their own tests in ``test_worker.py``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import dropbox
+import pytest
+from sqlalchemy import select
+
+from dropbox_emulator.testing import RedirectingSession
+from shop.dropbox.deliveries import create_delivery, progress, resume_after_reconnect, retry_delivery
+from shop.dropbox.jobs import Deliverer
+from shop.dropbox.models import Delivery, DeliveryFile
+from shop.extensions import db
+from shop.models import AlbumFolderRef, TrackFile
+from tests.dropbox.conftest import APP_KEY, BUYER_EMAIL, STORE_EMAIL, connect_buyer
+
+
+class FakeSleep:
+    def __init__(self):
+        self.calls: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+
+    @property
+    def total(self) -> float:
+        return sum(self.calls)
+
+
+def run(delivery: Delivery, sleep=None) -> Delivery:
+    Deliverer(delivery.id, sleep=sleep or FakeSleep()).run()
+    db.session.expire_all()
+    return db.session.get(Delivery, delivery.id)
+
+
+def buyer_files(emulator, email=BUYER_EMAIL) -> dict[str, str]:
+    return {f["path_display"]: f["content_hash"] for f in emulator.list_files(email, APP_KEY)}
+
+
+def expected_files(delivery: Delivery) -> dict[str, str]:
+    return {f.path: f.track_file.dropbox_content_hash for f in delivery.files}
+
+
+def calls(emulator, route: str, email: str = BUYER_EMAIL) -> int:
+    return emulator.stats.as_json()["accounts"].get(email, {}).get("calls", {}).get(route, 0)
+
+
+def album_delivery(order, album, fmt="flac") -> Delivery:
+    delivery, created = create_delivery(order, f"album:{album.id}", fmt)
+    assert created
+    return delivery
+
+
+def test_fast_path_saves_a_whole_album_in_one_call(buyer, seeded_pack, emulator):
+    order, _ = buyer
+    album = seeded_pack.albums[0]
+    emulator.stats.reset()
+    delivery = run(album_delivery(order, album))
+    assert delivery.status == "done"
+    assert {f.method for f in delivery.files} == {"folder"}
+    assert buyer_files(emulator) == expected_files(delivery)
+    assert list(expected_files(delivery)) == [
+        "/The Quiet Fires - Ember Line (FLAC)/01 Kindling.flac",
+        "/The Quiet Fires - Ember Line (FLAC)/02 Smoke Signals.flac",
+        "/The Quiet Fires - Ember Line (FLAC)/03 Ash.flac",
+    ]
+    assert calls(emulator, "files/copy_reference/save") == 1
+    stats = emulator.stats.as_json()
+    assert stats["bytes_uploaded_total"] == 0  # nothing uploaded by anyone for a delivery
+    assert progress(delivery)["done"] == progress(delivery)["total"] == 3
+
+
+def test_per_file_path_when_the_folder_exists_and_identical_files_count(buyer, seeded_pack, emulator_server):
+    order, _ = buyer
+    server, emulator = emulator_server
+    album = seeded_pack.albums[0]
+    first = run(album_delivery(order, album, "mp3"))
+    # The buyer deletes one file; a second delivery must restore just that one.
+    gone = first.files[1]
+    assert gone.path in buyer_files(emulator)
+    issued = emulator.issue_tokens(APP_KEY, BUYER_EMAIL)
+    dropbox.Dropbox(issued.access_token, session=RedirectingSession(server.base_url)).files_delete_v2(gone.path)
+    emulator.stats.reset()
+    second = run(album_delivery(order, album, "mp3"))
+    assert second.status == "done"
+    methods = Counter(f.method for f in second.files)
+    assert methods == {"already_there": 2, "copy_reference": 1}
+    assert buyer_files(emulator) == expected_files(second)
+    assert calls(emulator, "files/copy_reference/save") == 3  # one saved, two found in place
+
+
+def test_a_different_file_in_the_way_gets_a_free_name(buyer, seeded_pack, emulator):
+    order, _ = buyer
+    album = seeded_pack.albums[0]
+    emulator.seed_file(BUYER_EMAIL, APP_KEY, "/The Quiet Fires - Ember Line (WAV)/02 Smoke Signals.wav", b"mine!")
+    delivery = run(album_delivery(order, album, "wav"))
+    assert delivery.status == "done"
+    moved = next(f for f in delivery.files if f.name == "02 Smoke Signals.wav")
+    assert moved.final_path == "/The Quiet Fires - Ember Line (WAV)/02 Smoke Signals (2).wav"
+    files = buyer_files(emulator)
+    assert files[moved.final_path] == moved.track_file.dropbox_content_hash
+    assert "/The Quiet Fires - Ember Line (WAV)/02 Smoke Signals.wav" in files  # the buyer's own file kept
+    assert len(files) == 4
+
+
+def test_expired_file_references_are_minted_again(buyer, seeded_pack, emulator):
+    order, _ = buyer
+    album = seeded_pack.albums[0]
+    emulator.seed_file(BUYER_EMAIL, APP_KEY, "/The Quiet Fires - Ember Line (MP3)/other.txt", b"x")  # no fast path
+    refs = {f.id: f.copy_ref for t in album.tracks for f in t.files if f.format == "mp3"}
+    for ref in refs.values():
+        emulator.expire_copy_reference(ref)
+    delivery = run(album_delivery(order, album, "mp3"))
+    assert delivery.status == "done" and not delivery.used_fallback
+    assert {f.method for f in delivery.files} == {"copy_reference"}
+    db.session.expire_all()
+    for file_id, old in refs.items():
+        assert db.session.get(TrackFile, file_id).copy_ref != old
+    assert expected_files(delivery).items() <= buyer_files(emulator).items()
+
+
+def test_expired_folder_reference_is_minted_again(buyer, seeded_pack, emulator):
+    order, _ = buyer
+    album = seeded_pack.albums[0]
+    ref = db.session.scalar(select(AlbumFolderRef).where(AlbumFolderRef.album_id == album.id,
+                                                         AlbumFolderRef.format == "flac"))
+    emulator.expire_copy_reference(ref.copy_ref)
+    delivery = run(album_delivery(order, album))
+    assert delivery.status == "done"
+    assert {f.method for f in delivery.files} == {"folder"}
+
+
+def test_no_reference_falls_back_to_save_url_from_a_signed_link(buyer, seeded_pack, emulator, store_server):
+    order, _ = buyer
+    album = seeded_pack.albums[1]
+    for track in album.tracks:
+        track.file("flac").copy_ref = None
+        track.file("flac").dropbox_path = None
+    db.session.execute(AlbumFolderRef.__table__.delete())
+    db.session.commit()
+    emulator.stats.reset()
+    delivery = run(album_delivery(order, album))
+    assert delivery.status == "done", delivery.error
+    assert delivery.used_fallback
+    assert {f.method for f in delivery.files} == {"save_url"}
+    assert buyer_files(emulator) == expected_files(delivery)
+    assert calls(emulator, "files/save_url") == 2
+
+
+def test_signed_fetch_links_refuse_forgery(client, app, seeded_pack):
+    from shop.dropbox.fetch_urls import signed_file_url
+
+    file = db.session.scalars(select(TrackFile)).first()
+    with app.test_request_context():
+        url = signed_file_url(file.id)
+    path = url.split("127.0.0.1", 1)[1].split("/", 1)[1]
+    good = client.get("/" + path)
+    assert good.status_code == 200 and len(good.data) == file.size
+    assert client.get("/" + path[:-2] + "xx").status_code == 404
+    assert client.get("/dropbox/files/not-a-token").status_code == 404
+
+
+def test_429_storms_are_waited_out_as_told(buyer, seeded_pack, emulator):
+    order, _ = buyer
+    album = seeded_pack.albums[2]
+    emulator.seed_file(BUYER_EMAIL, APP_KEY, "/Mono Lake - Salt Flats (FLAC)/notes.txt", b"x")
+    emulator.add_fault({"kind": "too_many_requests", "route": "files/copy_reference/save", "email": BUYER_EMAIL,
+                        "count": 3, "retry_after": 7})
+    emulator.add_fault({"kind": "too_many_write_operations", "route": "files/copy_reference/save",
+                        "email": BUYER_EMAIL, "count": 2})
+    emulator.add_fault({"kind": "too_many_requests_text", "route": "files/copy_reference/save",
+                        "email": BUYER_EMAIL, "count": 1, "retry_after": 4})
+    sleep = FakeSleep()
+    delivery = run(album_delivery(order, album), sleep=sleep)
+    assert delivery.status == "done"
+    assert sleep.total >= 3 * 7 + 2 * 1 + 4
+    assert buyer_files(emulator).items() >= expected_files(delivery).items()
+    assert len(buyer_files(emulator)) == 5  # four tracks, each exactly once, plus notes.txt
+
+
+def test_server_errors_get_bounded_retries(buyer, seeded_pack, emulator):
+    order, _ = buyer
+    album = seeded_pack.albums[2]
+    emulator.seed_file(BUYER_EMAIL, APP_KEY, "/Mono Lake - Salt Flats (MP3)/notes.txt", b"x")
+    emulator.add_fault({"status": 500, "route": "files/copy_reference/save", "email": BUYER_EMAIL, "count": 2})
+    emulator.add_fault({"status": 503, "route": "files/copy_reference/save", "email": BUYER_EMAIL, "count": 1})
+    delivery = run(album_delivery(order, album, "mp3"))
+    assert delivery.status == "done"
+
+    # A Dropbox that keeps failing: the file fails, the delivery says so, and retry finishes it.
+    other = seeded_pack.albums[1]
+    emulator.seed_file(BUYER_EMAIL, APP_KEY, "/Björk Ørsted - Ünïcode & Co_slash (MP3)/x.txt", b"x")
+    emulator.add_fault({"status": 500, "route": "files/copy_reference/save", "email": BUYER_EMAIL, "count": 5})
+    failed = run(album_delivery(order, other, "mp3"))
+    assert failed.status == "failed"
+    assert "Press retry" in failed.error
+    assert Counter(f.status for f in failed.files) == {"failed": 1, "done": 1}
+    retry_delivery(failed)  # Redis is up: it is enqueued too, but we run it here
+    again = run(failed)
+    assert again.status == "done"
+
+
+def test_revoked_buyer_token_parks_the_delivery_until_reconnect(buyer, seeded_pack, emulator):
+    order, _ = buyer
+    album = seeded_pack.albums[2]
+    emulator.seed_file(BUYER_EMAIL, APP_KEY, "/Mono Lake - Salt Flats (WAV)/notes.txt", b"x")
+    emulator.unlink(BUYER_EMAIL, APP_KEY)
+    delivery = run(album_delivery(order, album, "wav"))
+    assert delivery.status == "needs_reconnect"
+    assert "Reconnect" in delivery.error
+    assert all(f.status == "pending" for f in delivery.files)
+
+    connect_buyer(order, emulator)
+    assert resume_after_reconnect(order.id) == 1
+    resumed = run(delivery)
+    assert resumed.status == "done"
+    assert buyer_files(emulator).items() >= expected_files(resumed).items()
+
+
+def test_expired_buyer_access_token_is_refreshed_silently(buyer, seeded_pack, emulator):
+    order, _ = buyer
+    emulator.expire_access_tokens(email=BUYER_EMAIL)
+    delivery = run(album_delivery(order, seeded_pack.albums[0]))
+    assert delivery.status == "done"
+
+
+def test_a_second_click_returns_the_same_delivery(buyer, seeded_pack):
+    order, _ = buyer
+    album = seeded_pack.albums[0]
+    first, created = create_delivery(order, f"album:{album.id}", "mp3")
+    second, created_again = create_delivery(order, f"album:{album.id}", "mp3")
+    assert created and not created_again and first.id == second.id
+    # Another format or target is another delivery.
+    assert create_delivery(order, f"album:{album.id}", "wav")[1]
+    assert create_delivery(order, "pack", "mp3")[1]
+
+
+def test_the_database_refuses_two_active_deliveries(buyer, seeded_pack):
+    from sqlalchemy.exc import IntegrityError
+
+    order, _ = buyer
+    db.session.add(Delivery(order_id=order.id, target="pack", format="mp3"))
+    db.session.commit()
+    db.session.add(Delivery(order_id=order.id, target="pack", format="mp3"))
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+    # Once finished, a new one may start.
+    db.session.execute(Delivery.__table__.update().values(status="done"))
+    db.session.add(Delivery(order_id=order.id, target="pack", format="mp3"))
+    db.session.commit()
+
+
+def test_pack_delivery_covers_every_album(buyer, seeded_pack, emulator):
+    order, _ = buyer
+    delivery, _ = create_delivery(order, "pack", "mp3")
+    assert len(delivery.files) == 9
+    delivery = run(delivery)
+    assert delivery.status == "done"
+    assert buyer_files(emulator) == expected_files(delivery)
+    assert calls(emulator, "files/copy_reference/save") == 3  # one per album folder
+
+
+def test_a_claimed_delivery_is_not_run_twice(buyer, seeded_pack, emulator):
+    order, _ = buyer
+    delivery = album_delivery(order, seeded_pack.albums[0])
+    first = Deliverer(delivery.id)
+    assert first.claim()
+    assert not Deliverer(delivery.id).claim()  # a second worker backs off
+    assert Deliverer(delivery.id).run().startswith("not claimed")
+
+
+def test_progress_reports_each_file(buyer, seeded_pack):
+    order, _ = buyer
+    delivery = album_delivery(order, seeded_pack.albums[1], "wav")
+    data = progress(delivery)
+    assert data["status"] == "queued" and data["done"] == 0 and data["total"] == 2
+    assert [f["name"] for f in data["files"]] == ["01 Intro_ 東京.wav", "02 Quote _this_.wav"]
+    assert data["error"] is None
+    assert db.session.scalar(select(DeliveryFile).limit(1)).status == "pending"
+
+
+def test_store_account_is_never_written_by_a_delivery(buyer, seeded_pack, emulator):
+    order, _ = buyer
+    before = buyer_files(emulator, STORE_EMAIL)
+    run(album_delivery(order, seeded_pack.albums[0]))
+    assert buyer_files(emulator, STORE_EMAIL) == before
