@@ -1,0 +1,224 @@
+"""Connecting a buyer's Dropbox with the real OAuth web flow against the emulator."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from cryptography.fernet import Fernet
+from sqlalchemy import select
+
+from shop.dropbox.crypto import TokenBox
+from shop.dropbox.models import Delivery, DropboxConnection
+from shop.extensions import db
+from tests import factories
+from tests.dropbox.conftest import APP_KEY, BUYER_EMAIL, connect_buyer
+
+
+@pytest.fixture
+def order(app, seeded_pack):
+    return factories.make_order(app, seeded_pack, email=BUYER_EMAIL)
+
+
+def consent(authorize_url: str, decision: str = "allow", email: str = BUYER_EMAIL) -> str:
+    """Press a button on the emulator's consent page; returns where it redirects."""
+    parts = urlsplit(authorize_url)
+    params = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    response = requests.post(f"{parts.scheme}://{parts.netloc}{parts.path}",
+                             data={**params, "email": email, "decision": decision},
+                             allow_redirects=False, timeout=10)
+    assert response.status_code in (302, 303), response.text
+    return response.headers["Location"]
+
+
+def start(client, token) -> str:
+    response = client.get(f"/orders/{token}/dropbox/connect")
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert "/oauth2/authorize?" in location and "token_access_type=offline" in location
+    return location
+
+
+def callback_path(location: str) -> str:
+    parts = urlsplit(location)
+    assert parts.path == "/dropbox/callback"
+    return f"{parts.path}?{parts.query}"
+
+
+def test_connect_allow_stores_encrypted_tokens_and_shows_the_account(client, app, order, emulator_server):
+    order, token = order
+    location = start(client, token)
+    scopes = parse_qs(urlsplit(location).query)["scope"][0].split()
+    assert sorted(scopes) == ["account_info.read", "files.content.write", "files.metadata.read"]
+    back = client.get(callback_path(consent(location)))
+    assert back.status_code == 303 and back.headers["Location"].startswith(f"/orders/{token}")
+
+    connection = db.session.scalar(select(DropboxConnection))
+    assert connection.order_id == order.id and connection.account_email == BUYER_EMAIL
+    box = TokenBox.from_setting(app.config["TOKEN_KEYS"])
+    refresh = box.decrypt(connection.refresh_token_enc)
+    access = box.decrypt(connection.access_token_enc)
+    # Neither token is stored in the clear anywhere in the database.
+    dump = "\n".join(str(v) for t in db.metadata.sorted_tables for r in db.session.execute(t.select()) for v in r)
+    assert refresh not in dump and access not in dump
+    assert connection.access_token_expires_at is not None
+
+    page = client.get(f"/orders/{token}").data.decode()
+    assert f"connected as <strong>{BUYER_EMAIL}</strong>" in page
+
+
+def test_deny_gets_a_clear_page_and_stores_nothing(client, order):
+    order, token = order
+    back = client.get(callback_path(consent(start(client, token), decision="deny")))
+    assert back.status_code == 200 and b"You chose not to connect Dropbox" in back.data
+    assert db.session.scalar(select(DropboxConnection)) is None
+
+
+def test_state_from_another_browser_is_refused(client, app, order):
+    order, token = order
+    location = consent(start(client, token))
+    stranger = app.test_client()
+    response = stranger.get(callback_path(location))
+    assert response.status_code == 400 and b"start again" in response.data.lower()
+    assert db.session.scalar(select(DropboxConnection)) is None
+
+
+def test_tampered_state_is_refused(client, order):
+    order, token = order
+    location = consent(start(client, token))
+    path = callback_path(location).replace("state=", "state=XX")
+    response = client.get(path)
+    assert response.status_code in (400, 403)
+    assert db.session.scalar(select(DropboxConnection)) is None
+
+
+def test_reused_code_gets_a_clear_page(client, order):
+    order, token = order
+    location = consent(start(client, token))
+    assert client.get(callback_path(location)).status_code == 303
+    # Same code again, with a fresh state so the CSRF check passes: Dropbox refuses the code.
+    start(client, token)
+    with client.session_transaction() as session:
+        csrf = session["dropbox-auth-csrf-token"]
+        nonce = session["dropbox_connect"]["nonce"]
+    code = parse_qs(urlsplit(location).query)["code"][0]
+    from urllib.parse import quote
+
+    replay = client.get(f"/dropbox/callback?code={code}&state={quote(csrf + '|' + nonce)}")
+    assert replay.status_code == 400 and b"expired or was already used" in replay.data
+
+
+@pytest.mark.parametrize("query", ["", "?state=abc", "?code=x", "?error=server_error&state=abc"])
+def test_malformed_callbacks_are_clear_errors(client, order, query):
+    order, token = order
+    start(client, token)
+    response = client.get(f"/dropbox/callback{query}")
+    assert response.status_code in (400, 403)
+
+
+def test_connect_needs_a_paid_order(client, app, seeded_pack):
+    _, pending = factories.make_order(app, seeded_pack, paid=False, email="p@example.com")
+    assert client.get(f"/orders/{pending}/dropbox/connect").status_code == 404
+    assert client.get("/orders/nonsense/dropbox/connect").status_code == 404
+
+
+def test_one_click_connects_then_starts_the_delivery(client, order, seeded_pack):
+    order, token = order
+    album = seeded_pack.albums[0]
+    first = client.post(f"/orders/{token}/dropbox/albums/{album.id}", data={"format": "flac"})
+    assert first.status_code == 303 and first.headers["Location"].endswith(f"/orders/{token}/dropbox/connect")
+    location = start(client, token)
+    back = client.get(callback_path(consent(location)))
+    assert back.status_code == 303 and "#delivery-" in back.headers["Location"]
+    delivery = db.session.scalar(select(Delivery))
+    assert delivery.target == f"album:{album.id}" and delivery.format == "flac"
+    assert delivery.enqueued_at is not None
+
+
+def test_disconnect_revokes_and_forgets(client, app, order, emulator):
+    order, token = order
+    connection = connect_buyer(order, emulator)
+    refresh = TokenBox.from_setting(app.config["TOKEN_KEYS"]).decrypt(connection.refresh_token_enc)
+    response = client.post(f"/orders/{token}/dropbox/disconnect")
+    assert response.status_code == 303
+    assert db.session.scalar(select(DropboxConnection)) is None
+    # The refresh token no longer works at Dropbox.
+    import dropbox
+    from dropbox.exceptions import AuthError
+
+    from dropbox_emulator.testing import RedirectingSession
+
+    client_ = dropbox.Dropbox(oauth2_refresh_token=refresh, app_key=APP_KEY, app_secret=app.config[
+        "DROPBOX_APP_SECRET"], session=RedirectingSession(app.config["DROPBOX_API_URL"]))
+    with pytest.raises(AuthError):
+        client_.users_get_current_account()
+    # Disconnecting twice is harmless.
+    assert client.post(f"/orders/{token}/dropbox/disconnect").status_code == 303
+
+
+def test_rotate_keys_re_encrypts_every_token(app, runner, order, emulator):
+    order, _ = order
+    connection = connect_buyer(order, emulator)
+    old_key = app.config["TOKEN_KEYS"]
+    refresh = TokenBox.from_setting(old_key).decrypt(connection.refresh_token_enc)
+    from shop.dropbox.cli import save_store_account
+
+    save_store_account("dbid:store", "store-refresh-token")
+
+    new_key = Fernet.generate_key().decode()
+    app.config["TOKEN_KEYS"] = f"{new_key},{old_key}"
+    app.extensions.pop("shop.token_box", None)
+    result = runner.invoke(args=["dropbox", "rotate-keys"])
+    assert result.exit_code == 0 and "2 Dropbox connection(s)" in result.output
+
+    db.session.expire_all()
+    connection = db.session.scalar(select(DropboxConnection))
+    only_new = TokenBox.from_setting(new_key)
+    assert only_new.decrypt(connection.refresh_token_enc) == refresh
+    with pytest.raises(Exception, match="no key"):
+        TokenBox.from_setting(old_key).decrypt(connection.refresh_token_enc)
+
+    # With an unrelated key set, nothing can be decrypted and nothing changes.
+    app.config["TOKEN_KEYS"] = Fernet.generate_key().decode()
+    app.extensions.pop("shop.token_box", None)
+    failed = runner.invoke(args=["dropbox", "rotate-keys"])
+    assert failed.exit_code != 0 and "nothing was changed" in failed.output
+    db.session.expire_all()
+    assert only_new.decrypt(db.session.scalar(select(DropboxConnection)).refresh_token_enc) == refresh
+
+
+def test_malformed_token_keys_are_refused():
+    from shop.dropbox.crypto import TokenKeyError
+
+    with pytest.raises(TokenKeyError):
+        TokenBox.from_setting("not-a-key")
+    with pytest.raises(TokenKeyError):
+        TokenBox.from_setting(" , ")
+
+
+def test_link_store_with_the_no_redirect_flow(app, runner, emulator_server):
+    server, emulator = emulator_server
+    app.config["DROPBOX_STORE_REFRESH_TOKEN"] = None
+    import dropbox
+
+    flow = dropbox.DropboxOAuth2FlowNoRedirect(APP_KEY, consumer_secret=app.config["DROPBOX_APP_SECRET"],
+                                               token_access_type="offline")
+    from dropbox_emulator.testing import emulator_authorize_url
+
+    url = emulator_authorize_url(flow.start(), server.base_url)
+    parts = urlsplit(url)
+    params = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    page = requests.post(f"{parts.scheme}://{parts.netloc}{parts.path}",
+                         data={**params, "email": "owner@indiepacks.test", "decision": "allow"}, timeout=10)
+    assert page.status_code == 200
+    import re
+
+    code = re.search(r'<code[^>]*>([^<]+)</code>', page.text).group(1)
+    result = runner.invoke(args=["dropbox", "link-store", "--code", code])
+    assert result.exit_code == 0, result.output
+    whoami = runner.invoke(args=["dropbox", "whoami"])
+    assert "owner@indiepacks.test" in whoami.output
+
+    bad = runner.invoke(args=["dropbox", "link-store", "--code", "wrong"])
+    assert bad.exit_code != 0 and "did not accept" in bad.output
