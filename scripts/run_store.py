@@ -1,33 +1,43 @@
 """``make run``: the whole store on one machine, with demo data, on embedded defaults.
 
-Steps: migrate the database, load the demo pack when there are no packs, then start
-gunicorn and wait. Ctrl-C (or SIGTERM) stops every process this script started. A second
-run reuses the data under ``instance/``.
+In order: migrate the database; load the demo pack when there are no packs; start Redis
+(``SHOP_REDIS_URL``, else a private ``redis-server`` when installed, else an embedded
+Redis-protocol server); start the Dropbox emulator with a linked store account (unless
+real Dropbox settings are given); seed the store's Dropbox; start gunicorn and an RQ
+worker. Ctrl-C (or SIGTERM) stops every process this script started. A second run
+reuses the data under ``instance/``.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
 sys.path.insert(0, str(ROOT))
+
+DEV_APP_KEY = "indiepacks-dev"
+DEV_APP_SECRET = "indiepacks-dev-secret"
+STORE_EMAIL = "store@indiepacks.local"
 
 
 def log(message: str) -> None:
     print(f"[make run] {message}", flush=True)
 
 
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+def port_is_free(port: int) -> bool:
     with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((host, port))
+            sock.bind(("127.0.0.1", port))
         except OSError:
             return False
     return True
@@ -42,27 +52,40 @@ def pick_port(preferred: int) -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_http(url: str, timeout: float = 30.0) -> bool:
-    import urllib.request
-
+def wait_for(check, timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return True
-        except OSError:
-            time.sleep(0.2)
+        if check():
+            return True
+        time.sleep(0.2)
     return False
 
 
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def tcp_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 class Supervisor:
-    """Starts child processes and stops them all, in reverse order, on exit."""
+    """Starts child processes and stops them all, newest first, on exit."""
 
     def __init__(self) -> None:
         self.children: list[tuple[str, subprocess.Popen]] = []
 
-    def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
-        proc = subprocess.Popen(argv, env=env, cwd=ROOT, start_new_session=True)
+    def start(self, name: str, argv: list[str], env: dict[str, str], quiet: bool = False) -> subprocess.Popen:
+        output = subprocess.DEVNULL if quiet else None
+        proc = subprocess.Popen(argv, env=env, cwd=ROOT, start_new_session=True, stdout=output, stderr=output)
         self.children.append((name, proc))
         return proc
 
@@ -86,7 +109,53 @@ class Supervisor:
                 os.killpg(proc.pid, signal.SIGKILL)
 
 
-def prepare_database(env: dict[str, str]) -> None:
+def start_redis(supervisor: Supervisor, env: dict[str, str]) -> str:
+    if env.get("SHOP_REDIS_URL"):
+        log(f"using Redis at {env['SHOP_REDIS_URL']}")
+        return env["SHOP_REDIS_URL"]
+    port = pick_port(6390)
+    binary = shutil.which("redis-server")
+    if binary:
+        supervisor.start("redis-server", [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                          "--appendonly", "no", "--loglevel", "warning"], env, quiet=True)
+        kind = "a private redis-server"
+    else:
+        supervisor.start("embedded Redis", [sys.executable, "-m", "scripts.embedded_redis", "--port", str(port)],
+                         env, quiet=True)
+        kind = "an embedded Redis-protocol server (fakeredis; install redis-server for production-like runs)"
+    if not wait_for(lambda: tcp_open(port), 15):
+        raise RuntimeError("Redis did not start")
+    log(f"started {kind} on port {port}")
+    return f"redis://127.0.0.1:{port}/0"
+
+
+def start_emulator(supervisor: Supervisor, env: dict[str, str]) -> str:
+    port = pick_port(8765)
+    data_dir = INSTANCE / "dropbox-emulator"
+    supervisor.start(
+        "Dropbox emulator",
+        [sys.executable, "-m", "dropbox_emulator", "--host", "127.0.0.1", "--port", str(port),
+         "--app", f"{env['SHOP_DROPBOX_APP_KEY']}:{env['SHOP_DROPBOX_APP_SECRET']}:Indie Packs",
+         "--data-dir", str(data_dir)],
+        env, quiet=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    if not wait_for(lambda: http_ok(base + "/home"), 20):
+        raise RuntimeError("the Dropbox emulator did not start")
+    return base
+
+
+def link_emulated_store_account(base: str, app_key: str) -> str:
+    """Link the store's (emulated) Dropbox account without a browser; returns its refresh token."""
+    request = urllib.request.Request(
+        base + "/__emulator__/tokens", data=json.dumps({"app_key": app_key, "email": STORE_EMAIL}).encode(),
+        headers={"Content-Type": "application/json"}, method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)["refresh_token"]
+
+
+def prepare_catalog(env: dict[str, str], seed: bool) -> None:
     from flask_migrate import upgrade
     from sqlalchemy import func, select
 
@@ -99,46 +168,68 @@ def prepare_database(env: dict[str, str]) -> None:
     with app.app_context():
         upgrade()
         if db.session.scalar(select(func.count(Pack.id))) == 0:
-            log("empty catalog: creating the demo pack (takes a few seconds)")
+            log("empty catalog: creating the demo pack (a few seconds)")
             from shop.catalog.demo import create_demo_pack
 
             create_demo_pack()
         else:
-            log("reusing the existing catalog and orders in instance/")
+            log("reusing the catalog and orders in instance/")
+        if seed:
+            from shop.dropbox.seed import albums_in_scope, run_seed
+
+            summary = run_seed(albums_in_scope())
+            log(f"Dropbox seed: uploaded {summary.uploaded}, skipped {summary.skipped}, "
+                f"references minted {summary.references_minted}, failed {summary.failed}")
 
 
 def main() -> int:
+    started = time.monotonic()
     env = dict(os.environ)
     env.setdefault("SHOP_ENV", "development")
+    env["PYTHONPATH"] = str(ROOT)
     port = int(env.get("PORT") or pick_port(8000))
-    base_url = f"http://127.0.0.1:{port}"
-    env.setdefault("SHOP_BASE_URL", base_url)
+    store_url = f"http://127.0.0.1:{port}"
+    env.setdefault("SHOP_BASE_URL", store_url)
     env["SHOP_BIND"] = f"127.0.0.1:{port}"
-
-    prepare_database(env)
+    real_dropbox = bool(env.get("SHOP_DROPBOX_APP_KEY")) and not env.get("SHOP_DROPBOX_API_URL")
 
     supervisor = Supervisor()
 
-    def handle_signal(signum, frame):
+    def on_signal(signum, frame):
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, handle_signal)
+    signal.signal(signal.SIGTERM, on_signal)
     try:
-        supervisor.start(
-            "gunicorn",
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"],
-            env,
-        )
-        if not wait_for_http(base_url + "/"):
+        env["SHOP_REDIS_URL"] = start_redis(supervisor, env)
+        emulator_url = None
+        if real_dropbox:
+            log("real Dropbox settings found: not starting the emulator")
+        else:
+            env.setdefault("SHOP_DROPBOX_APP_KEY", DEV_APP_KEY)
+            env.setdefault("SHOP_DROPBOX_APP_SECRET", DEV_APP_SECRET)
+            emulator_url = start_emulator(supervisor, env)
+            env["SHOP_DROPBOX_API_URL"] = emulator_url
+            env["SHOP_DROPBOX_STORE_REFRESH_TOKEN"] = link_emulated_store_account(
+                emulator_url, env["SHOP_DROPBOX_APP_KEY"])
+        has_store_account = bool(env.get("SHOP_DROPBOX_STORE_REFRESH_TOKEN")) or not real_dropbox
+        prepare_catalog(env, seed=has_store_account)
+
+        supervisor.start("gunicorn", [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
+                                      "wsgi:app"], env)
+        supervisor.start("RQ worker", [sys.executable, "-m", "flask", "--app", "shop", "worker"], env)
+        if not wait_for(lambda: http_ok(store_url + "/"), 30):
             log("the web server did not come up; see the messages above")
             return 1
-        log(f"the store is open at {base_url}/")
-        log("mail goes to instance/outbox/ as .eml files; press Ctrl-C to stop everything")
+        log(f"ready in {time.monotonic() - started:.1f} s")
+        log(f"the store:            {store_url}/")
+        if emulator_url:
+            log(f"the emulated Dropbox: {emulator_url}/home")
+        log("mail is written to instance/outbox/ as .eml files. Press Ctrl-C to stop everything.")
         while True:
             exited = supervisor.first_exited()
             if exited:
                 name, code = exited
-                log(f"{name} exited with status {code}; stopping")
+                log(f"{name} exited with status {code}; stopping the rest")
                 return 1
             time.sleep(0.5)
     except KeyboardInterrupt:

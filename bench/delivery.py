@@ -1,0 +1,281 @@
+"""Benchmark: Add to Dropbox, the original way against ours, side by side in one run.
+
+(a) original: one synchronous ``copy_reference/save`` per track inside the web request;
+    the buyer's browser waits for the whole album.
+(b) ours: the click commits a delivery and enqueues it (the web request returns at once);
+    an RQ worker process saves the album-folder reference in one call (fast path), or
+    file by file when the buyer already has the folder.
+
+The emulator adds 100 ms to every API call (``--latency-ms 100``), like a real round trip
+to Dropbox. Reported: wall time (for (b) also the time the click's request took), API
+calls made by the buyer's token, and bytes the store uploads per delivery, next to what a
+per-buyer upload of the same files would send.
+
+    .venv/bin/python bench/delivery.py [--runs 3] [--latency-ms 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402
+from cryptography.fernet import Fernet  # noqa: E402
+
+from dropbox_emulator.testing import EmulatorProcess, ServerThread  # noqa: E402
+from shop.dropbox.paths import buyer_folder  # noqa: E402
+from tests.services import RedisServer, WorkerProcess, free_port  # noqa: E402
+
+APP_KEY, APP_SECRET = "bench-key", "bench-secret"
+
+
+def make_catalog(app, tracks_per_album: int, albums: int, track_size: int):
+    """A pack of ``albums`` albums of ``tracks_per_album`` tracks, with real files in storage."""
+    from shop.catalog.hashing import digest_file, storage_key
+    from shop.extensions import db
+    from shop.models import FORMATS, PACK_DURATION, Album, Pack, Track, TrackFile, utcnow
+    from shop.storage import get_storage
+
+    now = utcnow()
+    pack = Pack(slug=f"bench-{albums}", title="Bench pack", starts_at=now, ends_at=now + PACK_DURATION,
+                min_price_cents=100, suggested_price_cents=500)
+    storage = get_storage(app)
+    with tempfile.TemporaryDirectory() as tmp:
+        for a in range(albums):
+            album = Album(position=a, artist=f"Bench Artist {a}", title=f"Record {a}", genre="rock", year=2026)
+            for n in range(1, tracks_per_album + 1):
+                track = Track(number=n, title=f"Song {n}", duration_ms=180_000)
+                for fmt in FORMATS:
+                    path = Path(tmp) / f"{a}-{n}.{fmt}"
+                    path.write_bytes(os.urandom(track_size))
+                    d = digest_file(path)
+                    key = storage_key("audio", d.sha256, fmt)
+                    storage.put_file(key, path)
+                    track.files.append(TrackFile(format=fmt, storage_key=key, size=d.size, crc32=d.crc32,
+                                                 sha256=d.sha256, dropbox_content_hash=d.dropbox_content_hash))
+                album.tracks.append(track)
+            pack.albums.append(album)
+    db.session.add(pack)
+    db.session.commit()
+    return pack
+
+
+def new_buyer(app, pack, emulator_url: str):
+    """A paid order with a freshly connected (emulated) Dropbox account."""
+    from dropbox.oauth import OAuth2FlowResult
+
+    from shop.dropbox.connections import save_connection
+    from shop.extensions import db
+    from shop.models import Order, utcnow
+    from shop.orders.links import mint_link
+
+    email = f"buyer-{secrets.token_hex(4)}@example.com"
+    issued = requests.post(f"{emulator_url}/__emulator__/tokens", json={"app_key": APP_KEY, "email": email},
+                           timeout=10).json()
+    order = Order(pack=pack, email=email, amount_cents=500, currency="USD", status="paid",
+                  payment_provider="test", payment_ref=secrets.token_hex(8), paid_at=utcnow())
+    token = mint_link(order)
+    db.session.add(order)
+    db.session.commit()
+    save_connection(order, OAuth2FlowResult(issued["access_token"], issued["account_id"], "1", None,
+                                            issued["refresh_token"], 4 * 3600, None))
+    return order, token, email
+
+
+def buyer_calls(emulator_url: str, email: str) -> int:
+    stats = requests.get(f"{emulator_url}/__emulator__/stats", timeout=10).json()
+    account = stats["accounts"].get(email, {})
+    # Reading who the buyer is (at connect time) is not part of a delivery.
+    return account.get("calls_total", 0) - account.get("calls", {}).get("users/get_current_account", 0)
+
+
+def store_bytes(emulator_url: str) -> int:
+    return requests.get(f"{emulator_url}/__emulator__/stats", timeout=10).json()["bytes_uploaded_total"]
+
+
+def register_original_route(app):
+    """The original approach, as it was: a save per track inside the request."""
+    from flask import abort
+
+    from shop.dropbox.client import buyer_client
+    from shop.dropbox.connections import connection_for
+    from shop.dropbox.paths import album_files, buyer_folder
+    from shop.orders.access import get_paid_order
+
+    @app.post("/bench/original/<token>/<target>/<fmt>")
+    def original(token: str, target: str, fmt: str):
+        order = get_paid_order(token)
+        albums = order.pack.albums if target == "pack" else [a for a in order.pack.albums if str(a.id) == target]
+        if not albums:
+            abort(404)
+        dbx = buyer_client(connection_for(order))
+        saved = 0
+        for album in albums:
+            folder = buyer_folder(album, fmt)
+            for item in album_files(album, fmt):
+                dbx.files_copy_reference_save(item.track_file.copy_ref, f"{folder}/{item.name}")
+                saved += 1
+        return {"saved": saved}
+
+
+def run_original(base: str, token: str, target: str, fmt: str) -> float:
+    started = time.perf_counter()
+    response = requests.post(f"{base}/bench/original/{token}/{target}/{fmt}", timeout=600)
+    response.raise_for_status()
+    return time.perf_counter() - started
+
+
+def run_ours(base: str, token: str, target: str, fmt: str) -> tuple[float, float]:
+    path = f"/orders/{token}/dropbox/pack" if target == "pack" else f"/orders/{token}/dropbox/albums/{target}"
+    started = time.perf_counter()
+    response = requests.post(base + path, data={"format": fmt}, headers={"Accept": "application/json"}, timeout=60)
+    click = time.perf_counter() - started
+    response.raise_for_status()
+    delivery_id = response.json()["id"]
+    while True:
+        status = requests.get(f"{base}/orders/{token}/dropbox/deliveries/{delivery_id}",
+                              headers={"Accept": "application/json"}, timeout=30).json()
+        if status["status"] in ("done", "failed", "needs_reconnect"):
+            break
+        time.sleep(0.02)
+    if status["status"] != "done":
+        raise RuntimeError(f"delivery ended {status['status']}: {status['error']}")
+    return time.perf_counter() - started, click
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--latency-ms", type=float, default=100)
+    parser.add_argument("--track-mib", type=float, default=1.0, help="size of each synthetic track file")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="bench-delivery-"))
+    redis_server = RedisServer().start()
+    emulator = EmulatorProcess(apps=[(APP_KEY, APP_SECRET, "Indie Packs Bench")],
+                               latency_ms=args.latency_ms).start()
+    store_port = free_port()
+    try:
+        store_token = requests.post(f"{emulator.base_url}/__emulator__/tokens",
+                                    json={"app_key": APP_KEY, "email": "store@bench.test"}, timeout=10).json()
+        config = {
+            "ENV": "testing", "TESTING": False, "SECRET_KEY": secrets.token_hex(16),
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{work / 'bench.sqlite3'}", "MEDIA_ROOT": str(work / "media"),
+            "OUTBOX_DIR": str(work / "outbox"), "REDIS_URL": redis_server.url,
+            "BASE_URL": f"http://127.0.0.1:{store_port}", "DROPBOX_APP_KEY": APP_KEY,
+            "DROPBOX_APP_SECRET": APP_SECRET, "DROPBOX_API_URL": emulator.base_url,
+            "DROPBOX_STORE_REFRESH_TOKEN": store_token["refresh_token"],
+            "TOKEN_KEYS": Fernet.generate_key().decode(), "WTF_CSRF_ENABLED": False,
+        }
+        from shop import create_app
+        from shop.extensions import db
+
+        app = create_app(config)
+        register_original_route(app)
+        ctx = app.app_context()
+        ctx.push()
+        db.create_all()
+        track_size = int(args.track_mib * 1024 * 1024)
+        album_pack = make_catalog(app, tracks_per_album=12, albums=1, track_size=track_size)
+        big_pack = make_catalog(app, tracks_per_album=12, albums=4, track_size=track_size)
+        from shop.dropbox.seed import albums_in_scope, run_seed
+
+        print("seeding the store's Dropbox (not timed)...", flush=True)
+        seed = run_seed(albums_in_scope())
+        assert seed.failed == 0, seed.failures
+        server = ServerThread(app, port=store_port).start()
+        env = {
+            "SHOP_ENV": "testing", "SHOP_SECRET_KEY": config["SECRET_KEY"],
+            "SHOP_DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"], "SHOP_MEDIA_ROOT": config["MEDIA_ROOT"],
+            "SHOP_REDIS_URL": config["REDIS_URL"], "SHOP_BASE_URL": config["BASE_URL"],
+            "SHOP_DROPBOX_APP_KEY": APP_KEY, "SHOP_DROPBOX_APP_SECRET": APP_SECRET,
+            "SHOP_DROPBOX_API_URL": emulator.base_url,
+            "SHOP_DROPBOX_STORE_REFRESH_TOKEN": config["DROPBOX_STORE_REFRESH_TOKEN"],
+            "SHOP_TOKEN_KEYS": config["TOKEN_KEYS"],
+        }
+        worker = WorkerProcess(env, log_path=work / "worker.log").start()
+        time.sleep(2)  # let the worker connect before the first click
+
+        cases = [("12-track album", album_pack, str(album_pack.albums[0].id)), ("4-album pack", big_pack, "pack")]
+        rows = []
+        for label, pack, target in cases:
+            files = [f for a in pack.albums for t in a.tracks for f in t.files if f.format == "flac"]
+            per_buyer_upload = sum(f.size for f in files)
+            results = {"original": [], "ours": [], "ours_click": [], "ours_per_file": []}
+            calls = {}
+            uploaded = {}
+            for _ in range(args.runs):
+                for approach in ("original", "ours", "ours_per_file"):
+                    order, token, email = new_buyer(app, pack, emulator.base_url)
+                    if approach == "ours_per_file":
+                        # The buyer already has the folders: no fast path, one save per file.
+                        for album in pack.albums:
+                            _seed_buyer_file(emulator.base_url, email, f"{buyer_folder(album, 'flac')}/notes.txt")
+                    before_bytes = store_bytes(emulator.base_url)
+                    before_calls = buyer_calls(emulator.base_url, email)
+                    if approach == "original":
+                        results["original"].append(run_original(server.base_url, token, target, "flac"))
+                    else:
+                        total, click = run_ours(server.base_url, token, target, "flac")
+                        results[approach].append(total)
+                        if approach == "ours":
+                            results["ours_click"].append(click)
+                    calls[approach] = buyer_calls(emulator.base_url, email) - before_calls
+                    uploaded[approach] = store_bytes(emulator.base_url) - before_bytes
+            rows.append((label, len(files), per_buyer_upload, results, calls, uploaded))
+
+        print_report(rows, args)
+        worker.stop()
+        server.stop()
+        ctx.pop()
+    finally:
+        emulator.stop()
+        redis_server.stop()
+
+
+def _seed_buyer_file(emulator_url: str, email: str, path: str) -> None:
+    """Put a file of the buyer's own into the album folder (so the folder exists)."""
+    import dropbox
+
+    from dropbox_emulator.testing import RedirectingSession
+
+    issued = requests.post(f"{emulator_url}/__emulator__/tokens", json={"app_key": APP_KEY, "email": email},
+                           timeout=10).json()
+    dropbox.Dropbox(issued["access_token"], session=RedirectingSession(emulator_url)).files_upload(
+        b"the buyer's own notes", path)
+
+
+def print_report(rows, args) -> None:
+    med = statistics.median
+    print()
+    print(f"Emulator latency {args.latency_ms:.0f} ms per API call; {args.runs} runs each; medians.")
+    print()
+    print("| delivery | files | approach | wall time | web request | buyer API calls | store bytes uploaded "
+          "| per-buyer upload would send |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, count, per_buyer, results, calls, uploaded in rows:
+        original = med(results["original"])
+        ours = med(results["ours"])
+        print(f"| {label} | {count} | (a) original: save per track in the request | {original:.2f} s | "
+              f"{original:.2f} s (the buyer waits) | {calls['original']} | {uploaded['original']} | "
+              f"{per_buyer / 1e6:.1f} MB |")
+        print(f"| {label} | {count} | (b) ours, fast path (folder reference) | {ours:.2f} s "
+              f"({original / ours:.1f}x faster) | {med(results['ours_click']) * 1000:.0f} ms | {calls['ours']} | "
+              f"{uploaded['ours']} | {per_buyer / 1e6:.1f} MB |")
+        per_file = med(results["ours_per_file"])
+        print(f"| {label} | {count} | (b) ours, per file (folder exists) | {per_file:.2f} s | "
+              f"(returns at once) | {calls['ours_per_file']} | {uploaded['ours_per_file']} | "
+              f"{per_buyer / 1e6:.1f} MB |")
+
+
+if __name__ == "__main__":
+    main()
