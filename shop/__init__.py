@@ -50,6 +50,8 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
         missing = missing_production_settings(app.config)
         if missing:
             raise ConfigError("refusing to start in production without: " + ", ".join(missing))
+        if app.config.get("PAYMENT_PROVIDER") == "test":
+            raise ConfigError("SHOP_PAYMENT_PROVIDER=test marks orders paid without payment: not in production")
     os.makedirs(app.instance_path, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
         # Development only (production refused above). Kept in the instance folder so every

@@ -41,7 +41,7 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("ENV", "development", help="`development`, `production` or `testing`."),
     Setting("SECRET_KEY", None, required_in_production=True, secret=True,
-            help="Signs sessions and CSRF tokens. A random one is made per process in development."),
+            help="Signs sessions, CSRF tokens and fetch links. Development keeps one in `instance/dev_secret_key`."),
     Setting("DATABASE_URL", None,
             help="SQLAlchemy URL. Default: SQLite file `instance/shop.sqlite3`."),
     Setting("REDIS_URL", None, help="Redis for the RQ queue (Dropbox deliveries)."),
@@ -73,7 +73,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DELIVERY_STALE_SECONDS", 45, int,
             help="A running delivery with no heartbeat for this long is taken over by another worker."),
     Setting("TOKEN_KEYS", None, secret=True,
-            help="Comma-separated Fernet keys; the first encrypts, all decrypt."),
+            help="Comma-separated Fernet keys for Dropbox tokens; the first encrypts, all decrypt. "
+                 "Development keeps one in `instance/dev_token_key`."),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}

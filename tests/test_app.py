@@ -43,6 +43,14 @@ def test_production_has_no_test_payments_and_secure_cookies(monkeypatch, tmp_pat
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
 
 
+def test_production_refuses_the_test_payment_provider(monkeypatch, tmp_path):
+    monkeypatch.setenv("SHOP_ENV", "production")
+    monkeypatch.setenv("SHOP_SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("SHOP_PAYMENT_PROVIDER", "test")
+    with pytest.raises(ConfigError, match="SHOP_PAYMENT_PROVIDER"):
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+
+
 def test_unknown_env_is_refused(monkeypatch):
     monkeypatch.setenv("SHOP_ENV", "staging")
     with pytest.raises(ConfigError, match="SHOP_ENV"):
