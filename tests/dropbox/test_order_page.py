@@ -1,0 +1,52 @@
+"""What the order page shows about Dropbox, with and without JavaScript."""
+
+from __future__ import annotations
+
+from shop.dropbox.deliveries import create_delivery
+from shop.dropbox.models import DeliveryStatus
+from shop.extensions import db
+
+
+def test_active_delivery_shows_progress_and_refreshes_without_javascript(client, buyer, seeded_pack):
+    order, token = buyer
+    delivery, _ = create_delivery(order, f"album:{seeded_pack.albums[0].id}", "mp3")
+    html = client.get(f"/orders/{token}").data.decode()
+    assert '<noscript><meta http-equiv="refresh" content="3"></noscript>' in html
+    assert f'id="delivery-{delivery.id}"' in html
+    assert f'data-progress-url="/orders/{token}/dropbox/deliveries/{delivery.id}"' in html
+    assert '<progress class="progress" max="3" value="0"' in html
+    assert "01 Kindling.mp3" in html and "waiting" in html
+
+
+def test_finished_delivery_says_done_and_stops_refreshing(client, buyer, seeded_pack):
+    order, token = buyer
+    delivery, _ = create_delivery(order, f"album:{seeded_pack.albums[0].id}", "mp3")
+    for file in delivery.files:
+        file.status = "done"
+    delivery.status = DeliveryStatus.DONE.value
+    db.session.commit()
+    html = client.get(f"/orders/{token}").data.decode()
+    assert "Done: 3 files in your Dropbox" in html
+    assert "/The Quiet Fires - Ember Line (MP3)" in html
+    assert 'http-equiv="refresh"' not in html
+
+
+def test_failed_delivery_offers_retry_and_revoked_one_offers_reconnect(client, buyer, seeded_pack):
+    order, token = buyer
+    failed, _ = create_delivery(order, f"album:{seeded_pack.albums[0].id}", "mp3")
+    failed.status, failed.error = DeliveryStatus.FAILED.value, "1 of 3 files could not be copied"
+    parked, _ = create_delivery(order, f"album:{seeded_pack.albums[1].id}", "mp3")
+    parked.status, parked.error = DeliveryStatus.NEEDS_RECONNECT.value, "Reconnect to finish."
+    db.session.commit()
+    html = client.get(f"/orders/{token}").data.decode()
+    assert f'action="/orders/{token}/dropbox/deliveries/{failed.id}/retry"' in html
+    assert "Retry the missing files" in html
+    assert f'href="/orders/{token}/dropbox/connect">Reconnect Dropbox' in html
+
+
+def test_without_dropbox_settings_the_page_offers_no_dropbox(client, app, buyer):
+    order, token = buyer
+    app.config["DROPBOX_APP_KEY"] = None
+    html = client.get(f"/orders/{token}").data.decode()
+    assert "Add to Dropbox" not in html
+    assert client.get(f"/orders/{token}/dropbox/connect").status_code == 503
