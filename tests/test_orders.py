@@ -52,6 +52,7 @@ def test_unknown_or_malformed_tokens_get_the_same_plain_404(client, pack, bad):
 
 
 def test_order_page_is_read_only_and_lists_downloads_and_dropbox(client, app, pack):
+    app.config.update(DROPBOX_APP_KEY="key", DROPBOX_APP_SECRET="secret")
     order, token = factories.make_order(app, pack)
     before = [tuple(r) for t in db.metadata.sorted_tables for r in db.session.execute(t.select())]
     response = client.get(f"/orders/{token}")
