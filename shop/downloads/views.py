@@ -1,1 +1,119 @@
+"""Download routes: one track, one album zip, the whole pack zip (GET and HEAD)."""
 
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask import Response, abort, current_app, request
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
+from werkzeug.http import http_date, quote_etag
+
+from shop.downloads import bp
+from shop.downloads.conditional import Decision, evaluate
+from shop.downloads.counting import record_download_later
+from shop.downloads.resources import Download, find_download
+from shop.downloads.streaming import stream
+from shop.naming import content_disposition
+from shop.storage import get_storage
+
+
+@bp.get("/orders/<token>/tracks/<int:track_id>/<fmt>")
+def track(token: str, track_id: int, fmt: str) -> Response:
+    return serve(find_download(token, "track", track_id, fmt))
+
+
+@bp.get("/orders/<token>/albums/<int:album_id>/<fmt>.zip")
+def album(token: str, album_id: int, fmt: str) -> Response:
+    return serve(find_download(token, "album", album_id, fmt))
+
+
+@bp.get("/orders/<token>/pack/<fmt>.zip")
+def pack(token: str, fmt: str) -> Response:
+    return serve(find_download(token, "pack", None, fmt))
+
+
+def serve(download: Download | None) -> Response:
+    """Answer the current GET or HEAD for ``download`` (404 when ``None``)."""
+    if download is None:
+        abort(404)
+    if _hand_off_to_nginx(download):
+        return _accel_redirect(download)
+    headers = request.headers
+    decision = evaluate(
+        request.method, download.size, download.etag, download.last_modified,
+        range_header=headers.get("Range"),
+        if_range=headers.get("If-Range"),
+        if_match=headers.get("If-Match"),
+        if_unmodified_since=headers.get("If-Unmodified-Since"),
+        if_none_match=headers.get("If-None-Match"),
+        if_modified_since=headers.get("If-Modified-Since"),
+    )
+    if decision.status == 416:
+        raise RequestedRangeNotSatisfiable(length=download.size)
+    if decision.status == 412:
+        abort(412)
+
+    response = Response(None, status=decision.status, content_type=download.mimetype,
+                        direct_passthrough=True)
+    response.headers.update({
+        "ETag": quote_etag(download.etag),
+        "Last-Modified": http_date(download.last_modified),
+        "Cache-Control": "private",
+        "Accept-Ranges": "bytes",
+    })
+    if decision.status == 304:
+        return response
+    response.headers["Content-Disposition"] = content_disposition(download.filename)
+    response.headers["Content-Length"] = str(decision.length)
+    if decision.status == 206:
+        content_range = f"bytes {decision.first}-{decision.last}/{download.size}"
+        response.headers["Content-Range"] = content_range
+    if request.method == "GET":
+        response.response = stream(
+            download.source, get_storage(), decision.first, decision.length,
+            on_complete=_counter(download) if _reaches_end(decision, download.size) else None,
+        )
+    return response
+
+
+def _reaches_end(decision: Decision, size: int) -> bool:
+    return decision.status in (200, 206) and decision.last == size - 1
+
+
+def _counter(download: Download):
+    return record_download_later(current_app._get_current_object(),  # type: ignore[attr-defined]
+                                 download.order_id, download.kind, download.item_id, download.fmt)
+
+
+def _hand_off_to_nginx(download: Download) -> bool:
+    config = current_app.config
+    return bool(config.get("X_ACCEL_REDIRECT")) and config.get("STORAGE", "local") == "local" \
+        and download.storage_key is not None
+
+
+def _accel_redirect(download: Download) -> Response:
+    """Let nginx send a single stored file (see docs/downloads.md).
+
+    nginx then answers ``Range``, ``If-Range`` and ``If-None-Match`` against the file
+    itself and sets ``Content-Length``, ``ETag`` and ``Last-Modified``; nginx keeps the
+    ``Content-Type``, ``Content-Disposition``, ``Cache-Control`` and ``Accept-Ranges``
+    given here. Validators are nginx's, so the store evaluates only the range: a
+    malformed one still gets the store's 416. The store cannot see the last byte leave,
+    so a hand-off counts when it is made for a GET whose range (if any) runs to the end.
+    """
+    decision = evaluate(request.method, download.size, download.etag, download.last_modified,
+                        range_header=request.headers.get("Range"))
+    if decision.status == 416:
+        raise RequestedRangeNotSatisfiable(length=download.size)
+    prefix = current_app.config["X_ACCEL_REDIRECT"].rstrip("/")
+    assert download.storage_key is not None
+    response = Response(None, status=200, content_type=download.mimetype)
+    response.headers.update({
+        "X-Accel-Redirect": f"{prefix}/{quote(download.storage_key, safe='/')}",
+        "Content-Disposition": content_disposition(download.filename),
+        "Cache-Control": "private",
+        "Accept-Ranges": "bytes",
+    })
+    if request.method == "GET" and _reaches_end(decision, download.size):
+        _counter(download)()
+    return response

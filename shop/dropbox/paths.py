@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shop.downloads.names import UniqueNames, safe_component
 from shop.models import Album, TrackFile
+from shop.naming import UniqueNames, safe_component
 
 
 @dataclass(frozen=True)

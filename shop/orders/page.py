@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shop.downloads.counting import download_counts
 from shop.dropbox.status import dropbox_state
 from shop.models import FORMATS, Album, Order
 
@@ -42,11 +43,3 @@ def order_page_context(order: Order, token: str) -> dict:
         "formats": FORMATS,
         "dropbox": dropbox_state(order) if order.is_paid else None,
     }
-
-
-def download_counts(order: Order) -> dict:
-    try:
-        from shop.downloads.counting import download_counts as counts_for
-    except ImportError:
-        return {}
-    return counts_for(order)

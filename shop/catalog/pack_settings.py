@@ -1,0 +1,140 @@
+"""What an operator may say about a pack when importing into it, parsed strictly.
+
+Values left as ``None`` take the defaults when the pack is created; for a pack that already
+exists they are not used at all (the importer adds albums, it does not edit packs).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from shop.models import PACK_DURATION, utcnow
+
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+CURRENCY = re.compile(r"^[A-Z]{3}$")
+# ASCII digits only: ``\d`` and Decimal would both accept other scripts' digits.
+PLAIN_AMOUNT = re.compile(r"^[0-9]{1,9}(?:\.[0-9]{1,2})?$")
+
+DEFAULT_CURRENCY = "USD"
+DEFAULT_MIN_PRICE_CENTS = 100
+DEFAULT_SUGGESTED_PRICE_CENTS = 1000
+DEFAULT_DAYS = PACK_DURATION.days
+MAX_DAYS = 366
+TITLE_MAX = 200
+SLUG_MAX = 80
+
+
+class InvalidPackSetting(ValueError):
+    """A pack setting is malformed; the message says which and why."""
+
+
+def parse_price(text: str) -> int:
+    """``"8"``, ``"8.5"``, ``"8.00"`` → cents.
+
+    :raises InvalidPackSetting: for empty input, NaN, infinities, exponents, signs,
+        negative amounts, more than two decimals and anything else that is not a plain
+        amount such as ``8.00``.
+    """
+    raw = text.strip()
+    if not raw:
+        raise InvalidPackSetting("an amount is required, like 8.00")
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise InvalidPackSetting(f"{text!r} is not an amount, write it like 8.00") from None
+    if not value.is_finite():
+        raise InvalidPackSetting(f"{text!r} is not a finite amount")
+    if "e" in raw.lower():
+        raise InvalidPackSetting(f"{text!r}: exponents are not allowed, write it like 8.00")
+    if value < 0 or raw.startswith("-"):
+        raise InvalidPackSetting(f"{text!r}: an amount cannot be negative")
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -2:
+        raise InvalidPackSetting(f"{text!r} has more than two decimals")
+    if not PLAIN_AMOUNT.match(raw):
+        raise InvalidPackSetting(f"{text!r} is not a plain amount, write it like 8.00")
+    return int(value * 100)
+
+
+def parse_starts(text: str) -> datetime:
+    """An ISO 8601 date or date-time; without a zone it is taken as UTC."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidPackSetting(
+            f"{text!r} is not an ISO 8601 date or time, e.g. 2026-05-01T12:00:00Z"
+        ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class PackSettings:
+    slug: str
+    title: str | None = None
+    blurb: str | None = None
+    starts_at: datetime | None = None
+    days: int | None = None
+    min_price_cents: int | None = None
+    suggested_price_cents: int | None = None
+    currency: str | None = None
+
+    def validate(self, max_amount_cents: int | None = None) -> None:
+        """Check everything that can be checked without the database.
+
+        :raises InvalidPackSetting: naming the setting.
+        """
+        if not SLUG.match(self.slug) or len(self.slug) > SLUG_MAX:
+            raise InvalidPackSetting(
+                f"pack slug {self.slug!r} must be lowercase letters, digits and single hyphens "
+                f"(at most {SLUG_MAX} characters), e.g. spring-2026"
+            )
+        if self.title is not None and not (0 < len(self.title.strip()) <= TITLE_MAX):
+            raise InvalidPackSetting(f"title must be 1 to {TITLE_MAX} characters")
+        if self.currency is not None and not CURRENCY.match(self.currency):
+            raise InvalidPackSetting(
+                f"currency {self.currency!r} must be three capital letters, e.g. USD"
+            )
+        if self.days is not None and not (1 <= self.days <= MAX_DAYS):
+            raise InvalidPackSetting(f"days must be between 1 and {MAX_DAYS}")
+        if self.starts_at is not None and self.starts_at.tzinfo is None:
+            raise InvalidPackSetting("starts_at must carry a time zone")
+        for name, cents in (
+            ("minimum", self.min_price_cents),
+            ("suggested", self.suggested_price_cents),
+        ):
+            if cents is not None and cents < 0:
+                raise InvalidPackSetting(f"the {name} price cannot be negative")
+            if cents is not None and max_amount_cents is not None and cents > max_amount_cents:
+                raise InvalidPackSetting(
+                    f"the {name} price {cents / 100:.2f} is above the store's cap of "
+                    f"{max_amount_cents / 100:.2f} (SHOP_MAX_AMOUNT_CENTS): nobody could pay it"
+                )
+        minimum, suggested = self.resolved_prices()
+        if suggested < minimum:
+            raise InvalidPackSetting(
+                f"the suggested price {suggested / 100:.2f} is below "
+                f"the minimum {minimum / 100:.2f}"
+            )
+
+    def resolved_prices(self) -> tuple[int, int]:
+        minimum = DEFAULT_MIN_PRICE_CENTS if self.min_price_cents is None else self.min_price_cents
+        suggested = (
+            DEFAULT_SUGGESTED_PRICE_CENTS
+            if self.suggested_price_cents is None
+            else self.suggested_price_cents
+        )
+        return minimum, suggested
+
+    def window(self, now: datetime | None = None) -> tuple[datetime, datetime]:
+        """``(starts_at, ends_at)`` for a new pack: from ``now`` (or ``starts_at``) for
+        14 days (or ``days``)."""
+        starts = self.starts_at or now or utcnow()
+        return starts, starts + timedelta(days=DEFAULT_DAYS if self.days is None else self.days)
+
+    def default_title(self) -> str:
+        return self.title.strip() if self.title else self.slug.replace("-", " ").title()

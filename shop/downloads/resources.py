@@ -1,0 +1,181 @@
+"""What an order may download, described completely before the first byte is sent.
+
+Every lookup goes through the order (found by its secret token) and stays inside the
+order's pack; storage keys come from catalog rows only. Anything that does not resolve
+-- unknown or unpaid order, an item of another pack, a format the store does not sell
+-- is ``None``, and the view turns every ``None`` into the same 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from shop.downloads.streaming import ByteSource
+from shop.downloads.ziplayout import Member, build_layout
+from shop.extensions import db
+from shop.models import FORMATS, Album, Order, OrderStatus, Pack, Track
+from shop.naming import UniqueNames, safe_component
+from shop.orders.links import find_order
+
+MIMETYPES = {"mp3": "audio/mpeg", "flac": "audio/flac", "wav": "audio/wav"}
+ZIP_MIMETYPE = "application/zip"
+CHECKSUM_FILE = "SHA256SUMS"
+
+
+@dataclass(frozen=True)
+class Download:
+    """One downloadable resource of one order: its bytes, names and validators.
+
+    Holds plain values only (no ORM objects), so it stays valid while the response
+    streams after the request's database session is gone.
+    """
+
+    order_id: int
+    kind: str  # "track", "album" or "pack"
+    item_id: int | None  # track or album id; None for the pack
+    fmt: str
+    filename: str
+    mimetype: str
+    source: ByteSource
+    etag: str
+    last_modified: datetime
+    storage_key: str | None = None  # set when the resource is exactly one stored blob
+
+    @property
+    def size(self) -> int:
+        return self.source.size
+
+
+def find_download(token: str, kind: str, item_id: int | None, fmt: str) -> Download | None:
+    """The download ``token``'s order may have, or ``None``.
+
+    :param kind: ``track``, ``album`` or ``pack`` (``item_id`` is then ignored).
+    """
+    if fmt not in FORMATS:
+        return None
+    order = find_order(token)
+    if order is None or order.status != OrderStatus.PAID.value:
+        return None
+    if kind == "track" and item_id is not None:
+        return track_download(order, item_id, fmt)
+    if kind == "album" and item_id is not None:
+        return album_download(order, item_id, fmt)
+    if kind == "pack":
+        return pack_download(order, fmt)
+    return None
+
+
+def track_download(order: Order, track_id: int, fmt: str) -> Download | None:
+    track = db.session.scalar(
+        select(Track).join(Album)
+        .where(Track.id == track_id, Album.pack_id == order.pack_id)
+        .options(selectinload(Track.files), selectinload(Track.album).selectinload(Album.pack))
+    )
+    file = track.file(fmt) if track is not None else None
+    if track is None or file is None:
+        return None
+    album = track.album
+    return Download(
+        order_id=order.id, kind="track", item_id=track.id, fmt=fmt,
+        filename=safe_component(f"{album.artist} - {track.number:02d} {track.title}", f".{fmt}"),
+        mimetype=MIMETYPES[fmt],
+        source=ByteSource.blob(file.storage_key, file.size),
+        etag=file.sha256,
+        last_modified=album.pack.created_at,
+        storage_key=file.storage_key,
+    )
+
+
+def _albums(pack_id: int, album_id: int | None = None) -> list[Album]:
+    query = (
+        select(Album).where(Album.pack_id == pack_id)
+        .order_by(Album.position, Album.id)
+        .options(selectinload(Album.tracks).selectinload(Track.files), selectinload(Album.pack))
+    )
+    if album_id is not None:
+        query = query.where(Album.id == album_id)
+    return list(db.session.scalars(query))
+
+
+def album_folder(album: Album, fmt: str) -> str:
+    """The raw (unsanitised) folder name of an album: ``Artist - Album (FMT)``."""
+    return f"{album.artist} - {album.title} ({fmt.upper()})"
+
+
+def album_members(album: Album, fmt: str, folder: str) -> list[Member]:
+    """The members of one album folder: the tracks in ``fmt`` (``NN Title.ext``), the
+    cover, and a ``SHA256SUMS`` file that ``sha256sum -c`` accepts inside the folder.
+
+    Empty when the album has no track in ``fmt``.
+    """
+    tracks = [(t, t.file(fmt)) for t in sorted(album.tracks, key=lambda t: t.number)]
+    tracks = [(t, f) for t, f in tracks if f is not None]
+    if not tracks:
+        return []
+    names = UniqueNames()
+    checksum_name = names.claim(CHECKSUM_FILE)
+    width = max(2, len(str(max(t.number for t, _ in tracks))))
+    files: list[Member] = []
+    for track, file in tracks:
+        assert file is not None
+        name = names.claim(f"{track.number:0{width}d} {track.title}", f".{fmt}")
+        files.append(Member(name=name, size=file.size, crc32=file.crc32, sha256=file.sha256,
+                            key=file.storage_key))
+    if album.cover_key and album.cover_size is not None and album.cover_crc32 is not None \
+            and album.cover_sha256:
+        extension = safe_component(album.cover_extension.lower(), max_bytes=10, fallback="img")
+        name = names.claim("cover", f".{extension}")
+        files.append(Member(name=name, size=album.cover_size, crc32=album.cover_crc32,
+                            sha256=album.cover_sha256, key=album.cover_key))
+    # Two spaces between sum and name: the text-mode format of sha256sum. Names are
+    # free of backslashes and newlines, so no line needs sha256sum's escaping.
+    listing = "".join(f"{m.sha256}  {m.name}\n" for m in files).encode("utf-8")
+    members = [
+        Member(name=f"{folder}/{m.name}", size=m.size, crc32=m.crc32, sha256=m.sha256, key=m.key)
+        for m in files
+    ]
+    members.append(Member.generated(f"{folder}/{checksum_name}", listing))
+    return members
+
+
+def _zip_download(order: Order, kind: str, item_id: int | None, fmt: str, filename: str,
+                  pack: Pack, members: Iterable[Member]) -> Download | None:
+    members = list(members)
+    if not members:
+        return None
+    layout = build_layout(members, modified=pack.created_at)
+    return Download(
+        order_id=order.id, kind=kind, item_id=item_id, fmt=fmt, filename=filename,
+        mimetype=ZIP_MIMETYPE, source=ByteSource(layout.segments), etag=layout.digest,
+        last_modified=pack.created_at,
+    )
+
+
+def album_download(order: Order, album_id: int, fmt: str) -> Download | None:
+    albums = _albums(order.pack_id, album_id)
+    if not albums:
+        return None
+    album = albums[0]
+    folder = safe_component(album_folder(album, fmt))
+    filename = safe_component(album_folder(album, fmt), ".zip")
+    return _zip_download(order, "album", album.id, fmt, filename, album.pack,
+                         album_members(album, fmt, folder))
+
+
+def pack_download(order: Order, fmt: str) -> Download | None:
+    albums = _albums(order.pack_id)
+    if not albums:
+        return None
+    pack = albums[0].pack
+    folders = UniqueNames()
+    members: list[Member] = []
+    for album in albums:
+        if any(t.file(fmt) for t in album.tracks):
+            members += album_members(album, fmt, folders.claim(album_folder(album, fmt)))
+    filename = safe_component(f"{pack.title} ({fmt.upper()})", ".zip")
+    return _zip_download(order, "pack", None, fmt, filename, pack, members)

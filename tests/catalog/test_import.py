@@ -1,0 +1,419 @@
+"""`flask catalog import` against real MP3, FLAC and WAV files."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import zlib
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from dropbox.content_hash import DropboxContentHasher
+from sqlalchemy import select
+
+from shop.catalog.pack_settings import InvalidPackSetting, parse_price
+from shop.extensions import db
+from shop.models import FORMATS, Pack
+from tests.catalog.audio import png_bytes, write_album, write_track
+from tests.catalog.snapshot import snapshot, storage_files
+
+SLUG = "spring-2026"
+
+
+def run_import(runner, folder: Path, *options: str, slug: str = SLUG):
+    return runner.invoke(args=["catalog", "import", str(folder), "--pack", slug, *options])
+
+
+def get_pack(slug: str = SLUG) -> Pack:
+    db.session.expire_all()
+    pack = db.session.scalar(select(Pack).where(Pack.slug == slug))
+    assert pack is not None
+    return pack
+
+
+def test_import_creates_pack_album_tracks_and_files(app, runner, tmp_path):
+    music = tmp_path / "music"
+    write_album(music / "Zoë Ärger - Ünder the Pier", "Zoë Ärger", "Ünder the Pier", ["Kyōto Ferry", "Rain"],
+                genre="Indie", year="2023")
+
+    result = run_import(runner, music, "--title", "Spring 2026", "--blurb", "Fresh.", "--min", "2.50",
+                        "--suggested", "9", "--days", "7", "--currency", "eur")
+
+    assert result.exit_code == 0, result.output
+    assert "[1/1] Zoë Ärger — Ünder the Pier: 2 tracks in mp3, flac, wav" in result.output
+    assert "albums 1 added" in result.output and "files 6 added" in result.output
+    pack = get_pack()
+    assert (pack.title, pack.blurb, pack.currency) == ("Spring 2026", "Fresh.", "EUR")
+    assert (pack.min_price_cents, pack.suggested_price_cents) == (250, 900)
+    assert pack.ends_at - pack.starts_at == timedelta(days=7)
+    assert pack.is_on_sale()
+    [album] = pack.albums
+    assert (album.artist, album.title, album.genre, album.year, album.position) == (
+        "Zoë Ärger", "Ünder the Pier", "Indie", 2023, 1,
+    )
+    assert [(t.number, t.title) for t in album.tracks] == [(1, "Kyōto Ferry"), (2, "Rain")]
+    for track in album.tracks:
+        assert sorted(f.format for f in track.files) == sorted(FORMATS)
+    # Tones of 1.25 s and 1.5 s; MP3 frames and padding allow a few milliseconds.
+    assert abs(album.tracks[0].duration_ms - 1250) <= 30
+    assert abs(album.tracks[1].duration_ms - 1500) <= 30
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_tags_are_read_from_each_format(app, runner, tmp_path, fmt):
+    folder = write_album(tmp_path / "music" / "x", "Ana Ñandú", f"Only {fmt}", ["Uno", "Dos", "Tres"],
+                         formats=(fmt,), genre="Electronic", year="2019-05-01")
+
+    result = run_import(runner, folder)
+
+    assert result.exit_code == 0, result.output
+    [album] = get_pack().albums
+    assert (album.artist, album.title, album.genre, album.year) == ("Ana Ñandú", f"Only {fmt}", "Electronic", 2019)
+    assert [(t.number, t.title) for t in album.tracks] == [(1, "Uno"), (2, "Dos"), (3, "Tres")]
+    durations = [t.duration_ms for t in album.tracks]
+    assert all(abs(d - e) <= 30 for d, e in zip(durations, (1250, 1500, 1750), strict=True)), durations
+    assert all([f.format for f in t.files] == [fmt] for t in album.tracks)
+    assert "note:" not in result.output
+
+
+def test_digests_and_blobs_match_the_files(app, runner, tmp_path):
+    music = tmp_path / "music"
+    folder = write_album(music / "A - B", "A", "B", ["One", "Two"])
+
+    assert run_import(runner, music).exit_code == 0
+    media = Path(app.config["MEDIA_ROOT"])
+    [album] = get_pack().albums
+    for track in album.tracks:
+        for file in track.files:
+            original = (folder / f"{track.number:02d} {track.title}.{file.format}").read_bytes()
+            stored = (media / file.storage_key).read_bytes()
+            assert stored == original
+            sha = hashlib.sha256(original).hexdigest()
+            assert file.storage_key == f"audio/{sha[:2]}/{sha}.{file.format}"
+            assert (file.size, file.sha256, file.crc32) == (len(original), sha, zlib.crc32(original))
+            hasher = DropboxContentHasher()
+            hasher.update(original)
+            assert file.dropbox_content_hash == hasher.hexdigest()
+    cover = (folder / "cover.png").read_bytes()
+    assert (media / album.cover_key).read_bytes() == cover
+    assert album.cover_key.startswith("covers/") and album.cover_key.endswith(".png")
+    assert (album.cover_size, album.cover_crc32, album.cover_sha256) == (
+        len(cover), zlib.crc32(cover), hashlib.sha256(cover).hexdigest(),
+    )
+
+
+def test_reimporting_the_same_folder_changes_nothing(app, runner, tmp_path):
+    music = tmp_path / "music"
+    write_album(music / "01 First - Album", "First", "Album", ["a", "b", "c"])
+    write_album(music / "02 Second - Album", "Second", "Album", ["d"], formats=("flac", "mp3"))
+    assert run_import(runner, music).exit_code == 0
+    before = snapshot(app)
+
+    again = run_import(runner, music, "--title", "Another title", "--min", "3.00")
+
+    assert again.exit_code == 0, again.output
+    assert snapshot(app) == before
+    assert "Nothing changed" in again.output
+    assert "unchanged  First — Album" in again.output
+    assert "settings were not applied: title" in again.output and "minimum price" in again.output
+
+
+def test_reimport_restores_a_missing_blob_without_touching_rows(app, runner, tmp_path):
+    music = tmp_path / "music"
+    write_album(music / "A - B", "A", "B", ["One"])
+    assert run_import(runner, music).exit_code == 0
+    rows, blobs = snapshot(app)
+    lost = sorted(blobs)[0]
+    (Path(app.config["MEDIA_ROOT"]) / lost).unlink()
+
+    result = run_import(runner, music)
+
+    assert result.exit_code == 0, result.output
+    assert "1 blob(s) copied" in result.output
+    new_rows, new_blobs = snapshot(app)
+    assert new_rows == rows
+    assert set(new_blobs) == set(blobs)
+
+
+def test_a_folder_of_audio_files_is_one_album(app, runner, tmp_path):
+    album = write_album(tmp_path / "Solo Artist - Single Folder", "Solo Artist", "Single Folder", ["x", "y"],
+                        formats=("mp3",))
+    (album / "scans").mkdir()  # subfolders of an album folder are not albums
+
+    result = run_import(runner, album)
+
+    assert result.exit_code == 0, result.output
+    assert [a.title for a in get_pack().albums] == ["Single Folder"]
+
+
+def test_missing_tags_fall_back_to_folder_and_file_names(app, runner, tmp_path):
+    folder = tmp_path / "music" / "Folder Artist - Folder Album"
+    folder.mkdir(parents=True)
+    write_track(folder / "01 - First Light.mp3")
+    write_track(folder / "02. Second Wind.mp3", 1.5)
+    write_track(folder / "03 Third.mp3", number="3")
+
+    result = run_import(runner, folder.parent)
+
+    assert result.exit_code == 0, result.output
+    [album] = get_pack().albums
+    assert (album.artist, album.title, album.genre, album.year, album.cover_key) == (
+        "Folder Artist", "Folder Album", "", None, None,
+    )
+    assert [(t.number, t.title) for t in album.tracks] == [(1, "First Light"), (2, "Second Wind"), (3, "Third")]
+    for expected in (
+        "no artist tag: artist 'Folder Artist' taken from the folder name",
+        "no album tag: album 'Folder Album' taken from the folder name",
+        "no track number tag in 2 file(s)",
+        "no title tag in 3 file(s)",
+        "no genre tag",
+        "no year tag",
+        "no cover image",
+    ):
+        assert expected in result.output
+
+
+def test_embedded_art_is_the_cover_when_there_is_no_cover_file(app, runner, tmp_path):
+    folder = tmp_path / "music" / "A - B"
+    folder.mkdir(parents=True)
+    art = png_bytes(7)
+    write_track(folder / "01 x.flac", number="1", title="x", artist="A", album="B", picture=art)
+    write_track(folder / "01 x.mp3", number="1", title="x", artist="A", album="B", picture=art)
+
+    result = run_import(runner, folder.parent)
+
+    assert result.exit_code == 0, result.output
+    [album] = get_pack().albums
+    assert album.cover_sha256 == hashlib.sha256(art).hexdigest()
+    assert (Path(app.config["MEDIA_ROOT"]) / album.cover_key).read_bytes() == art
+    assert "used the art embedded in" in result.output
+
+
+def test_import_adds_albums_to_an_existing_pack(app, runner, tmp_path, pack):
+    write_album(tmp_path / "new" / "C - D", "C", "D", ["x"])
+    before_albums = len(pack.albums)
+
+    result = run_import(runner, tmp_path / "new", slug=pack.slug)
+
+    assert result.exit_code == 0, result.output
+    assert f"Pack '{pack.slug}' updated" in result.output
+    albums = get_pack(pack.slug).albums
+    assert len(albums) == before_albums + 1
+    assert albums[-1].title == "D" and albums[-1].position == before_albums + 1
+
+
+def test_a_new_format_extends_an_imported_album(app, runner, tmp_path):
+    write_album(tmp_path / "v1" / "A - B", "A", "B", ["x", "y"], formats=("mp3",))
+    write_album(tmp_path / "v2" / "A - B", "A", "B", ["x", "y"], formats=("mp3", "flac"))
+    assert run_import(runner, tmp_path / "v1").exit_code == 0
+
+    result = run_import(runner, tmp_path / "v2")
+
+    assert result.exit_code == 0, result.output
+    assert "extended   A — B (0 tracks, 2 files added)" in result.output
+    [album] = get_pack().albums
+    assert all(sorted(f.format for f in t.files) == ["flac", "mp3"] for t in album.tracks)
+
+
+def test_changed_files_of_an_imported_album_are_refused(app, runner, tmp_path):
+    music = tmp_path / "music"
+    folder = write_album(music / "A - B", "A", "B", ["x", "y"], formats=("mp3",))
+    assert run_import(runner, music).exit_code == 0
+    write_album(music / "C - D", "C", "D", ["new"])  # would be added, but the import is refused
+    write_track(folder / "02 y.mp3", 3.0, title="y", artist="A", album="B", number="2", genre="Rock", year="2024")
+    before = snapshot(app)
+
+    result = run_import(runner, music)
+
+    assert result.exit_code == 1
+    assert "02 y.mp3 differs from the mp3 file already imported for track 2" in result.output
+    assert snapshot(app) == before
+
+
+# -- bad input: a clear message naming the file, and nothing changed -----------------------
+
+
+def _unreadable(music: Path) -> str:
+    folder = write_album(music / "A - B", "A", "B", ["x", "y"], formats=("flac",))
+    (folder / "03 broken.flac").write_bytes(b"this is not audio at all" * 100)
+    return "03 broken.flac: unreadable audio"
+
+
+def _unreadable_mp3(music: Path) -> str:
+    folder = write_album(music / "A - B", "A", "B", ["x"], formats=("mp3",))
+    (folder / "02 empty.mp3").write_bytes(b"")
+    return "02 empty.mp3: unreadable audio"
+
+
+def _missing_number(music: Path) -> str:
+    folder = write_album(music / "A - B", "A", "B", ["x"], formats=("mp3",))
+    write_track(folder / "Bonus.mp3", title="Bonus", artist="A", album="B")
+    return "Bonus.mp3: no track number tag, and the file name does not start with a number"
+
+
+def _duplicate_number(music: Path) -> str:
+    folder = write_album(music / "A - B", "A", "B", ["x", "y"], formats=("wav",))
+    write_track(folder / "09 z.wav", title="z", artist="A", album="B", number="2")
+    return "track number 2 is already used by"
+
+
+def _formats_disagree(music: Path) -> str:
+    folder = write_album(music / "A - B", "A", "B", ["x", "y"], formats=("mp3", "flac"))
+    (folder / "02 y.flac").unlink()
+    return "the formats disagree on the track list: flac has 1; mp3 has 1, 2"
+
+
+def _titles_disagree(music: Path) -> str:
+    folder = write_album(music / "A - B", "A", "B", ["x", "y"], formats=("mp3", "flac"))
+    write_track(folder / "02 y.flac", title="Something else", number="2", artist="A", album="B")
+    return "the formats disagree on the title of track 2"
+
+
+def _empty_folder(music: Path) -> str:
+    music.mkdir(parents=True)
+    return "empty, no album folders and no audio files"
+
+
+def _empty_album_folder(music: Path) -> str:
+    write_album(music / "A - B", "A", "B", ["x"])
+    (music / "C - D").mkdir()
+    (music / "C - D" / "notes.txt").write_text("no audio here")
+    return "C - D: empty, no audio files"
+
+
+def _second_album_bad(music: Path) -> str:
+    write_album(music / "1 A - B", "A", "B", ["x"])
+    folder = write_album(music / "2 C - D", "C", "D", ["y"], formats=("mp3",))
+    (folder / "01 y.mp3").write_bytes(b"\x00" * 10)
+    return "01 y.mp3: unreadable audio"
+
+
+def _bad_cover(music: Path) -> str:
+    folder = write_album(music / "A - B", "A", "B", ["x"], cover=False)
+    (folder / "Cover.JPG").write_bytes(b"GIF89a not a jpeg")
+    return "Cover.JPG: not a JPEG or PNG image"
+
+
+def _same_album_twice(music: Path) -> str:
+    write_album(music / "one", "A", "B", ["x"])
+    write_album(music / "two", "A", "B", ["x"])
+    return "same artist and album as"
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        _unreadable, _unreadable_mp3, _missing_number, _duplicate_number, _formats_disagree, _titles_disagree,
+        _empty_folder, _empty_album_folder, _second_album_bad, _bad_cover, _same_album_twice,
+    ],
+)
+def test_bad_folders_are_refused_and_change_nothing(app, runner, tmp_path, pack, make):
+    music = tmp_path / "music"
+    expected = make(music)
+    before = snapshot(app)
+
+    result = run_import(runner, music)
+
+    assert result.exit_code == 1, result.output
+    assert "import refused, nothing was changed" in result.output
+    assert expected in result.output
+    assert snapshot(app) == before
+
+
+@pytest.mark.parametrize("option", ["--min", "--suggested"])
+@pytest.mark.parametrize("value", ["NaN", "nan", "inf", "-Infinity", "1e3", "1E2", "1.005", "-1", "-0.50", "", " ",
+                                   "abc", "1,00", "+5", "$5", "1_000", "٥", "0x10", "5."])
+def test_bad_prices_are_refused_and_change_nothing(app, runner, tmp_path, option, value):
+    write_album(tmp_path / "music" / "A - B", "A", "B", ["x"], formats=("mp3",))
+    before = snapshot(app)
+
+    result = run_import(runner, tmp_path / "music", option, value)
+
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for '{option}'" in result.output
+    assert snapshot(app) == before
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--min", "20.00"], "the suggested price 10.00 is below the minimum 20.00"),
+        (["--min", "5", "--suggested", "4.99"], "the suggested price 4.99 is below the minimum 5.00"),
+        (["--suggested", "5000.00"], "above the store's cap"),
+        (["--currency", "dollars"], "must be three capital letters"),
+        (["--title", "   "], "title must be 1 to 200 characters"),
+    ],
+)
+def test_bad_pack_settings_are_refused(app, runner, tmp_path, options, message):
+    write_album(tmp_path / "music" / "A - B", "A", "B", ["x"], formats=("mp3",))
+    before = snapshot(app)
+
+    result = run_import(runner, tmp_path / "music", *options)
+
+    assert result.exit_code == 1, result.output
+    assert message in result.output
+    assert snapshot(app) == before
+
+
+def test_bad_slug_and_start_are_refused(app, runner, tmp_path):
+    write_album(tmp_path / "music" / "A - B", "A", "B", ["x"], formats=("mp3",))
+    before = snapshot(app)
+
+    bad_slug = run_import(runner, tmp_path / "music", slug="Not A Slug")
+    bad_start = run_import(runner, tmp_path / "music", "--starts", "next tuesday")
+
+    assert bad_slug.exit_code == 1 and "must be lowercase letters" in bad_slug.output
+    assert bad_start.exit_code == 2 and "not an ISO 8601 date" in bad_start.output
+    assert snapshot(app) == before
+
+
+@pytest.mark.parametrize(("text", "cents"), [("0", 0), ("1", 100), ("1.5", 150), ("8.00", 800), (" 12.34 ", 1234)])
+def test_parse_price_accepts_plain_amounts(text, cents):
+    assert parse_price(text) == cents
+
+
+def test_parse_price_rejects_unicode_digits():
+    with pytest.raises(InvalidPackSetting):
+        parse_price("١٠")
+
+
+def test_blobs_are_written_only_after_validation(app, runner, tmp_path):
+    _second_album_bad(tmp_path / "music")
+
+    assert run_import(runner, tmp_path / "music").exit_code == 1
+
+    assert storage_files(app) == {}
+
+
+def test_import_needs_an_existing_directory(app, runner, tmp_path):
+    result = run_import(runner, tmp_path / "nowhere")
+    assert result.exit_code == 2
+    assert "does not exist" in result.output
+
+
+def test_copied_folder_with_renamed_files_is_still_unchanged(app, runner, tmp_path):
+    """Identity is content, not file names: a copy elsewhere re-imports as unchanged."""
+    music = tmp_path / "music"
+    write_album(music / "A - B", "A", "B", ["x", "y"])
+    assert run_import(runner, music).exit_code == 0
+    copy = tmp_path / "copy"
+    shutil.copytree(music, copy)
+    (copy / "A - B" / "01 x.mp3").rename(copy / "A - B" / "01 - renamed.mp3")
+    before = snapshot(app)
+
+    result = run_import(runner, copy)
+
+    assert result.exit_code == 0, result.output
+    assert snapshot(app) == before
+
+
+def test_a_database_without_tables_gets_a_hint(app, runner, tmp_path):
+    write_album(tmp_path / "music" / "A - B", "A", "B", ["x"], formats=("mp3",))
+    db.drop_all()
+
+    result = run_import(runner, tmp_path / "music")
+
+    assert result.exit_code == 1
+    assert "flask --app shop db upgrade" in result.output
+    assert storage_files(app) == {}
