@@ -6,6 +6,7 @@ import subprocess
 import sys
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from shop.dropbox.seed import albums_in_scope, run_seed
@@ -129,3 +130,55 @@ def test_seed_without_a_linked_store_account_says_so(app, runner):
     result = runner.invoke(args=["dropbox", "seed"])
     assert result.exit_code == 2
     assert "link-store" in result.output
+
+
+def _big_track_pack(app, size: int):
+    """A pack whose one track is ``size`` bytes in FLAC (the other formats stay small)."""
+    import os
+
+    from shop.catalog.hashing import digest_file, storage_key
+    from shop.storage import get_storage
+
+    pack = factories.make_pack(app, slug="big", albums=(("Big Band", "Long Play", "rock", ["Epic"]),))
+    flac = pack.albums[0].tracks[0].file("flac")
+    path = app.instance_path + "/big.flac"
+    os.makedirs(app.instance_path, exist_ok=True)
+    with open(path, "wb") as fh:
+        for _ in range(size // (1 << 20)):
+            fh.write(os.urandom(1 << 20))
+        fh.write(os.urandom(size % (1 << 20)))
+    d = digest_file(path)
+    flac.storage_key = storage_key("audio", d.sha256, "flac")
+    get_storage(app).put_file(flac.storage_key, path)
+    os.unlink(path)
+    flac.size, flac.crc32, flac.sha256, flac.dropbox_content_hash = d.size, d.crc32, d.sha256, d.dropbox_content_hash
+    db.session.commit()
+    return pack, flac
+
+
+def test_large_files_go_through_an_upload_session(app, emulator, monkeypatch):
+    from shop.dropbox import seed
+
+    # The same code path as a 150 MiB+ file, at a size a unit test can afford.
+    monkeypatch.setattr(seed, "SINGLE_UPLOAD_LIMIT", 1 << 20)
+    monkeypatch.setattr(seed, "SESSION_CHUNK", 1 << 19)
+    pack, flac = _big_track_pack(app, (1 << 21) + 12345)
+    summary = run_seed(albums_in_scope(pack_slug=pack.slug))
+    assert summary.failed == 0, summary.failures
+    calls = emulator.stats.as_json()["calls"]
+    assert calls["files/upload_session/start"] == 1
+    assert calls["files/upload_session/append_v2"] == 4
+    assert calls["files/upload_session/finish"] == 1
+    remote = {f["path_display"]: f for f in emulator.list_files(STORE_EMAIL, APP_KEY)}
+    assert remote[flac.dropbox_path]["content_hash"] == flac.dropbox_content_hash
+    assert remote[flac.dropbox_path]["size"] == flac.size
+
+
+@pytest.mark.slow
+def test_a_file_over_150_mib_is_seeded(app, emulator):
+    pack, flac = _big_track_pack(app, 151 * 1024 * 1024)
+    summary = run_seed(albums_in_scope(pack_slug=pack.slug))
+    assert summary.failed == 0, summary.failures
+    assert emulator.stats.as_json()["calls"]["files/upload_session/finish"] == 1
+    remote = {f["path_display"]: f for f in emulator.list_files(STORE_EMAIL, APP_KEY)}
+    assert remote[flac.dropbox_path]["content_hash"] == flac.dropbox_content_hash
