@@ -1,6 +1,8 @@
 # The README's two commands: `make run` and `make test`. Each sets itself up on a fresh machine.
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.13 || command -v python3.12 || command -v python3.11 || command -v python3)
+# The first interpreter that actually runs and is 3.11 or newer (pyenv shims may exist but fail).
+PYTHON ?= $(shell for c in python3 python3.13 python3.12 python3.11; do \
+	  $$c -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { command -v $$c; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
@@ -20,6 +22,7 @@ system-deps:
 	@bash scripts/install_system_deps.sh
 
 $(VENV)/bin/python:
+	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed (python3, python3.11, ...)"; exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + ")")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
