@@ -199,6 +199,7 @@ def main() -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)  # also when started with SIGINT ignored (a background job)
     try:
         env["SHOP_REDIS_URL"] = start_redis(supervisor, env)
         emulator_url = None

@@ -1,0 +1,345 @@
+"""A whole store for a real browser, and the browser.
+
+``store`` starts every part the buyer's journey touches, as in production but on loopback:
+a private ``redis-server``, the Dropbox emulator served over HTTP with a linked store
+account, the store served over HTTP on the port in ``BASE_URL`` (with CSRF on), an RQ
+worker process, a SQLite file database, and the demo pack (real, playable audio and
+covers) seeded into the store's emulated Dropbox.
+
+``page`` is a fresh Chromium context at one of :data:`VIEWPORTS` (Debian's
+``/usr/bin/chromium``; nothing is downloaded), ``problems`` collects the page's console
+errors, uncaught exceptions and CSP violations, and ``steps`` saves a full-page
+screenshot per step under ``artifacts/browser/<viewport>/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from flask import Flask
+from sqlalchemy import func, select
+
+import dropbox_emulator
+from dropbox_emulator.emulator import Emulator
+from dropbox_emulator.testing import ServerThread
+from shop import create_app
+from shop.dropbox.seed import albums_in_scope, run_seed
+from shop.extensions import db
+from shop.models import FORMATS, Order, Pack
+from tests import factories
+from tests.dropbox.conftest import APP_KEY, APP_SECRET, STORE_EMAIL, worker_env
+from tests.services import ROOT, RedisServer, WorkerProcess, free_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = ROOT / "artifacts" / "browser"
+#: The app folder's name in the emulator: buyers' files land in ``/Apps/<name>/``.
+APP_NAME = "Indie Packs"
+
+VIEWPORTS: dict[str, dict] = {
+    "desktop": {"viewport": {"width": 1280, "height": 900}},
+    "phone": {
+        "viewport": {"width": 390, "height": 844},
+        "device_scale_factor": 2,
+        "is_mobile": True,
+        "has_touch": True,
+        "user_agent": (
+            "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/140.0.0.0 Mobile Safari/537.36"
+        ),
+    },
+}
+
+# Runs before any page script and outside the page's CSP. Chromium also logs its own
+# "Refused to ..." line; this adds the directive and the blocked resource in one message.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error("CSP violation: " + event.violatedDirective + " blocked " + (event.blockedURI || "inline") +
+    " in " + event.sourceFile + ":" + event.lineNumber);
+});
+"""
+
+HORIZONTAL_OVERFLOW = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+
+
+@dataclass(frozen=True)
+class TrackInfo:
+    number: int
+    title: str
+    sha256: dict[str, str]  # by format
+
+
+@dataclass(frozen=True)
+class AlbumInfo:
+    id: int
+    artist: str
+    title: str
+    tracks: tuple[TrackInfo, ...]
+
+
+@dataclass(frozen=True)
+class PackInfo:
+    """The pack on sale, as plain values (no rows bound to a session)."""
+
+    slug: str
+    title: str
+    currency: str
+    min_price_cents: int
+    suggested_price_cents: int
+    albums: tuple[AlbumInfo, ...]
+
+    @classmethod
+    def of(cls, pack: Pack) -> PackInfo:
+        albums = tuple(
+            AlbumInfo(
+                id=album.id, artist=album.artist, title=album.title,
+                tracks=tuple(
+                    TrackInfo(track.number, track.title,
+                              {fmt: track.file(fmt).sha256 for fmt in FORMATS if track.file(fmt)})
+                    for track in sorted(album.tracks, key=lambda t: t.number)
+                ),
+            )
+            for album in sorted(pack.albums, key=lambda a: a.position)
+        )
+        return cls(pack.slug, pack.title, pack.currency, pack.min_price_cents, pack.suggested_price_cents, albums)
+
+
+@dataclass
+class Store:
+    """The running store and its emulated Dropbox, as the test sees them."""
+
+    app: Flask
+    url: str
+    dropbox_url: str
+    emulator: Emulator
+    pack: PackInfo
+    #: False when the demo pack could not be built and the factory pack (bytes that are
+    #: neither audio nor images) stands in: covers and previews are then not checked.
+    real_media: bool
+    worker_log: Path
+
+    def order_count(self) -> int:
+        with self.app.app_context():
+            return db.session.scalar(select(func.count(Order.id))) or 0
+
+    def orders(self) -> list[tuple[str, str, int]]:
+        """``(email, status, amount_cents)`` of every order."""
+        with self.app.app_context():
+            return [(o.email, o.status, o.amount_cents) for o in db.session.scalars(select(Order).order_by(Order.id))]
+
+    def paid_order_url(self, email: str) -> str:
+        """The order page of a new paid order (for tests that start after the checkout)."""
+        with self.app.app_context():
+            pack = db.session.scalar(select(Pack).where(Pack.slug == self.pack.slug))
+            _, token = factories.make_order(self.app, pack, email=email)
+            return f"{self.url}/orders/{token}"
+
+    def dropbox_files(self, email: str) -> list[str]:
+        """App-folder-relative paths of every file in ``email``'s emulated Dropbox."""
+        return sorted(f["path_display"] for f in self.emulator.list_files(email, APP_KEY))
+
+
+@pytest.fixture(scope="session")
+def demo_albums(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
+    """The demo albums as tagged files on disk, synthesised once per session (the slow part).
+
+    ``None`` when :mod:`shop.catalog.demo` cannot be imported; the factory pack stands in.
+    """
+    try:
+        from shop.catalog.demo import write_demo_albums
+    except ImportError:
+        return None
+    root = tmp_path_factory.mktemp("demo-albums")
+    write_demo_albums(root)
+    return root
+
+
+def _make_pack(app: Flask, demo_albums: Path | None) -> tuple[Pack, bool]:
+    if demo_albums is None:
+        return factories.make_pack(app), False
+    # The same steps as shop.catalog.demo.create_demo_pack, minus the synthesis done above.
+    from shop.catalog.demo import demo_settings
+    from shop.catalog.importer import import_albums
+
+    report = import_albums(demo_albums, demo_settings())
+    pack = db.session.scalar(select(Pack).where(Pack.slug == report.slug))
+    assert pack is not None, report
+    return pack, True
+
+
+@pytest.fixture
+def store(tmp_path: Path, demo_albums: Path | None) -> Iterator[Store]:
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (scripts/install_system_deps.sh installs it)")
+    with contextlib.ExitStack() as stack:
+        redis = RedisServer().start()
+        stack.callback(redis.stop)
+
+        emulator_app = dropbox_emulator.create_app(apps=[(APP_KEY, APP_SECRET, APP_NAME)])
+        emulator: Emulator = emulator_app.extensions["dropbox_emulator"]
+        stack.callback(emulator.close)
+        emulator_server = ServerThread(emulator_app).start()
+        stack.callback(emulator_server.stop)
+
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        database = tmp_path / "shop.sqlite3"
+        app = create_app({
+            "ENV": "testing",
+            "SECRET_KEY": secrets.token_hex(32),
+            "DATABASE_URL": f"sqlite:///{database}",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
+            "MEDIA_ROOT": str(tmp_path / "media"),
+            "OUTBOX_DIR": str(tmp_path / "outbox"),
+            "MAIL_URL": None,
+            "BASE_URL": url,
+            "SERVER_NAME": None,
+            "WTF_CSRF_ENABLED": True,
+            "REDIS_URL": redis.url,
+            "DROPBOX_APP_KEY": APP_KEY,
+            "DROPBOX_APP_SECRET": APP_SECRET,
+            "DROPBOX_API_URL": emulator_server.base_url,
+            "DROPBOX_STORE_REFRESH_TOKEN": emulator.issue_tokens(APP_KEY, STORE_EMAIL).refresh_token,
+            "TOKEN_KEYS": Fernet.generate_key().decode(),
+        })
+        with app.app_context():
+            db.create_all()
+            stack.callback(_dispose, app)
+            pack, real_media = _make_pack(app, demo_albums)
+            summary = run_seed(albums_in_scope(pack_slug=pack.slug))
+            assert summary.failed == 0, summary.failures
+            info = PackInfo.of(pack)
+            db.session.remove()
+
+        store_server = ServerThread(app, port=port).start()
+        stack.callback(store_server.stop)
+        worker_log = tmp_path / "worker.log"
+        worker = WorkerProcess(worker_env(app), log_path=worker_log).start()
+        stack.callback(worker.stop)
+
+        yield Store(app=app, url=url, dropbox_url=emulator_server.base_url, emulator=emulator, pack=info,
+                    real_media=real_media, worker_log=worker_log)
+
+
+def _dispose(app: Flask) -> None:
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (scripts/install_system_deps.sh installs it)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser, viewport: str, request: pytest.FixtureRequest):
+    """A new page in a fresh context (own cookies) at ``viewport``, a key of :data:`VIEWPORTS`."""
+    context = browser.new_context(**VIEWPORTS[viewport], accept_downloads=True)
+    context.set_default_timeout(10_000)
+    context.add_init_script(REPORT_CSP_VIOLATIONS)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        report = getattr(request.node, "rep_call", None)
+        if report is not None and report.failed:
+            with contextlib.suppress(Exception):
+                ARTIFACTS.joinpath(viewport).mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=ARTIFACTS / viewport / "failure.png", full_page=True)
+        context.close()
+
+
+class BrowserProblems:
+    """Console errors, uncaught exceptions and CSP violations seen by one page."""
+
+    def __init__(self, page) -> None:
+        self.seen: list[str] = []
+        self._allowed: list[tuple[str, int, bool]] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.seen.append(f"uncaught exception on {page.url}: {error}"))
+
+    def allow_status(self, url: str, status: int, once: bool = True) -> None:
+        """The next response of ``url`` (each one unless ``once``) is meant to be ``status``, as a
+        form error is a 400: Chromium's "Failed to load resource" line for it is not a problem."""
+        self._allowed.append((url, status, once))
+
+    def _console(self, message) -> None:
+        if message.type != "error":
+            return
+        location = message.location or {}
+        url = location.get("url", "?")
+        for allowed in self._allowed:
+            allowed_url, status, once = allowed
+            if url == allowed_url and f"status of {status} " in message.text:
+                if once:
+                    self._allowed.remove(allowed)
+                return
+        self.seen.append(f"console error at {url}:{location.get('lineNumber', '?')}: {message.text}")
+
+    def assert_none(self, where: str) -> None:
+        assert not self.seen, f"browser problems by {where}:\n" + "\n".join(self.seen)
+
+
+@pytest.fixture
+def problems(page) -> BrowserProblems:
+    return BrowserProblems(page)
+
+
+class Steps:
+    """A full-page screenshot per step. After each, no browser problem may have appeared and
+    the page may not scroll sideways (what overflows on a phone shows up here)."""
+
+    def __init__(self, page, folder: Path, problems: BrowserProblems) -> None:
+        self.page = page
+        self.folder = folder
+        self.problems = problems
+        self.saved: list[Path] = []
+
+    def snap(self, name: str) -> Path:
+        path = self.folder / f"{name}.png"
+        self.page.screenshot(path=path, full_page=True)
+        self.saved.append(path)
+        self.problems.assert_none(name)
+        overflow = self.page.evaluate(HORIZONTAL_OVERFLOW)
+        assert overflow <= 0, f"{name}: the page is {overflow}px wider than the viewport"
+        return path
+
+
+@pytest.fixture
+def steps(page, viewport: str, problems: BrowserProblems) -> Steps:
+    folder = ARTIFACTS / viewport
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return Steps(page, folder, problems)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Keep each phase's report on the item, so ``page`` can screenshot a failure."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

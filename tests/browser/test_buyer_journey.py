@@ -1,0 +1,215 @@
+"""The buyer's journey in a real browser, from the store's front page to files in Dropbox.
+
+One test walks it all, at a desktop and at a phone viewport: the pack page (covers decode,
+previews exist), a price below the minimum (a form error, no order), paying what you want,
+the test payment, the order page, an album zip downloaded through its link and checked
+byte for byte, Dropbox connected on the emulator's consent page, the album added, the
+progress bar polled to Done by the page's own script, and the files seen in the emulated
+Dropbox's web view. Every step leaves a screenshot in ``artifacts/browser/<viewport>/``
+and fails on any console error, uncaught exception or CSP violation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.browser.conftest import APP_NAME, VIEWPORTS, AlbumInfo, BrowserProblems, Steps, Store
+
+expect = pytest.importorskip("playwright.sync_api").expect
+pytestmark = pytest.mark.browser
+
+# Long, as real addresses can be: it must wrap, not push the page sideways on a phone.
+BUYER_EMAIL = "listener.with.a.rather.long.address@example.com"
+ZIP_FORMAT = "mp3"
+DROPBOX_FORMAT = "flac"
+#: A delivery slow enough that the page is seen polling before it is done.
+COPY_LATENCY_MS = 1200
+DELIVERY_TIMEOUT_MS = 30_000
+MEMBER_NAME = re.compile(r"^[^/]+ - [^/]+ \((MP3|FLAC|WAV)\)/\d{2,} [^/]+\.(mp3|flac|wav)$")
+
+ALL_COVERS_DECODED = """
+() => [...document.querySelectorAll("img.cover")].every((img) => img.complete && img.naturalWidth > 0)
+"""
+# preload="none" on the page: ask for the metadata, as pressing play would.
+PREVIEW_METADATA = """
+(audio) => new Promise((resolve) => {
+  const done = () => resolve({duration: audio.duration, error: audio.error && audio.error.code});
+  audio.addEventListener("loadedmetadata", done, {once: true});
+  audio.addEventListener("error", done, {once: true});
+  audio.preload = "metadata";
+  audio.load();
+})
+"""
+
+
+def price(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def album_folder(album: AlbumInfo, fmt: str) -> str:
+    return f"{album.artist} - {album.title} ({fmt.upper()})"
+
+
+def track_names(album: AlbumInfo, fmt: str) -> dict[str, str]:
+    """``{"NN Title.ext": sha256}`` for every track of ``album`` (titles with no unsafe characters)."""
+    return {f"{t.number:02d} {t.title}.{fmt}": t.sha256[fmt] for t in album.tracks}
+
+
+def check_album_zip(path: Path, album: AlbumInfo, fmt: str) -> None:
+    folder = album_folder(album, fmt)
+    expected = track_names(album, fmt)
+    with zipfile.ZipFile(path) as archive:
+        assert archive.testzip() is None
+        names = [info.filename for info in archive.infolist() if not info.is_dir()]
+        assert all(name.startswith(folder + "/") for name in names), names
+        tracks = {name: archive.read(name) for name in names if name.endswith(f".{fmt}")}
+        assert all(MEMBER_NAME.match(name) for name in tracks), sorted(tracks)
+        assert sorted(tracks) == sorted(f"{folder}/{name}" for name in expected)
+        for name, data in tracks.items():
+            assert hashlib.sha256(data).hexdigest() == expected[name.split("/", 1)[1]], name
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_buyer_journey(viewport: str, page, problems: BrowserProblems, steps: Steps, store: Store,
+                       tmp_path: Path) -> None:
+    pack = store.pack
+    album = pack.albums[0]
+    track_count = len(album.tracks)
+
+    # The front page lists the pack on sale.
+    page.goto(store.url + "/")
+    expect(page.get_by_role("heading", name="On sale now")).to_be_visible()
+    steps.snap("01-home")
+    page.get_by_role("link", name=pack.title).click()
+
+    # The pack page: every album with a decoded cover and a preview per track.
+    expect(page.get_by_role("heading", level=1, name=pack.title)).to_be_visible()
+    expect(page.locator("img.cover")).to_have_count(len(pack.albums))
+    expect(page.locator("audio.preview")).to_have_count(sum(len(a.tracks) for a in pack.albums))
+    if store.real_media:
+        page.wait_for_function(ALL_COVERS_DECODED)
+        preview = page.locator("audio.preview").first.evaluate(PREVIEW_METADATA)
+        assert preview["error"] is None and preview["duration"] > 0, preview
+    steps.snap("02-pack")
+
+    # Below the minimum: the form says so and nothing is created.
+    orders_before = store.order_count()
+    amount = page.get_by_label(re.compile(r"^Your price"))
+    email = page.get_by_label("E-mail for your download link")
+    amount.fill(price(pack.min_price_cents - 1))
+    email.fill(BUYER_EMAIL)
+    problems.allow_status(f"{store.url}/packs/{pack.slug}/buy", 400)
+    page.get_by_role("button", name="Buy the pack").click()
+    expect(page.locator("#amount-error")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("Please fix")
+    expect(amount).to_have_attribute("aria-invalid", "true")
+    expect(email).to_have_value(BUYER_EMAIL)
+    assert store.order_count() == orders_before
+    steps.snap("03-below-minimum")
+
+    # Pay what you want, then the test provider's checkout.
+    paid = pack.min_price_cents + 650
+    amount.fill(price(paid))
+    page.get_by_role("button", name="Buy the pack").click()
+    expect(page).to_have_url(re.compile(r"/checkout/test/[^/]+$"))
+    expect(page.get_by_role("heading", name="Confirm your purchase")).to_be_visible()
+    expect(page.locator(".summary")).to_contain_text(price(paid))
+    steps.snap("04-test-payment")
+    page.get_by_role("button", name="Confirm test payment").click()
+
+    # The order page behind the secret link.
+    expect(page).to_have_url(re.compile(r"/orders/[A-Za-z0-9_-]{20,}$"))
+    expect(page.get_by_role("heading", level=1, name=pack.title)).to_be_visible()
+    assert store.orders()[orders_before:] == [(BUYER_EMAIL, "paid", paid)]
+    steps.snap("05-order")
+
+    # An album zip through the page's own link, checked member by member.
+    section = page.locator("section.order-album").filter(
+        has=page.get_by_role("heading", name=album.title, exact=True))
+    with page.expect_download() as info:
+        section.get_by_role("link", name=re.compile(rf"^{ZIP_FORMAT.upper()} zip")).click()
+    download = info.value
+    assert download.failure() is None
+    assert download.suggested_filename == album_folder(album, ZIP_FORMAT) + ".zip"
+    zip_path = tmp_path / download.suggested_filename
+    download.save_as(zip_path)
+    check_album_zip(zip_path, album, ZIP_FORMAT)
+    # The count is written when the last byte has left, just after the browser has it all.
+    counted = section.get_by_text("downloaded 1 time")
+    for _ in range(20):
+        page.reload()
+        if counted.count():
+            break
+        page.wait_for_timeout(250)
+    expect(counted).to_be_visible()
+    steps.snap("06-downloaded")
+
+    # Connect Dropbox on the emulator's consent page (a test double with no favicon).
+    problems.allow_status(f"{store.dropbox_url}/favicon.ico", 404, once=False)
+    page.get_by_role("link", name="Connect Dropbox now").click()
+    expect(page).to_have_url(re.compile(re.escape(store.dropbox_url) + r"/oauth2/authorize"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text(f"{APP_NAME} would like access")
+    page.get_by_label(re.compile(r"^Sign in as")).fill(BUYER_EMAIL)
+    steps.snap("07-dropbox-consent")
+    page.get_by_role("button", name="Allow").click()
+    expect(page).to_have_url(re.compile(re.escape(store.url) + r"/orders/[A-Za-z0-9_-]{20,}#dropbox$"))
+    expect(page.locator("#dropbox")).to_contain_text(f"connected as {BUYER_EMAIL}")
+    steps.snap("08-dropbox-connected")
+
+    # Add the album in another format; the page polls the progress until Done.
+    store.emulator.set_latency(COPY_LATENCY_MS, route="files/copy_reference/save")
+    section.get_by_label("Format").select_option(DROPBOX_FORMAT)
+    section.get_by_role("button", name="Add to Dropbox").click()
+    delivery = section.locator(".delivery")
+    expect(delivery).to_be_visible()
+    expect(page).to_have_url(re.compile(r"#delivery-\d+$"))
+    assert delivery.get_attribute("data-status") in {"queued", "running"}, "done before the page could poll it"
+    steps.snap("09-delivery-started")
+    expect(delivery.locator(".delivery-summary")).to_contain_text(
+        f"Done: {track_count} files in your Dropbox", timeout=DELIVERY_TIMEOUT_MS)
+    bar = delivery.locator("progress")
+    expect(bar).to_have_class(re.compile(r"\bdone\b"))
+    assert bar.evaluate("(bar) => [bar.value, bar.max]") == [track_count, track_count]
+    expect(delivery.locator(".file-states li")).to_have_count(track_count)
+    expect(delivery.locator(".file-states .state-done")).to_have_count(track_count)
+    steps.snap("10-delivery-done")
+
+    # The files are in the buyer's emulated Dropbox, browsed as a person would.
+    folder = album_folder(album, DROPBOX_FORMAT)
+    names = track_names(album, DROPBOX_FORMAT)
+    assert store.dropbox_files(BUYER_EMAIL) == sorted(f"/{folder}/{name}" for name in names)
+    page.goto(store.dropbox_url + "/home")
+    steps.snap("11-dropbox-home")
+    page.get_by_role("link", name=BUYER_EMAIL).click()
+    page.get_by_role("link", name="Apps/", exact=True).click()
+    page.get_by_role("link", name=f"{APP_NAME}/", exact=True).click()
+    page.get_by_role("link", name=f"{folder}/", exact=True).click()
+    for name in names:
+        expect(page.get_by_role("link", name=name, exact=True)).to_be_visible()
+    steps.snap("12-dropbox-files")
+
+
+@pytest.mark.parametrize("viewport", ["desktop"])
+def test_add_to_dropbox_before_connecting_asks_for_consent_then_delivers(
+        viewport: str, page, problems: BrowserProblems, store: Store) -> None:
+    """The one-click path: Add to Dropbox with no connection yet goes through the consent
+    page and comes back with the delivery already started."""
+    album = store.pack.albums[0]
+    page.goto(store.paid_order_url(BUYER_EMAIL))
+    section = page.locator("section.order-album").filter(
+        has=page.get_by_role("heading", name=album.title, exact=True))
+    section.get_by_label("Format").select_option(DROPBOX_FORMAT)
+    section.get_by_role("button", name="Add to Dropbox").click()
+    expect(page).to_have_url(re.compile(re.escape(store.dropbox_url) + r"/oauth2/authorize"), timeout=5_000)
+    problems.allow_status(f"{store.dropbox_url}/favicon.ico", 404, once=False)
+    page.get_by_label(re.compile(r"^Sign in as")).fill(BUYER_EMAIL)
+    page.get_by_role("button", name="Allow").click()
+    expect(page).to_have_url(re.compile(r"#delivery-\d+$"))
+    expect(section.locator(".delivery-summary")).to_contain_text(
+        f"Done: {len(album.tracks)} files in your Dropbox", timeout=DELIVERY_TIMEOUT_MS)
+    problems.assert_none("the one-click delivery")
