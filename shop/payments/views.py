@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, redirect, render_template, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, session, url_for
 from sqlalchemy import select
 
 from shop.extensions import db
@@ -30,7 +30,9 @@ def test_checkout(ref: str):
 @bp.post("/checkout/test/<ref>")
 def test_confirm(ref: str):
     order = _test_order(ref)
-    mark_paid(order.id)
+    if mark_paid(order.id):
+        flash(f"Thank you! Your payment went through, and a receipt with this page's link is on its way "
+              f"to {order.email}.")
     token = checkout_token(session, ref)
     if token:
         return redirect(url_for("orders.show", token=token), code=303)

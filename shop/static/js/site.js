@@ -43,7 +43,8 @@ function startStats() {
       if (!res.ok) return;
       const data = await res.json();
       box.querySelector('[data-stat="purchases"]').textContent = data.purchases;
-      box.querySelector('[data-stat="average"]').textContent = formatMoney(data.average_cents, data.currency);
+      box.querySelector('[data-stat="average"]').textContent =
+        data.purchases ? formatMoney(data.average_cents, data.currency) : "–";
       box.querySelector('[data-stat="total"]').textContent = formatMoney(data.total_cents, data.currency);
     } catch (e) { /* offline for a moment: keep the last numbers */ }
   };
@@ -67,7 +68,12 @@ function renderDelivery(box, data) {
   if (data.status === "done") {
     strong.className = "state-done";
     strong.textContent = "Done: " + data.total + " files in your Dropbox";
-    summary.append(strong, ", in " + data.folders.join(", ") + " (inside Apps).");
+    summary.append(strong, ", in ");
+    data.folders.forEach((folder, i) => {
+      const code = document.createElement("code");
+      code.textContent = "Apps/Indie Packs" + folder;
+      summary.append(code, i < data.folders.length - 1 ? ", " : ".");
+    });
   } else if (FINAL_STATES.has(data.status)) {
     strong.className = "state-failed";
     strong.textContent = data.error || "The delivery stopped.";
