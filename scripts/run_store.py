@@ -135,7 +135,8 @@ def start_emulator(supervisor: Supervisor, env: dict[str, str]) -> str:
     supervisor.start(
         "Dropbox emulator",
         [sys.executable, "-m", "dropbox_emulator", "--host", "127.0.0.1", "--port", str(port),
-         "--app", f"{env['SHOP_DROPBOX_APP_KEY']}:{env['SHOP_DROPBOX_APP_SECRET']}:Indie Packs",
+         "--app", f"{env['SHOP_DROPBOX_APP_KEY']}:{env['SHOP_DROPBOX_APP_SECRET']}:"
+                  f"{env.get('SHOP_DROPBOX_APP_FOLDER') or 'Indie Packs'}",
          "--data-dir", str(data_dir)],
         env, quiet=True,
     )

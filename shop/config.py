@@ -66,6 +66,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TRUST_PROXY", False, _bool, help="Trust one `X-Forwarded-*` hop (behind nginx)."),
     Setting("DROPBOX_APP_KEY", None, help="Dropbox app key (app-folder access)."),
     Setting("DROPBOX_APP_SECRET", None, secret=True, help="Dropbox app secret."),
+    Setting("DROPBOX_APP_FOLDER", "Indie Packs",
+            help="The app's folder name in Dropbox (buyers find albums under `Apps/<name>`)."),
     Setting("DROPBOX_API_URL", None,
             help="Base URL of a Dropbox emulator; unset talks to real Dropbox."),
     Setting("DROPBOX_STORE_REFRESH_TOKEN", None, secret=True,

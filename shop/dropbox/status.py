@@ -17,6 +17,7 @@ from shop.models import Order
 class DropboxState:
     configured: bool
     connection: DropboxConnection | None
+    app_folder: str
     # The newest delivery per target ("pack", "album:<id>"), as progress dictionaries.
     latest: dict[str, dict] = field(default_factory=dict)
 
@@ -33,4 +34,5 @@ def dropbox_state(order: Order) -> DropboxState:
         select(Delivery).where(Delivery.order_id == order.id).order_by(Delivery.id.desc())
     ):
         latest.setdefault(delivery.target, progress(delivery))
-    return DropboxState(configured=configured, connection=connection, latest=latest)
+    return DropboxState(configured=configured, connection=connection,
+                        app_folder="Apps/" + current_app.config["DROPBOX_APP_FOLDER"], latest=latest)

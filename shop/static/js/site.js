@@ -71,7 +71,7 @@ function renderDelivery(box, data) {
     summary.append(strong, ", in ");
     data.folders.forEach((folder, i) => {
       const code = document.createElement("code");
-      code.textContent = "Apps/Indie Packs" + folder;
+      code.textContent = box.dataset.appFolder + folder;
       summary.append(code, i < data.folders.length - 1 ? ", " : ".");
     });
   } else if (FINAL_STATES.has(data.status)) {
