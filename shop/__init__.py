@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from shop.config import ConfigError, default_paths, load_settings, missing_production_settings
+from shop.config import ConfigError, default_paths, instance_secret, load_settings, missing_production_settings
 from shop.extensions import csrf, db, migrate
 
 
@@ -56,7 +56,7 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     if not app.config.get("SECRET_KEY"):
         # Development only (production refused above). Kept in the instance folder so every
         # gunicorn worker and every restart signs sessions with the same key.
-        app.config["SECRET_KEY"] = _development_secret(app.instance_path)
+        app.config["SECRET_KEY"] = instance_secret(app.instance_path, "dev_secret_key", lambda: secrets.token_hex(32))
     if app.config.get("PAYMENT_PROVIDER") is None:
         app.config["PAYMENT_PROVIDER"] = None if production else "test"
 
@@ -75,19 +75,6 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
         app.config["WTF_CSRF_ENABLED"] = test_config["WTF_CSRF_ENABLED"]
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
-def _development_secret(instance_path: str) -> str:
-    path = os.path.join(instance_path, "dev_secret_key")
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        with open(path) as fh:
-            return fh.read().strip()
-    key = secrets.token_hex(32)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key)
-    return key
 
 
 def register_extensions(app: Flask) -> None:

@@ -125,3 +125,21 @@ def default_paths(instance_path: str) -> dict[str, str]:
 
 def describe(name: str) -> Setting:
     return _BY_NAME[name]
+
+
+def instance_secret(instance_path: str, name: str, make: Callable[[], str]) -> str:
+    """A development secret kept in the instance folder, created on first use.
+
+    Every process of one installation (gunicorn workers, RQ workers, CLI commands) then
+    shares it, and it survives restarts. Production passes secrets as settings instead.
+    """
+    path = os.path.join(instance_path, name)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        with open(path) as fh:
+            return fh.read().strip()
+    secret = make()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secret)
+    return secret

@@ -7,10 +7,10 @@ token with it, and the old key can then be dropped.
 
 from __future__ import annotations
 
-import os
-
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import Flask, current_app
+
+from shop.config import instance_secret
 
 
 class TokenKeyError(RuntimeError):
@@ -48,24 +48,12 @@ class TokenBox:
             raise TokenKeyError("no key in SHOP_TOKEN_KEYS decrypts this token") from None
 
 
-def _development_key(instance_path: str) -> str:
-    path = os.path.join(instance_path, "dev_token_key")
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        with open(path) as fh:
-            return fh.read().strip()
-    key = Fernet.generate_key().decode("ascii")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key)
-    return key
-
-
 def get_token_box(app: Flask | None = None) -> TokenBox:
     """The app's token box; outside production a key is kept in the instance folder."""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     box = app.extensions.get("shop.token_box")
     if box is None:
-        setting = app.config.get("TOKEN_KEYS") or _development_key(app.instance_path)
+        setting = app.config.get("TOKEN_KEYS") or instance_secret(
+            app.instance_path, "dev_token_key", lambda: Fernet.generate_key().decode("ascii"))
         box = app.extensions["shop.token_box"] = TokenBox.from_setting(setting)
     return box
