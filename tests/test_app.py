@@ -137,3 +137,18 @@ def test_unexpected_error_is_a_500_page_and_rolls_back(app, client):
 def test_oversized_form_is_413(client, pack):
     response = client.post(f"/packs/{pack.slug}/buy", data={"amount": "1", "email": "x" * 100_000})
     assert response.status_code == 413
+
+
+def test_development_secrets_are_shared_by_every_process_of_an_installation(app_config, tmp_path):
+    from shop.config import instance_secret
+    from shop.dropbox.crypto import get_token_box
+
+    one = instance_secret(str(tmp_path), "dev_secret_key", lambda: "a" * 64)
+    two = instance_secret(str(tmp_path), "dev_secret_key", lambda: "b" * 64)
+    assert one == two == "a" * 64
+    assert oct((tmp_path / "dev_secret_key").stat().st_mode & 0o777) == "0o600"
+
+    first, second = create_app({**app_config, "TOKEN_KEYS": None}), create_app({**app_config, "TOKEN_KEYS": None})
+    first.instance_path = second.instance_path = str(tmp_path)
+    box_one, box_two = get_token_box(first), get_token_box(second)
+    assert box_two.decrypt(box_one.encrypt("refresh-token")) == "refresh-token"
