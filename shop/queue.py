@@ -5,6 +5,8 @@ from __future__ import annotations
 import redis
 from flask import Flask, current_app
 from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 
 DELIVERY_QUEUE = "deliveries"
 # A pack delivery through a 429 storm can take a while; the database tracks progress.
@@ -40,5 +42,19 @@ def enqueue(function: str, *args: object, job_id: str) -> None:
     try:
         get_queue().enqueue(function, *args, job_id=job_id, job_timeout=JOB_TIMEOUT,
                             result_ttl=3600, failure_ttl=7 * 86400)
+    except redis.exceptions.RedisError as exc:
+        raise QueueUnavailable(str(exc)) from exc
+
+
+def job_is_waiting(job_id: str) -> bool:
+    """Whether the job sits in the queue, waiting for a worker (so enqueueing again is useless).
+
+    :raises QueueUnavailable: when Redis cannot be reached.
+    """
+    try:
+        job = Job.fetch(job_id, connection=get_redis())
+        return job.get_status(refresh=False) in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+    except NoSuchJobError:
+        return False
     except redis.exceptions.RedisError as exc:
         raise QueueUnavailable(str(exc)) from exc

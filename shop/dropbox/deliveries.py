@@ -19,7 +19,7 @@ from shop.dropbox.models import ACTIVE_STATUSES, Delivery, DeliveryFile, Deliver
 from shop.dropbox.paths import album_files, buyer_folder
 from shop.extensions import db
 from shop.models import Album, Order, utcnow
-from shop.queue import QueueUnavailable, enqueue
+from shop.queue import QueueUnavailable, enqueue, job_is_waiting
 
 log = logging.getLogger(__name__)
 
@@ -109,10 +109,16 @@ def requeue_waiting(now=None) -> int:
     ))).all()
     count = 0
     for delivery in candidates:
-        if enqueue_delivery(delivery):
-            count += 1
-        else:
+        try:
+            # A long queue is not a lost job: leave a delivery that is still waiting in line.
+            if delivery.status == DeliveryStatus.QUEUED.value and delivery.enqueued_at is not None \
+                    and job_is_waiting(delivery.job_id):
+                continue
+        except QueueUnavailable:
             break
+        if not enqueue_delivery(delivery):
+            break
+        count += 1
     return count
 
 

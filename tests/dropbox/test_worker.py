@@ -163,3 +163,23 @@ def test_bad_delivery_requests(client, app, buyer, seeded_pack):
     assert client.post(f"/orders/{unpaid}/dropbox/pack", data={"format": "mp3"}).status_code == 404
     assert client.get(f"/orders/{token}/dropbox/albums/{album.id}").status_code == 405
     assert db.session.query(Delivery).count() == 0
+
+
+def test_the_sweep_leaves_waiting_jobs_alone_and_revives_lost_ones(app, client, buyer, seeded_pack):
+    from datetime import timedelta
+
+    from shop.dropbox.deliveries import requeue_waiting
+    from shop.models import utcnow
+    from shop.queue import get_queue
+
+    order, token = buyer
+    delivery_id = click(client, token, seeded_pack.albums[0].id).json["id"]
+    queue = get_queue()
+    assert queue.count == 1
+    later = utcnow() + timedelta(minutes=5)
+    assert requeue_waiting(now=later) == 0  # still in line: not enqueued twice
+    assert queue.count == 1
+
+    queue.empty()  # Redis lost the job (restarted without persistence)
+    assert requeue_waiting(now=later) == 1
+    assert queue.job_ids == [f"delivery-{delivery_id}"]
