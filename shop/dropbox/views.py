@@ -13,7 +13,14 @@ from flask import abort, current_app, redirect, render_template, request, sessio
 from shop.dropbox import bp
 from shop.dropbox.client import DropboxNotConfigured, web_url
 from shop.dropbox.connections import connection_for, disconnect, oauth_flow, save_connection
-from shop.dropbox.deliveries import create_delivery, enqueue_delivery, progress, resume_after_reconnect, retry_delivery
+from shop.dropbox.deliveries import (
+    create_delivery,
+    enqueue_delivery,
+    progress,
+    resume_after_reconnect,
+    retry_delivery,
+    target_albums,
+)
 from shop.dropbox.fetch_urls import verify_file_token
 from shop.dropbox.models import Delivery
 from shop.errors import error_response, wants_json
@@ -103,15 +110,15 @@ def _start(token: str, target: str):
     fmt = request.form.get("format", "")
     if fmt not in FORMATS:
         return error_response(400, "Choose MP3, FLAC or WAV.")
-    if order.pack.albums == [] or (target != "pack" and target not in {f"album:{a.id}" for a in order.pack.albums}):
+    if not target_albums(order, target):
         abort(404)
     if connection_for(order) is None:
         # One click: remember what was asked, connect, and start it on the way back.
         session[_CONNECT_KEY] = {"order_token": token, "then": {"target": target, "format": fmt}}
         return redirect(url_for("dropbox.connect", token=token), code=303)
     delivery, created = create_delivery(order, target, fmt)
-    queued = enqueue_delivery(delivery) if created or delivery.enqueued_at is None else True
-    if not queued:
+    # A delivery that already waits on the queue needs nothing; one that never got there tries again.
+    if delivery.enqueued_at is None and not enqueue_delivery(delivery):
         message = ("Our delivery service is unavailable right now. Your request is saved and will start "
                    "by itself as soon as the service is back; try again shortly if nothing happens.")
         if wants_json():
