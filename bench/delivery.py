@@ -33,7 +33,7 @@ from cryptography.fernet import Fernet  # noqa: E402
 
 from dropbox_emulator.testing import EmulatorProcess, ServerThread  # noqa: E402
 from shop.dropbox.paths import buyer_folder  # noqa: E402
-from tests.services import RedisServer, WorkerProcess, free_port  # noqa: E402
+from tests.services import RedisServer, WorkerProcess, free_port, worker_env  # noqa: E402
 
 APP_KEY, APP_SECRET = "bench-key", "bench-secret"
 
@@ -193,16 +193,7 @@ def main() -> None:
         seed = run_seed(albums_in_scope())
         assert seed.failed == 0, seed.failures
         server = ServerThread(app, port=store_port).start()
-        env = {
-            "SHOP_ENV": "testing", "SHOP_SECRET_KEY": config["SECRET_KEY"],
-            "SHOP_DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"], "SHOP_MEDIA_ROOT": config["MEDIA_ROOT"],
-            "SHOP_REDIS_URL": config["REDIS_URL"], "SHOP_BASE_URL": config["BASE_URL"],
-            "SHOP_DROPBOX_APP_KEY": APP_KEY, "SHOP_DROPBOX_APP_SECRET": APP_SECRET,
-            "SHOP_DROPBOX_API_URL": emulator.base_url,
-            "SHOP_DROPBOX_STORE_REFRESH_TOKEN": config["DROPBOX_STORE_REFRESH_TOKEN"],
-            "SHOP_TOKEN_KEYS": config["TOKEN_KEYS"],
-        }
-        worker = WorkerProcess(env, log_path=work / "worker.log").start()
+        worker = WorkerProcess(worker_env(app), log_path=work / "worker.log").start()
         time.sleep(2)  # let the worker connect before the first click
 
         cases = [("12-track album", album_pack, str(album_pack.albums[0].id)), ("4-album pack", big_pack, "pack")]

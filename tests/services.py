@@ -15,6 +15,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The Dropbox app and the store's account in the emulator, for tests and benchmarks.
+APP_KEY = "indiepacks-key"
+APP_SECRET = "indiepacks-secret"
+STORE_EMAIL = "store@indiepacks.test"
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -111,3 +116,22 @@ class WorkerProcess:
                 self.kill()
         if self._log not in (None, subprocess.DEVNULL):
             self._log.close()
+
+
+def worker_env(app) -> dict[str, str]:
+    """The same configuration as ``app``, as ``SHOP_*`` variables for a worker process."""
+    config = app.config
+    return {
+        "SHOP_ENV": "testing",
+        "SHOP_SECRET_KEY": config["SECRET_KEY"],
+        "SHOP_DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"],
+        "SHOP_MEDIA_ROOT": config["MEDIA_ROOT"],
+        "SHOP_REDIS_URL": config["REDIS_URL"],
+        "SHOP_BASE_URL": config["BASE_URL"],
+        "SHOP_DROPBOX_APP_KEY": config["DROPBOX_APP_KEY"],
+        "SHOP_DROPBOX_APP_SECRET": config["DROPBOX_APP_SECRET"],
+        "SHOP_DROPBOX_API_URL": config["DROPBOX_API_URL"],
+        "SHOP_DROPBOX_STORE_REFRESH_TOKEN": config["DROPBOX_STORE_REFRESH_TOKEN"],
+        "SHOP_TOKEN_KEYS": config["TOKEN_KEYS"],
+        "SHOP_DELIVERY_STALE_SECONDS": str(config["DELIVERY_STALE_SECONDS"]),
+    }

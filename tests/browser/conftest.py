@@ -34,8 +34,7 @@ from shop.dropbox.seed import albums_in_scope, run_seed
 from shop.extensions import db
 from shop.models import FORMATS, Order, Pack
 from tests import factories
-from tests.dropbox.conftest import APP_KEY, APP_SECRET, STORE_EMAIL, worker_env
-from tests.services import ROOT, RedisServer, WorkerProcess, free_port
+from tests.services import APP_KEY, APP_SECRET, ROOT, STORE_EMAIL, RedisServer, WorkerProcess, free_port, worker_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -19,11 +19,8 @@ from shop.dropbox.connections import save_connection
 from shop.dropbox.seed import albums_in_scope, run_seed
 from shop.extensions import db
 from tests import factories
-from tests.services import RedisServer, WorkerProcess, free_port
+from tests.services import APP_KEY, APP_SECRET, STORE_EMAIL, RedisServer, WorkerProcess, free_port, worker_env
 
-APP_KEY = "indiepacks-key"
-APP_SECRET = "indiepacks-secret"
-STORE_EMAIL = "store@indiepacks.test"
 BUYER_EMAIL = "buyer@example.com"
 
 
@@ -115,25 +112,6 @@ def connect_buyer(order, emulator, email: str = BUYER_EMAIL):
         expires_in=4 * 3600, scope=None,
     )
     return save_connection(order, result)
-
-
-def worker_env(app) -> dict[str, str]:
-    """The same configuration as ``app``, as ``SHOP_*`` variables for a worker process."""
-    config = app.config
-    return {
-        "SHOP_ENV": "testing",
-        "SHOP_SECRET_KEY": config["SECRET_KEY"],
-        "SHOP_DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"],
-        "SHOP_MEDIA_ROOT": config["MEDIA_ROOT"],
-        "SHOP_REDIS_URL": config["REDIS_URL"],
-        "SHOP_BASE_URL": config["BASE_URL"],
-        "SHOP_DROPBOX_APP_KEY": config["DROPBOX_APP_KEY"],
-        "SHOP_DROPBOX_APP_SECRET": config["DROPBOX_APP_SECRET"],
-        "SHOP_DROPBOX_API_URL": config["DROPBOX_API_URL"],
-        "SHOP_DROPBOX_STORE_REFRESH_TOKEN": config["DROPBOX_STORE_REFRESH_TOKEN"],
-        "SHOP_TOKEN_KEYS": config["TOKEN_KEYS"],
-        "SHOP_DELIVERY_STALE_SECONDS": str(config["DELIVERY_STALE_SECONDS"]),
-    }
 
 
 @pytest.fixture
