@@ -304,14 +304,19 @@ class Deliverer:
             self._store = store_client()
         return self._store
 
-    def remint_file(self, track_file: TrackFile) -> bool:
-        if not track_file.dropbox_path:
-            return False
+    def fresh_reference(self, path: str | None) -> dbx_files.GetCopyReferenceResult | None:
+        """A new copy reference to ``path`` in the store's Dropbox, or None when it cannot be had."""
+        if not path:
+            return None
         try:
-            result = self.call(lambda: self.store().files_copy_reference_get(track_file.dropbox_path), store=True)
+            return self.call(lambda: self.store().files_copy_reference_get(path), store=True)
         except (ApiError, FileFailed, NeedsReconnect) as exc:
-            log.warning("delivery %s: cannot re-mint reference for file %s: %s",
-                        self.delivery_id, track_file.id, _error_text(exc))
+            log.warning("delivery %s: cannot mint a reference for %s: %s", self.delivery_id, path, _error_text(exc))
+            return None
+
+    def remint_file(self, track_file: TrackFile) -> bool:
+        result = self.fresh_reference(track_file.dropbox_path)
+        if result is None:
             return False
         track_file.copy_ref = result.copy_reference
         track_file.copy_ref_expires_at = result.expires.replace(tzinfo=UTC)
@@ -319,11 +324,8 @@ class Deliverer:
         return True
 
     def remint_folder(self, ref: AlbumFolderRef) -> bool:
-        try:
-            result = self.call(lambda: self.store().files_copy_reference_get(ref.dropbox_path), store=True)
-        except (ApiError, FileFailed, NeedsReconnect) as exc:
-            log.warning("delivery %s: cannot re-mint folder reference %s: %s", self.delivery_id, ref.id,
-                        _error_text(exc))
+        result = self.fresh_reference(ref.dropbox_path)
+        if result is None:
             return False
         ref.copy_ref = result.copy_reference
         ref.copy_ref_expires_at = result.expires.replace(tzinfo=UTC)
