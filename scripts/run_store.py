@@ -97,16 +97,18 @@ class Supervisor:
         return None
 
     def stop_all(self) -> None:
+        """Newest first, each given time to finish, so the worker and the web server stop
+        while Redis and the emulator they talk to are still up."""
         for name, proc in reversed(self.children):
-            if proc.poll() is None:
-                log(f"stopping {name}")
-                os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for _, proc in reversed(self.children):
+            if proc.poll() is not None:
+                continue
+            log(f"stopping {name}")
+            os.killpg(proc.pid, signal.SIGTERM)
             try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
 
 
 def start_redis(supervisor: Supervisor, env: dict[str, str]) -> str:
