@@ -133,6 +133,7 @@ def retry_delivery(delivery: Delivery) -> bool:
     delivery.error = None
     delivery.enqueued_at = None
     delivery.finished_at = None
+    delivery.attempts = 0
     try:
         db.session.commit()
     except IntegrityError:

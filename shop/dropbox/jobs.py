@@ -45,6 +45,8 @@ MAX_SERVER_ERROR_RETRIES = 4
 MAX_RATE_LIMIT_WAIT = 15 * 60  # seconds of waiting on 429s for one call before giving up on it
 MAX_FREE_NAME_TRIES = 20
 SAVE_URL_TIMEOUT = 15 * 60  # Dropbox's own limit for a save_url transfer
+# Runs of one delivery (each crash or stale takeover is one more) before it is given up.
+MAX_ATTEMPTS = 10
 
 
 class NeedsReconnect(Exception):
@@ -129,6 +131,14 @@ class Deliverer:
             return "not claimed (running elsewhere or finished)"
         self.beat(force=True)
         delivery = db.session.get(Delivery, self.delivery_id)
+        if delivery.attempts > MAX_ATTEMPTS:
+            # Something keeps killing this delivery mid-way: stop, and let the buyer retry.
+            delivery.status = DeliveryStatus.FAILED.value
+            delivery.error = "This delivery kept being interrupted. Press retry to try again."
+            delivery.worker = None
+            delivery.finished_at = utcnow()
+            db.session.commit()
+            return "gave up"
         if delivery.started_at is None:
             delivery.started_at = utcnow()
             db.session.commit()

@@ -290,3 +290,16 @@ def test_store_account_is_never_written_by_a_delivery(buyer, seeded_pack, emulat
     before = buyer_files(emulator, STORE_EMAIL)
     run(album_delivery(order, seeded_pack.albums[0]))
     assert buyer_files(emulator, STORE_EMAIL) == before
+
+
+def test_a_delivery_that_keeps_crashing_is_given_up_and_can_be_retried(buyer, seeded_pack, emulator):
+    from shop.dropbox.jobs import MAX_ATTEMPTS
+
+    order, _ = buyer
+    delivery = album_delivery(order, seeded_pack.albums[0])
+    delivery.attempts = MAX_ATTEMPTS
+    db.session.commit()
+    stopped = run(delivery)
+    assert stopped.status == "failed" and "interrupted" in stopped.error
+    assert retry_delivery(stopped)
+    assert run(stopped).status == "done"
