@@ -36,6 +36,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _two_weeks_after_start(context) -> datetime:
+    """A pack is on sale for two weeks unless told otherwise."""
+    return context.get_current_parameters()["starts_at"] + PACK_DURATION
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone)."""
 
@@ -68,7 +73,7 @@ class Pack(db.Model):
     title: Mapped[str] = mapped_column(String(200))
     blurb: Mapped[str] = mapped_column(Text, default="")
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_two_weeks_after_start)
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     min_price_cents: Mapped[int] = mapped_column(Integer, default=100)
     suggested_price_cents: Mapped[int] = mapped_column(Integer, default=1000)

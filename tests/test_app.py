@@ -152,3 +152,18 @@ def test_development_secrets_are_shared_by_every_process_of_an_installation(app_
     first.instance_path = second.instance_path = str(tmp_path)
     box_one, box_two = get_token_box(first), get_token_box(second)
     assert box_two.decrypt(box_one.encrypt("refresh-token")) == "refresh-token"
+
+
+def test_a_pack_is_on_sale_for_two_weeks_by_default(app):
+    from datetime import UTC, datetime, timedelta
+
+    from shop.extensions import db
+    from shop.models import Pack
+
+    start = datetime(2030, 1, 1, 12, tzinfo=UTC)
+    pack = Pack(slug="default-window", title="Default window", starts_at=start)
+    db.session.add(pack)
+    db.session.commit()
+    db.session.refresh(pack)
+    assert pack.ends_at == start + timedelta(days=14)
+    assert pack.currency == "USD" and pack.min_price_cents <= pack.suggested_price_cents
