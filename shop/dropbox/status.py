@@ -22,8 +22,9 @@ class DropboxState:
     latest: dict[str, dict] = field(default_factory=dict)
 
     @property
-    def any_active(self) -> bool:
-        return any(d["status"] in ("queued", "running") for d in self.latest.values())
+    def active_delivery_id(self) -> int | None:
+        """The delivery a page without JavaScript keeps refreshing for, if any is under way."""
+        return next((d["id"] for d in self.latest.values() if d["status"] in ("queued", "running")), None)
 
 
 def dropbox_state(order: Order) -> DropboxState:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 
 from flask import abort, current_app, render_template, request
 
@@ -19,7 +20,8 @@ from shop.orders.service import resend_links
 def show(token: str):
     order = get_order(token)
     response = current_app.make_response(
-        render_template("orders/show.html", token=token, **order_page_context(order, token))
+        render_template("orders/show.html", token=token, refresh_stamp=time.monotonic_ns(),
+                        **order_page_context(order, token))
     )
     # The URL is a secret: keep the page out of shared caches and browser history caches.
     response.headers["Cache-Control"] = "private, no-store"

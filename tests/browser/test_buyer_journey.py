@@ -213,3 +213,29 @@ def test_add_to_dropbox_before_connecting_asks_for_consent_then_delivers(
     expect(section.locator(".delivery-summary")).to_contain_text(
         f"Done: {len(album.tracks)} files in your Dropbox", timeout=DELIVERY_TIMEOUT_MS)
     problems.assert_none("the one-click delivery")
+
+
+def test_without_javascript_a_delivery_still_shows_progress_to_done(browser, store: Store) -> None:
+    """Scripts off: buying, consent and Add to Dropbox are plain forms and links, and the
+    order page refreshes itself (``<noscript>`` meta refresh) until the delivery is done."""
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 1024, "height": 800})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        store.emulator.set_latency(800, route="files/copy_reference/save")
+        album = store.pack.albums[0]
+        page.goto(store.paid_order_url(BUYER_EMAIL))
+        section = page.locator("section.order-album").filter(
+            has=page.get_by_role("heading", name=album.title, exact=True))
+        section.get_by_role("button", name="Add to Dropbox").click()
+        page.get_by_label(re.compile(r"^Sign in as")).fill(BUYER_EMAIL)
+        page.get_by_role("button", name="Allow").click()
+        expect(page).to_have_url(re.compile(r"#delivery-\d+$"))
+        summary = page.locator(f"section.order-album:has(h2:text-is('{album.title}')) .delivery-summary")
+        # Each refresh is a new page load: the text changes only because the server says so.
+        expect(summary).to_contain_text(f"Done: {len(album.tracks)} files in your Dropbox",
+                                        timeout=DELIVERY_TIMEOUT_MS)
+        assert page.locator('meta[http-equiv="refresh"]').count() == 0
+        page.screenshot(path=str(Path("artifacts/browser/no-javascript-done.png")), full_page=True)
+    finally:
+        context.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from shop.dropbox.deliveries import create_delivery
 from shop.dropbox.models import DeliveryStatus
 from shop.extensions import db
@@ -11,7 +13,11 @@ def test_active_delivery_shows_progress_and_refreshes_without_javascript(client,
     order, token = buyer
     delivery, _ = create_delivery(order, f"album:{seeded_pack.albums[0].id}", "mp3")
     html = client.get(f"/orders/{token}").data.decode()
-    assert '<noscript><meta http-equiv="refresh" content="3"></noscript>' in html
+    refresh = re.search(r'<noscript><meta http-equiv="refresh" content="3; url=([^"]+)"></noscript>', html).group(1)
+    assert refresh.startswith(f"/orders/{token}?seen=") and refresh.endswith(f"#delivery-{delivery.id}")
+    # Every render asks for a new URL, so the browser reloads instead of jumping to the anchor.
+    again = client.get(f"/orders/{token}").data.decode()
+    assert refresh not in again
     assert f'id="delivery-{delivery.id}"' in html
     assert f'data-progress-url="/orders/{token}/dropbox/deliveries/{delivery.id}"' in html
     assert '<progress class="progress" max="3" value="0"' in html
