@@ -8,6 +8,7 @@ Handlers raise the exceptions below; the dispatcher turns them into responses.
 
 from __future__ import annotations
 
+import abc
 import json
 from typing import Any
 
@@ -50,11 +51,12 @@ def error_summary(error: Any) -> str:
     return "/".join(parts) + "/.."
 
 
-class DropboxWireError(Exception):
+class DropboxWireError(Exception, metaclass=abc.ABCMeta):
     """Base of the errors a route handler may raise; each knows its response."""
 
+    @abc.abstractmethod
     def response(self, route: str) -> Response:
-        raise NotImplementedError
+        """The HTTP answer for this error on ``route``."""
 
 
 class RouteError(DropboxWireError):
