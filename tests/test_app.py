@@ -167,3 +167,20 @@ def test_a_pack_is_on_sale_for_two_weeks_by_default(app):
     db.session.refresh(pack)
     assert pack.ends_at == start + timedelta(days=14)
     assert pack.currency == "USD" and pack.min_price_cents <= pack.suggested_price_cents
+
+
+def test_foreign_keys_are_enforced_and_cascade_on_every_backend(app, pack):
+    from sqlalchemy import func, select
+    from sqlalchemy.exc import IntegrityError
+
+    from shop.extensions import db
+    from shop.models import OrderLink
+
+    order, _ = factories.make_order(app, pack)
+    db.session.delete(order)
+    db.session.commit()
+    assert db.session.scalar(select(func.count(OrderLink.id))) == 0
+    db.session.add(OrderLink(order_id=999_999, token_hash="0" * 64))
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
