@@ -33,7 +33,7 @@ def text_response(text: str, status: int, headers: dict[str, str] | None = None)
 
 
 def header_json(payload: Any) -> str:
-    """Encode ``payload`` for an HTTP header: ASCII only, ``\\uXXXX`` escapes beyond."""
+    """Encode ``payload`` for an HTTP header: ASCII only, JSON unicode escapes for the rest."""
     return json.dumps(payload, ensure_ascii=True).replace("\x7f", "\\u007f")
 
 
