@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Debian packages the test suite drives: zip checkers, a private redis-server and Chromium.
+# Debian packages the test suite drives: zip checkers, a private redis-server, Chromium, and
+# ffmpeg/flac (independent decoders that check our encodes, and the encoding benchmark's baseline).
 # Installs only what is missing, and only where it can (root with apt-get); otherwise it
 # says what is missing and the tests that need it skip with that reason.
 set -euo pipefail
@@ -11,6 +12,8 @@ declare -A package_for=(
   [redis-server]=redis-server
   [chromium]=chromium
   [curl]=curl
+  [ffmpeg]=ffmpeg
+  [flac]=flac
 )
 missing=()
 for binary in "${!package_for[@]}"; do
