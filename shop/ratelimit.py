@@ -1,23 +1,44 @@
-"""A small sliding-window rate limiter kept in the database (shared by every web worker)."""
+"""A small sliding-window rate limiter kept in the database (shared by every web worker).
+
+Each counted request is one row in ``rate_limit_hits``. Counting and inserting must be
+one step, or callers that arrive together all see the old count and all get through
+(review finding M2). So the calls for one bucket are serialised inside the caller's
+transaction, and the lock is held until the caller commits or rolls back:
+
+* PostgreSQL: a transaction-level advisory lock on a 64-bit hash of the bucket name. Under
+  READ COMMITTED every statement after the lock takes a fresh snapshot, so the count sees
+  every hit committed by whoever held the lock before.
+* SQLite: the database write lock. The first statement is a DELETE, which takes the lock
+  before anything is counted (and, in WAL mode, on a snapshot no older than the lock).
+
+Callers should therefore commit soon after :func:`allow`, before slow work such as
+sending mail.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 
 from shop.extensions import db
 from shop.models import RateLimitHit, utcnow
 
 
-def allow(bucket: str, limit: int, window: timedelta = timedelta(hours=1)) -> bool:
+def allow(bucket: str, limit: int, window: timedelta = timedelta(hours=1), *,
+          now: datetime | None = None) -> bool:
     """Count one request against ``bucket``; False when the window already holds ``limit``.
 
-    Refused requests are not counted, so a client that waits gets through again.
-    The caller commits.
+    The window slides: a hit counts for ``window`` after it was made, and hits older than
+    that are deleted here. Refused requests are not counted, so a client that waits gets
+    through again. The check and the count are atomic (see the module docstring). The
+    caller commits; a rollback counts nothing.
+
+    :param now: the time of the request (timezone-aware); the current time by default.
     """
-    now = utcnow()
+    now = now or utcnow()
     since = now - window
+    _lock(bucket)
     db.session.execute(delete(RateLimitHit).where(RateLimitHit.bucket == bucket, RateLimitHit.at < since))
     used = db.session.scalar(
         select(func.count(RateLimitHit.id)).where(RateLimitHit.bucket == bucket, RateLimitHit.at >= since)
@@ -25,4 +46,40 @@ def allow(bucket: str, limit: int, window: timedelta = timedelta(hours=1)) -> bo
     if used >= limit:
         return False
     db.session.add(RateLimitHit(bucket=bucket, at=now))
+    db.session.flush()
     return True
+
+
+def forget_last(bucket: str) -> bool:
+    """Take back one counted request of ``bucket``, for work that was allowed but could not
+    be done (a mail that could not be sent), so the client is not charged for it.
+
+    Call it at most once per :func:`allow` that returned True, in a later transaction if
+    need be. It deletes the bucket's newest hit: that may be another request's, made at
+    the same time or later than the caller's, which frees the slot no sooner than deleting
+    the caller's own would. The caller commits.
+
+    :returns: whether a hit was deleted (False when the bucket holds none, e.g. because
+        the caller's hit has already left the window).
+    """
+    _lock(bucket)
+    newest = (
+        select(RateLimitHit.id)
+        .where(RateLimitHit.bucket == bucket)
+        .order_by(RateLimitHit.at.desc(), RateLimitHit.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    result = db.session.execute(delete(RateLimitHit).where(RateLimitHit.id == newest))
+    return result.rowcount == 1
+
+
+def _lock(bucket: str) -> None:
+    """Serialise the calls for ``bucket`` until the current transaction ends.
+
+    On SQLite the caller's first write statement takes the database write lock instead.
+    """
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:bucket, 0))"),
+                           {"bucket": bucket})
