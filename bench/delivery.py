@@ -76,7 +76,7 @@ def new_buyer(app, pack, emulator_url: str):
     from shop.dropbox.connections import save_connection
     from shop.extensions import db
     from shop.models import Order, utcnow
-    from shop.orders.links import mint_link
+    from shop.order_links import mint_link
 
     email = f"buyer-{secrets.token_hex(4)}@example.com"
     issued = requests.post(f"{emulator_url}/__emulator__/tokens", json={"app_key": APP_KEY, "email": email},
@@ -109,7 +109,7 @@ def register_original_route(app):
     from shop.dropbox.client import buyer_client
     from shop.dropbox.connections import connection_for
     from shop.dropbox.paths import album_files, buyer_folder
-    from shop.orders.access import get_paid_order
+    from shop.order_links import get_paid_order
 
     @app.post("/bench/original/<token>/<target>/<fmt>")
     def original(token: str, target: str, fmt: str):

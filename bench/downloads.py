@@ -99,7 +99,7 @@ def prepare(cache: Path) -> dict:
     from shop.downloads.resources import find_download
     from shop.extensions import db
     from shop.models import Album, Order, OrderStatus, Pack, Track, TrackFile
-    from shop.orders.links import mint_link
+    from shop.order_links import mint_link
     from shop.storage import get_storage
 
     facts = generate_media(cache)

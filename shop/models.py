@@ -174,28 +174,6 @@ class TrackFile(db.Model):
     track: Mapped[Track] = relationship(back_populates="files")
 
 
-class AlbumFolderRef(db.Model):
-    """A copy reference to one album-and-format folder in the store's Dropbox.
-
-    Saving it delivers a whole album in one API call.
-    """
-
-    __tablename__ = "album_folder_refs"
-    __table_args__ = (
-        UniqueConstraint("album_id", "format", name="uq_album_folder_refs_album_format"),
-        CheckConstraint("format IN ('mp3', 'flac', 'wav')", name="ck_album_folder_refs_format"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    album_id: Mapped[int] = mapped_column(ForeignKey("albums.id", ondelete="CASCADE"), index=True)
-    format: Mapped[str] = mapped_column(String(8))
-    dropbox_path: Mapped[str] = mapped_column(String(600))
-    copy_ref: Mapped[str] = mapped_column(String(200))
-    copy_ref_expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    file_count: Mapped[int] = mapped_column(Integer)
-    minted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-
-
 class OrderStatus(enum.StrEnum):
     PENDING = "pending"
     PAID = "paid"

@@ -17,15 +17,14 @@ from flask import current_app
 from flask.cli import with_appcontext
 from rq import SimpleWorker
 
-from shop.queue import DELIVERY_QUEUE, get_queue, get_redis
+from shop.dropbox.deliveries import sweep
+from shop.queue import get_queue, get_redis
 
 log = logging.getLogger(__name__)
 SWEEP_EVERY = 5.0
 
 
 def _sweeper(app, stop: threading.Event) -> None:
-    from shop.dropbox.jobs import sweep
-
     while not stop.wait(SWEEP_EVERY):
         with app.app_context():
             try:
@@ -46,8 +45,6 @@ def worker_command(burst: bool, name: str | None) -> None:
     """Run an RQ worker for the delivery queue (with the scheduler and the stale sweep)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from shop.dropbox.jobs import sweep
-
     # Before taking jobs: whatever was left behind by a crash or a Redis outage.
     try:
         sweep()
@@ -65,5 +62,3 @@ def worker_command(burst: bool, name: str | None) -> None:
     finally:
         stop.set()
 
-
-__all__ = ["DELIVERY_QUEUE", "worker_command"]

@@ -11,7 +11,7 @@ from flask import Flask
 from shop.catalog.hashing import digest_file, storage_key
 from shop.extensions import db
 from shop.models import FORMATS, Album, Order, OrderStatus, Pack, Track, TrackFile, utcnow
-from shop.orders.links import mint_link
+from shop.order_links import mint_link
 from shop.storage import get_storage
 
 DEFAULT_ALBUMS = (

@@ -15,7 +15,7 @@ from sqlalchemy import select, text
 
 from shop.extensions import db
 from shop.models import Order, OrderLink
-from shop.orders.links import hash_token
+from shop.order_links import hash_token
 from tests import factories
 
 

@@ -3,7 +3,7 @@
 The views are thin (:mod:`.views`); the work lives in plain modules: :mod:`.resources`
 (what an order may download), :mod:`.ziplayout` (the bytes of a zip),
 :mod:`.streaming` (any byte range of them), :mod:`.conditional` (HTTP ranges and
-validators), :mod:`.names` (safe file names) and :mod:`.counting`.
+validators), :mod:`shop.filenames` (safe file names) and :mod:`.counting`.
 """
 
 from flask import Blueprint

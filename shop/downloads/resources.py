@@ -15,12 +15,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from shop.catalog.layout import album_folder_name, safe_album_folder, track_entries
 from shop.downloads.streaming import ByteSource
 from shop.downloads.ziplayout import Member, build_layout
 from shop.extensions import db
-from shop.models import FORMATS, Album, Order, OrderStatus, Pack, Track
-from shop.naming import UniqueNames, safe_component
-from shop.orders.links import find_order
+from shop.filenames import UniqueNames, safe_component
+from shop.models import FORMATS, Album, Order, Pack, Track
+from shop.order_links import find_paid_order
 
 MIMETYPES = {"mp3": "audio/mpeg", "flac": "audio/flac", "wav": "audio/wav"}
 ZIP_MIMETYPE = "application/zip"
@@ -58,8 +59,8 @@ def find_download(token: str, kind: str, item_id: int | None, fmt: str) -> Downl
     """
     if fmt not in FORMATS:
         return None
-    order = find_order(token)
-    if order is None or order.status != OrderStatus.PAID.value:
+    order = find_paid_order(token)
+    if order is None:
         return None
     if kind == "track" and item_id is not None:
         return track_download(order, item_id, fmt)
@@ -102,30 +103,23 @@ def _albums(pack_id: int, album_id: int | None = None) -> list[Album]:
     return list(db.session.scalars(query))
 
 
-def album_folder(album: Album, fmt: str) -> str:
-    """The raw (unsanitised) folder name of an album: ``Artist - Album (FMT)``."""
-    return f"{album.artist} - {album.title} ({fmt.upper()})"
-
-
 def album_members(album: Album, fmt: str, folder: str) -> list[Member]:
-    """The members of one album folder: the tracks in ``fmt`` (``NN Title.ext``), the
-    cover, and a ``SHA256SUMS`` file that ``sha256sum -c`` accepts inside the folder.
+    """The members of one album folder: the tracks in ``fmt`` (named by
+    :mod:`shop.catalog.layout`), the cover, and a ``SHA256SUMS`` file that
+    ``sha256sum -c`` accepts inside the folder.
 
     Empty when the album has no track in ``fmt``.
     """
-    tracks = [(t, t.file(fmt)) for t in sorted(album.tracks, key=lambda t: t.number)]
-    tracks = [(t, f) for t, f in tracks if f is not None]
-    if not tracks:
-        return []
     names = UniqueNames()
     checksum_name = names.claim(CHECKSUM_FILE)
-    width = max(2, len(str(max(t.number for t, _ in tracks))))
-    files: list[Member] = []
-    for track, file in tracks:
-        assert file is not None
-        name = names.claim(f"{track.number:0{width}d} {track.title}", f".{fmt}")
-        files.append(Member(name=name, size=file.size, crc32=file.crc32, sha256=file.sha256,
-                            key=file.storage_key))
+    entries = track_entries(album, fmt, names)
+    if not entries:
+        return []
+    files = [
+        Member(name=entry.name, size=entry.file.size, crc32=entry.file.crc32, sha256=entry.file.sha256,
+               key=entry.file.storage_key)
+        for entry in entries
+    ]
     if album.cover_key and album.cover_size is not None and album.cover_crc32 is not None \
             and album.cover_sha256:
         extension = safe_component(album.cover_extension.lower(), max_bytes=10, fallback="img")
@@ -161,8 +155,8 @@ def album_download(order: Order, album_id: int, fmt: str) -> Download | None:
     if not albums:
         return None
     album = albums[0]
-    folder = safe_component(album_folder(album, fmt))
-    filename = safe_component(album_folder(album, fmt), ".zip")
+    folder = safe_album_folder(album, fmt)
+    filename = safe_component(album_folder_name(album, fmt), ".zip")
     return _zip_download(order, "album", album.id, fmt, filename, album.pack,
                          album_members(album, fmt, folder))
 
@@ -176,6 +170,6 @@ def pack_download(order: Order, fmt: str) -> Download | None:
     members: list[Member] = []
     for album in albums:
         if any(t.file(fmt) for t in album.tracks):
-            members += album_members(album, fmt, folders.claim(album_folder(album, fmt)))
+            members += album_members(album, fmt, folders.claim(album_folder_name(album, fmt)))
     filename = safe_component(f"{pack.title} ({fmt.upper()})", ".zip")
     return _zip_download(order, "pack", None, fmt, filename, pack, members)

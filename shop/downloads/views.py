@@ -13,7 +13,7 @@ from shop.downloads.conditional import Decision, evaluate
 from shop.downloads.counting import record_download_later
 from shop.downloads.resources import Download, find_download
 from shop.downloads.streaming import stream
-from shop.naming import content_disposition
+from shop.filenames import content_disposition
 from shop.storage import get_storage
 
 

@@ -16,7 +16,7 @@ from shop.dropbox.crypto import get_token_box
 from shop.dropbox.models import DropboxConnection
 from shop.extensions import db
 from shop.models import Order
-from shop.orders.receipts import absolute_url
+from shop.urls import absolute_url
 
 log = logging.getLogger(__name__)
 

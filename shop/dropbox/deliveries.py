@@ -15,8 +15,9 @@ from flask import current_app
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from shop.catalog.layout import track_entries
 from shop.dropbox.models import ACTIVE_STATUSES, Delivery, DeliveryFile, DeliveryStatus, FileStatus
-from shop.dropbox.paths import album_files, buyer_folder
+from shop.dropbox.paths import buyer_folder
 from shop.extensions import db
 from shop.models import Album, Order, utcnow
 from shop.queue import QueueUnavailable, enqueue, job_is_waiting
@@ -58,11 +59,11 @@ def create_delivery(order: Order, target: str, fmt: str) -> tuple[Delivery, bool
     position = 0
     for album in target_albums(order, target):
         folder = buyer_folder(album, fmt)
-        for planned in album_files(album, fmt):
+        for entry in track_entries(album, fmt):
             position += 1
             delivery.files.append(DeliveryFile(
-                track_file_id=planned.track_file.id, album_id=album.id, position=position,
-                folder=folder, name=planned.name, status=FileStatus.PENDING.value,
+                track_file_id=entry.file.id, album_id=album.id, position=position,
+                folder=folder, name=entry.name, status=FileStatus.PENDING.value,
             ))
     db.session.add(delivery)
     try:
@@ -120,6 +121,14 @@ def requeue_waiting(now=None) -> int:
             break
         count += 1
     return count
+
+
+def sweep() -> int:
+    """Re-enqueue waiting and stale deliveries (every worker runs this every few seconds)."""
+    try:
+        return requeue_waiting()
+    finally:
+        db.session.remove()
 
 
 def retry_delivery(delivery: Delivery) -> bool:

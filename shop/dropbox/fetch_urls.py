@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from flask import current_app, url_for
+from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from shop.urls import absolute_url
 
 # Dropbox must finish a save_url transfer within 15 minutes.
 FETCH_URL_MAX_AGE = 20 * 60
@@ -17,9 +19,7 @@ def _serializer() -> URLSafeTimedSerializer:
 def signed_file_url(track_file_id: int) -> str:
     """An absolute URL that serves one track file for the next few minutes."""
     token = _serializer().dumps({"f": track_file_id})
-    base = current_app.config.get("BASE_URL") or "http://127.0.0.1:8000"
-    with current_app.test_request_context(base_url=base):
-        return url_for("dropbox.fetch_file", token=token, _external=True)
+    return absolute_url("dropbox.fetch_file", fetch_token=token)
 
 
 def verify_file_token(token: str) -> int | None:

@@ -21,7 +21,6 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC
 from typing import TypeVar
 
 import dropbox
@@ -31,12 +30,20 @@ from dropbox.exceptions import ApiError, AuthError, BadInputError, HttpError, In
 from sqlalchemy import select, update
 
 from shop.dropbox.client import buyer_client, store_client
+from shop.dropbox.connections import connection_for
 from shop.dropbox.deliveries import heartbeat_interval, stale_after
 from shop.dropbox.fetch_urls import signed_file_url
-from shop.dropbox.models import Delivery, DeliveryFile, DeliveryStatus, DropboxConnection, FileStatus
+from shop.dropbox.models import (
+    AlbumFolderRef,
+    Delivery,
+    DeliveryFile,
+    DeliveryStatus,
+    FileStatus,
+)
 from shop.dropbox.paths import store_folder
+from shop.dropbox.references import describe_error, record_reference
 from shop.extensions import db
-from shop.models import AlbumFolderRef, TrackFile, utcnow
+from shop.models import TrackFile, utcnow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -64,12 +71,6 @@ class FileFailed(Exception):
 def run_delivery(delivery_id: int) -> str:
     """RQ entry point. Returns a short outcome for RQ's job result."""
     return Deliverer(delivery_id).run()
-
-
-def _error_text(exc: Exception) -> str:
-    if isinstance(exc, ApiError):
-        return str(exc.error)
-    return f"{type(exc).__name__}"
 
 
 class Deliverer:
@@ -142,8 +143,7 @@ class Deliverer:
         if delivery.started_at is None:
             delivery.started_at = utcnow()
             db.session.commit()
-        connection = db.session.scalar(select(DropboxConnection).where(
-            DropboxConnection.order_id == delivery.order_id))
+        connection = connection_for(delivery.order)
         if connection is None:
             return self.park("Connect your Dropbox to continue this delivery.")
         self.dbx = buyer_client(connection)
@@ -213,7 +213,7 @@ class Deliverer:
                 error = exc.error
                 if attempt == 0 and (error.is_invalid_copy_reference() or error.is_no_permission()
                                      or error.is_not_found()):
-                    if not self.remint_folder(ref):
+                    if not self.remint(ref):
                         return False
                     continue
                 log.info("delivery %s: folder fast path refused (%s); going file by file",
@@ -262,7 +262,7 @@ class Deliverer:
         """Save one file: 'copy_reference' or 'save_url' on success, 'conflict' when taken."""
         reminted = False
         if track_file.copy_ref and track_file.copy_ref_expires_at and track_file.copy_ref_expires_at <= utcnow():
-            reminted = self.remint_file(track_file)
+            reminted = self.remint(track_file)
         while track_file.copy_ref:
             try:
                 self.call(lambda: self.dbx.files_copy_reference_save(track_file.copy_ref, path))
@@ -273,8 +273,8 @@ class Deliverer:
                     return "conflict"
                 dead = error.is_invalid_copy_reference() or error.is_no_permission() or error.is_not_found()
                 if not dead:
-                    raise FileFailed(_error_text(exc)) from exc
-                if reminted or not self.remint_file(track_file):
+                    raise FileFailed(describe_error(exc)) from exc
+                if reminted or not self.remint(track_file):
                     break
                 reminted = True
         return self.save_from_url(delivery, track_file, path)
@@ -291,7 +291,7 @@ class Deliverer:
             error = exc.error
             if error.is_path() and error.get_path().is_conflict():
                 return "conflict"
-            raise FileFailed(_error_text(exc)) from exc
+            raise FileFailed(describe_error(exc)) from exc
         deadline = time.monotonic() + SAVE_URL_TIMEOUT
         delay = 0.5
         while result.is_async_job_id():
@@ -321,25 +321,15 @@ class Deliverer:
         try:
             return self.call(lambda: self.store().files_copy_reference_get(path), store=True)
         except (ApiError, FileFailed, NeedsReconnect) as exc:
-            log.warning("delivery %s: cannot mint a reference for %s: %s", self.delivery_id, path, _error_text(exc))
+            log.warning("delivery %s: cannot mint a reference for %s: %s", self.delivery_id, path, describe_error(exc))
             return None
 
-    def remint_file(self, track_file: TrackFile) -> bool:
-        result = self.fresh_reference(track_file.dropbox_path)
+    def remint(self, row: TrackFile | AlbumFolderRef) -> bool:
+        """Mint a new reference for a track file or album folder from the store's copy."""
+        result = self.fresh_reference(row.dropbox_path)
         if result is None:
             return False
-        track_file.copy_ref = result.copy_reference
-        track_file.copy_ref_expires_at = result.expires.replace(tzinfo=UTC)
-        db.session.commit()
-        return True
-
-    def remint_folder(self, ref: AlbumFolderRef) -> bool:
-        result = self.fresh_reference(ref.dropbox_path)
-        if result is None:
-            return False
-        ref.copy_ref = result.copy_reference
-        ref.copy_ref_expires_at = result.expires.replace(tzinfo=UTC)
-        ref.minted_at = utcnow()
+        record_reference(row, result)
         db.session.commit()
         return True
 
@@ -351,7 +341,7 @@ class Deliverer:
         except ApiError as exc:
             if exc.error.is_path() and exc.error.get_path().is_not_found():
                 return None
-            raise FileFailed(_error_text(exc)) from exc
+            raise FileFailed(describe_error(exc)) from exc
 
     def exists(self, path: str) -> bool:
         try:
@@ -392,14 +382,3 @@ class Deliverer:
                 raise FileFailed(f"Dropbox refused the request ({exc.message[:200]})") from exc
             except HttpError as exc:
                 raise FileFailed(f"unexpected answer from Dropbox ({exc.status_code})") from exc
-
-
-def sweep() -> int:
-    """Re-enqueue waiting and stale deliveries (run by every worker every few seconds)."""
-    from shop.dropbox.deliveries import requeue_waiting
-
-    try:
-        return requeue_waiting()
-    finally:
-        db.session.remove()
-

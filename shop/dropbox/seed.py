@@ -11,17 +11,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import dropbox
 from dropbox import files as dbx_files
 from dropbox.exceptions import ApiError, DropboxException
 from sqlalchemy import select
 
+from shop.catalog.layout import track_entries
 from shop.dropbox.client import store_client
-from shop.dropbox.paths import album_files, store_folder
+from shop.dropbox.models import AlbumFolderRef
+from shop.dropbox.paths import store_folder
+from shop.dropbox.references import describe_error, record_reference
 from shop.extensions import db
-from shop.models import FORMATS, Album, AlbumFolderRef, Pack, TrackFile, utcnow
+from shop.models import FORMATS, Album, Pack, TrackFile, utcnow
 from shop.storage import get_storage
 
 log = logging.getLogger(__name__)
@@ -47,12 +50,6 @@ class SeedSummary:
         self.failed += 1
         self.failures.append(f"{what}: {describe_error(exc)}")
         log.warning("seed: %s failed: %s", what, describe_error(exc))
-
-
-def describe_error(exc: Exception) -> str:
-    if isinstance(exc, ApiError):
-        return f"{type(exc).__name__} {exc.error}"
-    return f"{type(exc).__name__}: {exc}"
 
 
 def albums_in_scope(album_id: int | None = None, pack_slug: str | None = None) -> list[Album]:
@@ -106,13 +103,13 @@ def seed_album(dbx: dropbox.Dropbox, album: Album, summary: SeedSummary, dry_run
                on_file: Callable[[], None] | None = None) -> None:
     now = utcnow()
     for fmt in FORMATS:
-        planned = album_files(album, fmt)
+        planned = track_entries(album, fmt)
         if not planned:
             continue
         folder = store_folder(album, fmt)
         folder_ok = True
         for item in planned:
-            file, path = item.track_file, f"{folder}/{item.name}"
+            file, path = item.file, f"{folder}/{item.name}"
             try:
                 if _remote_hash(dbx, path) == file.dropbox_content_hash:
                     summary.skipped += 1
@@ -124,9 +121,7 @@ def seed_album(dbx: dropbox.Dropbox, album: Album, summary: SeedSummary, dry_run
                     summary.uploaded_bytes += file.size
                 if file.dropbox_path != path or _needs_reference(file.copy_ref_expires_at, now) or not file.copy_ref:
                     if not dry_run:
-                        result = dbx.files_copy_reference_get(path)
-                        file.copy_ref = result.copy_reference
-                        file.copy_ref_expires_at = _aware(result.expires)
+                        record_reference(file, dbx.files_copy_reference_get(path))
                         file.dropbox_path = path
                     summary.references_minted += 1
                 else:
@@ -166,16 +161,9 @@ def _seed_folder_reference(dbx: dropbox.Dropbox, album: Album, fmt: str, folder:
         ref = AlbumFolderRef(album_id=album.id, format=fmt)
         db.session.add(ref)
     ref.dropbox_path = folder
-    ref.copy_ref = result.copy_reference
-    ref.copy_ref_expires_at = _aware(result.expires)
+    record_reference(ref, result)
     ref.file_count = count
-    ref.minted_at = now
     db.session.commit()
-
-
-def _aware(value: datetime) -> datetime:
-    """The SDK decodes timestamps as naive UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def run_seed(albums: Iterable[Album], dry_run: bool = False,

@@ -26,7 +26,7 @@ from shop.dropbox.models import Delivery
 from shop.errors import error_response, wants_json
 from shop.extensions import db
 from shop.models import FORMATS, TrackFile
-from shop.orders.access import get_paid_order
+from shop.order_links import get_paid_order
 from shop.storage import get_storage
 
 log = logging.getLogger(__name__)
@@ -165,10 +165,10 @@ def retry(token: str, delivery_id: int):
     return redirect(_order_url(token, f"delivery-{delivery.id}"), code=303)
 
 
-@bp.get("/dropbox/files/<token>")
-def fetch_file(token: str):
+@bp.get("/dropbox/files/<fetch_token>")
+def fetch_file(fetch_token: str):
     """The signed URL Dropbox fetches in the save_url fallback."""
-    track_file_id = verify_file_token(token)
+    track_file_id = verify_file_token(fetch_token)
     track_file = db.session.get(TrackFile, track_file_id) if track_file_id is not None else None
     if track_file is None:
         abort(404)

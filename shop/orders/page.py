@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shop.downloads.counting import download_counts
-from shop.dropbox.status import dropbox_state
+from shop.dropbox.order_panel import dropbox_state
 from shop.models import FORMATS, Album, Order
 
 

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from flask import current_app, render_template, request, url_for
+from flask import render_template
 
 from shop import mail
 from shop.models import Order
-
-
-def absolute_url(endpoint: str, **values: object) -> str:
-    """A full URL for mail: ``BASE_URL`` when set, else the current request's host."""
-    base = current_app.config.get("BASE_URL")
-    if base:
-        return base.rstrip("/") + url_for(endpoint, **values)
-    if request:
-        return url_for(endpoint, _external=True, **values)
-    return "http://localhost:8000" + url_for(endpoint, **values)
+from shop.urls import absolute_url
 
 
 def send_receipt(order: Order, token: str) -> None:

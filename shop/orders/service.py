@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from shop.extensions import db
 from shop.mail import MailError
 from shop.models import Order, OrderStatus, utcnow
-from shop.orders.links import mint_link
+from shop.order_links import mint_link
 from shop.orders.receipts import send_links_mail, send_receipt
 
 log = logging.getLogger(__name__)

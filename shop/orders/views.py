@@ -8,10 +8,10 @@ import time
 from flask import abort, current_app, render_template, request
 
 from shop import ratelimit
-from shop.emails import EmailError, normalize_email
+from shop.email_address import EmailError, normalize_email
 from shop.extensions import db
+from shop.order_links import get_order
 from shop.orders import bp
-from shop.orders.access import get_order
 from shop.orders.page import order_page_context
 from shop.orders.service import resend_links
 

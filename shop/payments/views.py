@@ -9,7 +9,7 @@ from shop.extensions import db
 from shop.models import Order
 from shop.orders.service import mark_paid
 from shop.payments import bp
-from shop.store.checkout import checkout_token
+from shop.payments.checkout_session import checkout_token
 
 
 def _test_order(ref: str) -> Order:

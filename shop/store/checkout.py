@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 
 from flask import current_app
 
-from shop.emails import EmailError, normalize_email
+from shop.email_address import EmailError, normalize_email
 from shop.extensions import db
 from shop.models import Order, OrderStatus, Pack
-from shop.orders.links import mint_link
+from shop.order_links import mint_link
 from shop.payments.providers import get_provider
 from shop.store.money import AmountError, parse_amount
-
-_SESSION_KEY = "checkout_tokens"
-_MAX_PENDING_IN_SESSION = 5
 
 
 @dataclass
@@ -65,17 +61,3 @@ def start_purchase(pack: Pack, amount: str | None, email: str | None) -> Purchas
     result.order = order
     result.checkout_url = provider.start_checkout(order)
     return result
-
-
-def remember_checkout_token(session: MutableMapping, payment_ref: str, token: str) -> None:
-    """Keep the raw link token in the buyer's own session until payment returns them."""
-    tokens = dict(session.get(_SESSION_KEY, {}))
-    tokens[payment_ref] = token
-    while len(tokens) > _MAX_PENDING_IN_SESSION:
-        tokens.pop(next(iter(tokens)))
-    session[_SESSION_KEY] = tokens
-
-
-def checkout_token(session: MutableMapping, payment_ref: str) -> str | None:
-    """The token remembered for ``payment_ref``; kept, so a repeated confirm lands the same."""
-    return session.get(_SESSION_KEY, {}).get(payment_ref)

@@ -9,10 +9,11 @@ from sqlalchemy import select
 
 from shop.extensions import db
 from shop.models import Album, Pack, Track, pack_stats, utcnow
+from shop.payments.checkout_session import remember_checkout_token
 from shop.payments.providers import PaymentsUnavailable
 from shop.storage import get_storage
 from shop.store import bp
-from shop.store.checkout import remember_checkout_token, start_purchase
+from shop.store.checkout import start_purchase
 
 PREVIEW_SECONDS = 30
 COVER_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}

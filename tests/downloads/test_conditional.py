@@ -32,10 +32,34 @@ def test_single_ranges_are_served(header: str, expected: tuple[int, int]) -> Non
     assert decide(range_header=header) == Decision(206, *expected)
 
 
+@pytest.mark.parametrize("header, expected", [
+    ("bytes=-500", (500, 999)),  # the last 500 bytes
+    ("bytes=-1", (999, 999)),
+    ("bytes=-999", (1, 999)),
+    ("bytes=-1000", (0, 999)),
+    ("bytes=-1001", (0, 999)),  # longer than the resource: all of it
+    ("bytes=-" + "9" * 19, (0, 999)),
+    ("Bytes = - 7 ", (993, 999)),
+])
+def test_suffix_ranges_are_served(header: str, expected: tuple[int, int]) -> None:
+    assert parse_range(header, SIZE) == expected
+    assert decide(range_header=header) == Decision(206, *expected)
+    assert decide("HEAD", range_header=header) == Decision(206, *expected)
+
+
+def test_nineteen_digits_are_still_a_number() -> None:
+    assert parse_range("bytes=0-" + "9" * 19, SIZE) == (0, 999)
+    assert parse_range("bytes=" + "0" * 18 + "7-", SIZE) == (7, 999)
+
+
 @pytest.mark.parametrize("header", [
     "bytes=", "bytes=-", "bytes=abc", "bytes=1-2-3", "bytes 0-1", "bytes=0x10-", "bytes=+1-2",
-    "bytes=0-1,3-4", "bytes=0-1, 5-", "bytes=-500", "bytes=-0", "bytes=10-5", "bytes=1000-",
-    "bytes=1000-1000", "bytes=5000-6000", "bytes=١-٢", "bytes=0-1;x", "=0-1", "",
+    "bytes=0-1,3-4", "bytes=0-1, 5-", "bytes=-0", "bytes=-000", "bytes=-500,-100", "bytes=0-1,-5",
+    "bytes=--5", "bytes=-5-", "bytes=-+5", "bytes=10-5", "bytes=1000-", "bytes=1000-1000",
+    "bytes=5000-6000", "bytes=١-٢", "bytes=-١", "bytes=0-1;x", "=0-1", "",
+    # Finding L3: more than 19 digits is unsatisfiable, never a ValueError from int().
+    "bytes=" + "9" * 5000 + "-", "bytes=0-" + "9" * 5000, "bytes=-" + "9" * 5000,
+    "bytes=" + "9" * 20 + "-", "bytes=0-" + "9" * 20, "bytes=-" + "9" * 20, "bytes=" + "0" * 20 + "-",
 ])
 def test_other_byte_ranges_are_not_satisfiable(header: str) -> None:
     assert decide(range_header=header).status == 416
@@ -48,6 +72,7 @@ def test_unknown_range_units_are_ignored() -> None:
 def test_empty_resource_has_no_satisfiable_range() -> None:
     assert evaluate("GET", 0, ETAG, MODIFIED) == Decision(200, 0, -1)
     assert evaluate("GET", 0, ETAG, MODIFIED, range_header="bytes=0-").status == 416
+    assert evaluate("GET", 0, ETAG, MODIFIED, range_header="bytes=-5").status == 416
 
 
 def test_range_ignored_for_other_methods() -> None:
@@ -88,6 +113,16 @@ def test_garbage_dates_are_ignored() -> None:
 ])
 def test_if_range(if_range: str, status: int) -> None:
     assert decide(range_header="bytes=5-", if_range=if_range).status == status
+
+
+@pytest.mark.parametrize("if_range, expected", [
+    ('"abc123"', Decision(206, 500, 999)),
+    (http_date(MODIFIED), Decision(206, 500, 999)),
+    ('"stale"', Decision(200, 0, 999)),
+    ('W/"abc123"', Decision(200, 0, 999)),
+])
+def test_if_range_with_a_suffix_range(if_range: str, expected: Decision) -> None:
+    assert decide(range_header="bytes=-500", if_range=if_range) == expected
 
 
 def test_failing_if_range_ignores_even_a_bad_range() -> None:

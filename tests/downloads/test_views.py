@@ -19,8 +19,8 @@ from shop.downloads import counting
 from shop.downloads.counting import download_counts, record_download
 from shop.downloads.resources import find_download
 from shop.extensions import db
+from shop.filenames import MAX_COMPONENT_BYTES
 from shop.models import Album, OrderStatus, Track
-from shop.naming import MAX_COMPONENT_BYTES
 from shop.storage import get_storage
 from tests import factories
 from tests.downloads.conftest import (

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from dropbox_emulator.testing import RedirectingSession
 from shop.dropbox.deliveries import create_delivery, progress, resume_after_reconnect, retry_delivery
 from shop.dropbox.jobs import Deliverer
-from shop.dropbox.models import Delivery, DeliveryFile
+from shop.dropbox.models import AlbumFolderRef, Delivery, DeliveryFile
 from shop.extensions import db
-from shop.models import AlbumFolderRef, TrackFile
+from shop.models import TrackFile
 from tests.dropbox.conftest import APP_KEY, BUYER_EMAIL, STORE_EMAIL, connect_buyer
 
 

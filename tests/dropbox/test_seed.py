@@ -9,9 +9,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from shop.dropbox.models import AlbumFolderRef
 from shop.dropbox.seed import albums_in_scope, run_seed
 from shop.extensions import db
-from shop.models import AlbumFolderRef, TrackFile, utcnow
+from shop.models import TrackFile, utcnow
 from tests import factories
 from tests.dropbox.conftest import APP_KEY, STORE_EMAIL, worker_env
 from tests.services import ROOT

@@ -1,0 +1,40 @@
+"""The order page's Dropbox panel: the connected account and the latest delivery per target."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import current_app
+from sqlalchemy import select
+
+from shop.dropbox.connections import connection_for
+from shop.dropbox.deliveries import progress
+from shop.dropbox.models import IN_PROGRESS_STATUSES, Delivery, DropboxConnection
+from shop.extensions import db
+from shop.models import Order
+
+
+@dataclass
+class DropboxState:
+    configured: bool
+    connection: DropboxConnection | None
+    app_folder: str
+    # The newest delivery per target ("pack", "album:<id>"), as progress dictionaries.
+    latest: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def active_delivery_id(self) -> int | None:
+        """The delivery a page without JavaScript keeps refreshing for, if any is under way."""
+        return next((d["id"] for d in self.latest.values() if d["status"] in IN_PROGRESS_STATUSES), None)
+
+
+def dropbox_state(order: Order) -> DropboxState:
+    configured = bool(current_app.config.get("DROPBOX_APP_KEY") and current_app.config.get("DROPBOX_APP_SECRET"))
+    connection = connection_for(order)
+    latest: dict[str, dict] = {}
+    for delivery in db.session.scalars(
+        select(Delivery).where(Delivery.order_id == order.id).order_by(Delivery.id.desc())
+    ):
+        latest.setdefault(delivery.target, progress(delivery))
+    return DropboxState(configured=configured, connection=connection,
+                        app_folder="Apps/" + current_app.config["DROPBOX_APP_FOLDER"], latest=latest)

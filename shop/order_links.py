@@ -1,0 +1,68 @@
+"""Secret order links: minted with :mod:`secrets`, stored only as SHA-256 hashes.
+
+This is the ground floor every buyer-facing package stands on: the order page, the
+downloads and the Dropbox views all turn a raw token into an order through here, and
+the paid-only rule lives in one place (:func:`find_paid_order`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+
+from flask import abort
+from sqlalchemy import select
+
+from shop.extensions import db
+from shop.models import Order, OrderLink
+
+# 32 random bytes, URL-safe base64 without padding: 43 characters, 256 bits.
+TOKEN_BYTES = 32
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def mint_link(order: Order) -> str:
+    """Add a new link to ``order`` (not committed) and return its raw token.
+
+    The raw token exists only in the return value: callers hand it to the buyer
+    (redirect, e-mail) and forget it.
+    """
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    order.links.append(OrderLink(token_hash=hash_token(token)))
+    return token
+
+
+def find_order(token: str) -> Order | None:
+    """The order a raw token opens, or ``None`` for malformed and unknown tokens alike."""
+    if not TOKEN_SHAPE.fullmatch(token):
+        return None
+    return db.session.scalar(
+        select(Order).join(OrderLink).where(OrderLink.token_hash == hash_token(token))
+    )
+
+
+def find_paid_order(token: str) -> Order | None:
+    """Like :func:`find_order`, but only an order that is paid (not pending, refunded, ...)."""
+    order = find_order(token)
+    return order if order is not None and order.is_paid else None
+
+
+def get_order(token: str) -> Order:
+    """The order for ``token``; malformed and unknown tokens get the same plain 404."""
+    order = find_order(token)
+    if order is None:
+        abort(404)
+    return order
+
+
+def get_paid_order(token: str) -> Order:
+    """Like :func:`get_order`, but only paid orders: pending and refunded ones are the same 404."""
+    order = find_paid_order(token)
+    if order is None:
+        abort(404)
+    return order
