@@ -17,7 +17,13 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
-from . import routes_account, routes_copy, routes_files, routes_upload  # noqa: F401 (register)
+from . import (  # noqa: F401 (register)
+    routes_account,
+    routes_copy,
+    routes_files,
+    routes_relocate,
+    routes_upload,
+)
 from .blobs import read_chunks
 from .calls import REGISTRY, Call, Route
 from .emulator import Emulator

@@ -143,6 +143,18 @@ def list_files(email: str) -> Response:
     return json_response(_emulator().list_files(email, app_key))
 
 
+@bp.route("/accounts/<email>/space", methods=["GET", "POST"])
+def space(email: str) -> Response:
+    """Read ``{"allocated", "used"}``, or set the allocation with ``{"allocated": bytes}``."""
+    emulator = _emulator()
+    if request.method == "POST":
+        data = _body()
+        if "allocated" not in data:
+            raise ControlError("'allocated' is required (bytes)")
+        return json_response(emulator.set_space_allocation(email, data["allocated"]))
+    return json_response(emulator.space_usage(email))
+
+
 @bp.get("/stats")
 def stats() -> Response:
     return json_response(_emulator().stats.as_json())
@@ -190,7 +202,7 @@ def latency() -> Response:
 
 @bp.route("/settings", methods=["GET", "POST"])
 def settings() -> Response:
-    """Read or change ``max_concurrent_writes``, ``token_ttl`` and ``max_copy_entries``."""
+    """Read or change the tunables (see :class:`~.emulator.Settings`)."""
     emulator = _emulator()
     if request.method == "POST":
         data = _body()
@@ -202,8 +214,14 @@ def settings() -> Response:
                 raise ControlError(f"{name!r} must be a non-negative number")
             setattr(emulator.settings, name, int(value) if name.startswith("max") else value)
         emulator.set_max_concurrent_writes(emulator.settings.max_concurrent_writes)
+        if "batch_async" in data or "batch_in_progress_checks" in data:
+            emulator.set_batch_mode(
+                data.get("batch_async", emulator.settings.batch_async),
+                data.get("batch_in_progress_checks", emulator.settings.batch_in_progress_checks))
     current = emulator.settings
     return json_response({"max_concurrent_writes": current.max_concurrent_writes,
                           "token_ttl": current.token_ttl, "code_ttl": current.code_ttl,
                           "max_copy_entries": current.max_copy_entries,
-                          "max_request_bytes": current.max_request_bytes})
+                          "max_request_bytes": current.max_request_bytes,
+                          "batch_async": current.batch_async,
+                          "batch_in_progress_checks": current.batch_in_progress_checks})

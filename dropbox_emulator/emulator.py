@@ -42,6 +42,11 @@ class Settings:
     max_copy_entries: int = 10_000
     #: Seconds a save_url download may take.
     save_url_timeout: float = 900
+    #: Whether ``move_batch_v2``/``copy_batch_v2``/``delete_batch`` answer ``async_job_id``
+    #: (``True``) or ``complete`` straight away (``False``).
+    batch_async: bool = True
+    #: How many checks of an async batch answer ``in_progress`` before ``complete``.
+    batch_in_progress_checks: int = 0
 
 
 class UnknownError(LookupError):
@@ -153,6 +158,38 @@ class Emulator:
             if found is None:
                 raise UnknownError("unknown copy reference")
             found.expired = True
+
+    # -- space -----------------------------------------------------------------------------
+
+    def space_usage(self, email: str) -> dict[str, int]:
+        """``{"allocated": bytes, "used": bytes}`` for an account (all apps' files)."""
+        account = self.account(email)
+        with self.store.lock:
+            return {"allocated": account.allocated, "used": account.namespace.used}
+
+    def set_space_allocation(self, email: str, allocated: int) -> dict[str, int]:
+        """Set an account's space allocation in bytes; returns :meth:`space_usage`.
+
+        Lowering it below what is used only refuses further writes that add bytes.
+        """
+        if not isinstance(allocated, int) or isinstance(allocated, bool) or not (
+                0 <= allocated < 2**64):
+            raise ValueError("'allocated' must be a non-negative integer (bytes)")
+        account = self.account(email)
+        with self.store.transaction():
+            account.allocated = allocated
+        return self.space_usage(email)
+
+    def set_batch_mode(self, asynchronous: bool = True, in_progress_checks: int = 0) -> None:
+        """Choose how batch routes answer: ``complete`` at once (``asynchronous=False``), or
+        an ``async_job_id`` whose first ``in_progress_checks`` checks say ``in_progress``."""
+        if not isinstance(asynchronous, bool):
+            raise ValueError("'batch_async' must be a boolean")
+        if not isinstance(in_progress_checks, int) or isinstance(in_progress_checks, bool) or (
+                in_progress_checks < 0):
+            raise ValueError("'batch_in_progress_checks' must be a non-negative integer")
+        self.settings.batch_async = asynchronous
+        self.settings.batch_in_progress_checks = in_progress_checks
 
     # -- files -----------------------------------------------------------------------------
 

@@ -3,8 +3,10 @@
 Pure data structure, no locking and no I/O: the caller (:mod:`.state`) holds
 the metadata lock. Paths here are *namespace* paths (``/Apps/Shop/a.flac``);
 the API layer maps app-relative paths onto them. Files keep their id across
-revisions, like Dropbox. A change log (sequence number, path) feeds
-``list_folder/continue``.
+revisions and moves, like Dropbox. A change log (sequence number, path) feeds
+``list_folder/continue``. :attr:`Namespace.used` is the total size of every
+file, kept up to date by each change; writes that add bytes take a ``limit``
+and raise :class:`InsufficientSpace` rather than go past it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ class WriteConflict(Exception):
     def __init__(self, kind: str) -> None:
         super().__init__(kind)
         self.kind = kind
+
+
+class InsufficientSpace(Exception):
+    """A write would take the namespace past its space allocation."""
 
 
 @dataclass
@@ -88,6 +94,8 @@ class Namespace:
     changes: list[tuple[int, str, str]] = field(default_factory=list)
     #: Changes after this sequence number are all still in ``changes``.
     log_start: int = 0
+    #: Bytes of every file in the namespace (a file stored twice counts twice).
+    used: int = 0
 
     # -- lookups ---------------------------------------------------------------------------
 
@@ -157,8 +165,17 @@ class Namespace:
         self.sequence += 1
         return self.sequence
 
+    def ensure_room(self, added: int, limit: int | None) -> None:
+        """:raises InsufficientSpace: when adding ``added`` bytes would pass ``limit``."""
+        if limit is not None and added > 0 and self.used + added > limit:
+            raise InsufficientSpace()
+
     def _insert(self, node: Node) -> Node:
         lower = node.path_lower
+        replaced = self.nodes.get(lower)
+        if replaced is not None:
+            self.used -= replaced.size
+        self.used += node.size
         self.nodes[lower] = node
         self.by_id[node.id] = lower
         self.children.setdefault(parent_path(lower), set()).add(lower)
@@ -202,46 +219,53 @@ class Namespace:
         autorename: bool = False,
         strict_conflict: bool = False,
         client_modified: str | None = None,
+        limit: int | None = None,
     ) -> Node:
         """Apply a ``WriteMode`` write; returns the resulting file node.
 
         Identical content at the target writes nothing and is no conflict (unless
-        ``strict_conflict``); a folder at the target is always a conflict.
+        ``strict_conflict``); a folder at the target is always a conflict. Nothing
+        (not even a missing parent folder) is created when the write fails.
 
         :raises WriteConflict: on conflict when not ``autorename``.
+        :raises InsufficientSpace: when the bytes added would pass ``limit``.
         """
-        self.make_folders(path)
+        if self.file_ancestor(path):
+            raise WriteConflict("file_ancestor")
         existing = self.get(path)
         stamp = format_timestamp(now)
         modified = client_modified or stamp
+        new = (size, content_hash, stamp, modified, limit)
         if existing is None:
             if mode == "update" and strict_conflict:
-                return self._conflict_or_rename(path, "file", autorename, "conflicted copy",
-                                                size, content_hash, stamp, modified)
-            return self._new_file(path, size, content_hash, stamp, modified)
+                return self._conflict_or_rename(path, "file", autorename, "conflicted copy", *new)
+            return self._new_file(path, *new)
         if not existing.is_file:
-            return self._conflict_or_rename(path, "folder", autorename, "",
-                                            size, content_hash, stamp, modified)
+            return self._conflict_or_rename(path, "folder", autorename, "", *new)
         same = existing.content_hash == content_hash
         if mode == "overwrite" or (mode == "update" and existing.rev == update_rev):
             if same and not strict_conflict:
                 return existing
+            self.ensure_room(size - existing.size, limit)
             return self._replace_content(existing, size, content_hash, stamp, modified)
         if same and not strict_conflict:
             return existing
         label = "conflicted copy" if mode == "update" else ""
-        return self._conflict_or_rename(path, "file", autorename, label,
-                                        size, content_hash, stamp, modified)
+        return self._conflict_or_rename(path, "file", autorename, label, *new)
 
     def _conflict_or_rename(
         self, path: str, kind: str, autorename: bool, label: str,
-        size: int, content_hash: str, stamp: str, modified: str,
+        size: int, content_hash: str, stamp: str, modified: str, limit: int | None,
     ) -> Node:
         if not autorename:
             raise WriteConflict(kind)
-        return self._new_file(self.free_path(path, True, label), size, content_hash, stamp, modified)
+        return self._new_file(self.free_path(path, True, label), size, content_hash, stamp,
+                              modified, limit)
 
-    def _new_file(self, path: str, size: int, content_hash: str, stamp: str, modified: str) -> Node:
+    def _new_file(self, path: str, size: int, content_hash: str, stamp: str, modified: str,
+                  limit: int | None) -> Node:
+        self.ensure_room(size, limit)
+        self.make_folders(path)
         node = Node("file", self.display_path(path), new_file_id(), new_rev(self.sequence + 1),
                     size, content_hash, modified, stamp)
         return self._insert(node)
@@ -258,6 +282,7 @@ class Namespace:
         lower = path.lower()
         node = self.nodes[lower]
         for victim in [*self.subtree(lower), node]:
+            self.used -= victim.size
             del self.nodes[victim.path_lower]
             self.by_id.pop(victim.id, None)
             self.children.pop(victim.path_lower, None)
@@ -266,15 +291,16 @@ class Namespace:
         self._record(node.path_display)
         return node
 
-    def paste(self, source: Node, below: list[Node], path: str, now: datetime) -> Node:
+    def paste(self, source: Node, below: list[Node], path: str, now: datetime,
+              limit: int | None = None) -> Node:
         """Copy ``source`` (and ``below``, its descendants) to ``path``; content is shared.
 
         :raises WriteConflict: when ``path`` or an ancestor is in the way.
+        :raises InsufficientSpace: when the copied files' bytes would pass ``limit``.
         """
+        self._check_free(path)
+        self.ensure_room(sum(node.size for node in [source, *below]), limit)
         self.make_folders(path)
-        existing = self.get(path)
-        if existing is not None:
-            raise WriteConflict(existing.kind)
         root_display = self.display_path(path)
         stamp = format_timestamp(now)
         prefix = len(source.path_display)
@@ -289,6 +315,36 @@ class Namespace:
             root = root or inserted
         assert root is not None
         return root
+
+    def move(self, source: Node, path: str) -> Node:
+        """Move ``source`` and everything below it to ``path``; ids and contents stay.
+
+        The caller has refused moving a folder into itself. Usage does not change.
+
+        :raises WriteConflict: when ``path`` or an ancestor is in the way.
+        """
+        self._check_free(path)
+        below = self.subtree(source.path_lower)
+        self.make_folders(path)
+        root_display = self.display_path(path)
+        self.remove(source.path_display)
+        prefix = len(source.path_display)
+        root = None
+        for original in [source, *below]:
+            moved = replace(original, path_display=root_display + original.path_display[prefix:])
+            if moved.is_file:
+                moved.rev = new_rev(self.sequence + 1)
+            inserted = self._insert(moved)
+            root = root or inserted
+        assert root is not None
+        return root
+
+    def _check_free(self, path: str) -> None:
+        if self.file_ancestor(path):
+            raise WriteConflict("file_ancestor")
+        existing = self.get(path)
+        if existing is not None:
+            raise WriteConflict(existing.kind)
 
     def changed_since(self, since: int, upto: int) -> list[tuple[str, str]]:
         """``(path_lower, path_display)`` changed in ``(since, upto]``, latest spelling wins.
@@ -316,5 +372,6 @@ class Namespace:
             namespace.nodes[node.path_lower] = node
             namespace.by_id[node.id] = node.path_lower
             namespace.children.setdefault(parent_path(node.path_lower), set()).add(node.path_lower)
+            namespace.used += node.size
         namespace.sequence = namespace.log_start = data["sequence"]
         return namespace

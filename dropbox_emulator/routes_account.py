@@ -1,4 +1,4 @@
-"""``users/get_current_account`` and ``auth/token/revoke``."""
+"""``users/get_current_account``, ``users/get_space_usage`` and ``auth/token/revoke``."""
 
 from __future__ import annotations
 
@@ -30,6 +30,14 @@ def get_current_account(call: Call, arg: Any) -> dict[str, Any]:
         "root_info": {".tag": "user", "root_namespace_id": namespace_id,
                       "home_namespace_id": namespace_id},
     }
+
+
+@route("users/get_space_usage", scope="account_info.read")
+def get_space_usage(call: Call, arg: Any) -> dict[str, Any]:
+    """``SpaceUsage``: bytes of every file in the account (all apps), and the allocation."""
+    with call.emulator.store.lock:
+        used, allocated = call.namespace.used, call.account.allocated
+    return {"used": used, "allocation": {".tag": "individual", "allocated": allocated}}
 
 
 @route("auth/token/revoke", scope=None)

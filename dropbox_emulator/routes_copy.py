@@ -8,11 +8,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .calls import Call, lookup, need_object, route, str_field, write_target
-from .filesystem import WriteConflict
+from .filesystem import InsufficientSpace, WriteConflict
 from .ids import format_timestamp, new_copy_reference, new_job_id, utcnow
 from .save_url import fetch_url
 from .state import CopyReference, SaveUrlJob
-from .wire import RouteError, conflict_error, lookup_error
+from .wire import RouteError, conflict_error, lookup_error, write_error
 
 WRITE = "files.content.write"
 #: "Far enough in the future so that expiration is effectively not an issue."
@@ -62,9 +62,10 @@ def copy_reference_save(call: Call, arg: Any) -> dict[str, Any]:
         if len(below) > emulator.settings.max_copy_entries:
             raise RouteError({".tag": "too_many_files"})
         try:
-            copied = call.namespace.paste(source, below, destination, utcnow())
-        except WriteConflict as conflict:
-            raise RouteError(path_error(conflict_error(conflict.kind))) from None
+            copied = call.namespace.paste(source, below, destination, utcnow(),
+                                          limit=call.account.allocated)
+        except (WriteConflict, InsufficientSpace) as failure:
+            raise RouteError(path_error(write_error(failure))) from None
         return {"metadata": call.metadata(copied)}
 
 

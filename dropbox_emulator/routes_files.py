@@ -1,4 +1,4 @@
-"""Metadata, listing, folders, delete and download."""
+"""Metadata, listing, folders, delete (files and whole folders) and download."""
 
 from __future__ import annotations
 
@@ -147,20 +147,31 @@ def _lookup_failure(error: dict[str, Any]) -> dict[str, Any]:
     return {".tag": "path_lookup", "path_lookup": error}
 
 
-@route("files/delete_v2", scope="files.content.write", write=True)
-def delete(call: Call, arg: Any) -> dict[str, Any]:
+def delete_one(call: Call, arg: Any) -> dict[str, Any]:
+    """Delete a file or a folder with everything below it; caller holds the transaction.
+
+    :returns: the tagged metadata of what was deleted.
+    :raises RouteError: a ``DeleteError`` (``path_lookup``, ``path_write``).
+    """
     arg = need_object(arg)
     path = str_field(arg, "path")
     parent_rev = arg.get("parent_rev")
+    if parent_rev is not None and not isinstance(parent_rev, str):
+        raise BadInput("request body: parent_rev: expected string")
+    node = lookup(call, path, _lookup_failure)
+    if node is None:
+        raise RouteError(_lookup_failure(lookup_error("not_found")))
+    if parent_rev is not None and (not node.is_file or node.rev != parent_rev):
+        raise RouteError({".tag": "path_write", "path_write": conflict_error(node.kind)})
+    metadata = call.metadata(node)
+    call.namespace.remove(node.path_display)
+    return metadata
+
+
+@route("files/delete_v2", scope="files.content.write", write=True)
+def delete(call: Call, arg: Any) -> dict[str, Any]:
     with call.emulator.store.transaction():
-        node = lookup(call, path, _lookup_failure)
-        if node is None:
-            raise RouteError(_lookup_failure(lookup_error("not_found")))
-        if parent_rev is not None and (not node.is_file or node.rev != parent_rev):
-            raise RouteError({".tag": "path_write", "path_write": conflict_error(node.kind)})
-        metadata = call.metadata(node)
-        call.namespace.remove(node.path_display)
-        return {"metadata": metadata}
+        return {"metadata": delete_one(call, arg)}
 
 
 # -- download ----------------------------------------------------------------------------------

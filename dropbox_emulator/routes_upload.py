@@ -3,7 +3,8 @@
 Bodies stream from ``request.stream`` to disk in chunks, never whole in RAM.
 A body over the per-request limit is drained and answered ``payload_too_large``.
 Each request's ``content_hash`` (what SDK 12.2 sends automatically) is checked
-against that request's body.
+against that request's body. A commit that would take the account past its space
+allocation fails with ``path/insufficient_space``.
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ from .calls import (
     write_target,
 )
 from .contenthash import ContentHasher
-from .filesystem import Node, WriteConflict
+from .filesystem import InsufficientSpace, Node, WriteConflict
 from .ids import new_session_id, parse_timestamp, utcnow
 from .state import UploadSession
-from .wire import BadInput, RouteError, conflict_error
+from .wire import BadInput, RouteError, write_error
 
 WRITE = "files.content.write"
 
@@ -54,11 +55,16 @@ class _Commit:
                 raise BadInput("request body: client_modified: bad timestamp") from None
 
     def apply(self, call: Call, size: int, content_hash: str) -> Node:
-        """Write the node; caller holds the transaction. :raises WriteConflict:"""
+        """Write the node; caller holds the transaction.
+
+        :raises WriteConflict:
+        :raises InsufficientSpace:
+        """
         return call.namespace.write_file(
             self.full_path, size=size, content_hash=content_hash, now=utcnow(), mode=self.mode,
             update_rev=self.update_rev, autorename=self.autorename,
-            strict_conflict=self.strict_conflict, client_modified=self.client_modified)
+            strict_conflict=self.strict_conflict, client_modified=self.client_modified,
+            limit=call.account.allocated)
 
 
 def _receive_into(call: Call, path: Path, append: bool, session_hasher: ContentHasher | None
@@ -105,11 +111,11 @@ def upload(call: Call, arg: Any) -> dict[str, Any]:
     with emulator.store.transaction():
         try:
             node = commit.apply(call, size, body_hash)
-        except WriteConflict as conflict:
+        except (WriteConflict, InsufficientSpace) as failure:
             # Dropbox keeps the bytes in an upload session so the commit can be retried.
             emulator.store.sessions[session_id] = UploadSession(
                 session_id, call.account.account_id, call.app.key, temp, size, False, hasher)
-            raise RouteError(wrap(conflict_error(conflict.kind))) from None
+            raise RouteError(wrap(write_error(failure))) from None
         emulator.blobs.commit(temp, body_hash)
         return call.metadata(node, tagged=False)
 
@@ -211,8 +217,8 @@ def session_finish(call: Call, arg: Any) -> dict[str, Any]:
                 raise RouteError(lookup_failed({".tag": "not_found"}))
             try:
                 node = commit.apply(call, session.offset, total_hash)
-            except WriteConflict as conflict:
-                raise RouteError(path_failed(conflict_error(conflict.kind))) from None
+            except (WriteConflict, InsufficientSpace) as failure:
+                raise RouteError(path_failed(write_error(failure))) from None
             del emulator.store.sessions[session.session_id]
             emulator.blobs.commit(session.path, total_hash)
             return call.metadata(node, tagged=False)

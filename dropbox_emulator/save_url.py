@@ -3,7 +3,8 @@
 Streams the URL to a temporary blob with ``requests``, then commits the file
 (mode ``add``, no autorename) and records the job's final status. Network and
 HTTP failures become ``download_failed``; a conflict that appeared meanwhile
-becomes ``path/conflict``.
+becomes ``path/conflict``, and a file that does not fit the account's space
+allocation ``path/insufficient_space``.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from typing import TYPE_CHECKING
 
 import requests
 
-from .filesystem import WriteConflict
+from .filesystem import InsufficientSpace, WriteConflict
 from .ids import utcnow
 from .state import SaveUrlJob
-from .wire import conflict_error
+from .wire import write_error
 
 if TYPE_CHECKING:
     from .calls import Call
@@ -41,11 +42,12 @@ def fetch_url(emulator: Emulator, job: SaveUrlJob, call: Call, destination: str,
     with emulator.store.transaction():
         try:
             node = call.namespace.write_file(destination, size=received.size,
-                                             content_hash=received.content_hash, now=utcnow())
-        except WriteConflict as conflict:
+                                             content_hash=received.content_hash, now=utcnow(),
+                                             limit=call.account.allocated)
+        except (WriteConflict, InsufficientSpace) as failure:
             emulator.blobs.discard(received.path)
             job.status = {".tag": "failed",
-                          "failed": {".tag": "path", "path": conflict_error(conflict.kind)}}
+                          "failed": {".tag": "path", "path": write_error(failure)}}
             return
         emulator.blobs.commit(received.path, received.content_hash)
         job.status = {".tag": "complete", **call.metadata(node, tagged=False)}

@@ -1,12 +1,12 @@
 """Everything the emulator knows, behind one lock, optionally persisted as JSON.
 
 :class:`Store` owns apps, accounts (each with its :class:`~.filesystem.Namespace`),
-app links, tokens, OAuth codes, copy references, upload sessions and save_url
-jobs. Callers take :attr:`Store.lock` (re-entrant) around reads and use
+app links, tokens, OAuth codes, copy references, upload sessions, save_url
+jobs and batch jobs. Callers take :attr:`Store.lock` (re-entrant) around reads and use
 :meth:`Store.transaction` around writes, which persists on exit when a data
 directory is configured. Nothing here streams bytes, so the lock is only ever
-held for metadata work. Codes, upload sessions and save_url jobs are
-deliberately not persisted: they are short-lived.
+held for metadata work. Codes, upload sessions, save_url jobs and batch jobs
+are deliberately not persisted: they are short-lived.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ from typing import Any
 from .contenthash import ContentHasher
 from .filesystem import Namespace
 from .ids import format_timestamp, new_account_id, parse_timestamp
+
+#: Space allocated to a new account, in bytes (Dropbox Basic: 2 GiB).
+DEFAULT_ALLOCATION = 2 * 1024**3
 
 ALL_SCOPES = (
     "account_info.read",
@@ -64,6 +67,8 @@ class Account:
     uid: str
     email: str
     namespace: Namespace = field(default_factory=Namespace)
+    #: Space allocation in bytes; writes that would take usage past it fail.
+    allocated: int = DEFAULT_ALLOCATION
 
     @property
     def given_name(self) -> str:
@@ -139,6 +144,21 @@ class SaveUrlJob:
     status: dict[str, Any] = field(default_factory=lambda: {".tag": "in_progress"})
 
 
+@dataclass
+class BatchJob:
+    """A finished batch (``move_batch``, ``copy_batch`` or ``delete_batch``).
+
+    The work is done when the batch is launched; ``checks_left`` more checks answer
+    ``in_progress`` before ``result`` is reported.
+    """
+
+    job_id: str
+    account_id: str
+    kind: str
+    result: dict[str, Any]
+    checks_left: int = 0
+
+
 class Store:
     """The emulator's state; see the module docstring for the locking contract."""
 
@@ -156,6 +176,7 @@ class Store:
         self.copy_references: dict[str, CopyReference] = {}
         self.sessions: dict[str, UploadSession] = {}
         self.jobs: dict[str, SaveUrlJob] = {}
+        self.batch_jobs: dict[str, BatchJob] = {}
         self._next_uid = 1_000_001
         if state_file is not None and state_file.exists():
             self._load(json.loads(state_file.read_text("utf-8")))
@@ -212,7 +233,7 @@ class Store:
             "apps": [asdict(app) for app in self.apps.values()],
             "accounts": [
                 {"account_id": a.account_id, "uid": a.uid, "email": a.email,
-                 "namespace": a.namespace.to_json()}
+                 "allocated": a.allocated, "namespace": a.namespace.to_json()}
                 for a in self.accounts.values()
             ],
             "links": [[a, k, sorted(s)] for (a, k), s in self.links.items()],
@@ -230,7 +251,8 @@ class Store:
             self.apps[raw["key"]] = App(**raw)
         for raw in data["accounts"]:
             account = Account(raw["account_id"], raw["uid"], raw["email"],
-                              Namespace.from_json(raw["namespace"]))
+                              Namespace.from_json(raw["namespace"]),
+                              raw.get("allocated", DEFAULT_ALLOCATION))
             self.accounts[account.account_id] = account
             self.emails[account.email.lower()] = account.account_id
         for account_id, app_key, scopes in data["links"]:

@@ -117,6 +117,14 @@ def lookup_error(tag: str) -> dict[str, Any]:
     return {".tag": tag}
 
 
+def write_error(failure: Exception) -> dict[str, Any]:
+    """The ``WriteError`` for a failed namespace write (a conflict or no space left)."""
+    kind = getattr(failure, "kind", None)
+    if isinstance(kind, str):
+        return conflict_error(kind)
+    return {".tag": "insufficient_space"}
+
+
 def conflict_error(kind: str) -> dict[str, Any]:
     """A ``WriteError`` conflict: ``kind`` is ``file``, ``folder`` or ``file_ancestor``."""
     return {".tag": "conflict", "conflict": {".tag": kind}}
