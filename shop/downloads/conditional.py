@@ -1,12 +1,16 @@
 """Conditional and range requests (RFC 9110 sections 13 and 14), as plain functions.
 
 Policy for ``Range`` (stricter than RFC 9110 allows, on purpose): exactly one
-``bytes=first-last`` or ``bytes=first-`` range is served, as 206. Anything else in the
-``bytes`` unit -- bad syntax, several ranges, suffix ranges (``bytes=-500``), first after
-last, first at or beyond the size -- is answered 416 with ``Content-Range: bytes */SIZE``
-so a client never mistakes a full 200 body for the part it asked for. A ``Range`` in a
-unit other than ``bytes`` is ignored (RFC 9110 14.2), as is any ``Range`` on a method
-other than GET and HEAD. A last position beyond the end is cut to the end (14.1.1).
+``bytes=first-last``, ``bytes=first-`` or suffix ``bytes=-N`` range is served, as 206.
+A suffix range is the last ``N`` bytes, or the whole representation when ``N`` is larger
+than the size (RFC 9110 14.1.2). Anything else in the ``bytes`` unit -- bad syntax,
+several ranges, first after last, first at or beyond the size, ``bytes=-0``, a number of
+more than 19 digits -- is answered 416 with ``Content-Range: bytes */SIZE`` so a client
+never mistakes a full 200 body for the part it asked for. (The digit bound keeps ``int()``
+away from numbers of thousands of digits, which it refuses with a ``ValueError``; 19
+digits already exceed any size.) A ``Range`` in a unit other than ``bytes`` is ignored
+(RFC 9110 14.2), as is any ``Range`` on a method other than GET and HEAD. A last position
+beyond the end is cut to the end (14.1.1).
 
 Preconditions are evaluated in the order of RFC 9110 13.2.2: ``If-Match``,
 ``If-Unmodified-Since``, ``If-None-Match`` (or ``If-Modified-Since`` when absent), then
@@ -22,7 +26,10 @@ from datetime import datetime
 from werkzeug.http import parse_date
 
 _BYTES_RANGE = re.compile(
-    r"[ \t]*bytes[ \t]*=[ \t]*([0-9]+)[ \t]*-[ \t]*([0-9]*)[ \t]*", re.IGNORECASE
+    r"[ \t]*bytes[ \t]*=[ \t]*"
+    r"(?:([0-9]{1,19})[ \t]*-[ \t]*([0-9]{0,19})|-[ \t]*([0-9]{1,19}))"
+    r"[ \t]*",
+    re.IGNORECASE,
 )
 _UNIT = re.compile(r"[ \t]*([!#$%&'*+.^_`|~0-9A-Za-z-]+)[ \t]*=")
 _ETAG = re.compile(r'[ \t]*(W/)?"([\x21\x23-\x7e\x80-\xff]*)"[ \t]*')
@@ -60,8 +67,14 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
         if unit and unit.group(1).lower() != "bytes":
             return None
         raise RangeNotSatisfiable(header)
-    first = int(match.group(1))
-    last = int(match.group(2)) if match.group(2) else size - 1
+    first_digits, last_digits, suffix_digits = match.groups()
+    if suffix_digits is not None:
+        suffix = int(suffix_digits)
+        if suffix == 0 or size == 0:
+            raise RangeNotSatisfiable(header)
+        return max(size - suffix, 0), size - 1
+    first = int(first_digits)
+    last = int(last_digits) if last_digits else size - 1
     if first >= size or first > last:
         raise RangeNotSatisfiable(header)
     return first, min(last, size - 1)

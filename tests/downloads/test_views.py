@@ -267,9 +267,78 @@ def test_track_first_and_last_byte(client, pack, paid_order) -> None:
     assert past.headers["Content-Range"] == f"bytes 10-{len(full) - 1}/{len(full)}"
 
 
+def suffix_urls(token: str, pack) -> list[str]:
+    return [track_url(token, first_track(pack), "mp3"), album_url(token, pack.albums[0], "flac"),
+            pack_url(token, "wav")]
+
+
+def test_suffix_range_is_the_last_bytes(client, pack, paid_order) -> None:
+    _, token = paid_order
+    for url in suffix_urls(token, pack):
+        full = client.get(url).data
+        size = len(full)
+        assert size > 500, url
+        response = client.get(url, headers={"Range": "bytes=-500"})
+        assert response.status_code == 206, url
+        assert response.data == full[-500:], url
+        assert response.headers["Content-Range"] == f"bytes {size - 500}-{size - 1}/{size}"
+        assert response.headers["Content-Length"] == "500"
+
+
+def test_suffix_longer_than_the_file_is_the_whole_file(client, pack, paid_order) -> None:
+    _, token = paid_order
+    for url in suffix_urls(token, pack):
+        full = client.get(url).data
+        size = len(full)
+        for suffix in (size, size + 1, size * 10):
+            response = client.get(url, headers={"Range": f"bytes=-{suffix}"})
+            assert response.status_code == 206, (url, suffix)
+            assert response.data == full
+            assert response.headers["Content-Range"] == f"bytes 0-{size - 1}/{size}"
+            assert response.headers["Content-Length"] == str(size)
+
+
+def test_suffix_ranges_across_zip_members(client, pack, paid_order) -> None:
+    """A suffix range starts wherever ``size - N`` falls: the same member search as any range."""
+    _, token = paid_order
+    url = pack_url(token, "flac")
+    full = client.get(url).data
+    size = len(full)
+    download = find_download(token, "pack", None, "flac")
+    starts = {0, 1, size - 1}
+    for segment in download.source.segments:
+        starts |= {segment.offset - 1, segment.offset, segment.offset + 1}
+    for first in sorted(p for p in starts if 0 <= p < size):
+        response = client.get(url, headers={"Range": f"bytes=-{size - first}"})
+        assert response.status_code == 206, first
+        assert response.data == full[first:], first
+        assert response.headers["Content-Range"] == f"bytes {first}-{size - 1}/{size}"
+
+
+def test_suffix_range_on_head_and_with_if_range(client, pack, paid_order) -> None:
+    _, token = paid_order
+    url = album_url(token, pack.albums[1], "wav")
+    full = client.get(url)
+    size = len(full.data)
+    head = client.head(url, headers={"Range": "bytes=-500"})
+    assert head.status_code == 206 and head.data == b""
+    assert head.headers["Content-Range"] == f"bytes {size - 500}-{size - 1}/{size}"
+    assert head.headers["Content-Length"] == "500"
+    etag, modified = full.headers["ETag"], full.headers["Last-Modified"]
+    for validator in (etag, modified):
+        resumed = client.get(url, headers={"Range": "bytes=-500", "If-Range": validator})
+        assert resumed.status_code == 206 and resumed.data == full.data[-500:]
+    for stale in ('"not-it"', f"W/{etag}"):
+        fresh = client.get(url, headers={"Range": "bytes=-500", "If-Range": stale})
+        assert fresh.status_code == 200 and fresh.data == full.data, stale
+        assert "Content-Range" not in fresh.headers
+
+
 @pytest.mark.parametrize("header", [
-    "bytes=abc", "bytes=0-1,4-5", "bytes=-100", "bytes=10-5", "bytes=2048-", "bytes=99999-",
-    "bytes=", "bytes=0-1, 3-", "bytes = -0",
+    "bytes=abc", "bytes=0-1,4-5", "bytes=-100,-5", "bytes=10-5", "bytes=2048-", "bytes=99999-",
+    "bytes=", "bytes=0-1, 3-", "bytes = -0", "bytes=-0",
+    # Finding L3: numbers of thousands of digits are a 416, not a 500 from int().
+    "bytes=" + "9" * 5000 + "-", "bytes=0-" + "9" * 5000, "bytes=-" + "9" * 5000,
 ])
 def test_bad_ranges_are_416_with_the_size(client, pack, paid_order, header: str) -> None:
     order, token = paid_order
@@ -279,6 +348,16 @@ def test_bad_ranges_are_416_with_the_size(client, pack, paid_order, header: str)
         assert response.status_code == 416, header
         assert response.headers["Content-Range"] == "bytes */2048"
     assert download_counts(order) == {}
+
+
+def test_huge_range_numbers_on_a_zip_are_416(client, pack, paid_order) -> None:
+    _, token = paid_order
+    url = album_url(token, pack.albums[0], "mp3")
+    size = len(client.get(url).data)
+    for header in ("bytes=" + "9" * 5000 + "-", "bytes=-" + "9" * 5000):
+        response = client.get(url, headers={"Range": header})
+        assert response.status_code == 416
+        assert response.headers["Content-Range"] == f"bytes */{size}"
 
 
 def test_unknown_range_unit_gets_the_whole_file(client, pack, paid_order) -> None:
