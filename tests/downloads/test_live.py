@@ -235,3 +235,18 @@ def test_head_and_range_over_http(site: Site, gthread_server: Server, tmp_path: 
     log = gthread_server.log_text()
     assert "/orders/<token>/pack/wav.zip" in log
     assert site.url_path not in log, "order tokens never reach the access log"
+
+
+def test_curl_suffix_range_is_the_last_bytes(site: Site, gthread_server: Server, tmp_path: Path) -> None:
+    url = gthread_server.base_url + site.url_path
+    tail, headers = tmp_path / "tail", tmp_path / "headers"
+    result = curl("--fail", "-r", "-500", "-D", str(headers), "-o", str(tail), "-w", "%{http_code}", url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "206"
+    head = headers.read_text().lower()
+    assert f"content-range: bytes {site.size - 500}-{site.size - 1}/{site.size}" in head
+    assert "content-length: 500" in head
+    whole = tmp_path / "whole"
+    assert curl("--fail", "-o", str(whole), url).returncode == 0
+    assert sha256_file(whole) == site.sha256
+    assert tail.read_bytes() == whole.read_bytes()[-500:]
