@@ -1,8 +1,10 @@
-"""What the order page shows, gathered without request objects."""
+"""What the order page shows (links are built with ``url_for``, so an app context is needed)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from flask import url_for
 
 from shop.downloads.counting import download_counts
 from shop.dropbox.order_panel import dropbox_state
@@ -19,7 +21,7 @@ class FormatLink:
 
 def album_links(token: str, album: Album, counts: dict) -> list[FormatLink]:
     return [
-        FormatLink(fmt, f"/orders/{token}/albums/{album.id}/{fmt}.zip", album.size_of(fmt),
+        FormatLink(fmt, url_for("downloads.album", token=token, album_id=album.id, fmt=fmt), album.size_of(fmt),
                    counts.get(("album", album.id, fmt), 0))
         for fmt in FORMATS
     ]
@@ -30,7 +32,7 @@ def order_page_context(order: Order, token: str) -> dict:
     counts = download_counts(order) if order.is_paid else {}
     albums = order.pack.albums
     pack_links = [
-        FormatLink(fmt, f"/orders/{token}/pack/{fmt}.zip", sum(a.size_of(fmt) for a in albums),
+        FormatLink(fmt, url_for("downloads.pack", token=token, fmt=fmt), sum(a.size_of(fmt) for a in albums),
                    counts.get(("pack", None, fmt), 0))
         for fmt in FORMATS
     ]
