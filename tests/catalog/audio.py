@@ -10,7 +10,7 @@ from mutagen.flac import FLAC, Picture
 from mutagen.id3 import APIC, ID3, TALB, TCON, TDRC, TIT2, TPE1, TRCK
 from mutagen.wave import WAVE
 
-from shop.catalog.png import encode_png
+from shop.catalog.demo.png import encode_png
 
 RATE = 22050
 SOUNDFILE_FORMATS = {"mp3": "MP3", "flac": "FLAC", "wav": "WAV"}

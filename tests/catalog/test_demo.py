@@ -11,7 +11,7 @@ import numpy as np
 import soundfile as sf
 from sqlalchemy import select
 
-from shop.catalog.png import encode_png
+from shop.catalog.demo.png import encode_png
 from shop.extensions import db
 from shop.models import FORMATS, Pack
 from tests.catalog.snapshot import snapshot

@@ -21,11 +21,11 @@ from mutagen.flac import FLAC
 from mutagen.id3 import ID3, TALB, TCON, TDRC, TIT2, TPE1, TPE2, TRCK
 from mutagen.wave import WAVE
 
-from shop.catalog import synth
-from shop.catalog.covers import COVERS
+from shop.catalog.demo import synth
+from shop.catalog.demo.covers import COVERS
+from shop.catalog.demo.png import encode_png
 from shop.catalog.importer import Echo, ImportReport, check_database, check_settings, import_albums
 from shop.catalog.pack_settings import PackSettings
-from shop.catalog.png import encode_png
 from shop.models import FORMATS
 
 DEFAULT_SLUG = "demo-pack"
