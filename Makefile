@@ -16,7 +16,8 @@ test: $(VENV)/.dev-installed system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
-	$(BIN)/ruff check shop dropbox_emulator scripts tests bench
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 system-deps:
 	@bash scripts/install_system_deps.sh

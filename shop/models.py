@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from shop.extensions import db
+from shop.extensions import Model, db
 
 FORMATS: tuple[str, ...] = ("mp3", "flac", "wav")
 PACK_DURATION = timedelta(days=14)
@@ -60,7 +60,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-class Pack(db.Model):
+class Pack(Model):
     __tablename__ = "packs"
     __table_args__ = (
         CheckConstraint("ends_at > starts_at", name="ck_packs_window"),
@@ -91,7 +91,7 @@ class Pack(db.Model):
         return (now or utcnow()) >= self.ends_at
 
 
-class Album(db.Model):
+class Album(Model):
     __tablename__ = "albums"
     __table_args__ = (UniqueConstraint("pack_id", "artist", "title", name="uq_albums_pack_artist_title"),)
 
@@ -124,7 +124,7 @@ class Album(db.Model):
         return sum(t.duration_ms for t in self.tracks)
 
 
-class Track(db.Model):
+class Track(Model):
     __tablename__ = "tracks"
     __table_args__ = (
         UniqueConstraint("album_id", "number", name="uq_tracks_album_number"),
@@ -147,7 +147,7 @@ class Track(db.Model):
         return next((f for f in self.files if f.format == fmt), None)
 
 
-class TrackFile(db.Model):
+class TrackFile(Model):
     """One encoding of one track, with the checksums computed once at import."""
 
     __tablename__ = "track_files"
@@ -180,7 +180,7 @@ class OrderStatus(enum.StrEnum):
     REFUNDED = "refunded"
 
 
-class Order(db.Model):
+class Order(Model):
     __tablename__ = "orders"
     __table_args__ = (
         CheckConstraint("amount_cents >= 0", name="ck_orders_amount"),
@@ -209,7 +209,7 @@ class Order(db.Model):
         return self.status == OrderStatus.PAID
 
 
-class OrderLink(db.Model):
+class OrderLink(Model):
     """A secret link to an order. Only the SHA-256 of the token is stored.
 
     An order may have several links (the receipt, each "lost my link" mail); all stay valid.
@@ -225,7 +225,7 @@ class OrderLink(db.Model):
     order: Mapped[Order] = relationship(back_populates="links")
 
 
-class RateLimitHit(db.Model):
+class RateLimitHit(Model):
     """One counted request in a rate-limit bucket (e.g. ``lost:addr:<hash>``)."""
 
     __tablename__ = "rate_limit_hits"

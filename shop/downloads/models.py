@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shop.extensions import db
+from shop.extensions import Model
 from shop.models import UTCDateTime, utcnow
 
 # ``item_id`` of the whole-pack zip. Not NULL: NULLs never collide in a unique
@@ -15,7 +15,7 @@ from shop.models import UTCDateTime, utcnow
 PACK_ITEM_ID = 0
 
 
-class DownloadCount(db.Model):
+class DownloadCount(Model):
     """One row per (order, kind, item, format), counting completed downloads.
 
     ``kind`` is ``track`` (``item_id`` is a track id), ``album`` (an album id) or ``pack``
