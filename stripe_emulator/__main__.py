@@ -1,0 +1,66 @@
+"""``python -m stripe_emulator --host 127.0.0.1 --port 12111 [--webhook URL --webhook-secret whsec_...]``"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from emulator_common import serve_until_interrupted
+
+from . import DispatchSettings, Settings, create_app
+from .emulator import DEFAULT_API_VERSION
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m stripe_emulator",
+                                     description="A local Stripe: Checkout, refunds, disputes, "
+                                                 "signed webhooks.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=12111, help="0 picks a free port")
+    parser.add_argument("--data-dir", help="persist state here (default: memory)")
+    parser.add_argument("--api-key", action="append", default=[], metavar="SK",
+                        help="accept only this secret key (repeatable; default: any sk_test_)")
+    parser.add_argument("--webhook", action="append", default=[], metavar="URL",
+                        help="register a webhook endpoint for every event (repeatable)")
+    parser.add_argument("--webhook-secret", action="append", default=[], metavar="WHSEC",
+                        help="the signing secret of the --webhook at the same position")
+    parser.add_argument("--public-url", help="origin used in session URLs "
+                                             "(default: the Host of the creating request)")
+    parser.add_argument("--api-version", default=DEFAULT_API_VERSION)
+    parser.add_argument("--retry-base-delay", type=float, default=2.0,
+                        help="seconds before the first webhook retry; doubles each time")
+    parser.add_argument("--max-attempts", type=int, default=8,
+                        help="webhook delivery attempts per event and endpoint")
+    parser.add_argument("--delivery-timeout", type=float, default=10.0,
+                        help="seconds to wait for a webhook endpoint's answer")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if len(args.webhook_secret) > len(args.webhook):
+        parser.error("each --webhook-secret needs a --webhook before it")
+    for secret in args.webhook_secret:
+        if not secret.startswith("whsec_"):
+            parser.error("a webhook secret starts with whsec_")
+    secrets = args.webhook_secret + [None] * (len(args.webhook) - len(args.webhook_secret))
+    settings = Settings(api_version=args.api_version, public_url=args.public_url,
+                        dispatch=DispatchSettings(retry_base_delay=args.retry_base_delay,
+                                                  max_attempts=args.max_attempts,
+                                                  timeout=args.delivery_timeout))
+    app = create_app(args.data_dir, args.api_key, list(zip(args.webhook, secrets, strict=True)),
+                     settings=settings)
+    emulator = app.extensions["stripe_emulator"]
+
+    def announce(base_url: str) -> None:
+        for endpoint_id in sorted(emulator.configured_endpoints):
+            endpoint = emulator.webhook_endpoints[endpoint_id]
+            print(f"webhook {endpoint['url']} secret {endpoint['secret']}", flush=True)
+
+    return serve_until_interrupted(app, args.host, args.port, "stripe_emulator",
+                                   on_stop=emulator.close, announce=announce)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

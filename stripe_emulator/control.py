@@ -1,0 +1,207 @@
+"""The control API under ``/__emulator__/``: time, webhook faults, disputes (JSON in and out).
+
+Each endpoint is a thin wrapper over an :class:`~.emulator.Emulator` or
+:class:`~.webhooks.Dispatcher` method, so tests can do the same in-process through
+``app.extensions["stripe_emulator"]``. Errors are ``{"error": "..."}`` with 400 (bad
+input) or 404 (unknown id).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+
+from emulator_common import json_response
+
+from .emulator import Emulator, SessionNotPayable
+from .wire import StripeError
+
+bp = Blueprint("control", __name__, url_prefix="/__emulator__")
+
+
+class ControlError(Exception):
+    pass
+
+
+@bp.errorhandler(ControlError)
+@bp.errorhandler(ValueError)
+def _bad_input(error: Exception) -> Response:
+    return json_response({"error": str(error)}, 400)
+
+
+@bp.errorhandler(StripeError)
+def _stripe_error(error: StripeError) -> Response:
+    return json_response({"error": error.message}, error.status)
+
+
+def _emulator() -> Emulator:
+    return current_app.extensions["stripe_emulator"]
+
+
+def _body() -> dict[str, Any]:
+    if not request.get_data():
+        return {}
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ControlError("expected a JSON object body")
+    return data
+
+
+def _count(data: dict[str, Any], name: str = "count", default: int = 1) -> int:
+    value = data.get(name, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ControlError(f"{name!r} must be a non-negative integer")
+    return value
+
+
+def _number(data: dict[str, Any], name: str) -> float:
+    value = data.get(name)
+    if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+        raise ControlError(f"{name!r} must be a non-negative number")
+    return float(value)
+
+
+def _string(data: dict[str, Any], name: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value:
+        raise ControlError(f"{name!r} must be a non-empty string")
+    return value
+
+
+@bp.get("/")
+def summary() -> Response:
+    emulator = _emulator()
+    return json_response({**emulator.summary(), "webhooks": emulator.webhooks.status()})
+
+
+@bp.post("/reset")
+def reset() -> Response:
+    _emulator().reset()
+    return json_response({"reset": True})
+
+
+# -- time ------------------------------------------------------------------------------------
+
+
+@bp.get("/clock")
+def clock() -> Response:
+    emulator = _emulator()
+    return json_response({"now": emulator.now(), "offset": emulator.clock.offset})
+
+
+@bp.post("/clock/advance")
+def advance_clock() -> Response:
+    emulator = _emulator()
+    expired = emulator.advance_clock(_number(_body(), "seconds"))
+    return json_response({"now": emulator.now(), "offset": emulator.clock.offset,
+                          "expired_sessions": expired})
+
+
+# -- payments and disputes ---------------------------------------------------------------------
+
+
+@bp.post("/checkout/sessions/<session_id>/pay")
+def pay(session_id: str) -> Response:
+    """Pay as the hosted page would: ``{"card": "4242424242424242"}``."""
+    try:
+        result = _emulator().pay(session_id, _string(_body(), "card"))
+    except SessionNotPayable as error:
+        raise ControlError(f"session {session_id} is {error.session['status']}") from None
+    return json_response({"paid": result.redirect is not None, "redirect": result.redirect,
+                          "error": result.error, "code": result.code,
+                          "decline_code": result.decline_code})
+
+
+@bp.post("/disputes")
+def open_dispute() -> Response:
+    data = _body()
+    return json_response(_emulator().open_dispute(_string(data, "charge"),
+                                                  data.get("reason", "fraudulent")))
+
+
+@bp.post("/disputes/<dispute_id>/close")
+def close_dispute(dispute_id: str) -> Response:
+    return json_response(_emulator().close_dispute(dispute_id, _string(_body(), "outcome")))
+
+
+@bp.post("/refunds/<refund_id>/fail")
+def fail_refund(refund_id: str) -> Response:
+    return json_response(_emulator().fail_refund(refund_id))
+
+
+# -- webhooks --------------------------------------------------------------------------------
+
+
+@bp.post("/webhook_endpoints")
+def add_endpoint() -> Response:
+    """``{"url": ..., "secret": "whsec_..." (optional), "enabled_events": [...] (optional)}``."""
+    data = _body()
+    events = data.get("enabled_events")
+    if events is not None and not (isinstance(events, list)
+                                   and all(isinstance(e, str) for e in events)):
+        raise ControlError("'enabled_events' must be a list of strings")
+    secret = data.get("secret")
+    if secret is not None and not isinstance(secret, str):
+        raise ControlError("'secret' must be a string")
+    return json_response(_emulator().add_endpoint(_string(data, "url"), secret, events))
+
+
+@bp.get("/webhooks")
+def webhook_status() -> Response:
+    return json_response(_emulator().webhooks.status())
+
+
+@bp.post("/webhooks/delay")
+def delay() -> Response:
+    """``{"seconds": 5}`` delays every next event; ``"count": n`` only the next n."""
+    data = _body()
+    seconds = _number(data, "seconds")
+    count = _count(data, default=0) if "count" in data else None
+    controls = _emulator().webhooks.configure(delay_seconds=seconds, delay_remaining=count)
+    return json_response(controls.as_json())
+
+
+@bp.post("/webhooks/duplicate")
+def duplicate() -> Response:
+    """``{"count": n}``: deliver each of the next n events twice."""
+    controls = _emulator().webhooks.configure(duplicate_remaining=_count(_body()))
+    return json_response(controls.as_json())
+
+
+@bp.post("/webhooks/reorder")
+def reorder() -> Response:
+    """``{"count": n}``: hold the next n events, then send them newest first."""
+    count = _count(_body(), default=2)
+    controls = _emulator().webhooks.configure(hold_remaining=count)
+    return json_response(controls.as_json())
+
+
+@bp.post("/webhooks/release")
+def release() -> Response:
+    return json_response({"released": _emulator().webhooks.release()})
+
+
+@bp.post("/webhooks/fail")
+def fail() -> Response:
+    """``{"count": n, "status": 500}``: the next n attempts fail without reaching the
+    endpoint (``status`` 0: logged as not sent); each is retried like a real failure."""
+    data = _body()
+    status = _count(data, "status", 500)
+    if status and not 100 <= status <= 599:
+        raise ControlError("'status' must be 0 or an HTTP status code")
+    controls = _emulator().webhooks.configure(fail_remaining=_count(data), fail_status=status)
+    return json_response(controls.as_json())
+
+
+@bp.get("/webhooks/deliveries")
+def deliveries() -> Response:
+    return json_response({"deliveries": _emulator().webhooks.deliveries()})
+
+
+@bp.post("/webhooks/wait")
+def wait() -> Response:
+    """``{"timeout": 10}``: answer once nothing is pending or in flight (``idle``)."""
+    data = _body()
+    timeout = _number(data, "timeout") if "timeout" in data else 10.0
+    return json_response({"idle": _emulator().webhooks.wait_idle(timeout)})

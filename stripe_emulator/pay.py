@@ -1,0 +1,59 @@
+"""The hosted payment page a session's ``url`` points to: ``/c/pay/<session id>``.
+
+A plain HTML form with one card-number field (no JavaScript). Paying redirects (303) to
+``success_url``; a decline shows the page again with the reason; a link goes back to
+``cancel_url``. An expired or complete session shows a page saying so.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, redirect, render_template, request
+
+from .emulator import Emulator, SessionNotPayable, format_amount
+from .wire import StripeError
+
+bp = Blueprint("pay", __name__)
+
+# No script may run on the page; forms may post anywhere because the answer redirects to
+# the store's success URL, and browsers apply form-action to that redirect as well.
+CSP = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+
+def _emulator() -> Emulator:
+    return current_app.extensions["stripe_emulator"]
+
+
+def _page(session_id: str, error: str | None = None, card: str = "", status: int = 200
+          ) -> Response:
+    try:
+        session, items = _emulator().session_for_page(session_id)
+    except StripeError:
+        response = Response(render_template("stripe_emulator/missing.html"), 404)
+        response.headers["Content-Security-Policy"] = CSP
+        return response
+    lines = [{"name": item["description"], "quantity": item["quantity"],
+              "amount": format_amount(item["amount_total"], item["currency"])} for item in items]
+    html = render_template("stripe_emulator/pay.html", session=session, lines=lines,
+                           total=format_amount(session["amount_total"], session["currency"]),
+                           error=error, card=card)
+    response = Response(html, 410 if session["status"] == "expired" else status)
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/c/pay/<session_id>")
+def show(session_id: str) -> Response:
+    return _page(session_id)
+
+
+@bp.post("/c/pay/<session_id>")
+def submit(session_id: str) -> Response:
+    card = request.form.get("cardnumber", "")
+    try:
+        result = _emulator().pay(session_id, card)
+    except (StripeError, SessionNotPayable):
+        return _page(session_id)
+    if result.redirect is not None:
+        return redirect(result.redirect, 303)
+    return _page(session_id, error=result.error, card=card, status=402)
