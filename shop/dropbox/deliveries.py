@@ -16,7 +16,15 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shop.catalog.layout import track_entries
-from shop.dropbox.models import ACTIVE_STATUSES, Delivery, DeliveryFile, DeliveryStatus, FileStatus
+from shop.dropbox.models import (
+    ACTIVE_STATUSES,
+    PACK_TARGET,
+    Delivery,
+    DeliveryFile,
+    DeliveryStatus,
+    FileStatus,
+    delivery_target,
+)
 from shop.dropbox.paths import buyer_folder
 from shop.extensions import db
 from shop.models import Album, Order, utcnow
@@ -41,9 +49,9 @@ def heartbeat_interval() -> timedelta:
 
 def target_albums(order: Order, target: str) -> list[Album]:
     albums = sorted(order.pack.albums, key=lambda a: (a.position, a.id))
-    if target == "pack":
+    if target == PACK_TARGET:
         return albums
-    return [a for a in albums if f"album:{a.id}" == target]
+    return [a for a in albums if delivery_target(a.id) == target]
 
 
 def create_delivery(order: Order, target: str, fmt: str) -> tuple[Delivery, bool]:
@@ -100,7 +108,7 @@ def requeue_waiting(now=None) -> int:
     """Enqueue deliveries that wait for the queue, lost their job, or lost their worker.
 
     Safe to run from several workers at once: a delivery is only ever worked on by the
-    worker that claimed it (see :func:`shop.dropbox.jobs.claim`).
+    worker that claimed it (see :meth:`shop.dropbox.jobs.Deliverer.claim`).
     """
     now = now or utcnow()
     candidates = db.session.scalars(select(Delivery).where(or_(

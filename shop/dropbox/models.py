@@ -8,16 +8,32 @@ a double click cannot start two.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shop.extensions import db
-from shop.models import Album, Order, TrackFile, UTCDateTime, utcnow
+from shop.extensions import Model
+from shop.models import FORMATS, Album, Order, TrackFile, UTCDateTime, utcnow
+
+# A delivery's target: the whole pack, or ``album:<id>``. A string rather than a nullable
+# album id because NULLs never collide in the partial unique index below (the same reason
+# DownloadCount uses PACK_ITEM_ID = 0).
+PACK_TARGET = "pack"
 
 
-class AlbumFolderRef(db.Model):
+def delivery_target(album_id: int | None) -> str:
+    """The target string of one album's delivery, or of the pack's when ``album_id`` is None."""
+    return PACK_TARGET if album_id is None else f"album:{album_id}"
+
+
+def sql_in(column: str, values: Iterable[str]) -> str:
+    """``column IN ('a', 'b')`` for a check constraint, from an enum or a tuple of names."""
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
+
+
+class AlbumFolderRef(Model):
     """A copy reference to one album-and-format folder in the store's Dropbox.
 
     Saving it delivers a whole album in one API call.
@@ -26,7 +42,7 @@ class AlbumFolderRef(db.Model):
     __tablename__ = "album_folder_refs"
     __table_args__ = (
         UniqueConstraint("album_id", "format", name="uq_album_folder_refs_album_format"),
-        CheckConstraint("format IN ('mp3', 'flac', 'wav')", name="ck_album_folder_refs_format"),
+        CheckConstraint(sql_in("format", FORMATS), name="ck_album_folder_refs_format"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -39,7 +55,7 @@ class AlbumFolderRef(db.Model):
     minted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class DropboxConnection(db.Model):
+class DropboxConnection(Model):
     """A buyer's Dropbox authorisation, one per order. Tokens are Fernet-encrypted."""
 
     __tablename__ = "dropbox_connections"
@@ -58,7 +74,7 @@ class DropboxConnection(db.Model):
     order: Mapped[Order] = relationship()
 
 
-class StoreDropboxAccount(db.Model):
+class StoreDropboxAccount(Model):
     """The store's own Dropbox (where seeded files live). At most one row."""
 
     __tablename__ = "store_dropbox_account"
@@ -81,7 +97,7 @@ class DeliveryStatus(enum.StrEnum):
 ACTIVE_STATUSES = (DeliveryStatus.QUEUED, DeliveryStatus.RUNNING, DeliveryStatus.NEEDS_RECONNECT)
 # Active and moving by itself (a reconnect needs the buyer): the page keeps polling these.
 IN_PROGRESS_STATUSES = (DeliveryStatus.QUEUED, DeliveryStatus.RUNNING)
-_ACTIVE_SQL = "status IN ('queued', 'running', 'needs_reconnect')"
+_ACTIVE_SQL = sql_in("status", ACTIVE_STATUSES)
 
 
 class FileStatus(enum.StrEnum):
@@ -91,15 +107,13 @@ class FileStatus(enum.StrEnum):
     FAILED = "failed"
 
 
-class Delivery(db.Model):
-    """One "Add to Dropbox" click: an album (``album:<id>``) or the pack, in one format."""
+class Delivery(Model):
+    """One "Add to Dropbox" click: an album or the pack (see :func:`delivery_target`), in one format."""
 
     __tablename__ = "deliveries"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('queued', 'running', 'needs_reconnect', 'done', 'failed')", name="ck_deliveries_status"
-        ),
-        CheckConstraint("format IN ('mp3', 'flac', 'wav')", name="ck_deliveries_format"),
+        CheckConstraint(sql_in("status", DeliveryStatus), name="ck_deliveries_status"),
+        CheckConstraint(sql_in("format", FORMATS), name="ck_deliveries_format"),
         Index(
             "uq_deliveries_one_active",
             "order_id",
@@ -135,22 +149,14 @@ class Delivery(db.Model):
     def job_id(self) -> str:
         return f"delivery-{self.id}"
 
-    @property
-    def album_id(self) -> int | None:
-        return int(self.target.split(":", 1)[1]) if self.target.startswith("album:") else None
 
-    @property
-    def is_active(self) -> bool:
-        return self.status in ACTIVE_STATUSES
-
-
-class DeliveryFile(db.Model):
+class DeliveryFile(Model):
     """One file of a delivery and where it ended up in the buyer's Dropbox."""
 
     __tablename__ = "delivery_files"
     __table_args__ = (
         UniqueConstraint("delivery_id", "track_file_id", name="uq_delivery_files_file"),
-        CheckConstraint("status IN ('pending', 'copying', 'done', 'failed')", name="ck_delivery_files_status"),
+        CheckConstraint(sql_in("status", FileStatus), name="ck_delivery_files_status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

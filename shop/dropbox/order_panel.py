@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from shop.dropbox.connections import connection_for
 from shop.dropbox.deliveries import progress
-from shop.dropbox.models import IN_PROGRESS_STATUSES, Delivery, DropboxConnection
+from shop.dropbox.models import IN_PROGRESS_STATUSES, Delivery, DropboxConnection, delivery_target
 from shop.extensions import db
 from shop.models import Order
 
@@ -19,8 +19,12 @@ class DropboxState:
     configured: bool
     connection: DropboxConnection | None
     app_folder: str
-    # The newest delivery per target ("pack", "album:<id>"), as progress dictionaries.
+    # The newest delivery per target (see delivery_target), as progress dictionaries.
     latest: dict[str, dict] = field(default_factory=dict)
+
+    def latest_for(self, album_id: int | None) -> dict | None:
+        """The newest delivery of one album, or of the pack when ``album_id`` is None."""
+        return self.latest.get(delivery_target(album_id))
 
     @property
     def active_delivery_id(self) -> int | None:

@@ -10,9 +10,8 @@ from dropbox.exceptions import DropboxException
 from dropbox.oauth import BadRequestException, BadStateException, CsrfException, NotApprovedException, ProviderException
 from flask import abort, current_app, redirect, render_template, request, session, url_for
 
-from shop.dropbox import bp
+from shop.dropbox import bp, connections
 from shop.dropbox.client import DropboxNotConfigured, web_url
-from shop.dropbox.connections import connection_for, disconnect, oauth_flow, save_connection
 from shop.dropbox.deliveries import (
     create_delivery,
     enqueue_delivery,
@@ -22,7 +21,7 @@ from shop.dropbox.deliveries import (
     target_albums,
 )
 from shop.dropbox.fetch_urls import verify_file_token
-from shop.dropbox.models import Delivery
+from shop.dropbox.models import PACK_TARGET, Delivery, delivery_target
 from shop.errors import error_response, wants_json
 from shop.extensions import db
 from shop.models import FORMATS, TrackFile
@@ -32,6 +31,8 @@ from shop.storage import get_storage
 log = logging.getLogger(__name__)
 
 _CONNECT_KEY = "dropbox_connect"
+# In the connect session entry: the delivery asked for before connecting, started on the way back.
+_PENDING_DELIVERY = "pending_delivery"
 
 
 def _order_url(token: str, anchor: str = "dropbox") -> str:
@@ -46,14 +47,13 @@ def _problem(title: str, message: str, token: str | None, status: int):
 def connect(token: str):
     get_paid_order(token)
     try:
-        flow = oauth_flow(session)
+        flow = connections.oauth_flow(session)
     except DropboxNotConfigured:
         abort(503, "Dropbox delivery is not set up in this store.")
     nonce = secrets.token_urlsafe(16)
-    pending = dict(session.get(_CONNECT_KEY) or {})
-    pending = {"nonce": nonce, "order_token": token, "then": pending.get("then") if pending.get(
-        "order_token") == token else None}
-    session[_CONNECT_KEY] = pending
+    earlier = session.get(_CONNECT_KEY) or {}
+    pending_delivery = earlier.get(_PENDING_DELIVERY) if earlier.get("order_token") == token else None
+    session[_CONNECT_KEY] = {"nonce": nonce, "order_token": token, _PENDING_DELIVERY: pending_delivery}
     return redirect(web_url(flow.start(url_state=nonce)))
 
 
@@ -62,7 +62,7 @@ def callback():
     pending = session.get(_CONNECT_KEY) or {}
     token = pending.get("order_token")
     try:
-        flow = oauth_flow(session)
+        flow = connections.oauth_flow(session)
         result = flow.finish(request.args.to_dict())
     except DropboxNotConfigured:
         abort(503, "Dropbox delivery is not set up in this store.")
@@ -84,24 +84,24 @@ def callback():
     session.pop(_CONNECT_KEY, None)
     order = get_paid_order(token)
     try:
-        save_connection(order, result)
+        connections.save_connection(order, result)
     except DropboxException as exc:
         log.warning("could not read the new Dropbox account for order %s: %s", order.id, type(exc).__name__)
         return _problem("Dropbox sign-in failed", "Dropbox did not answer as expected. Please try again.", token,
                         502)
     resume_after_reconnect(order.id)
-    then = pending.get("then")
-    if then:
-        delivery, _ = create_delivery(order, then["target"], then["format"])
+    pending_delivery = pending.get(_PENDING_DELIVERY)
+    if pending_delivery:
+        delivery, _ = create_delivery(order, pending_delivery["target"], pending_delivery["format"])
         enqueue_delivery(delivery)
         return redirect(_order_url(token, f"delivery-{delivery.id}"), code=303)
     return redirect(_order_url(token), code=303)
 
 
 @bp.post("/orders/<token>/dropbox/disconnect")
-def disconnect_view(token: str):
+def disconnect(token: str):
     order = get_paid_order(token)
-    disconnect(order)
+    connections.disconnect(order)
     return redirect(_order_url(token), code=303)
 
 
@@ -112,9 +112,9 @@ def _start(token: str, target: str):
         return error_response(400, "Choose MP3, FLAC or WAV.")
     if not target_albums(order, target):
         abort(404)
-    if connection_for(order) is None:
+    if connections.connection_for(order) is None:
         # One click: remember what was asked, connect, and start it on the way back.
-        session[_CONNECT_KEY] = {"order_token": token, "then": {"target": target, "format": fmt}}
+        session[_CONNECT_KEY] = {"order_token": token, _PENDING_DELIVERY: {"target": target, "format": fmt}}
         return redirect(url_for("dropbox.connect", token=token), code=303)
     delivery, created = create_delivery(order, target, fmt)
     # A delivery that already waits on the queue needs nothing; one that never got there tries again.
@@ -132,12 +132,12 @@ def _start(token: str, target: str):
 
 @bp.post("/orders/<token>/dropbox/albums/<int:album_id>")
 def deliver_album(token: str, album_id: int):
-    return _start(token, f"album:{album_id}")
+    return _start(token, delivery_target(album_id))
 
 
 @bp.post("/orders/<token>/dropbox/pack")
 def deliver_pack(token: str):
-    return _start(token, "pack")
+    return _start(token, PACK_TARGET)
 
 
 def _delivery(token: str, delivery_id: int) -> Delivery:
