@@ -72,6 +72,24 @@ _LOSSLESS_CODECS: dict[str, int | None] = {
     "pcm_f64le": 64,
     "pcm_f64be": 64,
 }
+_LOSSY_CODECS: dict[str, str] = {
+    "mp3": "MP3",
+    "mp3float": "MP3",
+    "mp2": "MP2",
+    "aac": "AAC",
+    "aac_latm": "AAC",
+    "opus": "Opus",
+    "libopus": "Opus",
+    "vorbis": "Vorbis",
+    "libvorbis": "Vorbis",
+    "wmav2": "WMA",
+    "ac3": "AC-3",
+    "eac3": "E-AC-3",
+    "adpcm_ms": "ADPCM",
+    "adpcm_ima_wav": "ADPCM",
+    "pcm_alaw": "A-law",
+    "pcm_mulaw": "µ-law",
+}
 _FLOAT_PCM = frozenset({"pcm_f32le", "pcm_f32be", "pcm_f64le", "pcm_f64be"})
 
 #: Preview clip: length, where it starts, fades, and its MP3 bitrate.
@@ -206,15 +224,14 @@ def probe_master(path: Path) -> MasterInfo:
     frames = 0
     with _open_input(path) as container:
         stream = container.streams.audio[0]
-        declared = stream.duration if stream.time_base == Fraction(1, header.sample_rate) else None
         for frame in _decode(container, stream, path):
             frames += frame.samples
     if frames == 0:
         raise MasterError(path, "no audio frames")
-    # FLAC's STREAMINFO and WAV/AIFF data sizes declare the length: fewer decoded frames
-    # means a truncated upload.
-    if declared and frames < declared:
-        raise MasterError(path, f"truncated or corrupt: {declared} frames declared, {frames} decodable")
+    # FLAC's STREAMINFO and the WAV/AIFF chunk headers declare the length: fewer decodable
+    # frames means a truncated upload or a damaged file.
+    if header.frames and frames < header.frames:
+        raise MasterError(path, f"truncated or corrupt: {header.frames} frames declared, {frames} decodable")
     return MasterInfo(
         path=path,
         container=header.container,
@@ -236,16 +253,16 @@ def _read_header(path: Path) -> MasterInfo:
         demuxer = container.format.name
         rate = stream.codec_context.sample_rate
         channels = stream.codec_context.channels
-        declared = stream.duration if stream.time_base == Fraction(1, rate or 1) else None
+    if codec in _LOSSY_CODECS:
+        raise MasterError(path, f"{_LOSSY_CODECS[codec]} is lossy; a master must be lossless FLAC, WAV or AIFF")
     if codec not in _LOSSLESS_CODECS:
-        raise MasterError(
-            path, f"{_codec_label(codec)} is lossy (or not lossless PCM); a master must be FLAC, WAV or AIFF"
-        )
+        raise MasterError(path, f"{codec} audio is not accepted; a master must be FLAC, WAV or AIFF (PCM)")
     if demuxer not in MASTER_CONTAINERS:
         raise MasterError(path, f"container {demuxer!r} is not accepted; a master must be FLAC, WAV or AIFF")
     if codec in _FLOAT_PCM:
         raise MasterError(path, "floating-point PCM is not accepted; export 16 or 24 bit integer PCM")
-    bit_depth = _LOSSLESS_CODECS[codec] or _flac_bit_depth(path)
+    header_bits, declared = _declared_format(path, demuxer)
+    bit_depth = _LOSSLESS_CODECS[codec] or header_bits
     if bit_depth not in SUPPORTED_BIT_DEPTHS:
         raise MasterError(path, f"{bit_depth}-bit audio is not accepted; a master must be 16 or 24 bit")
     if rate not in SUPPORTED_RATES:
@@ -260,22 +277,24 @@ def _read_header(path: Path) -> MasterInfo:
         sample_rate=rate,
         bit_depth=bit_depth,
         channels=channels,
-        frames=declared or 0,
+        frames=declared,
     )
 
 
-def _flac_bit_depth(path: Path) -> int:
-    # PyAV decodes 20- and 24-bit FLAC alike to s32 and does not expose
-    # bits_per_raw_sample; STREAMINFO has the truth.
+def _declared_format(path: Path, demuxer: str) -> tuple[int, int]:
+    """Bits per sample and frames as the headers declare them (mutagen reads them).
+
+    PyAV decodes 20- and 24-bit FLAC alike to s32 without exposing
+    ``bits_per_raw_sample``, and derives a WAV's length from the file size, so a truncated
+    upload would look whole; STREAMINFO and the chunk headers have the truth.
+    """
+    reader = {"flac": FLAC, "wav": WAVE, "aiff": AIFF}[demuxer]
     try:
-        return int(FLAC(path).info.bits_per_sample)
+        info = reader(path).info
     except (MutagenError, OSError, EOFError, ValueError) as exc:
-        raise MasterError(path, f"unreadable FLAC header ({exc})") from exc
-
-
-def _codec_label(codec: str) -> str:
-    labels = {"mp3": "MP3", "mp3float": "MP3", "aac": "AAC", "opus": "Opus", "libopus": "Opus", "vorbis": "Vorbis"}
-    return labels.get(codec, codec)
+        raise MasterError(path, f"unreadable {MASTER_CONTAINERS[demuxer]} header ({exc})") from exc
+    frames = round(info.length * info.sample_rate) if info.sample_rate else 0
+    return int(info.bits_per_sample), frames
 
 
 @contextmanager
@@ -382,7 +401,9 @@ def encode(
     :param fmt: a format id or old alias (see :mod:`shop.catalog.formats`).
     :param cover: PNG or JPEG bytes for the front cover, or ``None``.
     :param master: the master's :func:`probe_master` result, to skip reading its headers
-        again; a corrupt master is still detected while encoding.
+        again. Without it only the headers are checked before encoding; a corrupt or
+        truncated master is still refused, when decoding falls short, and nothing is left
+        at ``out_path``.
     :raises MasterError: when the master is refused or turns out corrupt.
     :raises KeyError: for an unknown format id.
     :raises ValueError: when ``cover`` is neither PNG nor JPEG.
@@ -395,7 +416,9 @@ def encode(
     try:
         with _open_input(master_path) as source:
             stream = source.streams.audio[0]
-            _transcode(source, stream, master_path, partial, settings)
+            frames = _transcode(source, stream, master_path, partial, settings)
+        if frames < info.frames:
+            raise MasterError(master_path, f"truncated or corrupt: {info.frames} frames declared, {frames} decodable")
         _TAG_WRITERS[buyer_format.id](partial, tags, cover, cover_mime)
         digests = digest_file(partial)
         os.replace(partial, out_path)
@@ -451,7 +474,8 @@ def _layout_name(channels: int) -> str:
 
 def _transcode(
     source: InputContainer, stream: AudioStream, master_path: Path, out: Path, settings: _Settings
-) -> None:
+) -> int:
+    """Decode the master into the encoder; returns the number of frames decoded."""
     codec_options = dict(settings.codec_options)
     if settings.bits_per_raw_sample:
         codec_options["bits_per_raw_sample"] = str(settings.bits_per_raw_sample)
@@ -472,11 +496,14 @@ def _transcode(
         # The decoded frames keep their timestamps, so the muxer learns the encoder's
         # priming delay (MP4 edit list, Ogg pre-skip, LAME gapless header) and players
         # trim it: the file plays exactly the master's length.
+        frames = 0
         for frame in _decode(source, stream, master_path):
+            frames += frame.samples
             output.mux(target.encode(frame))
         output.mux(target.encode(None))
     finally:
         output.close()
+    return frames
 
 
 _QP2LAMBDA = 118  # FF_QP2LAMBDA in libavutil/avutil.h
