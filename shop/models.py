@@ -23,6 +23,7 @@ from sqlalchemy import (
     func,
     select,
 )
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -36,9 +37,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _two_weeks_after_start(context) -> datetime:
+def _two_weeks_after_start(context: DefaultExecutionContext) -> datetime:
     """A pack is on sale for two weeks unless told otherwise."""
-    return context.get_current_parameters()["starts_at"] + PACK_DURATION
+    starts_at: datetime = context.get_current_parameters()["starts_at"]  # type: ignore[no-untyped-call]
+    return starts_at + PACK_DURATION
 
 
 class UTCDateTime(TypeDecorator[datetime]):

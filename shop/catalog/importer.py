@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from flask import current_app
 from sqlalchemy import select
@@ -31,6 +32,8 @@ from shop.catalog.tags import AUDIO_EXTENSIONS, AudioTags, UnreadableAudio, clea
 from shop.extensions import db
 from shop.models import FORMATS, Album, Pack, Track, TrackFile
 from shop.storage import Storage, get_storage
+
+T = TypeVar("T")
 
 COVER_NAMES = ("cover", "folder")
 COVER_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -327,7 +330,7 @@ def _split_folder_name(name: str) -> tuple[str | None, str]:
     return None, cleaned
 
 
-def _most_common(folder: Path, what: str, values: Iterable[object], notes: list[str]):
+def _most_common(folder: Path, what: str, values: Iterable[T | None], notes: list[str]) -> T | None:
     counts = Counter(v for v in values if v is not None)
     if not counts:
         return None

@@ -161,6 +161,6 @@ def if_range_matches(value: str, etag: str, last_modified: datetime) -> bool:
     value = value.strip()
     if value.startswith(('"', "W/")):
         tags = parse_etags(value)
-        return bool(tags) and len(tags) == 1 and not tags[0][0] and tags[0][1] == etag
+        return tags is not None and len(tags) == 1 and not tags[0][0] and tags[0][1] == etag
     moment = _http_date(value)
     return moment is not None and moment == _whole_seconds(last_modified)

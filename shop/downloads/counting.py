@@ -12,9 +12,11 @@ resume, and with no download caps an over-count costs nobody anything.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any, cast
 
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shop.downloads.models import PACK_ITEM_ID, DownloadCount
@@ -44,7 +46,7 @@ def record_download(order_id: int, kind: str, item_id: int | None, fmt: str) -> 
         update(DownloadCount).where(match).values(count=DownloadCount.count + 1, last_at=now)
         .execution_options(synchronize_session=False)
     )
-    if db.session.execute(increment).rowcount == 0:
+    if cast(CursorResult[Any], db.session.execute(increment)).rowcount == 0:
         try:
             with db.session.begin_nested():
                 db.session.add(DownloadCount(order_id=order_id, kind=kind, item_id=item, format=fmt,
@@ -54,7 +56,8 @@ def record_download(order_id: int, kind: str, item_id: int | None, fmt: str) -> 
     db.session.commit()
 
 
-def record_download_later(app: Flask, order_id: int, kind: str, item_id: int | None, fmt: str):
+def record_download_later(app: Flask, order_id: int, kind: str, item_id: int | None,
+                          fmt: str) -> Callable[[], None]:
     """A callable that records the download in its own app context.
 
     It runs after the view has returned (when the last chunk has been written), so it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import quote
 
 from flask import Response, abort, current_app, request
@@ -80,7 +81,7 @@ def _reaches_end(decision: Decision, size: int) -> bool:
     return decision.status in (200, 206) and decision.last == size - 1
 
 
-def _counter(download: Download):
+def _counter(download: Download) -> Callable[[], None]:
     return record_download_later(current_app._get_current_object(),  # type: ignore[attr-defined]
                                  download.order_id, download.kind, download.item_id, download.fmt)
 

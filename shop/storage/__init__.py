@@ -6,6 +6,9 @@ never taken from a URL, so no request can name a path outside the storage.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from flask import Flask, current_app
 
 from shop.storage.base import Storage
@@ -14,7 +17,7 @@ from shop.storage.local import LocalStorage
 __all__ = ["LocalStorage", "Storage", "get_storage", "make_storage"]
 
 
-def make_storage(config: dict) -> Storage:
+def make_storage(config: Mapping[str, Any]) -> Storage:
     """Build the backend named by ``STORAGE`` (``local`` or ``s3``)."""
     kind = config.get("STORAGE", "local")
     if kind == "local":

@@ -61,7 +61,8 @@ class S3Storage(Storage):
 
     def _head(self, key: str) -> dict[str, Any]:
         try:
-            return self.client.head_object(Bucket=self.bucket, Key=key)
+            head: dict[str, Any] = self.client.head_object(Bucket=self.bucket, Key=key)
+            return head
         except ClientError as error:
             if _is_missing(error):
                 raise FileNotFoundError(key) from None

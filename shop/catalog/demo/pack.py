@@ -8,9 +8,11 @@ Output is deterministic, so a second run finds everything in place and changes n
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,19 +144,19 @@ def write_demo_albums(root: Path, albums: tuple[DemoAlbum, ...] = DEMO_ALBUMS) -
     Tracks render in parallel threads (numpy and libsndfile release the GIL); each has its
     own seeded generator, so the result does not depend on the order they finish in.
     """
-    jobs = []
+    jobs: list[Callable[[], None]] = []
     folders = []
     for position, album in enumerate(albums, start=1):
         folder = album_folder(root, position, album)
         folder.mkdir(parents=True, exist_ok=True)
         folders.append(folder)
-        jobs.append((_write_cover, folder, album))
+        jobs.append(functools.partial(_write_cover, folder, album))
         for number, track in enumerate(album.tracks, start=1):
-            jobs.append((_write_track, folder, album, number, track))
+            jobs.append(functools.partial(_write_track, folder, album, number, track))
     workers = max(1, min(4, os.cpu_count() or 1))
     try:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            for future in [pool.submit(job, *args) for job, *args in jobs]:
+            for future in [pool.submit(job) for job in jobs]:
                 future.result()
     finally:
         synth.clear_caches()

@@ -9,7 +9,7 @@ different per genre, rendered in well under a second each.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -284,7 +284,7 @@ def plucked_string(note: int, brightness: float = 0.5, seconds: float = 2.5) -> 
     excitation = rng.uniform(-1, 1, period)
     # Softer picks (less brightness) start with a smoother burst.
     smooth = max(1, int(round((1 - brightness) * 6)))
-    excitation = np.convolve(excitation, np.ones(smooth) / smooth, mode="same")
+    excitation = np.convolve(excitation, np.ones(smooth) / smooth, mode="same").astype(np.float64)
     decay = 0.996 + 0.0035 * brightness
     y = np.zeros(n + period)
     y[:period] = excitation
@@ -384,7 +384,7 @@ def babble(seconds: float, rng: np.random.Generator, pitch: float = 125.0, risin
     return voice + consonants
 
 
-def slide_whistle(points: list[tuple[float, float]]) -> np.ndarray:
+def slide_whistle(points: Sequence[tuple[float, float]]) -> np.ndarray:
     """A slide whistle gliding through ``(seconds, hz)`` points, with a little vibrato."""
     seconds = points[-1][0]
     t = times(seconds)
