@@ -42,11 +42,13 @@ class ServerThread:
     Use as a context manager; :attr:`base_url` is known as soon as it is built.
     """
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0,
+                 poll_interval: float = 0.05) -> None:
         self.server: BaseWSGIServer = make_server(host, port, app, threaded=True)
         self.base_url = f"http://{host}:{self.server.server_port}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True,
-                                        name=f"server {self.base_url}")
+        # A short poll makes stop() quick: shutdown() waits for the loop's next poll.
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(poll_interval,),
+                                        daemon=True, name=f"server {self.base_url}")
 
     def start(self) -> ServerThread:
         self._thread.start()
