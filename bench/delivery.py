@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
 
-from dropbox_emulator.testing import EmulatorProcess, ServerThread  # noqa: E402
+from dropbox_emulator.testing import EmulatorProcess  # noqa: E402
+from emulator_common import ServerThread  # noqa: E402
 from shop.dropbox.paths import buyer_folder  # noqa: E402
 from tests.services import RedisServer, WorkerProcess, free_port, worker_env  # noqa: E402
 

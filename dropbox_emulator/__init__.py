@@ -11,7 +11,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import requests
-from flask import Flask, Response
+from flask import Flask
+
+from emulator_common import install_request_ids
 
 from .emulator import Emulator, Settings
 from .ids import new_request_id
@@ -62,7 +64,4 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_request_ids(app: Flask) -> None:
-    @app.after_request
-    def add_request_id(response: Response) -> Response:
-        response.headers["X-Dropbox-Request-Id"] = new_request_id()
-        return response
+    install_request_ids(app, "X-Dropbox-Request-Id", new_request_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from werkzeug.serving import make_server
+from emulator_common import serve_until_interrupted
 
 from . import Settings, create_app
 
@@ -40,17 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings(token_ttl=args.token_ttl, max_concurrent_writes=args.max_concurrent_writes)
     app = create_app(args.data_dir, args.app, latency_ms=args.latency_ms, settings=settings)
-    server = make_server(args.host, args.port, app, threaded=True)
-    # The first line is machine-readable so a parent process can learn a port-0 choice.
-    print(f"dropbox_emulator listening on http://{args.host}:{server.server_port}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        app.extensions["dropbox_emulator"].close()
-    return 0
+    return serve_until_interrupted(app, args.host, args.port, "dropbox_emulator",
+                                   on_stop=app.extensions["dropbox_emulator"].close)
 
 
 if __name__ == "__main__":

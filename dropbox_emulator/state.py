@@ -12,7 +12,6 @@ are deliberately not persisted: they are short-lived.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +19,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from emulator_common import JsonStateFile
 
 from .contenthash import ContentHasher
 from .filesystem import Namespace
@@ -223,9 +224,7 @@ class Store:
             return
         with self.lock:
             data = self._dump()
-        temp = self.state_file.with_suffix(".tmp")
-        temp.write_text(json.dumps(data), "utf-8")
-        os.replace(temp, self.state_file)
+        JsonStateFile(self.state_file).save(data)
 
     def _dump(self) -> dict[str, Any]:
         return {

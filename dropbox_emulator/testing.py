@@ -4,7 +4,7 @@
   Dropbox hosts are served by :class:`FlaskAdapter` straight into the Flask app.
 * :class:`RedirectingSession` -- over real HTTP: rewrites the Dropbox host prefixes
   to the emulator's base URL.
-* :class:`ServerThread` -- serve an app on loopback in a thread (werkzeug ``make_server``).
+* serving an app on loopback in a thread: :class:`emulator_common.ServerThread`.
 * :class:`EmulatorProcess` -- run ``python -m dropbox_emulator`` as a subprocess.
 * :class:`RssSampler` -- sample a process's resident memory (needs ``psutil``).
 
@@ -31,7 +31,6 @@ from flask import Flask
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
-from werkzeug.serving import BaseWSGIServer, make_server
 
 #: Hosts the SDK talks to, plus the web host of the authorize page.
 DROPBOX_PREFIXES = (
@@ -178,31 +177,6 @@ class RedirectingSession(requests.Session):
 def emulator_authorize_url(authorize_url: str, base_url: str) -> str:
     """Turn ``flow.start()``'s ``https://www.dropbox.com/oauth2/authorize?...`` to the emulator."""
     return RedirectingSession(base_url).rewrite(authorize_url)
-
-
-class ServerThread:
-    """Serve a WSGI app on loopback in a daemon thread (threaded, port 0 by default)."""
-
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.server: BaseWSGIServer = make_server(host, port, app, threaded=True)
-        self.base_url = f"http://{host}:{self.server.server_port}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True,
-                                        name=f"emulator {self.base_url}")
-
-    def start(self) -> ServerThread:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> ServerThread:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 class EmulatorProcess:

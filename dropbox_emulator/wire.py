@@ -14,16 +14,10 @@ from typing import Any
 
 from flask import Response
 
+from emulator_common import json_response
+
 JSON_TYPE = "application/json"
 TEXT_TYPE = "text/plain; charset=utf-8"
-
-
-def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    """Serialise ``payload`` (``None`` becomes the body ``null``) with the exact JSON type."""
-    response = Response(json.dumps(payload), status=status, headers=headers)
-    # Assigning through the headers avoids Werkzeug appending "; charset=utf-8".
-    response.headers["Content-Type"] = JSON_TYPE
-    return response
 
 
 def text_response(text: str, status: int, headers: dict[str, str] | None = None) -> Response:

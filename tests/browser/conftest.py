@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 
 import dropbox_emulator
 from dropbox_emulator.emulator import Emulator
-from dropbox_emulator.testing import ServerThread
+from emulator_common import ServerThread
 from shop import create_app
 from shop.dropbox.seed import albums_in_scope, run_seed
 from shop.extensions import db

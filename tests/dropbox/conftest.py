@@ -14,7 +14,7 @@ from cryptography.fernet import Fernet
 from dropbox.oauth import OAuth2FlowResult
 
 import dropbox_emulator
-from dropbox_emulator.testing import ServerThread
+from emulator_common import ServerThread
 from shop.dropbox.connections import save_connection
 from shop.dropbox.seed import albums_in_scope, run_seed
 from shop.extensions import db

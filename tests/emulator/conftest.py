@@ -28,9 +28,9 @@ from dropbox_emulator import Emulator, create_app  # noqa: E402
 from dropbox_emulator.testing import (  # noqa: E402
     IN_PROCESS_BASE,
     RedirectingSession,
-    ServerThread,
     emulator_session,
 )
+from emulator_common import ServerThread  # noqa: E402
 
 APP_KEY, APP_SECRET, APP_NAME = "storekey", "storesecret", "Music Store"
 OTHER_KEY, OTHER_SECRET = "otherkey", "othersecret"
