@@ -27,7 +27,7 @@ from shop.dropbox.models import (
 )
 from shop.dropbox.paths import buyer_folder
 from shop.extensions import db
-from shop.models import Album, Order, utcnow
+from shop.models import Album, Order, OrderStatus, utcnow
 from shop.queue import QueueUnavailable, enqueue, job_is_waiting
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,26 @@ log = logging.getLogger(__name__)
 JOB_FUNCTION = "shop.dropbox.jobs.run_delivery"
 # Enqueued but never started for this long: the job was lost (Redis restarted empty).
 LOST_AFTER = timedelta(minutes=2)
+
+
+# Why a delivery stopped when its order stopped being paid, as the buyer reads it.
+STOP_REASONS = {
+    OrderStatus.REFUNDED.value: "This order was refunded, so the delivery stopped.",
+}
+DEFAULT_STOP_REASON = "This order is no longer paid, so the delivery stopped."
+
+
+class OrderNotPaid(Exception):
+    """Deliveries are only for paid orders (a refunded or disputed one gets none)."""
+
+
+def stop_reason(status: str) -> str:
+    return STOP_REASONS.get(status, DEFAULT_STOP_REASON)
+
+
+def order_is_paid(order_id: int) -> bool:
+    """Asked of the database, not of a loaded object that another process may have outdated."""
+    return db.session.scalar(select(Order.status).where(Order.id == order_id)) == OrderStatus.PAID.value
 
 
 def stale_after() -> timedelta:
@@ -59,7 +79,11 @@ def create_delivery(order: Order, target: str, fmt: str) -> tuple[Delivery, bool
 
     Returns ``(delivery, created)``. Two concurrent clicks race on the partial unique
     index; the loser gets the winner's row.
+
+    :raises OrderNotPaid: when the order is not paid.
     """
+    if not order_is_paid(order.id):
+        raise OrderNotPaid(f"order {order.id} is not paid")
     existing = active_delivery(order.id, target, fmt)
     if existing is not None:
         return existing, False
@@ -111,11 +135,14 @@ def requeue_waiting(now=None) -> int:
     worker that claimed it (see :meth:`shop.dropbox.jobs.Deliverer.claim`).
     """
     now = now or utcnow()
-    candidates = db.session.scalars(select(Delivery).where(or_(
-        (Delivery.status == DeliveryStatus.QUEUED.value)
-        & (Delivery.enqueued_at.is_(None) | (Delivery.enqueued_at < now - LOST_AFTER)),
-        (Delivery.status == DeliveryStatus.RUNNING.value) & (Delivery.heartbeat_at < now - stale_after()),
-    ))).all()
+    candidates = db.session.scalars(select(Delivery).join(Order).where(
+        Order.status == OrderStatus.PAID.value,
+        or_(
+            (Delivery.status == DeliveryStatus.QUEUED.value)
+            & (Delivery.enqueued_at.is_(None) | (Delivery.enqueued_at < now - LOST_AFTER)),
+            (Delivery.status == DeliveryStatus.RUNNING.value) & (Delivery.heartbeat_at < now - stale_after()),
+        ),
+    )).all()
     count = 0
     for delivery in candidates:
         try:
@@ -140,8 +167,8 @@ def sweep() -> int:
 
 
 def retry_delivery(delivery: Delivery) -> bool:
-    """Put failed files back to pending and the delivery back on the queue."""
-    if delivery.status != DeliveryStatus.FAILED.value:
+    """Put failed files back to pending and the delivery back on the queue (paid orders only)."""
+    if delivery.status != DeliveryStatus.FAILED.value or not order_is_paid(delivery.order_id):
         return False
     db.session.execute(update(DeliveryFile).where(
         DeliveryFile.delivery_id == delivery.id, DeliveryFile.status == FileStatus.FAILED.value,
@@ -162,7 +189,9 @@ def retry_delivery(delivery: Delivery) -> bool:
 
 
 def resume_after_reconnect(order_id: int) -> int:
-    """Deliveries that stopped for a revoked token go back on the queue."""
+    """Deliveries that stopped for a revoked token go back on the queue (paid orders only)."""
+    if not order_is_paid(order_id):
+        return 0
     waiting = db.session.scalars(select(Delivery).where(
         Delivery.order_id == order_id, Delivery.status == DeliveryStatus.NEEDS_RECONNECT.value,
     )).all()
@@ -174,6 +203,29 @@ def resume_after_reconnect(order_id: int) -> int:
     for delivery in waiting:
         enqueue_delivery(delivery)
     return len(waiting)
+
+
+def cancel_deliveries(order_id: int, reason: str) -> int:
+    """Stop the order's active deliveries for good (not committed); returns how many.
+
+    Files already in the buyer's Dropbox stay ``done``; a worker in the middle of one
+    notices at its next heartbeat or file and stops (it no longer holds the claim).
+    """
+    db.session.execute(
+        update(DeliveryFile)
+        .where(DeliveryFile.status == FileStatus.COPYING.value,
+               DeliveryFile.delivery_id.in_(select(Delivery.id).where(
+                   Delivery.order_id == order_id, Delivery.status.in_([s.value for s in ACTIVE_STATUSES]))))
+        .values(status=FileStatus.PENDING.value)
+        .execution_options(synchronize_session=False)
+    )
+    result = db.session.execute(
+        update(Delivery)
+        .where(Delivery.order_id == order_id, Delivery.status.in_([s.value for s in ACTIVE_STATUSES]))
+        .values(status=DeliveryStatus.CANCELLED.value, error=reason, worker=None, finished_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
 
 
 def progress(delivery: Delivery) -> dict:

@@ -9,7 +9,8 @@ store's album-and-format folder, when the buyer has no such folder yet), then go
 by file. Rate limits are waited out as Dropbox asks, 5xx and network errors get bounded
 retries, dead copy references are minted again from the store's account, files without
 one are fetched by Dropbox from a short-lived signed URL of ours (``save_url``), and a
-revoked buyer token parks the delivery as "needs reconnect".
+revoked buyer token parks the delivery as "needs reconnect". An order that stops being
+paid (refunded, disputed) stops its delivery before the next album or file.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from sqlalchemy import select, update
 
 from shop.dropbox.client import buyer_client, store_client
 from shop.dropbox.connections import connection_for
-from shop.dropbox.deliveries import heartbeat_interval, stale_after
+from shop.dropbox.deliveries import OrderNotPaid, heartbeat_interval, stale_after, stop_reason
 from shop.dropbox.fetch_urls import signed_file_url
 from shop.dropbox.models import (
     AlbumFolderRef,
@@ -43,7 +44,7 @@ from shop.dropbox.models import (
 from shop.dropbox.paths import store_folder
 from shop.dropbox.references import describe_error, record_reference
 from shop.extensions import db
-from shop.models import TrackFile, utcnow
+from shop.models import Order, OrderStatus, TrackFile, utcnow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -132,6 +133,10 @@ class Deliverer:
             return "not claimed (running elsewhere or finished)"
         self.beat(force=True)
         delivery = db.session.get(Delivery, self.delivery_id)
+        try:
+            self.check_paid(delivery)
+        except OrderNotPaid as exc:
+            return self.cancel(str(exc))
         if delivery.attempts > MAX_ATTEMPTS:
             # Something keeps killing this delivery mid-way: stop, and let the buyer retry.
             delivery.status = DeliveryStatus.FAILED.value
@@ -150,12 +155,40 @@ class Deliverer:
         try:
             for album_id in dict.fromkeys(f.album_id for f in delivery.files):
                 self.deliver_album(delivery, [f for f in delivery.files if f.album_id == album_id])
+            self.check_paid(delivery)
         except NeedsReconnect:
             return self.park("Dropbox no longer accepts this store's access. Reconnect to finish.")
         except LostClaim:
             db.session.rollback()
             return "lost claim"
+        except OrderNotPaid as exc:
+            return self.cancel(str(exc))
         return self.finish(delivery)
+
+    def check_paid(self, delivery: Delivery) -> None:
+        """Stop unless the order is still paid (asked of the database: a refund commits elsewhere).
+
+        :raises OrderNotPaid: with the reason the buyer reads.
+        """
+        status = db.session.scalar(select(Order.status).where(Order.id == delivery.order_id))
+        if status != OrderStatus.PAID.value:
+            raise OrderNotPaid(stop_reason(status or ""))
+
+    def cancel(self, reason: str) -> str:
+        """The order is no longer paid: stop for good. Files already delivered stay done."""
+        db.session.rollback()
+        result = db.session.execute(
+            update(Delivery).where(Delivery.id == self.delivery_id, Delivery.worker == self.worker)
+            .values(status=DeliveryStatus.CANCELLED.value, error=reason, worker=None, finished_at=utcnow())
+        )
+        if result.rowcount == 1:
+            db.session.execute(
+                update(DeliveryFile)
+                .where(DeliveryFile.delivery_id == self.delivery_id, DeliveryFile.status == FileStatus.COPYING.value)
+                .values(status=FileStatus.PENDING.value)
+            )
+        db.session.commit()
+        return "cancelled"
 
     def park(self, message: str) -> str:
         db.session.rollback()
@@ -191,10 +224,12 @@ class Deliverer:
         todo = [f for f in files if f.status in (FileStatus.PENDING.value, FileStatus.COPYING.value)]
         if not todo:
             return
+        self.check_paid(delivery)
         if len(todo) == len(files) and self.try_folder_fast_path(delivery, files):
             return
         for file in todo:
             self.beat()
+            self.check_paid(delivery)
             self.deliver_file(delivery, file)
 
     def try_folder_fast_path(self, delivery: Delivery, files: list[DeliveryFile]) -> bool:

@@ -92,6 +92,8 @@ class DeliveryStatus(enum.StrEnum):
     NEEDS_RECONNECT = "needs_reconnect"
     DONE = "done"
     FAILED = "failed"
+    # Stopped for good because the order is no longer paid (refunded, disputed); ``error`` says why.
+    CANCELLED = "cancelled"
 
 
 ACTIVE_STATUSES = (DeliveryStatus.QUEUED, DeliveryStatus.RUNNING, DeliveryStatus.NEEDS_RECONNECT)

@@ -13,6 +13,7 @@ from flask import abort, current_app, redirect, render_template, request, sessio
 from shop.dropbox import bp, connections
 from shop.dropbox.client import DropboxNotConfigured, web_url
 from shop.dropbox.deliveries import (
+    OrderNotPaid,
     create_delivery,
     enqueue_delivery,
     progress,
@@ -25,7 +26,7 @@ from shop.dropbox.models import PACK_TARGET, Delivery, delivery_target
 from shop.errors import error_response, wants_json
 from shop.extensions import db
 from shop.models import FORMATS, TrackFile
-from shop.order_links import get_paid_order
+from shop.order_links import get_order, get_paid_order
 from shop.storage import get_storage
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,10 @@ def _start(token: str, target: str):
         # One click: remember what was asked, connect, and start it on the way back.
         session[_CONNECT_KEY] = {"order_token": token, _PENDING_DELIVERY: {"target": target, "format": fmt}}
         return redirect(url_for("dropbox.connect", token=token), code=303)
-    delivery, created = create_delivery(order, target, fmt)
+    try:
+        delivery, created = create_delivery(order, target, fmt)
+    except OrderNotPaid:
+        abort(404)  # refunded between the two queries
     # A delivery that already waits on the queue needs nothing; one that never got there tries again.
     if delivery.enqueued_at is None and not enqueue_delivery(delivery):
         message = ("Our delivery service is unavailable right now. Your request is saved and will start "
@@ -140,8 +144,8 @@ def deliver_pack(token: str):
     return _start(token, PACK_TARGET)
 
 
-def _delivery(token: str, delivery_id: int) -> Delivery:
-    order = get_paid_order(token)
+def _delivery(token: str, delivery_id: int, paid_only: bool = True) -> Delivery:
+    order = get_paid_order(token) if paid_only else get_order(token)
     delivery = db.session.get(Delivery, delivery_id)
     if delivery is None or delivery.order_id != order.id:
         abort(404)
@@ -150,7 +154,8 @@ def _delivery(token: str, delivery_id: int) -> Delivery:
 
 @bp.get("/orders/<token>/dropbox/deliveries/<int:delivery_id>")
 def delivery_status(token: str, delivery_id: int):
-    delivery = _delivery(token, delivery_id)
+    # Also for an order that is no longer paid: its page shows why the delivery stopped.
+    delivery = _delivery(token, delivery_id, paid_only=False)
     response = current_app.make_response(progress(delivery))
     response.headers["Cache-Control"] = "no-store"
     return response

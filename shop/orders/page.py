@@ -43,5 +43,6 @@ def order_page_context(order: Order, token: str) -> dict:
         "pack_links": pack_links,
         "track_counts": counts,
         "formats": FORMATS,
-        "dropbox": dropbox_state(order) if order.is_paid else None,
+        # For an order that is no longer paid, only to show why its deliveries stopped.
+        "dropbox": dropbox_state(order),
     }

@@ -6,6 +6,8 @@ import logging
 
 from sqlalchemy import select, update
 
+from shop.dropbox import connections
+from shop.dropbox.deliveries import cancel_deliveries, stop_reason
 from shop.extensions import db
 from shop.mail import MailError
 from shop.models import Order, OrderStatus, utcnow
@@ -40,6 +42,69 @@ def mark_paid(order_id: int) -> bool:
         # The order is paid whatever the mail server says; /orders/lost mails a new link.
         log.exception("receipt for order %s could not be sent", order_id)
     return True
+
+
+def mark_refunded(order_id: int, reason: str | None = None) -> bool:
+    """Mark a paid order refunded and revoke what it gave; True if this call refunded it.
+
+    :param reason: what a stopped delivery tells the buyer (the default says it was refunded).
+    See :func:`suspend_access`.
+    """
+    return suspend_access(order_id, OrderStatus.REFUNDED, reason)
+
+
+def suspend_access(order_id: int, status: OrderStatus, reason: str | None = None) -> bool:
+    """Move a paid order to a status that is not paid (refunded, disputed, ...) and revoke access.
+
+    Links, downloads and progress already follow the status. Here, in addition, the order's
+    active Dropbox deliveries stop for good (``cancelled``, with ``reason``; a worker in the
+    middle of one stops before its next file) and the buyer's Dropbox tokens are revoked
+    (best effort) and forgotten.
+
+    Safe to call any number of times (a webhook retried by the provider): only the first
+    call changes the status and returns True, but every call on an order in ``status``
+    makes sure nothing is left running or connected.
+    """
+    if status == OrderStatus.PAID:
+        raise ValueError("suspend_access needs a status that is not paid")
+    result = db.session.execute(
+        update(Order)
+        .where(Order.id == order_id, Order.status == OrderStatus.PAID.value)
+        .values(status=status.value)
+        .execution_options(synchronize_session=False)
+    )
+    changed = result.rowcount == 1
+    order = db.session.get(Order, order_id)
+    if order is None:
+        db.session.rollback()
+        return False
+    db.session.refresh(order)
+    if order.status != status.value:
+        db.session.rollback()
+        return False
+    stopped = cancel_deliveries(order_id, reason or stop_reason(status.value))
+    db.session.commit()
+    if changed:
+        log.info("order %s is now %s: %s Dropbox deliveries stopped", order_id, status.value, stopped)
+    # After the commit: revoking talks to Dropbox, and the order must be closed whatever it says.
+    connections.disconnect(order)
+    return changed
+
+
+def restore_access(order_id: int, status: OrderStatus) -> bool:
+    """Make an order in ``status`` (e.g. a dispute that was won) paid again; True if this call did.
+
+    Stopped deliveries stay stopped and the Dropbox stays disconnected: the buyer connects
+    again and presses Add to Dropbox, as on a new order.
+    """
+    result = db.session.execute(
+        update(Order)
+        .where(Order.id == order_id, Order.status == status.value)
+        .values(status=OrderStatus.PAID.value)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount == 1
 
 
 def resend_links(email: str) -> int:

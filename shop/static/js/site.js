@@ -52,7 +52,8 @@ function startStats() {
 }
 
 const FILE_STATE_LABELS = { pending: "waiting", copying: "copying", done: "in Dropbox", failed: "failed" };
-const FINAL_STATES = new Set(["done", "failed", "needs_reconnect"]);
+const FINAL_STATES = new Set(["done", "failed", "needs_reconnect", "cancelled"]);
+const STOPPED_STATES = new Set(["failed", "needs_reconnect", "cancelled"]);
 
 function renderDelivery(box, data) {
   box.dataset.status = data.status;
@@ -62,7 +63,7 @@ function renderDelivery(box, data) {
   bar.value = data.done;
   bar.textContent = data.done + " of " + data.total;
   bar.classList.toggle("done", data.status === "done");
-  bar.classList.toggle("failed", data.status === "failed" || data.status === "needs_reconnect");
+  bar.classList.toggle("failed", STOPPED_STATES.has(data.status));
   summary.textContent = "";
   const strong = document.createElement("strong");
   if (data.status === "done") {

@@ -1,0 +1,112 @@
+"""Reproductions of the November 2026 security review's Dropbox findings, now fixed.
+
+Each test failed on the code before its fix (see the commit that fixed it). Real parts:
+the emulator over HTTP, a real Redis, real worker processes where the finding is about them.
+"""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import select
+
+from shop.dropbox.deliveries import create_delivery
+from shop.dropbox.jobs import Deliverer
+from shop.dropbox.models import Delivery, DropboxConnection, delivery_target
+from shop.extensions import db
+from shop.models import Order
+from tests.dropbox.conftest import APP_KEY, BUYER_EMAIL
+from tests.services import wait_until
+
+REFUND_REASON = "This order was refunded, so the delivery stopped."
+
+
+def fresh(delivery_id: int) -> Delivery:
+    """The delivery as the database has it now (and the read transaction ended, for SQLite)."""
+    db.session.expire_all()
+    delivery = db.session.get(Delivery, delivery_id)
+    db.session.commit()
+    return delivery
+
+
+def done_count(delivery_id: int) -> int:
+    return sum(1 for f in fresh(delivery_id).files if f.status == "done")
+
+
+def click(client, token, target: str = "pack", fmt: str = "mp3", **kw):
+    url = f"/orders/{token}/dropbox/pack" if target == "pack" else f"/orders/{token}/dropbox/albums/{target}"
+    return client.post(url, data={"format": fmt}, headers={"Accept": "application/json"}, **kw)
+
+
+def refund_directly(order: Order) -> None:
+    """A refund as the code before M3 knew it: only the status value changes."""
+    db.session.get(Order, order.id).status = "refunded"
+    db.session.commit()
+
+
+# -- M3: refunded orders get no more deliveries ---------------------------------------------------
+
+
+def test_a_refunded_order_gets_no_more_deliveries(buyer, seeded_pack, emulator):
+    order, _ = buyer
+    delivery, _ = create_delivery(order, delivery_target(seeded_pack.albums[0].id), "mp3")
+    refund_directly(order)
+    Deliverer(delivery.id, sleep=lambda s: None).run()
+    delivery = fresh(delivery.id)
+    assert delivery.status == "cancelled"
+    assert delivery.error == "This order was refunded, so the delivery stopped."
+    assert emulator.list_files(BUYER_EMAIL, APP_KEY) == []
+
+
+def test_queued_delivery_then_refund_then_a_worker_lands_nothing(client, app, buyer, seeded_pack, emulator,
+                                                                 start_worker):
+    from shop.orders.service import mark_refunded
+
+    order, token = buyer
+    response = click(client, token, str(seeded_pack.albums[1].id), "wav")
+    assert response.status_code == 202
+    delivery_id = response.json["id"]
+    assert mark_refunded(order.id) is True
+    assert mark_refunded(order.id) is False  # idempotent: a retried webhook changes nothing
+    assert fresh(delivery_id).status == "cancelled"
+    assert db.session.scalar(select(DropboxConnection)) is None  # tokens revoked and forgotten
+
+    worker = start_worker(burst=True)
+    assert worker.wait(timeout=60) == 0
+    delivery = fresh(delivery_id)
+    assert delivery.status == "cancelled" and delivery.error == REFUND_REASON
+    assert emulator.list_files(BUYER_EMAIL, APP_KEY) == []
+
+    # The progress JSON still answers for the refunded order, and says why it stopped.
+    status = client.get(f"/orders/{token}/dropbox/deliveries/{delivery_id}")
+    assert status.status_code == 200
+    assert status.json["status"] == "cancelled" and status.json["error"] == REFUND_REASON
+    page = client.get(f"/orders/{token}").data.decode()
+    assert "This order was refunded" in page and REFUND_REASON in page
+    # And nothing brings it back: no retry, no new delivery, no sweep.
+    assert client.post(f"/orders/{token}/dropbox/deliveries/{delivery_id}/retry").status_code == 404
+    assert click(client, token, "pack").status_code == 404
+
+
+def test_a_running_pack_delivery_refunded_mid_way_stops_before_the_next_file(client, app, buyer, seeded_pack,
+                                                                              emulator, start_worker):
+    from shop.orders.service import mark_refunded
+
+    order, token = buyer
+    delivery_id = click(client, token, "pack").json["id"]
+    total = len(fresh(delivery_id).files)
+    # A file of the buyer's in each folder refuses the folder fast path: file by file, slowly.
+    for path in sorted({f.folder for f in fresh(delivery_id).files}):
+        emulator.seed_file(BUYER_EMAIL, APP_KEY, f"{path}/notes.txt", b"mine")
+    emulator.set_latency(700, route="files/copy_reference/save")
+    start_worker()
+    assert wait_until(lambda: done_count(delivery_id) >= 1, timeout=60)
+    mark_refunded(order.id)
+    assert wait_until(lambda: fresh(delivery_id).worker is None, timeout=30)
+    time.sleep(2)  # a worker that did not stop would land more files meanwhile
+    delivery = fresh(delivery_id)
+    assert delivery.status == "cancelled" and delivery.error == REFUND_REASON
+    landed = [f for f in emulator.list_files(BUYER_EMAIL, APP_KEY) if not f["path_display"].endswith(".txt")]
+    assert 1 <= len(landed) < total
+    # What landed is recorded as done; nothing else is.
+    assert sorted(f["path_display"] for f in landed) == sorted(f.path for f in delivery.files if f.status == "done")
