@@ -79,12 +79,19 @@ def _naive_utc(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC).replace(tzinfo=None) if value else None
 
 
+def dropbox_timeout() -> float:
+    """Seconds one Dropbox API call may take (``DROPBOX_TIMEOUT``, declared in the settings)."""
+    return float(current_app.config.get("DROPBOX_TIMEOUT", 30))
+
+
 def make_client(refresh_token: str, access_token: str | None = None,
-                access_expires_at: datetime | None = None) -> dropbox.Dropbox:
+                access_expires_at: datetime | None = None, timeout: float | None = None) -> dropbox.Dropbox:
     """An SDK client that refreshes its own access token.
 
     The SDK's own retries are off: the delivery job retries with its own policy, so it can
     keep its heartbeat and progress up to date while it waits.
+
+    :param timeout: seconds per call; :func:`dropbox_timeout` by default.
     """
     key, secret = app_credentials()
     return dropbox.Dropbox(
@@ -96,15 +103,16 @@ def make_client(refresh_token: str, access_token: str | None = None,
         session=http_session(),
         max_retries_on_error=0,
         max_retries_on_rate_limit=0,
-        timeout=current_app.config.get("DROPBOX_TIMEOUT", 60),
+        timeout=timeout if timeout is not None else dropbox_timeout(),
         user_agent="IndiePacks/1.0",
     )
 
 
-def buyer_client(connection: DropboxConnection) -> dropbox.Dropbox:
+def buyer_client(connection: DropboxConnection, timeout: float | None = None) -> dropbox.Dropbox:
     box = get_token_box()
     access = box.decrypt(connection.access_token_enc) if connection.access_token_enc else None
-    return make_client(box.decrypt(connection.refresh_token_enc), access, connection.access_token_expires_at)
+    return make_client(box.decrypt(connection.refresh_token_enc), access, connection.access_token_expires_at,
+                       timeout=timeout)
 
 
 def store_refresh_token() -> str:

@@ -7,6 +7,7 @@ from collections.abc import MutableMapping
 from datetime import UTC
 
 import dropbox
+import requests
 from dropbox.exceptions import DropboxException
 from dropbox.oauth import OAuth2FlowResult
 from sqlalchemy import select
@@ -21,6 +22,8 @@ from shop.urls import absolute_url
 log = logging.getLogger(__name__)
 
 CSRF_SESSION_KEY = "dropbox-auth-csrf-token"
+# Revoking is best effort and runs in a web request (or a refund): never hold it for long.
+REVOKE_TIMEOUT = 5.0
 
 
 def oauth_flow(web_session: MutableMapping) -> dropbox.DropboxOAuth2Flow:
@@ -63,14 +66,14 @@ def save_connection(order: Order, result: OAuth2FlowResult) -> DropboxConnection
 
 
 def disconnect(order: Order) -> bool:
-    """Revoke the order's tokens at Dropbox (best effort) and forget them."""
+    """Revoke the order's tokens at Dropbox (best effort, briefly) and always forget them."""
     connection = connection_for(order)
     if connection is None:
         return False
     try:
-        buyer_client(connection).auth_token_revoke()
-    except DropboxException as exc:
-        # Already revoked or unreachable: forgetting the tokens is what matters here.
+        buyer_client(connection, timeout=REVOKE_TIMEOUT).auth_token_revoke()
+    except (DropboxException, requests.RequestException) as exc:
+        # Already revoked, unreachable or hung: forgetting the tokens is what matters here.
         log.info("revoking Dropbox tokens of order %s failed: %s", order.id, type(exc).__name__)
     db.session.delete(connection)
     db.session.commit()

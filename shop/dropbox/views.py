@@ -44,6 +44,11 @@ def _problem(title: str, message: str, token: str | None, status: int):
     return render_template("dropbox/problem.html", title=title, message=message, token=token), status
 
 
+def _unreachable(token: str | None):
+    return _problem("Dropbox is unreachable", "We could not reach Dropbox just now. Nothing was changed; "
+                    "go back to your order and try again in a minute.", token, 503)
+
+
 @bp.get("/orders/<token>/dropbox/connect")
 def connect(token: str):
     get_paid_order(token)
@@ -79,6 +84,9 @@ def callback():
     except requests.HTTPError:
         return _problem("Dropbox sign-in expired", "This authorisation code has expired or was already used. "
                         "Go back to your order and press Connect again.", token, 400)
+    except requests.RequestException as exc:
+        log.warning("Dropbox sign-in could not be finished: %s", type(exc).__name__)
+        return _unreachable(token)
     if not token or result.url_state != pending.get("nonce"):
         return _problem("Please start again", "This Dropbox sign-in does not belong to the order open in this "
                         "browser. Go back to your order and press Connect again.", token, 400)
@@ -86,6 +94,9 @@ def callback():
     order = get_paid_order(token)
     try:
         connections.save_connection(order, result)
+    except requests.RequestException as exc:
+        log.warning("could not read the new Dropbox account for order %s: %s", order.id, type(exc).__name__)
+        return _unreachable(token)
     except DropboxException as exc:
         log.warning("could not read the new Dropbox account for order %s: %s", order.id, type(exc).__name__)
         return _problem("Dropbox sign-in failed", "Dropbox did not answer as expected. Please try again.", token,

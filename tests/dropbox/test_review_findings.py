@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 
+import requests
 from sqlalchemy import select
 
 from shop.dropbox.deliveries import create_delivery
@@ -110,3 +111,48 @@ def test_a_running_pack_delivery_refunded_mid_way_stops_before_the_next_file(cli
     assert 1 <= len(landed) < total
     # What landed is recorded as done; nothing else is.
     assert sorted(f["path_display"] for f in landed) == sorted(f.path for f in delivery.files if f.status == "done")
+
+
+# -- L2: disconnect and the OAuth callback when Dropbox is unreachable ---------------------------
+
+
+def unreachable(*args, **kwargs):
+    raise requests.exceptions.ConnectionError("Dropbox is down")
+
+
+def test_disconnect_forgets_tokens_even_when_dropbox_is_unreachable(client, app, buyer, monkeypatch):
+    order, token = buyer
+    monkeypatch.setattr(requests.Session, "request", unreachable)
+    assert client.post(f"/orders/{token}/dropbox/disconnect").status_code == 303
+    assert db.session.query(DropboxConnection).count() == 0
+
+
+def test_disconnect_revokes_with_a_short_timeout(app, buyer, monkeypatch):
+    from shop.dropbox import connections
+
+    order, _ = buyer
+    seen: list[object] = []
+
+    def slow(self, method, url, *args, **kwargs):
+        seen.append(kwargs.get("timeout"))
+        raise requests.exceptions.ReadTimeout("hung")
+
+    monkeypatch.setattr(requests.Session, "request", slow)
+    assert connections.disconnect(order) is True
+    assert seen and all(t is not None and t <= connections.REVOKE_TIMEOUT <= 5 for t in seen)
+    assert db.session.query(DropboxConnection).count() == 0
+
+
+def test_callback_when_dropbox_is_unreachable_shows_the_problem_page(client, app, seeded_pack, monkeypatch):
+    from tests import factories
+    from tests.dropbox.test_connect import callback_path, consent, start
+
+    order, token = factories.make_order(app, seeded_pack, email=BUYER_EMAIL)
+    location = consent(start(client, token))
+    monkeypatch.setattr(requests.Session, "request", unreachable)
+    response = client.get(callback_path(location))
+    assert response.status_code == 503
+    page = response.data.decode()
+    assert "Dropbox is unreachable" in page and "try again" in page
+    assert f'href="/orders/{token}#dropbox"' in page
+    assert db.session.query(DropboxConnection).count() == 0
