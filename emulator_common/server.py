@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -12,7 +13,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 def serve_until_interrupted(app: Any, host: str, port: int, name: str,
                             on_stop: Callable[[], None] | None = None,
                             announce: Callable[[str], None] | None = None) -> int:
-    """Serve ``app`` threaded until Ctrl-C or SIGTERM-less shutdown; return the exit status.
+    """Serve ``app`` threaded until Ctrl-C or SIGTERM; return the exit status (0).
 
     The first stdout line is ``<name> listening on http://HOST:PORT``, flushed at once, so a
     parent process can learn the port when ``port`` is 0.
@@ -21,6 +22,9 @@ def serve_until_interrupted(app: Any, host: str, port: int, name: str,
     :param announce: called with the base URL after the first line, to print more lines.
     """
     server = make_server(host, port, app, threaded=True)
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM (what a parent process sends) stops as cleanly as Ctrl-C: on_stop runs.
+        signal.signal(signal.SIGTERM, _interrupt)
     base_url = f"http://{host}:{server.server_port}"
     print(f"{name} listening on {base_url}", flush=True)
     if announce is not None:
@@ -34,6 +38,10 @@ def serve_until_interrupted(app: Any, host: str, port: int, name: str,
         if on_stop is not None:
             on_stop()
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 class ServerThread:
