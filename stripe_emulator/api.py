@@ -281,6 +281,16 @@ def list_payment_intents() -> Response:
     return _list("payment_intents", "/v1/payment_intents")
 
 
+@bp.post("/payment_intents")
+def create_payment_intent() -> Response:
+    return _answer(_emulator().create_intent(g.params))
+
+
+@bp.post("/payment_intents/<intent_id>/confirm")
+def confirm_payment_intent(intent_id: str) -> Response:
+    return _answer(_emulator().confirm_intent(intent_id, g.params))
+
+
 @bp.get("/charges/<charge_id>")
 def retrieve_charge(charge_id: str) -> Response:
     return _retrieve("charges", charge_id)

@@ -67,6 +67,16 @@ CARDS: dict[str, Card] = {
     "4000000000000069": Card(("expired_card", "expired_card", "Your card has expired.")),
 }
 
+#: Stripe's test PaymentMethod ids, for PaymentIntents confirmed through the API.
+TEST_PAYMENT_METHODS: dict[str, str] = {
+    "pm_card_visa": "4242424242424242",
+    "pm_card_createDispute": "4000000000000259",
+    "pm_card_chargeDeclined": "4000000000000002",
+    "pm_card_chargeDeclinedInsufficientFunds": "4000000000009995",
+    "pm_card_chargeDeclinedLostCard": "4000000000009987",
+    "pm_card_chargeDeclinedExpiredCard": "4000000000000069",
+}
+
 
 @dataclass
 class Settings:
@@ -489,18 +499,19 @@ class Emulator:
         self._emit("payment_intent.created", intent)
         return intent
 
-    def _charge(self, session: dict[str, Any], intent: dict[str, Any], number: str,
-                card: Card) -> PaymentResult:
+    def _attempt(self, intent: dict[str, Any], number: str, card: Card, email: str | None
+                 ) -> dict[str, Any]:
+        """Charge ``intent`` with a test card: a charge, the intent's new state, their events."""
         payment_method = new_id("pm_")
         charge = objects.charge(created=self.now(), intent=intent, payment_method=payment_method,
-                                number=number, email=session["customer_email"],
-                                failure=card.failure)
+                                number=number, email=email, failure=card.failure)
         self.charges[charge["id"]] = charge
         before = copy.deepcopy(intent)
         intent["latest_charge"] = charge["id"]
         intent["payment_method"] = payment_method
         if card.failure is not None:
             code, decline_code, message = card.failure
+            intent["status"] = "requires_payment_method"
             intent["last_payment_error"] = {
                 "type": "card_error", "code": code, "decline_code": decline_code,
                 "message": message, "charge": charge["id"],
@@ -510,11 +521,19 @@ class Emulator:
             }
             self._emit("charge.failed", charge)
             self._emit("payment_intent.payment_failed", intent, self._changes(before, intent))
-            return PaymentResult(error=message, code=code, decline_code=decline_code)
+            return charge
         intent.update(status="succeeded", amount_received=intent["amount"],
                       last_payment_error=None)
         self._emit("charge.succeeded", charge)
         self._emit("payment_intent.succeeded", intent, self._changes(before, intent))
+        return charge
+
+    def _charge(self, session: dict[str, Any], intent: dict[str, Any], number: str,
+                card: Card) -> PaymentResult:
+        charge = self._attempt(intent, number, card, session["customer_email"])
+        if card.failure is not None:
+            code, decline_code, message = card.failure
+            return PaymentResult(error=message, code=code, decline_code=decline_code)
         session.update(status="complete", payment_status="paid",
                        customer_details=objects.customer_details(session["customer_email"]),
                        url=None)
@@ -523,6 +542,92 @@ class Emulator:
             self._open_dispute(charge, card.dispute)
         redirect = session["success_url"].replace("{CHECKOUT_SESSION_ID}", session["id"])
         return PaymentResult(redirect=redirect)
+
+    # -- PaymentIntents through the API (test payment methods) ---------------------------------
+
+    INTENT_PARAMS = ("amount", "currency", "metadata", "description", "receipt_email",
+                     "payment_method", "confirm", "payment_method_types")
+
+    def create_intent(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``POST /v1/payment_intents``; with ``confirm=true`` it is charged at once.
+
+        :raises StripeError: 402 ``card_error`` when the test payment method is declined.
+        """
+        check_known(params, self.INTENT_PARAMS)
+        amount = integer(params, "amount", required=True, minimum=1)
+        currency = text(params, "currency", required=True)
+        assert amount is not None and currency is not None
+        if not re.fullmatch(r"[A-Za-z]{3}", currency):
+            raise invalid("currency", f"Invalid currency: {currency}", "parameter_invalid_string")
+        types = params.get("payment_method_types")
+        if types is not None and types != ["card"]:
+            raise invalid("payment_method_types", "Only payment_method_types[0]=card is emulated.")
+        confirm = self._boolean(params, "confirm")
+        method = text(params, "payment_method")
+        if method is not None:
+            self._test_card(method)
+        with self.change():
+            intent = objects.payment_intent(
+                created=self.now(), amount=amount, currency=currency.lower(),
+                metadata=metadata(params) or {}, description=text(params, "description"),
+                receipt_email=text(params, "receipt_email"))
+            if method is not None:
+                intent["status"] = "requires_confirmation"
+            self.payment_intents[intent["id"]] = intent
+            self._emit("payment_intent.created", intent)
+            if confirm:
+                return self._confirm(intent, method)
+            return self.view(intent)
+
+    def confirm_intent(self, intent_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        """``POST /v1/payment_intents/{id}/confirm`` with a test ``payment_method``."""
+        check_known(params, ("payment_method", "receipt_email"))
+        with self.change():
+            intent = self._require("payment_intents", intent_id)
+            return self._confirm(intent, text(params, "payment_method"))
+
+    def _confirm(self, intent: dict[str, Any], method: str | None) -> dict[str, Any]:
+        if intent["status"] not in ("requires_payment_method", "requires_confirmation"):
+            raise StripeError(
+                "This PaymentIntent's payment_method could not be updated because it has a "
+                f"status of {intent['status']}. You may only update the payment_method of a "
+                "PaymentIntent with one of the following statuses: requires_payment_method, "
+                "requires_confirmation, requires_action.",
+                code="payment_intent_unexpected_state",
+                extra={"payment_intent": self.view(intent)})
+        if method is None:
+            raise StripeError("You cannot confirm this PaymentIntent because it's missing a "
+                              "payment method.", code="payment_intent_unexpected_state",
+                              param="payment_method")
+        number, card = self._test_card(method)
+        charge = self._attempt(intent, number, card, intent["receipt_email"])
+        if card.failure is not None:
+            code, decline_code, message = card.failure
+            raise StripeError(message, status=402, type="card_error", code=code,
+                              decline_code=decline_code,
+                              extra={"charge": charge["id"],
+                                     "payment_intent": self.view(intent),
+                                     "payment_method": intent["last_payment_error"]
+                                     ["payment_method"]})
+        if card.dispute is not None:
+            self._open_dispute(charge, card.dispute)
+        return self.view(intent)
+
+    @staticmethod
+    def _boolean(params: dict[str, Any], name: str) -> bool:
+        value = params.get(name)
+        if value in (None, "false"):
+            return False
+        if value == "true":
+            return True
+        raise invalid(name, f"Invalid boolean: {value}", "parameter_invalid_boolean")
+
+    @staticmethod
+    def _test_card(method: str) -> tuple[str, Card]:
+        number = TEST_PAYMENT_METHODS.get(method)
+        if number is None:
+            raise no_such("PaymentMethod", method, "payment_method")
+        return number, CARDS[number]
 
     # -- refunds ------------------------------------------------------------------------------
 
