@@ -114,6 +114,19 @@ def luhn_valid(number: str) -> bool:
     return total % 10 == 0
 
 
+def merge_metadata(current: dict[str, str], params: dict[str, Any]) -> dict[str, str]:
+    """Stripe's update rule: keys are added or replaced, ``""`` unsets a key or, for the
+    whole ``metadata``, all of them."""
+    if "metadata" not in params:
+        return current
+    raw = params["metadata"]
+    metadata(params)  # validates
+    if raw == "":
+        return {}
+    merged = {**current, **raw}
+    return {key: value for key, value in merged.items() if value != ""}
+
+
 def format_amount(amount: int, currency: str) -> str:
     """``12.00 EUR`` (``1200 JPY`` for zero-decimal currencies)."""
     if currency.lower() in ZERO_DECIMAL:
@@ -396,12 +409,7 @@ class Emulator:
         check_known(params, ("metadata",))
         with self.change():
             session = self._require("sessions", session_id)
-            new_meta = metadata(params)
-            if new_meta is not None:
-                session["metadata"] = {**session["metadata"], **new_meta}
-                for key, value in params["metadata"].items():
-                    if value == "":
-                        session["metadata"].pop(key, None)
+            session["metadata"] = merge_metadata(session["metadata"], params)
             return self.view(session)
 
     def _require(self, kind: str, object_id: str, param: str = "id") -> dict[str, Any]:
@@ -693,16 +701,10 @@ class Emulator:
         check_known(params, ("metadata",))
         with self.change():
             refund = self._require("refunds", refund_id)
-            new_meta = metadata(params)
-            if new_meta is not None:
-                before = copy.deepcopy(refund)
-                merged = {**refund["metadata"], **new_meta}
-                for key, value in params["metadata"].items():
-                    if value == "":
-                        merged.pop(key, None)
-                refund["metadata"] = merged
-                if before != refund:
-                    self._emit("refund.updated", refund, self._changes(before, refund))
+            before = copy.deepcopy(refund)
+            refund["metadata"] = merge_metadata(refund["metadata"], params)
+            if before != refund:
+                self._emit("refund.updated", refund, self._changes(before, refund))
             return self.view(refund)
 
     def fail_refund(self, refund_id: str) -> dict[str, Any]:
@@ -831,9 +833,7 @@ class Emulator:
                 endpoint["enabled_events"] = events
             if "description" in params:
                 endpoint["description"] = text(params, "description")
-            new_meta = metadata(params)
-            if new_meta is not None:
-                endpoint["metadata"] = {**endpoint["metadata"], **new_meta}
+            endpoint["metadata"] = merge_metadata(endpoint["metadata"], params)
             if disabled is not None:
                 endpoint["status"] = "disabled" if disabled == "true" else "enabled"
             return self.view(endpoint)

@@ -86,8 +86,13 @@ def test_unpaid_intent_cannot_be_refunded(client, new_session, pay) -> None:
 def test_refund_metadata_update(client, paid_session) -> None:
     intent = intent_of(client, paid_session())
     refund = client.v1.refunds.create(params={"payment_intent": intent.id})
-    updated = client.v1.refunds.update(refund.id, params={"metadata": {"ticket": "T-9"}})
-    assert dict(updated.metadata) == {"ticket": "T-9"}
+    updated = client.v1.refunds.update(refund.id, params={"metadata": {"ticket": "T-9",
+                                                                      "by": "ops"}})
+    assert dict(updated.metadata) == {"ticket": "T-9", "by": "ops"}
+    unset_one = client.v1.refunds.update(refund.id, params={"metadata": {"by": ""}})
+    assert dict(unset_one.metadata) == {"ticket": "T-9"}
+    unset_all = client.v1.refunds.update(refund.id, params={"metadata": ""})
+    assert dict(unset_all.metadata) == {}
 
 
 def test_dispute_is_retrievable_with_its_charge_expanded(client, paid_session) -> None:
