@@ -57,16 +57,19 @@ errorlog = "-"
 loglevel = os.environ.get("SHOP_LOG_LEVEL", "info")
 
 _ORDER_TOKEN = re.compile(r"/orders/[A-Za-z0-9_-]{20,}")
+_FETCH_TOKEN = re.compile(r"/dropbox/files/[^ ?]+")
 
 
 class RedactingLogger(Logger):
-    """Access log without order tokens: the path of an order link is its secret."""
+    """Access log without secrets in paths: order links and signed fetch links (every atom,
+    so the request line, the referer and ``{raw_uri}e``-style atoms alike)."""
 
     def atoms(self, resp, req, environ, request_time):  # type: ignore[no-untyped-def]
         atoms = super().atoms(resp, req, environ, request_time)
-        for name in ("r", "U", "f"):
-            if isinstance(atoms.get(name), str):
-                atoms[name] = _ORDER_TOKEN.sub("/orders/<token>", atoms[name])
+        for name, value in atoms.items():
+            if isinstance(value, str):
+                value = _ORDER_TOKEN.sub("/orders/<token>", value)
+                atoms[name] = _FETCH_TOKEN.sub("/dropbox/files/<token>", value)
         return atoms
 
 

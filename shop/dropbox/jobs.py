@@ -284,7 +284,7 @@ class Deliverer:
         for n in range(1, MAX_FREE_NAME_TRIES + 1):
             name = file.name if n == 1 else f"{stem} ({n}){dot}{extension}"
             path = f"{file.folder}/{name}"
-            outcome = self.save(delivery, track_file, path)
+            outcome = self.save(delivery, file, path)
             if outcome != "conflict":
                 return outcome, path
             existing = self.metadata(path)
@@ -293,8 +293,9 @@ class Deliverer:
                 return "already_there", existing.path_display or path
         raise FileFailed(f"no free name for {file.name}")
 
-    def save(self, delivery: Delivery, track_file: TrackFile, path: str) -> str:
+    def save(self, delivery: Delivery, file: DeliveryFile, path: str) -> str:
         """Save one file: 'copy_reference' or 'save_url' on success, 'conflict' when taken."""
+        track_file = file.track_file
         reminted = False
         if track_file.copy_ref and track_file.copy_ref_expires_at and track_file.copy_ref_expires_at <= utcnow():
             reminted = self.remint(track_file)
@@ -312,14 +313,14 @@ class Deliverer:
                 if reminted or not self.remint(track_file):
                     break
                 reminted = True
-        return self.save_from_url(delivery, track_file, path)
+        return self.save_from_url(delivery, file, path)
 
-    def save_from_url(self, delivery: Delivery, track_file: TrackFile, path: str) -> str:
+    def save_from_url(self, delivery: Delivery, file: DeliveryFile, path: str) -> str:
         """No usable copy reference: Dropbox fetches the file from a signed URL of ours."""
         if not delivery.used_fallback:
             delivery.used_fallback = True
             db.session.commit()
-        url = signed_file_url(track_file.id)
+        url = signed_file_url(file.id)
         try:
             result = self.call(lambda: self.dbx.files_save_url(path, url))
         except ApiError as exc:

@@ -22,10 +22,10 @@ from shop.dropbox.deliveries import (
     target_albums,
 )
 from shop.dropbox.fetch_urls import verify_file_token
-from shop.dropbox.models import PACK_TARGET, Delivery, delivery_target
+from shop.dropbox.models import IN_PROGRESS_STATUSES, PACK_TARGET, Delivery, DeliveryFile, delivery_target
 from shop.errors import error_response, wants_json
 from shop.extensions import db
-from shop.models import FORMATS, TrackFile
+from shop.models import FORMATS
 from shop.order_links import get_order, get_paid_order
 from shop.storage import get_storage
 
@@ -183,15 +183,15 @@ def retry(token: str, delivery_id: int):
 
 @bp.get("/dropbox/files/<fetch_token>")
 def fetch_file(fetch_token: str):
-    """The signed URL Dropbox fetches in the save_url fallback."""
-    track_file_id = verify_file_token(fetch_token)
-    track_file = db.session.get(TrackFile, track_file_id) if track_file_id is not None else None
-    if track_file is None:
+    """The signed URL Dropbox fetches in the save_url fallback: one file of a delivery under way."""
+    delivery_file_id = verify_file_token(fetch_token)
+    file = db.session.get(DeliveryFile, delivery_file_id) if delivery_file_id is not None else None
+    if file is None or file.delivery.status not in IN_PROGRESS_STATUSES or not file.delivery.order.is_paid:
         abort(404)
+    track_file = file.track_file
     storage = get_storage()
     chunks = storage.iter_range(track_file.storage_key, 0, track_file.size)
     response = current_app.response_class(chunks, mimetype="application/octet-stream", direct_passthrough=True)
     response.headers["Content-Length"] = str(track_file.size)
     response.headers["Cache-Control"] = "private, no-store"
     return response
-

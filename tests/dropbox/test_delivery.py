@@ -152,15 +152,16 @@ def test_no_reference_falls_back_to_save_url_from_a_signed_link(buyer, seeded_pa
     assert calls(emulator, "files/save_url") == 2
 
 
-def test_signed_fetch_links_refuse_forgery(client, app, seeded_pack):
+def test_signed_fetch_links_refuse_forgery(client, app, buyer, seeded_pack):
     from shop.dropbox.fetch_urls import signed_file_url
 
-    file = db.session.scalars(select(TrackFile)).first()
+    order, _ = buyer
+    file = album_delivery(order, seeded_pack.albums[0]).files[0]
     with app.test_request_context():
         url = signed_file_url(file.id)
     path = url.split("127.0.0.1", 1)[1].split("/", 1)[1]
     good = client.get("/" + path)
-    assert good.status_code == 200 and len(good.data) == file.size
+    assert good.status_code == 200 and len(good.data) == file.track_file.size
     assert client.get("/" + path[:-2] + "xx").status_code == 404
     assert client.get("/dropbox/files/not-a-token").status_code == 404
 
