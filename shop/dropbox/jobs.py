@@ -336,11 +336,20 @@ class Deliverer:
             self.wait(delay)
             delay = min(delay * 1.5, 5)
             job_id = result.get_async_job_id()
-            status = self.call(lambda: self.dbx.files_save_url_check_job_status(job_id))  # noqa: B023
+            try:
+                status = self.call(lambda: self.dbx.files_save_url_check_job_status(job_id))  # noqa: B023
+            except ApiError as exc:
+                # invalid_async_job_id: Dropbox no longer knows the transfer (e.g. after a restart).
+                raise FileFailed(f"Dropbox lost track of the transfer ({describe_error(exc)})") from exc
             if status.is_complete():
                 return "save_url"
             if status.is_failed():
-                raise FileFailed(f"Dropbox could not fetch the file ({status.get_failed()})")
+                failure = status.get_failed()
+                if failure.is_path() and failure.get_path().is_conflict():
+                    # Someone (another worker, a retry after a lost answer) got there first:
+                    # place() checks whether it is our file before trying another name.
+                    return "conflict"
+                raise FileFailed(f"Dropbox could not fetch the file ({failure})")
         return "save_url"
 
     # -- store-side references -------------------------------------------------------------

@@ -222,3 +222,78 @@ def test_fetch_links_are_redacted_in_the_access_log(app):
                          timedelta(seconds=1))
     assert secret not in repr(atoms)
     assert atoms["r"] == "GET /dropbox/files/<token>?x=1 HTTP/1.1"
+
+
+# -- Seen in the code: save_url job status errors and "appeared meanwhile" ----------------------
+
+
+def force_save_url(seeded_pack, album_index: int = 1, fmt: str = "flac") -> None:
+    """No copy references for one album and format: the job fetches from our signed links."""
+    from shop.dropbox.models import AlbumFolderRef
+
+    album = seeded_pack.albums[album_index]
+    for track in album.tracks:
+        track.file(fmt).copy_ref = None
+        track.file(fmt).dropbox_path = None
+    db.session.execute(AlbumFolderRef.__table__.delete())
+    db.session.commit()
+
+
+class HookedSession(requests.Session):
+    """The emulator's outgoing save_url fetch, with something happening just before it."""
+
+    before = staticmethod(lambda url: None)
+
+    def get(self, url, *args, **kwargs):  # type: ignore[override]
+        type(self).before(url)
+        return super().get(url, *args, **kwargs)
+
+
+def test_a_lost_save_url_job_fails_that_file_with_a_message(buyer, seeded_pack, emulator, store_server):
+    order, _ = buyer
+    force_save_url(seeded_pack)
+
+    def emulator_restarted(url):
+        # The emulator keeps save_url jobs in memory: after a restart it knows none of them.
+        with emulator.store.lock:
+            emulator.store.jobs.clear()
+        raise requests.exceptions.ConnectionError("restarting")
+
+    HookedSession.before = staticmethod(emulator_restarted)
+    emulator.http_session_factory = HookedSession
+    delivery, _ = create_delivery(order, delivery_target(seeded_pack.albums[1].id), "flac")
+    outcome = Deliverer(delivery.id, sleep=lambda s: None).run()
+    assert outcome == "failed"
+    delivery = fresh(delivery.id)
+    assert delivery.status == "failed" and delivery.worker is None
+    assert all(f.status == "failed" for f in delivery.files)
+    assert "lost track of" in delivery.files[0].error and "Press retry" in delivery.error
+
+
+def test_a_save_url_target_that_appeared_meanwhile_with_our_content_counts_as_delivered(
+        buyer, seeded_pack, emulator, store_server, monkeypatch):
+    import dropbox
+    from dropbox import files as dbx_files
+
+    order, _ = buyer
+    force_save_url(seeded_pack)
+    delivery, _ = create_delivery(order, delivery_target(seeded_pack.albums[1].id), "flac")
+    real_check = dropbox.Dropbox.files_save_url_check_job_status
+
+    def appeared_meanwhile(self, job_id):
+        # The emulator writes identical content without complaint; real Dropbox (or a second
+        # worker that got there first) may instead answer "failed: path/conflict".
+        status = real_check(self, job_id)
+        if status.is_complete():
+            conflict = dbx_files.WriteError.conflict(dbx_files.WriteConflictError.file)
+            return dbx_files.SaveUrlJobStatus.failed(dbx_files.SaveUrlError.path(conflict))
+        return status
+
+    monkeypatch.setattr(dropbox.Dropbox, "files_save_url_check_job_status", appeared_meanwhile)
+    assert Deliverer(delivery.id, sleep=lambda s: None).run() == "done"
+    delivery = fresh(delivery.id)
+    assert [f.status for f in delivery.files] == ["done"] * len(delivery.files)
+    assert {f.method for f in delivery.files} == {"already_there"}
+    files = emulator.list_files(BUYER_EMAIL, APP_KEY)
+    assert sorted(f["path_display"] for f in files) == sorted(f.path for f in delivery.files)  # no "(2)"
+    assert {f["content_hash"] for f in files} == {f.track_file.dropbox_content_hash for f in delivery.files}
