@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
 
 from emulator_common import json_response
 
@@ -28,7 +29,8 @@ bp = Blueprint("api", __name__, url_prefix="/v1")
 
 
 def _emulator() -> Emulator:
-    return current_app.extensions["stripe_emulator"]
+    emulator: Emulator = current_app.extensions["stripe_emulator"]
+    return emulator
 
 
 def error_response(error: StripeError) -> Response:
@@ -143,7 +145,7 @@ def _teardown_api_request(_: BaseException | None) -> None:
         current_request.reset(token)
 
 
-def _api_not_found(error: HTTPException) -> Response:
+def _api_not_found(error: HTTPException) -> BaseResponse:
     if not request.path.startswith("/v1"):
         return error.get_response()
     return error_response(StripeError(

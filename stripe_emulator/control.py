@@ -36,7 +36,8 @@ def _stripe_error(error: StripeError) -> Response:
 
 
 def _emulator() -> Emulator:
-    return current_app.extensions["stripe_emulator"]
+    emulator: Emulator = current_app.extensions["stripe_emulator"]
+    return emulator
 
 
 def _body() -> dict[str, Any]:

@@ -304,6 +304,7 @@ class Emulator:
         if ui_mode not in (None, "hosted"):
             raise invalid("ui_mode", f"Invalid ui_mode: {ui_mode}; only hosted is emulated")
         success_url = self._url(params, "success_url", required=True)
+        assert success_url is not None
         cancel_url = self._url(params, "cancel_url")
         items = self._line_items(params)
         currencies = {item["currency"] for item in items}
@@ -413,7 +414,7 @@ class Emulator:
             return self.view(session)
 
     def _require(self, kind: str, object_id: str, param: str = "id") -> dict[str, Any]:
-        found = getattr(self, kind).get(object_id)
+        found: dict[str, Any] | None = getattr(self, kind).get(object_id)
         if found is None:
             raise no_such(self._type_name(kind), object_id, param)
         return found

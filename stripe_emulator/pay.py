@@ -8,6 +8,7 @@ A plain HTML form with one card-number field (no JavaScript). Paying redirects (
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request
+from werkzeug.wrappers import Response as BaseResponse
 
 from .emulator import Emulator, SessionNotPayable, format_amount
 from .wire import StripeError
@@ -20,7 +21,8 @@ CSP = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; fr
 
 
 def _emulator() -> Emulator:
-    return current_app.extensions["stripe_emulator"]
+    emulator: Emulator = current_app.extensions["stripe_emulator"]
+    return emulator
 
 
 def _page(session_id: str, error: str | None = None, card: str = "", status: int = 200
@@ -48,7 +50,7 @@ def show(session_id: str) -> Response:
 
 
 @bp.post("/c/pay/<session_id>")
-def submit(session_id: str) -> Response:
+def submit(session_id: str) -> BaseResponse:
     card = request.form.get("cardnumber", "")
     try:
         result = _emulator().pay(session_id, card)

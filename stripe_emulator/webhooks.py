@@ -83,7 +83,7 @@ class Dispatcher:
 
     def __init__(self, clock: Clock, settings: DispatchSettings,
                  on_delivered: Callable[[str, str], None],
-                 on_tick: Callable[[], None] | None = None) -> None:
+                 on_tick: Callable[[], object] | None = None) -> None:
         self.clock = clock
         self.settings = settings
         self.controls = Controls()

@@ -101,7 +101,8 @@ def parse_params(pairs: MultiDict[str, str] | Iterable[tuple[str, str]]) -> dict
                 if not isinstance(child, dict):
                     raise StripeError(f"Invalid hash: {raw_key}", param=raw_key)
                 node = child
-    return _lists(root)
+    parsed: dict[str, Any] = _lists(root)
+    return parsed
 
 
 def _lists(node: Any) -> Any:

@@ -225,3 +225,12 @@ def endpoint(client: stripe.StripeClient, receiver: Receiver) -> stripe.WebhookE
     """An endpoint for every event type, created through the API (so it has a secret)."""
     return client.v1.webhook_endpoints.create(params={"url": receiver.url,
                                                       "enabled_events": ["*"]})
+
+
+#: The fixtures' types, for the tests' signatures.
+MakeClient = Callable[..., stripe.StripeClient]
+NewSession = Callable[..., stripe.checkout.Session]
+Pay = Callable[[stripe.checkout.Session, str], requests.Response]
+PaidSession = Callable[..., stripe.checkout.Session]
+Control = Callable[..., Any]
+Idle = Callable[[], None]

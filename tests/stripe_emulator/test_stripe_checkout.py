@@ -11,7 +11,7 @@ import stripe
 
 from emulator_common import ServerThread
 
-from .conftest import API_KEY
+from .conftest import API_KEY, NewSession, PaidSession, Pay
 
 INTENT_FIELDS = set("""amount amount_capturable amount_details amount_received application
 application_fee_amount automatic_payment_methods canceled_at cancellation_reason capture_method
@@ -34,7 +34,8 @@ def raw_fields(client: stripe.StripeClient, path: str) -> set[str]:
     return set(client.deserialize(client.raw_request("get", path), api_mode="V1").keys())
 
 
-def test_create_returns_an_open_session_with_the_store_values(client, new_session) -> None:
+def test_create_returns_an_open_session_with_the_store_values(client: stripe.StripeClient,
+                                                              new_session: NewSession) -> None:
     before = int(time.time())
     session = new_session()
     assert session.status == "open" and session.payment_status == "unpaid"
@@ -56,7 +57,8 @@ def test_create_returns_an_open_session_with_the_store_values(client, new_sessio
 
 @pytest.mark.parametrize(("offset", "ok"), [(1800, True), (86400, True), (1700, False),
                                              (86500, False)])
-def test_expires_at_between_30_minutes_and_24_hours(new_session, offset: int, ok: bool) -> None:
+def test_expires_at_between_30_minutes_and_24_hours(new_session: NewSession, offset: int,
+                                                    ok: bool) -> None:
     wanted = int(time.time()) + offset
     if ok:
         assert new_session(expires_at=wanted).expires_at == wanted
@@ -66,7 +68,7 @@ def test_expires_at_between_30_minutes_and_24_hours(new_session, offset: int, ok
         assert caught.value.param == "expires_at"
 
 
-def test_retrieve_list_and_filter(client, new_session) -> None:
+def test_retrieve_list_and_filter(client: stripe.StripeClient, new_session: NewSession) -> None:
     first, second = new_session(), new_session(client_reference_id="order-43")
     assert client.v1.checkout.sessions.retrieve(first.id).client_reference_id == "order-42"
     listed = client.v1.checkout.sessions.list(params={"status": "open"})
@@ -74,8 +76,8 @@ def test_retrieve_list_and_filter(client, new_session) -> None:
     assert client.v1.checkout.sessions.list(params={"status": "complete"}).data == []
 
 
-def test_hosted_page_shows_item_amount_and_a_plain_form(new_session, web: requests.Session
-                                                         ) -> None:
+def test_hosted_page_shows_item_amount_and_a_plain_form(new_session: NewSession,
+                                                        web: requests.Session) -> None:
     session = new_session()
     page = web.get(session.url, timeout=10)
     assert page.status_code == 200
@@ -88,8 +90,9 @@ def test_hosted_page_shows_item_amount_and_a_plain_form(new_session, web: reques
     assert 'href="http://shop.test/packs/winter"' in page.text
 
 
-def test_success_card_redirects_with_the_id_and_marks_everything_paid(client, new_session,
-                                                                     pay) -> None:
+def test_success_card_redirects_with_the_id_and_marks_everything_paid(client: stripe.StripeClient,
+                                                                      new_session: NewSession,
+                                                                      pay: Pay) -> None:
     session = new_session()
     answer = pay(session, "4242 4242 4242 4242")
     assert answer.status_code == 303
@@ -115,7 +118,9 @@ def test_success_card_redirects_with_the_id_and_marks_everything_paid(client, ne
         == [charge.id]
 
 
-def test_decline_shows_the_error_and_another_card_then_pays(client, new_session, pay) -> None:
+def test_decline_shows_the_error_and_another_card_then_pays(client: stripe.StripeClient,
+                                                            new_session: NewSession, pay: Pay
+        ) -> None:
     session = new_session()
     declined = pay(session, "4000000000000002")
     assert declined.status_code == 402
@@ -135,7 +140,8 @@ def test_decline_shows_the_error_and_another_card_then_pays(client, new_session,
     assert paid.latest_charge != intent.latest_charge.id
 
 
-def test_insufficient_funds_card(client, new_session, pay) -> None:
+def test_insufficient_funds_card(client: stripe.StripeClient, new_session: NewSession, pay: Pay
+        ) -> None:
     session = new_session()
     answer = pay(session, "4000 0000 0000 9995")
     assert answer.status_code == 402
@@ -151,7 +157,8 @@ def test_insufficient_funds_card(client, new_session, pay) -> None:
     ("abcd", "Your card number is incorrect."),
     ("5555555555554444", "non test (live) card"),
 ])
-def test_bad_numbers_are_refused_without_a_charge(client, new_session, pay, card: str,
+def test_bad_numbers_are_refused_without_a_charge(client: stripe.StripeClient,
+                                                  new_session: NewSession, pay: Pay, card: str,
                                                   message: str) -> None:
     session = new_session()
     answer = pay(session, card)
@@ -159,7 +166,8 @@ def test_bad_numbers_are_refused_without_a_charge(client, new_session, pay, card
     assert client.v1.checkout.sessions.retrieve(session.id).payment_intent is None
 
 
-def test_dispute_card_pays_then_opens_a_dispute(client, paid_session) -> None:
+def test_dispute_card_pays_then_opens_a_dispute(client: stripe.StripeClient,
+                                                paid_session: PaidSession) -> None:
     session = paid_session(card="4000000000000259")
     intent = client.v1.payment_intents.retrieve(
         client.v1.checkout.sessions.retrieve(session.id).payment_intent)
@@ -170,7 +178,8 @@ def test_dispute_card_pays_then_opens_a_dispute(client, paid_session) -> None:
     assert client.v1.charges.retrieve(intent.latest_charge).disputed is True
 
 
-def test_paid_page_says_so_and_cannot_be_paid_twice(client, paid_session, pay,
+def test_paid_page_says_so_and_cannot_be_paid_twice(client: stripe.StripeClient,
+                                                    paid_session: PaidSession, pay: Pay,
                                                     web: requests.Session) -> None:
     session = paid_session()
     again = pay(session, "4242424242424242")
@@ -178,7 +187,8 @@ def test_paid_page_says_so_and_cannot_be_paid_twice(client, paid_session, pay,
     assert len(client.v1.charges.list().data) == 1
 
 
-def test_expire_through_the_api_then_page_says_expired(client, new_session, pay,
+def test_expire_through_the_api_then_page_says_expired(client: stripe.StripeClient,
+                                                       new_session: NewSession, pay: Pay,
                                                        web: requests.Session) -> None:
     session = new_session()
     expired = client.v1.checkout.sessions.expire(session.id)
@@ -192,7 +202,8 @@ def test_expire_through_the_api_then_page_says_expired(client, new_session, pay,
     assert 'status of "expired"' in str(caught.value.user_message)
 
 
-def test_clock_advance_expires_open_sessions(client, new_session, server: ServerThread,
+def test_clock_advance_expires_open_sessions(client: stripe.StripeClient,
+                                             new_session: NewSession, server: ServerThread,
                                              web: requests.Session) -> None:
     short = new_session(expires_at=int(time.time()) + 1800)
     long = new_session()
@@ -209,8 +220,9 @@ def test_clock_advance_expires_open_sessions(client, new_session, server: Server
     assert client.v1.checkout.sessions.retrieve(long.id).status == "expired"
 
 
-def test_expired_session_with_a_failed_attempt_cancels_its_intent(client, new_session,
-                                                                  pay) -> None:
+def test_expired_session_with_a_failed_attempt_cancels_its_intent(client: stripe.StripeClient,
+                                                                  new_session: NewSession,
+                                                                  pay: Pay) -> None:
     session = new_session()
     pay(session, "4000000000000002")
     client.v1.checkout.sessions.expire(session.id)
@@ -224,8 +236,8 @@ def test_unknown_session_page_is_404(server: ServerThread, web: requests.Session
     assert page.status_code == 404 and "No such checkout session" in page.text
 
 
-def test_control_pay_and_update_metadata(client, new_session, server: ServerThread,
-                                         web: requests.Session) -> None:
+def test_control_pay_and_update_metadata(client: stripe.StripeClient, new_session: NewSession,
+                                         server: ServerThread, web: requests.Session) -> None:
     session = new_session()
     updated = client.v1.checkout.sessions.update(session.id,
                                                  params={"metadata": {"note": "gift"}})
@@ -239,7 +251,8 @@ def test_control_pay_and_update_metadata(client, new_session, server: ServerThre
     assert client.v1.checkout.sessions.retrieve(session.id).payment_status == "paid"
 
 
-def test_expand_line_items_and_in_lists(client, paid_session) -> None:
+def test_expand_line_items_and_in_lists(client: stripe.StripeClient, paid_session: PaidSession
+        ) -> None:
     session = paid_session()
     fetched = client.v1.checkout.sessions.retrieve(session.id, params={"expand": ["line_items"]})
     assert fetched.line_items.data[0].price.unit_amount == 1500
@@ -247,7 +260,7 @@ def test_expand_line_items_and_in_lists(client, paid_session) -> None:
     assert listed.data[0].payment_intent.status == "succeeded"
 
 
-def test_api_key_is_not_needed_for_the_page(new_session, web: requests.Session) -> None:
+def test_api_key_is_not_needed_for_the_page(new_session: NewSession, web: requests.Session) -> None:
     session = new_session()
     page = web.get(session.url, timeout=10)
     assert page.status_code == 200

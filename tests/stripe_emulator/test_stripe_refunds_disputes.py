@@ -8,6 +8,8 @@ import stripe
 
 from emulator_common import ServerThread
 
+from .conftest import NewSession, PaidSession, Pay
+
 REFUND_FIELDS = set("""amount balance_transaction charge created currency customer
 customer_account destination_details id metadata object payment_intent payment_method reason
 receipt_number source_transfer_reversal status transfer_reversal""".split())
@@ -16,12 +18,14 @@ enhanced_eligibility_types evidence evidence_details id is_charge_refundable liv
 object payment_intent payment_method_details reason status""".split())
 
 
+
 def intent_of(client: stripe.StripeClient, session: stripe.checkout.Session) -> stripe.PaymentIntent:
     return client.v1.payment_intents.retrieve(
         client.v1.checkout.sessions.retrieve(session.id).payment_intent)
 
 
-def test_full_refund_by_payment_intent(client, paid_session) -> None:
+def test_full_refund_by_payment_intent(client: stripe.StripeClient, paid_session: PaidSession
+        ) -> None:
     intent = intent_of(client, paid_session())
     refund = client.v1.refunds.create(params={"payment_intent": intent.id,
                                               "reason": "requested_by_customer",
@@ -39,7 +43,8 @@ def test_full_refund_by_payment_intent(client, paid_session) -> None:
     assert [r.id for r in charge.refunds.data] == [refund.id]
 
 
-def test_partial_refunds_then_the_limit(client, paid_session) -> None:
+def test_partial_refunds_then_the_limit(client: stripe.StripeClient, paid_session: PaidSession
+        ) -> None:
     intent = intent_of(client, paid_session())
     first = client.v1.refunds.create(params={"payment_intent": intent.id, "amount": 500})
     second = client.v1.refunds.create(params={"charge": intent.latest_charge, "amount": 700})
@@ -69,13 +74,15 @@ def test_partial_refunds_then_the_limit(client, paid_session) -> None:
     ({"amount": "0"}, "amount", "parameter_invalid_integer"),
     ({"reason": "changed_mind"}, "reason", "parameter_invalid_empty"),
 ])
-def test_refund_param_errors(client, params: dict, param: str | None, code: str) -> None:
+def test_refund_param_errors(client: stripe.StripeClient, params: dict, param: str | None,
+                             code: str) -> None:
     with pytest.raises(stripe.InvalidRequestError) as caught:
         client.v1.refunds.create(params=params)  # type: ignore[arg-type]
     assert caught.value.code == code and caught.value.param == param
 
 
-def test_unpaid_intent_cannot_be_refunded(client, new_session, pay) -> None:
+def test_unpaid_intent_cannot_be_refunded(client: stripe.StripeClient, new_session: NewSession,
+                                          pay: Pay) -> None:
     session = new_session()
     pay(session, "4000000000000002")
     with pytest.raises(stripe.InvalidRequestError) as caught:
@@ -83,7 +90,7 @@ def test_unpaid_intent_cannot_be_refunded(client, new_session, pay) -> None:
     assert caught.value.code == "charge_not_refundable"
 
 
-def test_refund_metadata_update(client, paid_session) -> None:
+def test_refund_metadata_update(client: stripe.StripeClient, paid_session: PaidSession) -> None:
     intent = intent_of(client, paid_session())
     refund = client.v1.refunds.create(params={"payment_intent": intent.id})
     updated = client.v1.refunds.update(refund.id, params={"metadata": {"ticket": "T-9",
@@ -95,7 +102,8 @@ def test_refund_metadata_update(client, paid_session) -> None:
     assert dict(unset_all.metadata) == {}
 
 
-def test_dispute_is_retrievable_with_its_charge_expanded(client, paid_session) -> None:
+def test_dispute_is_retrievable_with_its_charge_expanded(client: stripe.StripeClient,
+                                                         paid_session: PaidSession) -> None:
     intent = intent_of(client, paid_session(card="4000000000000259"))
     dispute = client.v1.disputes.list().data[0]
     fetched = client.v1.disputes.retrieve(dispute.id, params={"expand": ["charge"]})
@@ -111,8 +119,9 @@ def test_dispute_is_retrievable_with_its_charge_expanded(client, paid_session) -
 
 
 @pytest.mark.parametrize("outcome", ["won", "lost"])
-def test_control_closes_a_dispute(client, paid_session, server: ServerThread,
-                                  web: requests.Session, outcome: str) -> None:
+def test_control_closes_a_dispute(client: stripe.StripeClient, paid_session: PaidSession,
+                                  server: ServerThread, web: requests.Session, outcome: str
+        ) -> None:
     paid_session(card="4000000000000259")
     dispute = client.v1.disputes.list().data[0]
     answer = web.post(f"{server.base_url}/__emulator__/disputes/{dispute.id}/close",
@@ -130,8 +139,10 @@ def test_control_closes_a_dispute(client, paid_session, server: ServerThread,
     assert missing.status_code == 404
 
 
-def test_control_opens_a_dispute_on_any_paid_charge(client, paid_session, server: ServerThread,
-                                                    web: requests.Session) -> None:
+def test_control_opens_a_dispute_on_any_paid_charge(client: stripe.StripeClient,
+                                                    paid_session: PaidSession,
+                                                    server: ServerThread, web: requests.Session
+        ) -> None:
     intent = intent_of(client, paid_session())
     opened = web.post(f"{server.base_url}/__emulator__/disputes",
                       json={"charge": intent.latest_charge, "reason": "product_not_received"},
@@ -140,7 +151,8 @@ def test_control_opens_a_dispute_on_any_paid_charge(client, paid_session, server
     assert client.v1.charges.retrieve(intent.latest_charge).disputed is True
 
 
-def test_won_dispute_allows_a_refund_again(client, paid_session, server: ServerThread,
+def test_won_dispute_allows_a_refund_again(client: stripe.StripeClient,
+                                           paid_session: PaidSession, server: ServerThread,
                                            web: requests.Session) -> None:
     intent = intent_of(client, paid_session(card="4000000000000259"))
     dispute = client.v1.disputes.list().data[0]

@@ -12,9 +12,9 @@ import requests
 import stripe
 
 from emulator_common import ServerThread
-from stripe_emulator import create_app
+from stripe_emulator import Emulator, create_app
 
-from .conftest import Receiver, fast_settings
+from .conftest import Control, Idle, NewSession, PaidSession, Pay, Receiver, fast_settings
 
 WEBHOOK_FIELDS = set("""api_version application created description enabled_events id livemode
 metadata object status url""".split())
@@ -81,8 +81,10 @@ def test_endpoint_param_errors(client: stripe.StripeClient, params: dict, param:
     assert caught.value.param == param
 
 
-def test_payment_events_are_signed_and_verify(client, endpoint, receiver: Receiver,
-                                              paid_session, idle) -> None:
+def test_payment_events_are_signed_and_verify(client: stripe.StripeClient,
+                                              endpoint: stripe.WebhookEndpoint,
+                                              receiver: Receiver, paid_session: PaidSession,
+                                              idle: Idle) -> None:
     session = paid_session()
     idle()
     received = receiver.wait_for(4)
@@ -108,7 +110,8 @@ def test_payment_events_are_signed_and_verify(client, endpoint, receiver: Receiv
     assert abs(timestamp - time.time()) < 5
 
 
-def test_tampered_payload_is_rejected(endpoint, receiver: Receiver, paid_session) -> None:
+def test_tampered_payload_is_rejected(endpoint: stripe.WebhookEndpoint, receiver: Receiver,
+                                      paid_session: PaidSession) -> None:
     paid_session()
     item = receiver.wait_for(1)[0]
     tampered = item.body.decode().replace('"livemode": false', '"livemode": true', 1)
@@ -117,8 +120,11 @@ def test_tampered_payload_is_rejected(endpoint, receiver: Receiver, paid_session
                                        endpoint.secret)
 
 
-def test_every_event_type_is_emitted_fetchable_and_delivered(
-        client, endpoint, receiver: Receiver, new_session, pay, control, idle) -> None:
+def test_every_event_type_is_emitted_fetchable_and_delivered(client: stripe.StripeClient,
+                                                             endpoint: stripe.WebhookEndpoint,
+                                                             receiver: Receiver,
+                                                             new_session: NewSession, pay: Pay,
+                                                             control: Control, idle: Idle) -> None:
     declined = new_session()
     pay(declined, "4000000000000002")
     client.v1.checkout.sessions.expire(declined.id)
@@ -155,7 +161,8 @@ def test_every_event_type_is_emitted_fetchable_and_delivered(
     assert [e.id for e in only_refunds] == [by_type["charge.refunded"].id]
 
 
-def test_enabled_events_filter(client, receiver: Receiver, paid_session, idle) -> None:
+def test_enabled_events_filter(client: stripe.StripeClient, receiver: Receiver,
+                               paid_session: PaidSession, idle: Idle) -> None:
     client.v1.webhook_endpoints.create(params={"url": receiver.url,
                                                "enabled_events": ["checkout.session.completed"]})
     paid_session()
@@ -163,8 +170,9 @@ def test_enabled_events_filter(client, receiver: Receiver, paid_session, idle) -
     assert receiver.types() == ["checkout.session.completed"]
 
 
-def test_failing_endpoint_is_retried_with_backoff(endpoint, receiver: Receiver, paid_session,
-                                                  control, idle) -> None:
+def test_failing_endpoint_is_retried_with_backoff(endpoint: stripe.WebhookEndpoint,
+                                                  receiver: Receiver, paid_session: PaidSession,
+                                                  control: Control, idle: Idle) -> None:
     receiver.statuses = [500]
     paid_session()
     idle()
@@ -182,8 +190,9 @@ def test_failing_endpoint_is_retried_with_backoff(endpoint, receiver: Receiver, 
     assert isinstance(first[0]["timestamp"], int)
 
 
-def test_unreachable_endpoint_gives_up_after_max_attempts(client, paid_session, control,
-                                                          idle) -> None:
+def test_unreachable_endpoint_gives_up_after_max_attempts(client: stripe.StripeClient,
+                                                          paid_session: PaidSession,
+                                                          control: Control, idle: Idle) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -197,8 +206,10 @@ def test_unreachable_endpoint_gives_up_after_max_attempts(client, paid_session, 
     assert [e["retry_in"] for e in log] == pytest.approx([0.05, 0.1, 0.2, None])
 
 
-def test_fail_control_simulates_failures_then_delivers(endpoint, receiver: Receiver,
-                                                       paid_session, control, idle) -> None:
+def test_fail_control_simulates_failures_then_delivers(endpoint: stripe.WebhookEndpoint,
+                                                       receiver: Receiver,
+                                                       paid_session: PaidSession,
+                                                       control: Control, idle: Idle) -> None:
     control("POST", "/webhooks/fail", {"count": 2, "status": 503})
     control("POST", "/webhooks/fail", {"count": 2, "status": 503})
     paid_session()
@@ -210,8 +221,9 @@ def test_fail_control_simulates_failures_then_delivers(endpoint, receiver: Recei
     assert len({r.event["id"] for r in receiver.received}) == 4
 
 
-def test_fail_control_with_status_0_does_not_send(endpoint, receiver: Receiver, paid_session,
-                                                  control, idle) -> None:
+def test_fail_control_with_status_0_does_not_send(endpoint: stripe.WebhookEndpoint,
+                                                  receiver: Receiver, paid_session: PaidSession,
+                                                  control: Control, idle: Idle) -> None:
     control("POST", "/webhooks/fail", {"count": 1, "status": 0})
     paid_session()
     idle()
@@ -221,8 +233,10 @@ def test_fail_control_with_status_0_does_not_send(endpoint, receiver: Receiver, 
     assert len(receiver.received) == 4
 
 
-def test_duplicate_control_sends_the_same_event_twice(endpoint, receiver: Receiver,
-                                                      paid_session, control, idle) -> None:
+def test_duplicate_control_sends_the_same_event_twice(endpoint: stripe.WebhookEndpoint,
+                                                      receiver: Receiver,
+                                                      paid_session: PaidSession,
+                                                      control: Control, idle: Idle) -> None:
     control("POST", "/webhooks/duplicate", {"count": 1})
     paid_session()
     idle()
@@ -232,8 +246,11 @@ def test_duplicate_control_sends_the_same_event_twice(endpoint, receiver: Receiv
         verified(item, endpoint.secret)
 
 
-def test_reorder_control_sends_a_batch_newest_first(client, endpoint, receiver: Receiver,
-                                                    paid_session, control, idle) -> None:
+def test_reorder_control_sends_a_batch_newest_first(client: stripe.StripeClient,
+                                                    endpoint: stripe.WebhookEndpoint,
+                                                    receiver: Receiver,
+                                                    paid_session: PaidSession, control: Control,
+                                                    idle: Idle) -> None:
     session = paid_session()
     idle()
     start = len(receiver.received)
@@ -253,8 +270,10 @@ def test_reorder_control_sends_a_batch_newest_first(client, endpoint, receiver: 
     assert receiver.types()[-1] == "refund.updated"
 
 
-def test_delay_control_holds_back_the_next_event(endpoint, receiver: Receiver, new_session,
-                                                 client, control, idle) -> None:
+def test_delay_control_holds_back_the_next_event(endpoint: stripe.WebhookEndpoint,
+                                                 receiver: Receiver, new_session: NewSession,
+                                                 client: stripe.StripeClient, control: Control,
+                                                 idle: Idle) -> None:
     control("POST", "/webhooks/delay", {"seconds": 0.6, "count": 1})
     session = new_session()
     started = time.monotonic()
@@ -267,8 +286,10 @@ def test_delay_control_holds_back_the_next_event(endpoint, receiver: Receiver, n
     assert control("GET", "/webhooks")["controls"]["delay_remaining"] == 0
 
 
-def test_clock_advance_expires_and_moves_signature_time(endpoint, receiver: Receiver,
-                                                        new_session, control) -> None:
+def test_clock_advance_expires_and_moves_signature_time(endpoint: stripe.WebhookEndpoint,
+                                                        receiver: Receiver,
+                                                        new_session: NewSession,
+                                                        control: Control) -> None:
     session = new_session(expires_at=int(time.time()) + 1800)
     control("POST", "/clock/advance", {"seconds": 3600})
     item = receiver.wait_for(1)[0]
@@ -280,16 +301,19 @@ def test_clock_advance_expires_and_moves_signature_time(endpoint, receiver: Rece
     verified(item, endpoint.secret)
 
 
-def test_expiry_happens_lazily_without_a_request(endpoint, receiver: Receiver, new_session,
-                                                 emulator) -> None:
+def test_expiry_happens_lazily_without_a_request(endpoint: stripe.WebhookEndpoint,
+                                                 receiver: Receiver, new_session: NewSession,
+                                                 emulator: Emulator) -> None:
     session = new_session(expires_at=int(time.time()) + 1800)
     emulator.clock.advance(1800)
     # No API call: the webhook thread's periodic sweep notices.
     assert receiver.wait_for(1)[0].event["data"]["object"]["id"] == session.id
 
 
-def test_reset_forgets_objects_deliveries_and_controls(client, endpoint, receiver, paid_session,
-                                                       control, idle) -> None:
+def test_reset_forgets_objects_deliveries_and_controls(client: stripe.StripeClient,
+                                                       endpoint: stripe.WebhookEndpoint,
+                                                       receiver: Receiver, paid_session: PaidSession,
+                                                       control: Control, idle: Idle) -> None:
     paid_session()
     idle()
     control("POST", "/webhooks/duplicate", {"count": 3})
@@ -302,7 +326,8 @@ def test_reset_forgets_objects_deliveries_and_controls(client, endpoint, receive
     assert control("GET", "/clock")["offset"] == 0
 
 
-def test_control_rejects_bad_input(control, server: ServerThread, web: requests.Session) -> None:
+def test_control_rejects_bad_input(control: Control, server: ServerThread, web: requests.Session
+        ) -> None:
     for path, body in [("/webhooks/fail", {"count": -1}), ("/webhooks/delay", {}),
                        ("/clock/advance", {"seconds": "soon"}), ("/webhooks/fail", {"status": 42})]:
         answer = web.post(f"{server.base_url}/__emulator__{path}", json=body, timeout=10)

@@ -12,7 +12,7 @@ from emulator_common import ServerThread
 from stripe_emulator import create_app
 from stripe_emulator.wire import parse_params
 
-from .conftest import API_KEY, fast_settings, session_params
+from .conftest import API_KEY, MakeClient, NewSession, fast_settings, session_params
 
 # Top-level fields of each object in Stripe's published fixtures (stripe/openapi fixtures3.json).
 SESSION_FIELDS = set("""adaptive_pricing after_expiration allow_promotion_codes amount_subtotal
@@ -39,7 +39,7 @@ def test_missing_key_is_401(server: ServerThread, web: requests.Session) -> None
 
 
 @pytest.mark.parametrize("key", ["sk_live_abc123", "pk_test_abc123", "sk_test_", "nonsense"])
-def test_wrong_key_raises_authentication_error(make_client, key: str) -> None:
+def test_wrong_key_raises_authentication_error(make_client: MakeClient, key: str) -> None:
     with pytest.raises(stripe.AuthenticationError) as caught:
         make_client(key).v1.checkout.sessions.list()
     assert caught.value.http_status == 401
@@ -128,7 +128,8 @@ def test_invalid_session_params_are_400(client: stripe.StripeClient, overrides: 
     assert caught.value.json_body["error"]["type"] == "invalid_request_error"
 
 
-def test_expand_of_a_plain_field_is_400(client: stripe.StripeClient, new_session) -> None:
+def test_expand_of_a_plain_field_is_400(client: stripe.StripeClient, new_session: NewSession
+        ) -> None:
     session = new_session()
     with pytest.raises(stripe.InvalidRequestError) as caught:
         client.v1.checkout.sessions.retrieve(session.id, params={"expand": ["currency"]})
@@ -136,7 +137,8 @@ def test_expand_of_a_plain_field_is_400(client: stripe.StripeClient, new_session
     assert "cannot be expanded (currency)" in str(caught.value.user_message)
 
 
-def test_session_has_every_fixture_field(client: stripe.StripeClient, new_session) -> None:
+def test_session_has_every_fixture_field(client: stripe.StripeClient, new_session: NewSession
+        ) -> None:
     session = new_session()
     raw = client.raw_request("get", f"/v1/checkout/sessions/{session.id}")
     body = client.deserialize(raw, api_mode="V1")
@@ -183,7 +185,7 @@ def test_idempotency_key_reused_with_other_params_is_an_idempotency_error(
 
 
 def test_every_answer_has_a_request_id(server: ServerThread, web: requests.Session,
-                                       new_session) -> None:
+                                       new_session: NewSession) -> None:
     session = new_session()
     for response in (web.get(session.url, timeout=10),
                      web.get(f"{server.base_url}/__emulator__/clock", timeout=10),
@@ -192,7 +194,7 @@ def test_every_answer_has_a_request_id(server: ServerThread, web: requests.Sessi
 
 
 def test_lists_page_with_limit_and_starting_after(client: stripe.StripeClient,
-                                                  new_session) -> None:
+                                                  new_session: NewSession) -> None:
     made = [new_session(client_reference_id=f"order-{n}").id for n in range(5)]
     first = client.v1.checkout.sessions.list(params={"limit": 2})
     assert first.object == "list" and first.url == "/v1/checkout/sessions"
@@ -208,7 +210,7 @@ def test_lists_page_with_limit_and_starting_after(client: stripe.StripeClient,
     assert caught.value.param == "limit"
 
 
-def test_module_level_api_base_works(server: ServerThread, new_session,
+def test_module_level_api_base_works(server: ServerThread, new_session: NewSession,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     session = new_session()
     monkeypatch.setattr(stripe, "api_base", server.base_url)
