@@ -126,6 +126,7 @@ def test_decline_shows_the_error_and_another_card_then_pays(client: stripe.Strip
     assert declined.status_code == 402
     assert "Your card was declined." in declined.text
     assert 'name="cardnumber"' in declined.text
+    assert 'id="cancel" href="http://shop.test/packs/winter"' in declined.text
     after_decline = client.v1.checkout.sessions.retrieve(
         session.id, params={"expand": ["payment_intent.latest_charge"]})
     assert after_decline.status == "open" and after_decline.payment_status == "unpaid"

@@ -159,3 +159,19 @@ def test_won_dispute_allows_a_refund_again(client: stripe.StripeClient,
     web.post(f"{server.base_url}/__emulator__/disputes/{dispute.id}/close",
              json={"outcome": "won"}, timeout=10)
     assert client.v1.refunds.create(params={"payment_intent": intent.id}).amount == 1500
+
+
+def test_control_fails_a_refund_and_the_charge_gets_the_amount_back(
+        client: stripe.StripeClient, paid_session: PaidSession, server: ServerThread,
+        web: requests.Session) -> None:
+    intent = intent_of(client, paid_session())
+    refund = client.v1.refunds.create(params={"payment_intent": intent.id, "amount": 400})
+    failed = web.post(f"{server.base_url}/__emulator__/refunds/{refund.id}/fail", timeout=10)
+    assert failed.status_code == 200 and failed.json()["status"] == "failed"
+    assert client.v1.refunds.retrieve(refund.id).status == "failed"
+    charge = client.v1.charges.retrieve(intent.latest_charge)
+    assert charge.amount_refunded == 0 and charge.refunded is False
+    types = [e.type for e in client.v1.events.list(params={"limit": 3}).data]
+    assert types == ["charge.refund.updated", "refund.updated", "charge.refunded"]
+    again = web.post(f"{server.base_url}/__emulator__/refunds/{refund.id}/fail", timeout=10)
+    assert again.status_code == 400
