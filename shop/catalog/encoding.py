@@ -327,7 +327,7 @@ def _reason(exc: BaseException) -> str:
 
 
 @dataclass(frozen=True)
-class _Settings:
+class EncoderSettings:
     """How one buyer format is made: FFmpeg muxer, encoder, and the encoder's settings."""
 
     muxer: str
@@ -348,40 +348,32 @@ def _lossy_rate(master: MasterInfo) -> int:
     return 44100 if master.sample_rate % 44100 == 0 else 48000
 
 
-def encoder_settings(format_id: str, master: MasterInfo) -> _Settings:
+def encoder_settings(format_id: str, master: MasterInfo) -> EncoderSettings:
     """The exact FFmpeg settings for one buyer format of ``master`` (also used by the bench)."""
     fmt = get_format(format_id)
     wide = master.bit_depth > 16
+    # 24-bit samples travel in the top bits of s32; the encoder is told how many are real.
+    pcm_format = "s32" if wide else "s16"
+    raw_bits = 24 if wide else None
     no_id3 = {"id3v2_version": "0"}  # mutagen writes the ID3v2.4 tag
     match fmt.id:
         case "mp3-v0":
-            return _Settings("mp3", "libmp3lame", _lossy_rate(master), vbr_quality=0, muxer_options=no_id3)
+            return EncoderSettings("mp3", "libmp3lame", _lossy_rate(master), vbr_quality=0, muxer_options=no_id3)
         case "mp3-320":
-            return _Settings("mp3", "libmp3lame", _lossy_rate(master), bit_rate=320_000, muxer_options=no_id3)
+            return EncoderSettings("mp3", "libmp3lame", _lossy_rate(master), bit_rate=320_000, muxer_options=no_id3)
         case "aac":
-            return _Settings("ipod", "aac", _lossy_rate(master), bit_rate=256_000)
+            return EncoderSettings("ipod", "aac", _lossy_rate(master), bit_rate=256_000)
         case "opus":
-            return _Settings("opus", "libopus", 48000, bit_rate=160_000)
+            return EncoderSettings("opus", "libopus", 48000, bit_rate=160_000)
         case "flac":
-            return _Settings(
-                "flac",
-                "flac",
-                master.sample_rate,
-                "s32" if wide else "s16",
-                bits_per_raw_sample=24 if wide else None,
-            )
+            return EncoderSettings("flac", "flac", master.sample_rate, pcm_format, bits_per_raw_sample=raw_bits)
         case "alac":
-            return _Settings(
-                "ipod",
-                "alac",
-                master.sample_rate,
-                "s32p" if wide else "s16p",
-                bits_per_raw_sample=24 if wide else None,
-            )
+            planar = pcm_format + "p"
+            return EncoderSettings("ipod", "alac", master.sample_rate, planar, bits_per_raw_sample=raw_bits)
         case "wav":
-            return _Settings("wav", "pcm_s24le" if wide else "pcm_s16le", master.sample_rate, "s32" if wide else "s16")
+            return EncoderSettings("wav", "pcm_s24le" if wide else "pcm_s16le", master.sample_rate, pcm_format)
         case "aiff":
-            return _Settings("aiff", "pcm_s24be" if wide else "pcm_s16be", master.sample_rate, "s32" if wide else "s16")
+            return EncoderSettings("aiff", "pcm_s24be" if wide else "pcm_s16be", master.sample_rate, pcm_format)
     raise AssertionError(f"no encoder settings for {fmt.id}")  # pragma: no cover
 
 
@@ -473,7 +465,7 @@ def _layout_name(channels: int) -> str:
 
 
 def _transcode(
-    source: InputContainer, stream: AudioStream, master_path: Path, out: Path, settings: _Settings
+    source: InputContainer, stream: AudioStream, master_path: Path, out: Path, settings: EncoderSettings
 ) -> int:
     """Decode the master into the encoder; returns the number of frames decoded."""
     codec_options = dict(settings.codec_options)

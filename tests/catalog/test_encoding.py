@@ -342,7 +342,8 @@ def test_encode_all_probes_once_and_accepts_the_old_mp3_id(tmp_path: Path, maste
     encoded = encode_all(master, outputs, TAGS, None)
     assert encoded["mp3"].format.id == "mp3-v0" and encoded["mp3"].bit_depth is None
     assert encoded["alac"].bit_depth == 24 and encoded["alac"].duration_ms == 2000
-    assert MP4(outputs["alac"]).tags is not None and "covr" not in MP4(outputs["alac"]).tags  # type: ignore[operator]
+    alac_tags = MP4(outputs["alac"]).tags
+    assert alac_tags is not None and "covr" not in alac_tags
 
 
 def test_a_cover_that_is_not_an_image_is_refused(tmp_path: Path, masters: dict[str, Master]) -> None:
