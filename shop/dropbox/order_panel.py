@@ -27,9 +27,24 @@ class DropboxState:
         return self.latest.get(delivery_target(album_id))
 
     @property
+    def account_label(self) -> str:
+        """Whom the order's Dropbox belongs to, as the page shows it (e-mail masked)."""
+        if self.connection is None:
+            return ""
+        if self.connection.account_email:
+            return mask_email(self.connection.account_email)
+        return self.connection.account_name or "your Dropbox account"
+
+    @property
     def active_delivery_id(self) -> int | None:
         """The delivery a page without JavaScript keeps refreshing for, if any is under way."""
         return next((d["id"] for d in self.latest.values() if d["status"] in IN_PROGRESS_STATUSES), None)
+
+
+def mask_email(email: str) -> str:
+    """``a•••@example.com``: enough for the buyer to recognise, little for anyone else."""
+    local, at, domain = email.partition("@")
+    return f"{local[:1]}•••{at}{domain}" if at else f"{email[:1]}•••"
 
 
 def dropbox_state(order: Order) -> DropboxState:

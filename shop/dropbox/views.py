@@ -50,17 +50,32 @@ def _unreachable(token: str | None):
 
 
 @bp.get("/orders/<token>/dropbox/connect")
+def connect_link(token: str):
+    """The old GET address: it starts nothing (an order link opened in someone else's browser
+    must not connect their Dropbox), it only leads to the order page and its Connect button."""
+    get_order(token)
+    return redirect(_order_url(token), code=303)
+
+
+@bp.post("/orders/<token>/dropbox/connect")
 def connect(token: str):
+    """Start Dropbox OAuth for this order: a CSRF-protected POST from the order page."""
     get_paid_order(token)
+    return _begin_oauth(token, None)
+
+
+def _begin_oauth(token: str, pending_delivery: dict | None):
+    """Send the buyer to Dropbox's consent page; the callback finishes for this order.
+
+    :param pending_delivery: ``{"target", "format"}`` to start once connected (one click), if any.
+    """
     try:
         flow = connections.oauth_flow(session)
     except DropboxNotConfigured:
         abort(503, "Dropbox delivery is not set up in this store.")
     nonce = secrets.token_urlsafe(16)
-    earlier = session.get(_CONNECT_KEY) or {}
-    pending_delivery = earlier.get(_PENDING_DELIVERY) if earlier.get("order_token") == token else None
     session[_CONNECT_KEY] = {"nonce": nonce, "order_token": token, _PENDING_DELIVERY: pending_delivery}
-    return redirect(web_url(flow.start(url_state=nonce)))
+    return redirect(web_url(flow.start(url_state=nonce)), code=303)
 
 
 @bp.get("/dropbox/callback")
@@ -125,9 +140,8 @@ def _start(token: str, target: str):
     if not target_albums(order, target):
         abort(404)
     if connections.connection_for(order) is None:
-        # One click: remember what was asked, connect, and start it on the way back.
-        session[_CONNECT_KEY] = {"order_token": token, _PENDING_DELIVERY: {"target": target, "format": fmt}}
-        return redirect(url_for("dropbox.connect", token=token), code=303)
+        # One click: connect, and start what was asked on the way back.
+        return _begin_oauth(token, {"target": target, "format": fmt})
     try:
         delivery, created = create_delivery(order, target, fmt)
     except OrderNotPaid:

@@ -33,8 +33,9 @@ def consent(authorize_url: str, decision: str = "allow", email: str = BUYER_EMAI
 
 
 def start(client, token) -> str:
-    response = client.get(f"/orders/{token}/dropbox/connect")
-    assert response.status_code == 302
+    """Press Connect on the order page (a POST; GET starts nothing)."""
+    response = client.post(f"/orders/{token}/dropbox/connect")
+    assert response.status_code == 303
     location = response.headers["Location"]
     assert "/oauth2/authorize?" in location and "token_access_type=offline" in location
     return location
@@ -65,7 +66,7 @@ def test_connect_allow_stores_encrypted_tokens_and_shows_the_account(client, app
     assert connection.access_token_expires_at is not None
 
     page = client.get(f"/orders/{token}").data.decode()
-    assert f"connected as <strong>{BUYER_EMAIL}</strong>" in page
+    assert "connected as <strong>b•••@example.com</strong>" in page  # BUYER_EMAIL, masked
 
 
 def test_deny_gets_a_clear_page_and_stores_nothing(client, order):
@@ -119,7 +120,8 @@ def test_malformed_callbacks_are_clear_errors(client, order, query):
 
 def test_connect_needs_a_paid_order(client, app, seeded_pack):
     _, pending = factories.make_order(app, seeded_pack, paid=False, email="p@example.com")
-    assert client.get(f"/orders/{pending}/dropbox/connect").status_code == 404
+    assert client.post(f"/orders/{pending}/dropbox/connect").status_code == 404
+    assert client.post("/orders/nonsense/dropbox/connect").status_code == 404
     assert client.get("/orders/nonsense/dropbox/connect").status_code == 404
 
 
@@ -127,9 +129,8 @@ def test_one_click_connects_then_starts_the_delivery(client, order, seeded_pack)
     order, token = order
     album = seeded_pack.albums[0]
     first = client.post(f"/orders/{token}/dropbox/albums/{album.id}", data={"format": "flac"})
-    assert first.status_code == 303 and first.headers["Location"].endswith(f"/orders/{token}/dropbox/connect")
-    location = start(client, token)
-    back = client.get(callback_path(consent(location)))
+    assert first.status_code == 303 and "/oauth2/authorize?" in first.headers["Location"]
+    back = client.get(callback_path(consent(first.headers["Location"])))
     assert back.status_code == 303 and "#delivery-" in back.headers["Location"]
     delivery = db.session.scalar(select(Delivery))
     assert delivery.target == f"album:{album.id}" and delivery.format == "flac"

@@ -47,7 +47,8 @@ def test_failed_delivery_offers_retry_and_revoked_one_offers_reconnect(client, b
     html = client.get(f"/orders/{token}").data.decode()
     assert f'action="/orders/{token}/dropbox/deliveries/{failed.id}/retry"' in html
     assert "Retry the missing files" in html
-    assert f'href="/orders/{token}/dropbox/connect">Reconnect Dropbox' in html
+    assert f'<form method="post" action="/orders/{token}/dropbox/connect">' in html
+    assert "Reconnect Dropbox</button>" in html
 
 
 def test_without_dropbox_settings_the_page_offers_no_dropbox(client, app, buyer):
@@ -55,4 +56,4 @@ def test_without_dropbox_settings_the_page_offers_no_dropbox(client, app, buyer)
     app.config["DROPBOX_APP_KEY"] = None
     html = client.get(f"/orders/{token}").data.decode()
     assert "Add to Dropbox" not in html
-    assert client.get(f"/orders/{token}/dropbox/connect").status_code == 503
+    assert client.post(f"/orders/{token}/dropbox/connect").status_code == 503

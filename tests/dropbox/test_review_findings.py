@@ -297,3 +297,39 @@ def test_a_save_url_target_that_appeared_meanwhile_with_our_content_counts_as_de
     files = emulator.list_files(BUYER_EMAIL, APP_KEY)
     assert sorted(f["path_display"] for f in files) == sorted(f.path for f in delivery.files)  # no "(2)"
     assert {f["content_hash"] for f in files} == {f.track_file.dropbox_content_hash for f in delivery.files}
+
+
+# -- L9: connecting is a CSRF-protected POST from the order page --------------------------------
+
+
+def test_connect_is_a_post_from_the_order_page_and_the_page_shows_whom_it_linked(client, app, seeded_pack):
+    import re
+
+    from tests import factories
+    from tests.dropbox.test_connect import callback_path, consent
+
+    order, token = factories.make_order(app, seeded_pack, email=BUYER_EMAIL)
+    app.config["WTF_CSRF_ENABLED"] = True
+    # An order link opened in someone else's browser starts nothing.
+    opened = client.get(f"/orders/{token}/dropbox/connect")
+    assert opened.status_code in (303, 405)
+    if opened.status_code == 303:
+        assert opened.headers["Location"] == f"/orders/{token}#dropbox"
+    with client.session_transaction() as session:
+        assert "dropbox_connect" not in session and "dropbox-auth-csrf-token" not in session
+    assert client.post(f"/orders/{token}/dropbox/connect").status_code == 400  # no CSRF token
+
+    page = client.get(f"/orders/{token}").data.decode()
+    form = re.search(r'<form[^>]*action="(/orders/[^"]+/dropbox/connect)"[^>]*>\s*'
+                     r'<input type="hidden" name="csrf_token" value="([^"]+)">', page)
+    assert form and form.group(1) == f"/orders/{token}/dropbox/connect"
+    started = client.post(form.group(1), data={"csrf_token": form.group(2)})
+    assert started.status_code in (302, 303) and "/oauth2/authorize?" in started.headers["Location"]
+    back = client.get(callback_path(consent(started.headers["Location"])))
+    assert back.status_code == 303
+
+    page = client.get(f"/orders/{token}").data.decode()
+    assert "connected as <strong>b•••@example.com</strong>" in page
+    assert BUYER_EMAIL not in page.replace(f"Order #{order.id}", "").split("dropbox-box", 1)[1]
+    assert re.search(r'action="/orders/[^"]+/dropbox/disconnect"', page)
+    assert db.session.scalar(select(DropboxConnection)).account_email == BUYER_EMAIL

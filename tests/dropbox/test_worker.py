@@ -61,7 +61,7 @@ def test_click_then_worker_delivers_and_progress_endpoint_reports_it(client, buy
 
     page = client.get(f"/orders/{token}").data.decode()
     assert "Done: 3 files in your Dropbox" in page
-    assert BUYER_EMAIL in page  # the connected account is shown
+    assert "connected as <strong>b•••@example.com</strong>" in page  # the account, e-mail masked
 
 
 def test_worker_killed_mid_delivery_resumes_and_finishes_each_file_once(client, buyer, seeded_pack, emulator,
