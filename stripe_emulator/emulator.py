@@ -36,7 +36,7 @@ from .wire import (
     text,
 )
 
-DEFAULT_API_VERSION = "2025-10-29.clover"
+DEFAULT_API_VERSION = "2026-10-28.endive"
 MIN_SESSION_LIFETIME = 30 * 60
 MAX_SESSION_LIFETIME = 24 * 60 * 60
 REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")

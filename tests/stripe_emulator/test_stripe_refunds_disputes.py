@@ -35,9 +35,9 @@ def test_full_refund_by_payment_intent(client: stripe.StripeClient, paid_session
     assert refund.amount == 1500 and refund.currency == "eur"
     assert refund.charge == intent.latest_charge and refund.payment_intent == intent.id
     assert refund.reason == "requested_by_customer"
-    assert dict(refund.metadata) == {"order_id": "42"}
+    assert refund.metadata.to_dict() == {"order_id": "42"}
     body = client.deserialize(client.raw_request("get", f"/v1/refunds/{refund.id}"), api_mode="V1")
-    assert set(body.keys()) == REFUND_FIELDS
+    assert set(body.to_dict()) == REFUND_FIELDS
     charge = client.v1.charges.retrieve(intent.latest_charge)
     assert charge.amount_refunded == 1500 and charge.refunded is True
     assert [r.id for r in charge.refunds.data] == [refund.id]
@@ -95,11 +95,11 @@ def test_refund_metadata_update(client: stripe.StripeClient, paid_session: PaidS
     refund = client.v1.refunds.create(params={"payment_intent": intent.id})
     updated = client.v1.refunds.update(refund.id, params={"metadata": {"ticket": "T-9",
                                                                       "by": "ops"}})
-    assert dict(updated.metadata) == {"ticket": "T-9", "by": "ops"}
+    assert updated.metadata.to_dict() == {"ticket": "T-9", "by": "ops"}
     unset_one = client.v1.refunds.update(refund.id, params={"metadata": {"by": ""}})
-    assert dict(unset_one.metadata) == {"ticket": "T-9"}
+    assert unset_one.metadata.to_dict() == {"ticket": "T-9"}
     unset_all = client.v1.refunds.update(refund.id, params={"metadata": ""})
-    assert dict(unset_all.metadata) == {}
+    assert unset_all.metadata.to_dict() == {}
 
 
 def test_dispute_is_retrievable_with_its_charge_expanded(client: stripe.StripeClient,
@@ -112,7 +112,7 @@ def test_dispute_is_retrievable_with_its_charge_expanded(client: stripe.StripeCl
     assert fetched.reason == "fraudulent"
     body = client.deserialize(client.raw_request("get", f"/v1/disputes/{dispute.id}"),
                               api_mode="V1")
-    assert set(body.keys()) == DISPUTE_FIELDS
+    assert set(body.to_dict()) == DISPUTE_FIELDS
     with pytest.raises(stripe.InvalidRequestError) as caught:
         client.v1.refunds.create(params={"payment_intent": intent.id})
     assert caught.value.code == "charge_disputed"

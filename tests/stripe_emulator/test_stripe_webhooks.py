@@ -59,7 +59,7 @@ def test_endpoint_lifecycle_and_secret_shown_once(client: stripe.StripeClient,
     assert "secret" not in fetched
     body = client.deserialize(client.raw_request("get", f"/v1/webhook_endpoints/{created.id}"),
                               api_mode="V1")
-    assert set(body.keys()) == WEBHOOK_FIELDS
+    assert set(body.to_dict()) == WEBHOOK_FIELDS
     assert [e.id for e in client.v1.webhook_endpoints.list().data] == [created.id]
     assert "secret" not in client.v1.webhook_endpoints.list().data[0]
     disabled = client.v1.webhook_endpoints.update(created.id, params={"disabled": True})
@@ -149,11 +149,11 @@ def test_every_event_type_is_emitted_fetchable_and_delivered(client: stripe.Stri
     assert len(events) == len(receiver.received)
     by_type = {e.type: e for e in events}
     assert by_type["charge.refunded"].data.object.amount_refunded == 100
-    assert dict(by_type["charge.refunded"].data.previous_attributes) == {
+    assert by_type["charge.refunded"].data.previous_attributes.to_dict() == {
         "amount_refunded": 0, "refunded": False}
     assert by_type["charge.dispute.closed"].data.object.status == "lost"
     assert by_type["charge.dispute.closed"].data.previous_attributes.status == "needs_response"
-    assert by_type["refund.updated"].data.previous_attributes.metadata == {}
+    assert by_type["refund.updated"].data.previous_attributes.metadata.to_dict() == {}
     assert by_type["refund.created"]["request"]["id"].startswith("req_")
     assert by_type["refund.created"]["request"]["idempotency_key"]
     assert by_type["checkout.session.completed"]["request"]["id"] is None

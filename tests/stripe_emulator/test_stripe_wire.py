@@ -142,7 +142,7 @@ def test_session_has_every_fixture_field(client: stripe.StripeClient, new_sessio
     session = new_session()
     raw = client.raw_request("get", f"/v1/checkout/sessions/{session.id}")
     body = client.deserialize(raw, api_mode="V1")
-    assert set(body.keys()) == SESSION_FIELDS
+    assert set(body.to_dict()) == SESSION_FIELDS
     assert session.id.startswith("cs_test_")
     assert session.object == "checkout.session"
     assert session.livemode is False
