@@ -9,7 +9,7 @@ re-enqueues deliveries whose worker stopped sending heartbeats (a killed worker)
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import or_, select, update
@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 JOB_FUNCTION = "shop.dropbox.jobs.run_delivery"
 # Enqueued but never started for this long: the job was lost (Redis restarted empty).
 LOST_AFTER = timedelta(minutes=2)
+# A click this soon after the same delivery finished gets that delivery back, not a new one
+# (the files were just delivered; a buyer who deleted some gets them back after the window).
+REPEAT_WINDOW = timedelta(minutes=5)
 
 
 # Why a delivery stopped when its order stopped being paid, as the buyer reads it.
@@ -114,6 +117,15 @@ def active_delivery(order_id: int, target: str, fmt: str) -> Delivery | None:
         Delivery.order_id == order_id, Delivery.target == target, Delivery.format == fmt,
         Delivery.status.in_([s.value for s in ACTIVE_STATUSES]),
     ))
+
+
+def recently_done(order_id: int, target: str, fmt: str, now: datetime | None = None) -> Delivery | None:
+    """The same delivery, finished ``done`` within :data:`REPEAT_WINDOW` (what a repeated click gets)."""
+    since = (now or utcnow()) - REPEAT_WINDOW
+    return db.session.scalar(select(Delivery).where(
+        Delivery.order_id == order_id, Delivery.target == target, Delivery.format == fmt,
+        Delivery.status == DeliveryStatus.DONE.value, Delivery.finished_at >= since,
+    ).order_by(Delivery.id.desc()).limit(1))
 
 
 def enqueue_delivery(delivery: Delivery) -> bool:

@@ -10,19 +10,29 @@ from dropbox.exceptions import DropboxException
 from dropbox.oauth import BadRequestException, BadStateException, CsrfException, NotApprovedException, ProviderException
 from flask import abort, current_app, redirect, render_template, request, session, url_for
 
+from shop import ratelimit
 from shop.dropbox import bp, connections
 from shop.dropbox.client import DropboxNotConfigured, web_url
 from shop.dropbox.deliveries import (
     OrderNotPaid,
+    active_delivery,
     create_delivery,
     enqueue_delivery,
     progress,
+    recently_done,
     resume_after_reconnect,
     retry_delivery,
     target_albums,
 )
 from shop.dropbox.fetch_urls import verify_file_token
-from shop.dropbox.models import IN_PROGRESS_STATUSES, PACK_TARGET, Delivery, DeliveryFile, delivery_target
+from shop.dropbox.models import (
+    IN_PROGRESS_STATUSES,
+    PACK_TARGET,
+    Delivery,
+    DeliveryFile,
+    DeliveryStatus,
+    delivery_target,
+)
 from shop.errors import error_response, wants_json
 from shop.extensions import db
 from shop.models import FORMATS
@@ -32,6 +42,8 @@ from shop.storage import get_storage
 log = logging.getLogger(__name__)
 
 _CONNECT_KEY = "dropbox_connect"
+# Add to Dropbox clicks per order and hour (double clicks and repeats included).
+DELIVERIES_PER_HOUR = 20
 # In the connect session entry: the delivery asked for before connecting, started on the way back.
 _PENDING_DELIVERY = "pending_delivery"
 
@@ -120,7 +132,8 @@ def callback():
     pending_delivery = pending.get(_PENDING_DELIVERY)
     if pending_delivery:
         delivery, _ = create_delivery(order, pending_delivery["target"], pending_delivery["format"])
-        enqueue_delivery(delivery)
+        if delivery.status == DeliveryStatus.QUEUED.value:
+            enqueue_delivery(delivery)
         return redirect(_order_url(token, f"delivery-{delivery.id}"), code=303)
     return redirect(_order_url(token), code=303)
 
@@ -139,9 +152,18 @@ def _start(token: str, target: str):
         return error_response(400, "Choose MP3, FLAC or WAV.")
     if not target_albums(order, target):
         abort(404)
+    allowed = ratelimit.allow(f"dropbox:deliver:order:{order.id}", DELIVERIES_PER_HOUR)
+    db.session.commit()
+    if not allowed:
+        return error_response(429, "That is a lot of Dropbox deliveries for one order. Please wait a while "
+                                   "and try again; everything delivered so far is in your Dropbox.")
     if connections.connection_for(order) is None:
         # One click: connect, and start what was asked on the way back.
         return _begin_oauth(token, {"target": target, "format": fmt})
+    done = None if active_delivery(order.id, target, fmt) else recently_done(order.id, target, fmt)
+    if done is not None:
+        # Delivered a moment ago: show that instead of copying everything again.
+        return progress(done) if wants_json() else redirect(_order_url(token, f"delivery-{done.id}"), code=303)
     try:
         delivery, created = create_delivery(order, target, fmt)
     except OrderNotPaid:
