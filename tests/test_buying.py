@@ -183,7 +183,7 @@ def test_unknown_checkout_reference_is_404(client, pack):
     assert client.post("/checkout/test/nope").status_code == 404
 
 
-def test_test_checkout_is_off_when_another_provider_is_configured(app, client, pack):
+def test_fake_checkout_is_off_when_another_provider_is_configured(app, client, pack):
     factories.make_order(app, pack, paid=False)
     ref = db.session.scalar(select(Order.payment_ref))
     app.config["PAYMENT_PROVIDER"] = "stripe"

@@ -35,12 +35,16 @@ class PaymentProvider(abc.ABC):
 
 
 class FakeCheckoutProvider(PaymentProvider):
-    """A clearly labelled fake checkout: one POST marks the order paid. Never in production."""
+    """A clearly labelled fake checkout: one POST marks the order paid. Never in production.
+
+    Selected with ``SHOP_PAYMENT_PROVIDER=test``; its views are ``payments.fake_checkout``
+    and ``payments.fake_confirm``.
+    """
 
     name = "test"
 
     def start_checkout(self, order: Order) -> str:
-        return url_for("payments.test_checkout", ref=order.payment_ref)
+        return url_for("payments.fake_checkout", ref=order.payment_ref)
 
 
 PROVIDERS: dict[str, type[PaymentProvider]] = {"test": FakeCheckoutProvider}

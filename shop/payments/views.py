@@ -1,4 +1,4 @@
-"""The test provider's checkout: a labelled page and one confirming POST."""
+"""The fake checkout (``SHOP_PAYMENT_PROVIDER=test``): a labelled page and one confirming POST."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from shop.payments import bp
 from shop.payments.checkout_session import checkout_token
 
 
-def _test_order(ref: str) -> Order:
+def _fake_order(ref: str) -> Order:
     if current_app.config.get("PAYMENT_PROVIDER") != "test":
         abort(404)
     order = db.session.scalar(select(Order).where(Order.payment_provider == "test", Order.payment_ref == ref))
@@ -22,14 +22,14 @@ def _test_order(ref: str) -> Order:
 
 
 @bp.get("/checkout/test/<ref>")
-def test_checkout(ref: str):
-    order = _test_order(ref)
-    return render_template("payments/test_checkout.html", order=order, pack=order.pack)
+def fake_checkout(ref: str):
+    order = _fake_order(ref)
+    return render_template("payments/fake_checkout.html", order=order, pack=order.pack)
 
 
 @bp.post("/checkout/test/<ref>")
-def test_confirm(ref: str):
-    order = _test_order(ref)
+def fake_confirm(ref: str):
+    order = _fake_order(ref)
     if mark_paid(order.id):
         flash(f"Thank you! Your payment went through, and a receipt with this page's link is on its way "
               f"to {order.email}.")
