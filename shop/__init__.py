@@ -8,9 +8,12 @@ import secrets
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter, Map
 
 from shop.config import ConfigError, default_paths, instance_secret, load_settings, missing_production_settings
 from shop.extensions import csrf, db, migrate
+
+MAX_ID = 2_147_483_647
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -25,6 +28,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     configure(app, test_config)
     register_extensions(app)
+    register_url_converters(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_security(app)
@@ -85,6 +89,21 @@ def register_extensions(app: Flask) -> None:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` limited to 1..2147483647 (PostgreSQL's INTEGER), so a larger or zero id is
+    simply no route (404) instead of an overflow in the database driver (500)."""
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def register_url_converters(app: Flask) -> None:
+    """Before the blueprints: rules take their converter when they are added."""
+    app.url_map.converters["int"] = IdConverter
 
 
 def register_blueprints(app: Flask) -> None:

@@ -15,6 +15,7 @@ from flask import Flask
 
 from shop import create_app
 from shop.extensions import db
+from tests import factories
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 
@@ -49,6 +50,29 @@ def build_app(app_config: dict) -> Iterator[Callable[..., Flask]]:
 def production_config(tmp_path: Path, **extra: Any) -> dict[str, Any]:
     return {"ENV": "production", "SECRET_KEY": "s" * 40, "BASE_URL": "https://music.example",
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/prod.db", **extra}
+
+
+# --- L3: ids beyond PostgreSQL's INTEGER are 404, never 500 ------------------------------------
+
+
+@pytest.mark.parametrize("path", [
+    "/packs/{slug}/albums/99999999999999999999/cover",
+    "/packs/{slug}/tracks/99999999999999999999/preview.mp3",
+    "/orders/{token}/tracks/99999999999999999999/mp3",
+    "/orders/{token}/albums/99999999999999999999/mp3.zip",
+    "/orders/{token}/dropbox/deliveries/99999999999999999999",
+    "/orders/{token}/albums/2147483648/mp3.zip",
+    "/orders/{token}/albums/0/mp3.zip",
+])
+def test_out_of_range_ids_are_404_not_500(client, app, pack, path):
+    _, token = factories.make_order(app, pack)
+    assert client.get(path.format(slug=pack.slug, token=token)).status_code == 404
+
+
+def test_the_largest_integer_id_is_still_routed(client, app, pack):
+    _, token = factories.make_order(app, pack)
+    assert client.get(f"/orders/{token}/albums/2147483647/mp3.zip").status_code == 404
+    assert client.get(f"/orders/{token}/albums/{pack.albums[0].id}/mp3.zip").status_code == 200
 
 
 # --- Payments naming ---------------------------------------------------------------------------
