@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import secrets
 from typing import Any
@@ -27,6 +26,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """
     app = Flask(__name__, instance_relative_config=True)
     configure(app, test_config)
+    configure_logging(app)
     register_extensions(app)
     register_url_converters(app)
     register_blueprints(app)
@@ -77,8 +77,12 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     )
     if test_config and "WTF_CSRF_ENABLED" in test_config:
         app.config["WTF_CSRF_ENABLED"] = test_config["WTF_CSRF_ENABLED"]
-    if not app.debug and not app.testing:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def configure_logging(app: Flask) -> None:
+    from shop.logs import configure_logging
+
+    configure_logging(app)
 
 
 def register_extensions(app: Flask) -> None:

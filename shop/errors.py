@@ -75,5 +75,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception):
         db.session.rollback()
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        # The URL rule, not the path: the path of an order link is its secret.
+        rule = request.url_rule.rule if request.url_rule else "(no route)"
+        log.exception("unhandled error on %s %s", request.method, rule)
         return error_response(500, InternalServerError.description)
