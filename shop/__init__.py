@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 from werkzeug.routing import IntegerConverter, Map
@@ -20,7 +21,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     Settings come from defaults, then ``SHOP_*`` environment variables, then
     ``test_config``. With ``ENV=production`` the app refuses to start while a required
-    secret is missing.
+    setting is missing.
 
     :raises ConfigError: naming every missing or malformed setting.
     """
@@ -56,6 +57,9 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
             raise ConfigError("refusing to start in production without: " + ", ".join(missing))
         if app.config.get("PAYMENT_PROVIDER") == "test":
             raise ConfigError("SHOP_PAYMENT_PROVIDER=test marks orders paid without payment: not in production")
+        if not app.config.get("TRUSTED_HOSTS"):
+            # Answer only to the public host: a request naming another one is a 400.
+            app.config["TRUSTED_HOSTS"] = [urlsplit(app.config["BASE_URL"]).hostname]
     os.makedirs(app.instance_path, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
         # Development only (production refused above). Kept in the instance folder so every
@@ -92,7 +96,9 @@ def register_extensions(app: Flask) -> None:
     if app.config["TRUST_PROXY"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+        # The client's address and scheme only. The host is never taken from a header
+        # (absolute URLs come from BASE_URL): X-Forwarded-Host would let a client pick it.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
 
 
 class IdConverter(IntegerConverter):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, jsonify, make_response, render_template, request
+from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -36,7 +37,12 @@ def wants_json() -> bool:
 
 def error_response(code: int, message: str, headers: dict[str, str] | None = None) -> Response:
     """An error as an HTML page, or as ``{"error", "message", "status"}`` for JSON clients."""
-    if wants_json():
+    if request_ctx.url_adapter is None:
+        # The request named a host we do not serve (TRUSTED_HOSTS): no URL can be built for it,
+        # so no page either.
+        response = make_response(message)
+        response.mimetype = "text/plain"
+    elif wants_json():
         response = jsonify(error=TITLES.get(code, "Error"), message=message, status=code)
     else:
         response = make_response(

@@ -25,6 +25,7 @@ def test_malformed_setting_names_itself():
 
 def test_production_refuses_to_start_without_secrets(monkeypatch, tmp_path):
     monkeypatch.setenv("SHOP_ENV", "production")
+    monkeypatch.setenv("SHOP_BASE_URL", "https://music.example")
     monkeypatch.delenv("SHOP_SECRET_KEY", raising=False)
     with pytest.raises(ConfigError, match="SHOP_SECRET_KEY"):
         create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
@@ -37,6 +38,7 @@ def test_production_refuses_to_start_without_secrets(monkeypatch, tmp_path):
 def test_production_has_no_test_payments_and_secure_cookies(monkeypatch, tmp_path):
     monkeypatch.setenv("SHOP_ENV", "production")
     monkeypatch.setenv("SHOP_SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("SHOP_BASE_URL", "https://music.example")
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
     assert app.config["PAYMENT_PROVIDER"] is None
     assert app.config["SESSION_COOKIE_SECURE"] is True
@@ -46,6 +48,7 @@ def test_production_has_no_test_payments_and_secure_cookies(monkeypatch, tmp_pat
 def test_production_refuses_the_test_payment_provider(monkeypatch, tmp_path):
     monkeypatch.setenv("SHOP_ENV", "production")
     monkeypatch.setenv("SHOP_SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("SHOP_BASE_URL", "https://music.example")
     monkeypatch.setenv("SHOP_PAYMENT_PROVIDER", "test")
     with pytest.raises(ConfigError, match="SHOP_PAYMENT_PROVIDER"):
         create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})

@@ -16,6 +16,7 @@ import pytest
 from flask import Flask
 
 from shop import create_app
+from shop.config import ConfigError
 from shop.extensions import db
 from tests import factories
 
@@ -52,6 +53,65 @@ def build_app(app_config: dict) -> Iterator[Callable[..., Flask]]:
 def production_config(tmp_path: Path, **extra: Any) -> dict[str, Any]:
     return {"ENV": "production", "SECRET_KEY": "s" * 40, "BASE_URL": "https://music.example",
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/prod.db", **extra}
+
+
+# --- M1: the Host header never decides where mail links point -------------------------------
+
+
+@pytest.mark.parametrize("trust_proxy, headers", [
+    (False, {"Host": "attacker.example"}),
+    (True, {"X-Forwarded-Host": "attacker.example"}),
+    (True, {"Host": "attacker.example", "X-Forwarded-Host": "attacker2.example"}),
+], ids=["forged-host", "forwarded-host-behind-proxy", "both"])
+def test_lost_link_mail_names_only_the_base_url_host(build_app, trust_proxy, headers):
+    app = build_app(TRUST_PROXY=trust_proxy, BASE_URL="https://music.example")
+    pack = factories.make_pack(app)
+    factories.make_order(app, pack, email="fan@example.com")
+    response = app.test_client().post("/orders/lost", data={"email": "fan@example.com"}, headers=headers)
+    assert response.status_code == 200
+    mail = last_mail(app)
+    assert "attacker" not in mail
+    assert re.search(r"https://music\.example/orders/[A-Za-z0-9_-]{43}", mail)
+    assert set(re.findall(r"https?://([^/\s\"'<>]+)/orders/", mail)) == {"music.example"}
+
+
+def test_without_base_url_development_uses_its_default_never_the_request_host(build_app):
+    app = build_app(ENV="development", BASE_URL=None)
+    pack = factories.make_pack(app)
+    factories.make_order(app, pack, email="fan@example.com")
+    response = app.test_client().post("/orders/lost", data={"email": "fan@example.com"},
+                                      headers={"Host": "attacker.example"})
+    assert response.status_code == 200
+    mail = last_mail(app)
+    assert "attacker.example" not in mail
+    assert "http://127.0.0.1:8000/orders/" in mail
+
+
+def test_production_refuses_to_start_without_base_url(tmp_path):
+    with pytest.raises(ConfigError, match="SHOP_BASE_URL"):
+        create_app(production_config(tmp_path, BASE_URL=None))
+
+
+def test_the_proxy_is_trusted_for_client_address_and_scheme_but_not_host(build_app):
+    app = build_app(TRUST_PROXY=True)
+
+    @app.get("/__echo")
+    def echo() -> dict[str, Any]:
+        from flask import request
+
+        return {"host": request.host, "scheme": request.scheme, "remote": request.remote_addr}
+
+    seen = app.test_client().get("/__echo", headers={
+        "Host": "music.example", "X-Forwarded-Host": "attacker.example",
+        "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}).json
+    assert seen == {"host": "music.example", "scheme": "https", "remote": "203.0.113.9"}
+
+
+def test_production_answers_only_to_the_base_url_host(tmp_path):
+    app = create_app(production_config(tmp_path))
+    client = app.test_client()
+    assert client.get("/orders/lost", base_url="https://music.example").status_code == 200
+    assert client.get("/orders/lost", base_url="https://attacker.example").status_code == 400
 
 
 # --- L1: no order token, fetch token or OAuth code in the application log ----------------------
