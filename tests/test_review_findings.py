@@ -14,10 +14,12 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import func, select
 
 from shop import create_app
 from shop.config import ConfigError
 from shop.extensions import db
+from shop.models import RateLimitHit
 from tests import factories
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -180,6 +182,27 @@ def test_the_largest_integer_id_is_still_routed(client, app, pack):
     _, token = factories.make_order(app, pack)
     assert client.get(f"/orders/{token}/albums/2147483647/mp3.zip").status_code == 404
     assert client.get(f"/orders/{token}/albums/{pack.albums[0].id}/mp3.zip").status_code == 200
+
+
+# --- L7: SMTP down during "lost links" ----------------------------------------------------------
+
+
+def test_lost_link_when_smtp_is_down_is_a_503_and_not_counted(client, app, pack):
+    app.config["MAIL_URL"] = "smtp://127.0.0.1:1"
+    app.config["LOST_LINKS_PER_ADDRESS"] = 1
+    factories.make_order(app, pack, email="fan@example.com")
+    for _ in range(3):
+        response = client.post("/orders/lost", data={"email": "fan@example.com"})
+        assert response.status_code == 503
+        assert b"We could not send mail just now" in response.data
+        assert response.headers.get("Retry-After")
+    assert db.session.scalar(select(func.count(RateLimitHit.id))) == 0
+
+
+def test_lost_link_to_an_unknown_address_answers_the_same_when_smtp_is_down(client, app, pack):
+    app.config["MAIL_URL"] = "smtp://127.0.0.1:1"
+    response = client.post("/orders/lost", data={"email": "nobody@example.com"})
+    assert response.status_code == 200
 
 
 # --- Payments naming ---------------------------------------------------------------------------

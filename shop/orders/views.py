@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 
 from flask import abort, current_app, render_template, request
@@ -10,10 +11,16 @@ from flask import abort, current_app, render_template, request
 from shop import ratelimit
 from shop.email_address import EmailError, normalize_email
 from shop.extensions import db
+from shop.mail import MailError
 from shop.order_links import get_order
 from shop.orders import bp
 from shop.orders.page import order_page_context
 from shop.orders.service import resend_links
+
+log = logging.getLogger(__name__)
+
+MAIL_DOWN_RETRY_AFTER = 300
+MAIL_DOWN = "We could not send mail just now; please try again in a few minutes."
 
 
 @bp.get("/orders/<token>")
@@ -37,13 +44,26 @@ def lost():
         email = normalize_email(raw)
     except EmailError as exc:
         return render_template("orders/lost.html", email=raw[:300], error=str(exc), sent=False), 400
-    client_ok = ratelimit.allow(f"lost:client:{request.remote_addr}", current_app.config["LOST_LINKS_PER_CLIENT"])
-    address_key = hashlib.sha256(email.encode()).hexdigest()[:32]
-    address_ok = client_ok and ratelimit.allow(
-        f"lost:address:{address_key}", current_app.config["LOST_LINKS_PER_ADDRESS"]
-    )
+    client_bucket = f"lost:client:{request.remote_addr}"
+    address_bucket = f"lost:address:{hashlib.sha256(email.encode()).hexdigest()[:32]}"
+    client_ok = ratelimit.allow(client_bucket, current_app.config["LOST_LINKS_PER_CLIENT"])
+    address_ok = client_ok and ratelimit.allow(address_bucket, current_app.config["LOST_LINKS_PER_ADDRESS"])
     db.session.commit()
     if not (client_ok and address_ok):
         abort(429, "You have asked for links several times in a short while. Please wait an hour and try again.")
-    resend_links(email)
+    try:
+        resend_links(email)
+    except MailError:
+        # The fresh links are committed but unmailed, which is harmless. The buyer did not
+        # get what they asked for, so the request does not count against their limits.
+        log.warning("lost-links mail could not be sent", exc_info=True)
+        db.session.rollback()
+        ratelimit.forget_last(client_bucket)
+        ratelimit.forget_last(address_bucket)
+        db.session.commit()
+        response = current_app.make_response(
+            (render_template("orders/lost.html", email=email, error=None, sent=False, problem=MAIL_DOWN), 503)
+        )
+        response.headers["Retry-After"] = str(MAIL_DOWN_RETRY_AFTER)
+        return response
     return render_template("orders/lost.html", email=email, error=None, sent=True)
