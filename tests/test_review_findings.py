@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import logging
 import re
 import sys
@@ -14,6 +15,8 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from shop import create_app
@@ -203,6 +206,44 @@ def test_lost_link_to_an_unknown_address_answers_the_same_when_smtp_is_down(clie
     app.config["MAIL_URL"] = "smtp://127.0.0.1:1"
     response = client.post("/orders/lost", data={"email": "nobody@example.com"})
     assert response.status_code == 200
+
+
+# --- L8: no raw order token in the session cookie -----------------------------------------------
+
+
+def session_of(client: FlaskClient, app: Flask) -> dict[str, Any]:
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    if cookie is None:
+        return {}
+    return SecureCookieSessionInterface().get_signing_serializer(app).loads(cookie.value)
+
+
+def test_the_session_cookie_never_holds_an_order_token(client, app, pack):
+    bought = client.post(f"/packs/{pack.slug}/buy", data={"amount": "9", "email": "x@example.com"})
+    assert not TOKEN.search(json.dumps(session_of(client, app)))
+    confirmed = client.post(bought.headers["Location"])
+    token = re.fullmatch(r"/orders/([A-Za-z0-9_-]{43})", confirmed.headers["Location"]).group(1)
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
+    assert token not in cookie and token not in json.dumps(session_of(client, app))
+    assert not TOKEN.search(json.dumps(session_of(client, app)))
+
+    again = client.post(bought.headers["Location"])
+    assert re.fullmatch(r"/orders/[A-Za-z0-9_-]{43}", again.headers["Location"])
+    assert client.get(again.headers["Location"]).status_code == 200
+    assert not TOKEN.search(json.dumps(session_of(client, app)))
+    assert client.get(confirmed.headers["Location"]).status_code == 200
+
+
+def test_reaching_the_order_page_forgets_the_checkout(client, app, pack):
+    bought = client.post(f"/packs/{pack.slug}/buy", data={"amount": "9", "email": "x@example.com"})
+    ref = bought.headers["Location"].rsplit("/", 1)[1]
+    assert ref in json.dumps(session_of(client, app))
+    confirmed = client.post(bought.headers["Location"])
+    assert client.get(confirmed.headers["Location"]).status_code == 200
+    assert ref not in json.dumps(session_of(client, app))
+    # Someone else's browser confirming the same checkout gets no link.
+    stranger = app.test_client().post(bought.headers["Location"])
+    assert stranger.headers["Location"] == "/checkout/thanks"
 
 
 # --- Payments naming ---------------------------------------------------------------------------

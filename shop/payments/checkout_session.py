@@ -1,26 +1,43 @@
-"""The buyer's own session remembers a checkout until the payment provider sends them back.
+"""The buyer's own session remembers their checkouts until the provider sends them back.
 
-The return leg of a checkout is a payments concern: the confirming view (or, later, the
-provider's success URL) looks here for the link to send the buyer on to.
+Flask sessions are signed, not encrypted, so the cookie holds only payment references
+(a reference opens nothing by itself) and never an order link: on the return leg the
+confirming view looks the order up by reference and mints a fresh link server-side.
+A reference stays until its order page is reached, so a repeated confirm (a double
+click, a reload) also lands on the order page.
 """
 
 from __future__ import annotations
 
 from collections.abc import MutableMapping
+from typing import Any
 
-SESSION_KEY = "checkout_tokens"
+SESSION_KEY = "checkout_refs"
 MAX_PENDING_IN_SESSION = 5
 
 
-def remember_checkout_token(session: MutableMapping, payment_ref: str, token: str) -> None:
-    """Keep the raw link token in the buyer's own session until payment returns them."""
-    tokens = dict(session.get(SESSION_KEY, {}))
-    tokens[payment_ref] = token
-    while len(tokens) > MAX_PENDING_IN_SESSION:
-        tokens.pop(next(iter(tokens)))
-    session[SESSION_KEY] = tokens
+def remember_checkout(session: MutableMapping[str, Any], payment_ref: str) -> None:
+    """Remember ``payment_ref`` (the newest last; at most :data:`MAX_PENDING_IN_SESSION`)."""
+    refs = [ref for ref in session.get(SESSION_KEY, []) if ref != payment_ref]
+    refs.append(payment_ref)
+    session[SESSION_KEY] = refs[-MAX_PENDING_IN_SESSION:]
 
 
-def checkout_token(session: MutableMapping, payment_ref: str) -> str | None:
-    """The token remembered for ``payment_ref``; kept, so a repeated confirm lands the same."""
-    return session.get(SESSION_KEY, {}).get(payment_ref)
+def is_own_checkout(session: MutableMapping[str, Any], payment_ref: str) -> bool:
+    """Whether this browser started the checkout ``payment_ref`` and has not yet seen its order."""
+    return payment_ref in session.get(SESSION_KEY, [])
+
+
+def forget_checkout(session: MutableMapping[str, Any], payment_ref: str) -> None:
+    refs = session.get(SESSION_KEY, [])
+    if payment_ref in refs:
+        remaining = [ref for ref in refs if ref != payment_ref]
+        if remaining:
+            session[SESSION_KEY] = remaining
+        else:
+            session.pop(SESSION_KEY)
+
+
+def has_checkouts(session: MutableMapping[str, Any]) -> bool:
+    return bool(session.get(SESSION_KEY))
+

@@ -9,7 +9,6 @@ from flask import current_app
 from shop.email_address import EmailError, normalize_email
 from shop.extensions import db
 from shop.models import Order, OrderStatus, Pack
-from shop.order_links import mint_link
 from shop.payments.providers import get_provider
 from shop.store.money import AmountError, parse_amount
 
@@ -18,14 +17,14 @@ from shop.store.money import AmountError, parse_amount
 class PurchaseResult:
     errors: dict[str, str] = field(default_factory=dict)
     order: Order | None = None
-    token: str | None = None
     checkout_url: str | None = None
 
 
 def start_purchase(pack: Pack, amount: str | None, email: str | None) -> PurchaseResult:
-    """Validate ``amount`` and ``email``; on success create a pending order with a link.
+    """Validate ``amount`` and ``email``; on success create a pending order.
 
-    Nothing is written when any field is wrong.
+    Nothing is written when any field is wrong. No order link is minted here: the buyer
+    gets one when payment brings them back.
     """
     result = PurchaseResult()
     cents = 0
@@ -55,7 +54,6 @@ def start_purchase(pack: Pack, amount: str | None, email: str | None) -> Purchas
         payment_provider=provider.name,
         payment_ref=provider.new_reference(),
     )
-    result.token = mint_link(order)
     db.session.add(order)
     db.session.commit()
     result.order = order

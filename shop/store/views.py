@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from shop.extensions import db
 from shop.models import Album, Pack, Track, pack_stats, utcnow
-from shop.payments.checkout_session import remember_checkout_token
+from shop.payments.checkout_session import remember_checkout
 from shop.payments.providers import PaymentsUnavailable
 from shop.storage import get_storage
 from shop.store import bp
@@ -79,7 +79,8 @@ def buy(slug: str):
     if result.errors:
         return render_pack(pack, form={"amount": amount[:40], "email": email[:300]}, errors=result.errors,
                            status=400)
-    remember_checkout_token(session, result.order.payment_ref, result.token)
+    assert result.order is not None and result.checkout_url is not None
+    remember_checkout(session, result.order.payment_ref)
     return redirect(result.checkout_url, code=303)
 
 
