@@ -61,6 +61,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PAYMENT_PROVIDER", None,
             help="`test` (default outside production; a labelled fake checkout)."),
     Setting("MAX_AMOUNT_CENTS", 100_000, int, help="Highest amount a buyer may pay, in cents."),
+    Setting("BUYS_PER_CLIENT", 30, int,
+            help="`/packs/<slug>/buy` requests per client IP per hour (repeats reuse one pending order)."),
     Setting("LOST_LINKS_PER_ADDRESS", 3, int, help="`/orders/lost` requests per address per hour."),
     Setting("LOST_LINKS_PER_CLIENT", 10, int, help="`/orders/lost` requests per client IP per hour."),
     Setting("TRUST_PROXY", False, _bool, help="Trust one `X-Forwarded-For`/`-Proto` hop (never `-Host`)."),

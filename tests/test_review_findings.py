@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from sqlalchemy import func, select
 from shop import create_app
 from shop.config import ConfigError
 from shop.extensions import db
-from shop.models import RateLimitHit
+from shop.models import Order, OrderStatus, RateLimitHit
 from tests import factories
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -244,6 +245,71 @@ def test_reaching_the_order_page_forgets_the_checkout(client, app, pack):
     # Someone else's browser confirming the same checkout gets no link.
     stranger = app.test_client().post(bought.headers["Location"])
     assert stranger.headers["Location"] == "/checkout/thanks"
+
+
+# --- L10: one pending order per session, e-mail and pack; buying is rate-limited ----------------
+
+
+def pending_orders() -> list[Order]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(Order).where(Order.status == OrderStatus.PENDING.value)))
+
+
+def test_repeated_buys_reuse_one_pending_order(client, app, pack):
+    for amount in range(10, 20):
+        response = client.post(f"/packs/{pack.slug}/buy", data={"amount": str(amount), "email": "fan@example.com"})
+        assert response.status_code == 303
+    [order] = pending_orders()
+    assert order.amount_cents == 1900
+    assert response.headers["Location"] == f"/checkout/test/{order.payment_ref}"
+    # Another address, or another browser, is another order.
+    client.post(f"/packs/{pack.slug}/buy", data={"amount": "10", "email": "other@example.com"})
+    app.test_client().post(f"/packs/{pack.slug}/buy", data={"amount": "10", "email": "fan@example.com"})
+    assert len(pending_orders()) == 3
+
+
+def test_a_paid_order_is_never_reused(client, app, pack):
+    bought = client.post(f"/packs/{pack.slug}/buy", data={"amount": "10", "email": "fan@example.com"})
+    client.post(bought.headers["Location"])
+    again = client.post(f"/packs/{pack.slug}/buy", data={"amount": "10", "email": "fan@example.com"})
+    assert again.headers["Location"] != bought.headers["Location"]
+    assert len(pending_orders()) == 1
+
+
+def test_concurrent_buys_from_one_session_create_one_pending_order(client, app, pack):
+    assert client.get(f"/packs/{pack.slug}").status_code == 200  # the form page starts the session
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    assert cookie is not None
+    statuses: list[int] = []
+    barrier = threading.Barrier(10)
+
+    def buy() -> None:
+        own = app.test_client()
+        own.set_cookie(cookie.key, cookie.value)
+        barrier.wait()
+        statuses.append(own.post(f"/packs/{pack.slug}/buy",
+                                 data={"amount": "12", "email": "fan@example.com"}).status_code)
+
+    threads = [threading.Thread(target=buy) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [303] * 10
+    assert len(pending_orders()) == 1
+
+
+def test_buying_is_rate_limited_per_client(client, app, pack):
+    app.config["BUYS_PER_CLIENT"] = 3
+    for i in range(3):
+        assert client.post(f"/packs/{pack.slug}/buy",
+                           data={"amount": "10", "email": f"u{i}@example.com"}).status_code == 303
+    refused = client.post(f"/packs/{pack.slug}/buy", data={"amount": "10", "email": "late@example.com"})
+    assert refused.status_code == 429
+    assert len(pending_orders()) == 3
+    other = app.test_client().post(f"/packs/{pack.slug}/buy", data={"amount": "10", "email": "late@example.com"},
+                                   environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert other.status_code == 303
 
 
 # --- Payments naming ---------------------------------------------------------------------------

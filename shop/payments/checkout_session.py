@@ -5,14 +5,21 @@ Flask sessions are signed, not encrypted, so the cookie holds only payment refer
 confirming view looks the order up by reference and mints a fresh link server-side.
 A reference stays until its order page is reached, so a repeated confirm (a double
 click, a reload) also lands on the order page.
+
+The session also carries a random checkout id, set when the pack page shows its form,
+that ties a pending order to the browser that started it: repeated buys of one browser,
+address and pack reuse that order instead of piling up new ones.
 """
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import MutableMapping
 from typing import Any
 
 SESSION_KEY = "checkout_refs"
+CHECKOUT_ID_KEY = "checkout_id"
 MAX_PENDING_IN_SESSION = 5
 
 
@@ -41,3 +48,14 @@ def forget_checkout(session: MutableMapping[str, Any], payment_ref: str) -> None
 def has_checkouts(session: MutableMapping[str, Any]) -> bool:
     return bool(session.get(SESSION_KEY))
 
+
+def checkout_tag(session: MutableMapping[str, Any]) -> str:
+    """A short, stable tag of this browser's checkout id (created on first use).
+
+    It prefixes the payment references of the orders this browser starts, which is how a
+    repeated buy finds its own pending order. Only a hash leaves the session.
+    """
+    checkout_id = session.get(CHECKOUT_ID_KEY)
+    if not isinstance(checkout_id, str):
+        checkout_id = session[CHECKOUT_ID_KEY] = secrets.token_urlsafe(16)
+    return hashlib.sha256(checkout_id.encode()).hexdigest()[:16]

@@ -25,9 +25,14 @@ from shop.models import Order
 class PaymentProvider(abc.ABC):
     name: str
 
-    def new_reference(self) -> str:
-        """A unique, unguessable id for the order at this provider."""
-        return secrets.token_urlsafe(18)
+    def new_reference(self, prefix: str = "") -> str:
+        """A unique, unguessable id for the order at this provider, after ``prefix`` and a dot.
+
+        The store prefixes the tag of the buyer's checkout session
+        (:func:`shop.payments.checkout_session.checkout_tag`).
+        """
+        token = secrets.token_urlsafe(18)
+        return f"{prefix}.{token}" if prefix else token
 
     @abc.abstractmethod
     def start_checkout(self, order: Order) -> str:

@@ -1,16 +1,26 @@
-"""Starting a purchase: validate the form, write the order, hand over to the provider."""
+"""Starting a purchase: validate the form, write (or reuse) the order, hand over to the provider."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from flask import current_app
+from sqlalchemy import select
 
+from shop import ratelimit
 from shop.email_address import EmailError, normalize_email
 from shop.extensions import db
-from shop.models import Order, OrderStatus, Pack
+from shop.models import Order, OrderStatus, Pack, utcnow
 from shop.payments.providers import get_provider
 from shop.store.money import AmountError, parse_amount
+
+# A buyer who goes back and buys again within this long continues their pending order.
+REUSE_PENDING_FOR = timedelta(hours=1)
+
+
+class TooManyPurchases(RuntimeError):
+    """The client started more purchases than ``BUYS_PER_CLIENT`` in the last hour."""
 
 
 @dataclass
@@ -20,11 +30,19 @@ class PurchaseResult:
     checkout_url: str | None = None
 
 
-def start_purchase(pack: Pack, amount: str | None, email: str | None) -> PurchaseResult:
-    """Validate ``amount`` and ``email``; on success create a pending order.
+def start_purchase(pack: Pack, amount: str | None, email: str | None, *, checkout_tag: str,
+                   client: str) -> PurchaseResult:
+    """Validate ``amount`` and ``email``; on success create a pending order, or reuse one.
 
-    Nothing is written when any field is wrong. No order link is minted here: the buyer
-    gets one when payment brings them back.
+    Nothing is written when any field is wrong. A pending order of the same checkout
+    session (``checkout_tag``), address and pack made within :data:`REUSE_PENDING_FOR`
+    is reused with the new amount, so repeated or concurrent submits make one order.
+    No order link is minted here: the buyer gets one when payment brings them back.
+
+    :param checkout_tag: the buyer's session tag (it prefixes the payment reference).
+    :param client: the client's address, for the ``BUYS_PER_CLIENT`` rate limit.
+    :raises TooManyPurchases: over the rate limit (nothing written).
+    :raises PaymentsUnavailable: when no payment provider is configured.
     """
     result = PurchaseResult()
     cents = 0
@@ -45,17 +63,42 @@ def start_purchase(pack: Pack, amount: str | None, email: str | None) -> Purchas
         return result
 
     provider = get_provider()
-    order = Order(
-        pack=pack,
-        email=address,
-        amount_cents=cents,
-        currency=pack.currency,
-        status=OrderStatus.PENDING.value,
-        payment_provider=provider.name,
-        payment_ref=provider.new_reference(),
-    )
-    db.session.add(order)
+    # Besides counting, allow() serialises this client's buys until the commit below, so
+    # concurrent submits cannot both miss the pending order and both insert one.
+    if not ratelimit.allow(f"buy:client:{client}", current_app.config["BUYS_PER_CLIENT"]):
+        db.session.rollback()
+        raise TooManyPurchases(client)
+    order = _recent_pending_order(pack, address, provider.name, checkout_tag)
+    if order is None:
+        order = Order(
+            pack=pack,
+            email=address,
+            amount_cents=cents,
+            currency=pack.currency,
+            status=OrderStatus.PENDING.value,
+            payment_provider=provider.name,
+            payment_ref=provider.new_reference(prefix=checkout_tag),
+        )
+        db.session.add(order)
+    else:
+        order.amount_cents = cents
     db.session.commit()
     result.order = order
     result.checkout_url = provider.start_checkout(order)
     return result
+
+
+def _recent_pending_order(pack: Pack, address: str, provider: str, checkout_tag: str) -> Order | None:
+    return db.session.scalar(
+        select(Order)
+        .where(
+            Order.pack_id == pack.id,
+            Order.email == address,
+            Order.status == OrderStatus.PENDING.value,
+            Order.payment_provider == provider,
+            Order.payment_ref.startswith(f"{checkout_tag}.", autoescape=True),
+            Order.created_at >= utcnow() - REUSE_PENDING_FOR,
+        )
+        .order_by(Order.id.desc())
+        .limit(1)
+    )

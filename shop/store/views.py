@@ -9,11 +9,11 @@ from sqlalchemy import select
 
 from shop.extensions import db
 from shop.models import Album, Pack, Track, pack_stats, utcnow
-from shop.payments.checkout_session import remember_checkout
+from shop.payments.checkout_session import checkout_tag, remember_checkout
 from shop.payments.providers import PaymentsUnavailable
 from shop.storage import get_storage
 from shop.store import bp
-from shop.store.checkout import start_purchase
+from shop.store.checkout import TooManyPurchases, start_purchase
 
 PREVIEW_SECONDS = 30
 COVER_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
@@ -37,6 +37,8 @@ def index():
 
 
 def render_pack(pack: Pack, form: dict | None = None, errors: dict | None = None, status: int = 200):
+    if pack.is_on_sale():
+        checkout_tag(session)  # start the checkout session with the form (see shop.payments.checkout_session)
     purchases, total, average = pack_stats(pack.id)
     form = form or {"amount": f"{pack.suggested_price_cents / 100:.2f}", "email": ""}
     return (
@@ -73,9 +75,12 @@ def buy(slug: str):
     amount = request.form.get("amount", "")
     email = request.form.get("email", "")
     try:
-        result = start_purchase(pack, amount, email)
+        result = start_purchase(pack, amount, email, checkout_tag=checkout_tag(session),
+                                client=request.remote_addr or "unknown")
     except PaymentsUnavailable:
         abort(503, "Payments are not available right now. Please try again later.")
+    except TooManyPurchases:
+        abort(429, "You have started many purchases in a short while. Please wait an hour and try again.")
     if result.errors:
         return render_pack(pack, form={"amount": amount[:40], "email": email[:300]}, errors=result.errors,
                            status=400)
