@@ -43,14 +43,22 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     for name, value in default_paths(app.instance_path).items():
         if settings.get(name) is None:
             settings[name] = value
-    if test_config:
-        settings.update(test_config)
-    app.config.update(settings)
+    settings.update(test_config or {})
+    production = settings["ENV"] == "production"
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=production,
+        SESSION_COOKIE_NAME="shop_session",
+        WTF_CSRF_TIME_LIMIT=None,  # a pack page may stay open for hours; the session bounds it
+        MAX_CONTENT_LENGTH=64 * 1024,  # forms only: nothing we accept is larger
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update(settings)  # environment, then test_config: these come last
 
     env = app.config["ENV"]
     if env not in {"development", "production", "testing"}:
         raise ConfigError(f"SHOP_ENV must be development, production or testing, not {env!r}")
-    production = env == "production"
     if production:
         missing = missing_production_settings(app.config)
         if missing:
@@ -70,17 +78,6 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
 
     app.config.setdefault("SQLALCHEMY_DATABASE_URI", app.config["DATABASE_URL"])
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
-    app.config.update(
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=production,
-        SESSION_COOKIE_NAME="shop_session",
-        WTF_CSRF_TIME_LIMIT=None,  # a pack page may stay open for hours; the session bounds it
-        MAX_CONTENT_LENGTH=64 * 1024,  # forms only: nothing we accept is larger
-        JSON_SORT_KEYS=False,
-    )
-    if test_config and "WTF_CSRF_ENABLED" in test_config:
-        app.config["WTF_CSRF_ENABLED"] = test_config["WTF_CSRF_ENABLED"]
 
 
 def configure_logging(app: Flask) -> None:

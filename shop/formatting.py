@@ -1,10 +1,11 @@
-"""Template filters: money, sizes, durations, dates."""
+"""Template filters (money, sizes, durations, dates) and the globals every template sees."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 
@@ -44,7 +45,13 @@ def humandate(value: datetime) -> str:
     return value.strftime("%d %b %Y, %H:%M UTC")
 
 
+def template_globals() -> dict[str, Any]:
+    """Available in every template: which payment provider runs (pages label the test one)."""
+    return {"payment_provider": current_app.config.get("PAYMENT_PROVIDER")}
+
+
 def register(app: Flask) -> None:
+    app.context_processor(template_globals)
     app.add_template_filter(money)
     app.add_template_filter(filesize)
     app.add_template_filter(duration)

@@ -312,6 +312,18 @@ def test_buying_is_rate_limited_per_client(client, app, pack):
     assert other.status_code == 303
 
 
+# --- Factory precedence ------------------------------------------------------------------------
+
+
+def test_test_config_comes_last(app_config):
+    built = create_app({**app_config, "SESSION_COOKIE_SECURE": True, "MAX_CONTENT_LENGTH": 10,
+                        "SESSION_COOKIE_NAME": "other", "WTF_CSRF_ENABLED": True})
+    assert built.config["SESSION_COOKIE_SECURE"] is True
+    assert built.config["MAX_CONTENT_LENGTH"] == 10
+    assert built.config["SESSION_COOKIE_NAME"] == "other"
+    assert built.config["WTF_CSRF_ENABLED"] is True
+
+
 # --- Payments naming ---------------------------------------------------------------------------
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from flask import abort, current_app, redirect, render_template, request, send_file, session
+from flask import abort, redirect, render_template, request, send_file, session
 from sqlalchemy import select
 
 from shop.extensions import db
@@ -129,8 +129,3 @@ def preview(slug: str, track_id: int):
         io.BytesIO(data), mimetype="audio/mpeg", etag=f"{mp3.sha256}-{length}", conditional=True,
         max_age=3600, download_name=None,
     )
-
-
-@bp.app_context_processor
-def inject_globals():
-    return {"payment_provider": current_app.config.get("PAYMENT_PROVIDER")}
