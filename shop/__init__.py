@@ -7,10 +7,19 @@ import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
+import click
 from flask import Flask
 from werkzeug.routing import IntegerConverter, Map
 
-from shop.config import ConfigError, default_paths, instance_secret, load_settings, missing_production_settings
+from shop.config import (
+    ConfigError,
+    default_paths,
+    dropbox_timeout,
+    instance_secret,
+    load_settings,
+    missing_production_settings,
+    settings_table,
+)
 from shop.extensions import csrf, db, migrate
 
 MAX_ID = 2_147_483_647
@@ -68,6 +77,7 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
         if not app.config.get("TRUSTED_HOSTS"):
             # Answer only to the public host: a request naming another one is a 400.
             app.config["TRUSTED_HOSTS"] = [urlsplit(app.config["BASE_URL"]).hostname]
+    app.config["DROPBOX_TIMEOUT"] = dropbox_timeout(app.config)
     os.makedirs(app.instance_path, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
         # Development only (production refused above). Kept in the instance folder so every
@@ -153,3 +163,10 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(catalog_cli)
     app.cli.add_command(dropbox_cli)
     app.cli.add_command(worker_command)
+    app.cli.add_command(settings_command)
+
+
+@click.command("settings")
+def settings_command() -> None:
+    """Print every SHOP_* setting as the README's Markdown table."""
+    click.echo(settings_table())

@@ -30,58 +30,72 @@ def _bool(value: str) -> bool:
 
 @dataclass(frozen=True)
 class Setting:
+    """One ``SHOP_*`` setting. ``help``, ``shown_default`` and ``required_note`` make its row of
+    the README's table (:func:`settings_table`, printed by ``flask settings``)."""
+
     name: str
     default: Any
     convert: Callable[[str], Any] = str
     required_in_production: bool = False
-    secret: bool = False
     help: str = ""
+    shown_default: str | None = None
+    required_note: str = ""
 
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("ENV", "development", help="`development`, `production` or `testing`."),
-    Setting("SECRET_KEY", None, required_in_production=True, secret=True,
+    Setting("SECRET_KEY", None, required_in_production=True,
             help="Signs sessions, CSRF tokens and fetch links. Development keeps one in `instance/dev_secret_key`."),
-    Setting("DATABASE_URL", None,
-            help="SQLAlchemy URL. Default: SQLite file `instance/shop.sqlite3`."),
-    Setting("REDIS_URL", None, help="Redis for the RQ queue (Dropbox deliveries)."),
-    Setting("MEDIA_ROOT", None, help="Folder for audio and covers. Default: `instance/media`."),
-    Setting("STORAGE", "local", help="`local` (folder under MEDIA_ROOT) or `s3`."),
-    Setting("S3_BUCKET", None, help="Bucket name when STORAGE=s3."),
+    Setting("DATABASE_URL", None, shown_default="`sqlite:///instance/shop.sqlite3`",
+            help="SQLAlchemy URL, e.g. `postgresql+psycopg://shop@db/shop`."),
+    Setting("REDIS_URL", None, required_note="for Dropbox", help="Redis for the RQ queue."),
+    Setting("MEDIA_ROOT", None, shown_default="`instance/media`",
+            help="Folder for audio and covers (local storage)."),
+    Setting("STORAGE", "local", help="`local` or `s3`."),
+    Setting("S3_BUCKET", None, required_note="with `s3`", help="Bucket name."),
     Setting("S3_ENDPOINT_URL", None, help="S3-compatible endpoint (empty for AWS)."),
     Setting("S3_REGION", "us-east-1", help="S3 region."),
     Setting("X_ACCEL_REDIRECT", None,
-            help="nginx internal location prefix (e.g. `/protected-media/`); enables hand-off of single files."),
+            help="nginx internal location prefix (e.g. `/protected-media/`): single files are handed to nginx."),
     Setting("BASE_URL", None, required_in_production=True,
-            help="Public URL of the store (e.g. `https://music.example`); every absolute URL is built from it."),
-    Setting("MAIL_URL", None, secret=True,
-            help="`smtp://user:pass@host:port` or `smtps://...`; unset writes `.eml` files to the outbox."),
+            help="Public URL of the store (e.g. `https://music.example`). Every absolute URL is built from it "
+                 "(e-mails, the OAuth redirect URI, fetch links), never from the request's `Host`; production "
+                 "also answers only to its host. Development falls back to `http://127.0.0.1:8000`."),
+    Setting("MAIL_URL", None,
+            help="`smtp://host:25`, `smtp://user:pass@host:587?starttls=1` or `smtps://user:pass@host:465`; "
+                 "unset writes `.eml` files."),
     Setting("MAIL_FROM", "Indie Packs <store@localhost>", help="Sender of receipts."),
-    Setting("OUTBOX_DIR", None, help="Folder for `.eml` files when MAIL_URL is unset. Default: `instance/outbox`."),
-    Setting("PAYMENT_PROVIDER", None,
-            help="`test` (default outside production; a labelled fake checkout)."),
+    Setting("OUTBOX_DIR", None, shown_default="`instance/outbox`",
+            help="Where `.eml` files go without `SHOP_MAIL_URL`."),
+    Setting("PAYMENT_PROVIDER", None, shown_default="`test` outside production",
+            help="The payment provider (`test`: a labelled fake checkout, refused in production)."),
     Setting("MAX_AMOUNT_CENTS", 100_000, int, help="Highest amount a buyer may pay, in cents."),
     Setting("BUYS_PER_CLIENT", 30, int,
             help="`/packs/<slug>/buy` requests per client IP per hour (repeats reuse one pending order)."),
     Setting("LOST_LINKS_PER_ADDRESS", 3, int, help="`/orders/lost` requests per address per hour."),
     Setting("LOST_LINKS_PER_CLIENT", 10, int, help="`/orders/lost` requests per client IP per hour."),
-    Setting("TRUST_PROXY", False, _bool, help="Trust one `X-Forwarded-For`/`-Proto` hop (never `-Host`)."),
+    Setting("TRUST_PROXY", False, _bool,
+            help="Trust one `X-Forwarded-For` / `X-Forwarded-Proto` hop (never `X-Forwarded-Host`). Only behind "
+                 "a proxy that sets these headers itself: without one, clients can forge their address and "
+                 "bypass the rate limits."),
     Setting("DROPBOX_APP_KEY", None, help="Dropbox app key (app-folder access)."),
-    Setting("DROPBOX_APP_SECRET", None, secret=True, help="Dropbox app secret."),
+    Setting("DROPBOX_APP_SECRET", None, required_note="with the key", help="Dropbox app secret."),
     Setting("DROPBOX_APP_FOLDER", "Indie Packs",
-            help="The app's folder name in Dropbox (buyers find albums under `Apps/<name>`)."),
-    Setting("DROPBOX_API_URL", None,
-            help="Base URL of a Dropbox emulator; unset talks to real Dropbox."),
-    Setting("DROPBOX_STORE_REFRESH_TOKEN", None, secret=True,
-            help="Refresh token of the store's own Dropbox account (else `flask dropbox link-store`)."),
-    Setting("DELIVERY_STALE_SECONDS", 45, int,
-            help="A running delivery with no heartbeat for this long is taken over by another worker."),
-    Setting("TOKEN_KEYS", None, secret=True,
+            help="The app's folder name as registered (buyers find albums in `Apps/<name>`)."),
+    Setting("DROPBOX_API_URL", None, help="Base URL of a Dropbox emulator; unset talks to real Dropbox."),
+    Setting("DROPBOX_STORE_REFRESH_TOKEN", None,
+            help="The store account's refresh token (else `flask dropbox link-store`)."),
+    Setting("DROPBOX_TIMEOUT", None, float, shown_default="`30`",
+            help="Seconds the Dropbox SDK waits for one call. Must stay below half of "
+                 "`SHOP_DELIVERY_STALE_SECONDS`, or a slow call would make a live delivery look dead; unset, it "
+                 "is 30, shortened to fit when the stale limit is short."),
+    Setting("DELIVERY_STALE_SECONDS", 90, int,
+            help="A running delivery without a heartbeat for this long is taken over by another worker."),
+    Setting("TOKEN_KEYS", None, required_note="with the key",
             help="Comma-separated Fernet keys for Dropbox tokens; the first encrypts, all decrypt. "
                  "Development keeps one in `instance/dev_token_key`."),
 )
 
-_BY_NAME = {setting.name: setting for setting in SETTINGS}
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -125,8 +139,52 @@ def default_paths(instance_path: str) -> dict[str, str]:
     }
 
 
-def describe(name: str) -> Setting:
-    return _BY_NAME[name]
+DEFAULT_DROPBOX_TIMEOUT = 30.0
+
+
+def dropbox_timeout(config: Mapping[str, Any]) -> float:
+    """The Dropbox SDK timeout in seconds: ``DROPBOX_TIMEOUT``, else 30 (or less, see below).
+
+    A heartbeat only happens between Dropbox calls, so one call must end well within the
+    stale limit: an unset timeout is shortened to just under half of it when that is short
+    (tests use a stale limit of a few seconds).
+
+    :raises ConfigError: when ``DROPBOX_TIMEOUT`` is set and not below half of
+        ``DELIVERY_STALE_SECONDS``.
+    """
+    stale = float(config["DELIVERY_STALE_SECONDS"])
+    configured = config.get("DROPBOX_TIMEOUT")
+    if configured is None:
+        return min(DEFAULT_DROPBOX_TIMEOUT, stale / 2 * 0.9)
+    if not 0 < configured < stale / 2:
+        raise ConfigError(
+            f"SHOP_DROPBOX_TIMEOUT ({configured:g} s) must be above 0 and below half of "
+            f"SHOP_DELIVERY_STALE_SECONDS ({stale:g} s): a Dropbox call that outlasts the heartbeat makes a live "
+            "delivery look dead, and a second worker would take it over"
+        )
+    return float(configured)
+
+
+def settings_table() -> str:
+    """The README's settings table, as Markdown (``flask settings`` prints it)."""
+    rows = [
+        "| variable | default | required in production | meaning |",
+        "|---|---|---|---|",
+    ]
+    for setting in SETTINGS:
+        required = "yes" if setting.required_in_production else setting.required_note
+        rows.append(f"| `SHOP_{setting.name}` | {_shown_default(setting)} | {required} | {setting.help} |")
+    return "\n".join(rows)
+
+
+def _shown_default(setting: Setting) -> str:
+    if setting.shown_default is not None:
+        return setting.shown_default
+    if setting.default is None:
+        return ""
+    if isinstance(setting.default, bool):
+        return "`true`" if setting.default else "`false`"
+    return f"`{setting.default}`"
 
 
 def instance_secret(instance_path: str, name: str, make: Callable[[], str]) -> str:

@@ -312,6 +312,36 @@ def test_buying_is_rate_limited_per_client(client, app, pack):
     assert other.status_code == 303
 
 
+# --- Settings: one table, printed by `flask settings`, is the README's ---------------------------
+
+
+README_TABLE = re.compile(r"<!-- settings:start -->\n(.*?)<!-- settings:end -->", re.S)
+
+
+def test_readme_settings_table_is_what_flask_settings_prints(runner):
+    result = runner.invoke(args=["settings"])
+    assert result.exit_code == 0, result.output
+    readme = Path(__file__).resolve().parent.parent / "README.md"
+    match = README_TABLE.search(readme.read_text())
+    assert match, "README.md needs <!-- settings:start --> / <!-- settings:end --> around the table"
+    assert match.group(1) == result.output
+
+
+def test_every_setting_has_help_and_dropbox_timeout_is_declared():
+    from shop.config import SETTINGS
+
+    names = {s.name for s in SETTINGS}
+    assert {"DROPBOX_TIMEOUT", "BUYS_PER_CLIENT", "BASE_URL"} <= names
+    assert all(s.help for s in SETTINGS)
+
+
+def test_dropbox_timeout_must_stay_below_half_the_stale_limit(app_config):
+    with pytest.raises(ConfigError, match="SHOP_DROPBOX_TIMEOUT"):
+        create_app({**app_config, "DROPBOX_TIMEOUT": 30, "DELIVERY_STALE_SECONDS": 45})
+    built = create_app({**app_config, "DROPBOX_TIMEOUT": 20, "DELIVERY_STALE_SECONDS": 45})
+    assert built.config["DROPBOX_TIMEOUT"] == 20
+
+
 # --- Factory precedence ------------------------------------------------------------------------
 
 
