@@ -240,8 +240,30 @@ def cancel_deliveries(order_id: int, reason: str) -> int:
     return result.rowcount
 
 
-def progress(delivery: Delivery) -> dict:
-    """The JSON the order page polls."""
+PAUSED_NOTICE = "Paused: waiting for our delivery service to restart; this will continue by itself."
+
+
+def is_stalled(delivery: Delivery, now: datetime) -> bool:
+    """Under way in the database, but no worker is moving it (none running, or one died).
+
+    The sweep of the next worker to start picks it up again, so the buyer need do nothing.
+    """
+    if delivery.status == DeliveryStatus.RUNNING.value:
+        return delivery.heartbeat_at is None or delivery.heartbeat_at < now - stale_after()
+    if delivery.status == DeliveryStatus.QUEUED.value:
+        waiting_since = delivery.enqueued_at or delivery.created_at
+        return waiting_since is not None and waiting_since < now - LOST_AFTER
+    return False
+
+
+def progress(delivery: Delivery, now: datetime | None = None) -> dict:
+    """The JSON the order page polls.
+
+    ``heartbeat_age`` is the seconds since the worker last said it was alive; ``stalled``
+    and ``notice`` say when nothing is moving the delivery (see :func:`is_stalled`).
+    """
+    now = now or utcnow()
+    stalled = is_stalled(delivery, now)
     files = delivery.files
     done = sum(1 for f in files if f.status == FileStatus.DONE.value)
     folders = sorted({f.folder for f in files})
@@ -259,4 +281,7 @@ def progress(delivery: Delivery) -> dict:
             for f in files
         ],
         "error": delivery.error,
+        "heartbeat_age": round((now - delivery.heartbeat_at).total_seconds()) if delivery.heartbeat_at else None,
+        "stalled": stalled,
+        "notice": PAUSED_NOTICE if stalled else None,
     }

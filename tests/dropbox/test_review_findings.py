@@ -368,3 +368,36 @@ def test_add_to_dropbox_is_rate_limited_per_order(client, app, buyer, seeded_pac
     other, other_token = factories.make_order(app, seeded_pack, email="other@example.com")
     connect_buyer(other, emulator, "other@example.com")
     assert click(client, other_token, album_id).status_code == 202
+
+
+# -- L5: the page tells the truth when no worker is running -------------------------------------
+
+PAUSED = "Paused: waiting for our delivery service to restart; this will continue by itself."
+
+
+def test_a_delivery_without_a_live_worker_says_it_is_paused(client, buyer, seeded_pack):
+    from datetime import timedelta
+
+    from shop.models import utcnow
+
+    order, token = buyer
+    running, _ = create_delivery(order, delivery_target(seeded_pack.albums[0].id), "mp3")
+    queued, _ = create_delivery(order, delivery_target(seeded_pack.albums[1].id), "mp3")
+    fresh_one, _ = create_delivery(order, delivery_target(seeded_pack.albums[2].id), "mp3")
+    running.status, running.worker = "running", "gone:1:abc"
+    running.heartbeat_at = utcnow() - timedelta(minutes=5)
+    running.files[0].status = "done"
+    queued.created_at = queued.enqueued_at = utcnow() - timedelta(minutes=10)
+    db.session.commit()
+
+    data = client.get(f"/orders/{token}/dropbox/deliveries/{running.id}").json
+    assert data["status"] == "running" and data["stalled"] is True and data["notice"] == PAUSED
+    assert 290 <= data["heartbeat_age"] <= 400
+    data = client.get(f"/orders/{token}/dropbox/deliveries/{queued.id}").json
+    assert data["stalled"] is True and data["notice"] == PAUSED
+    data = client.get(f"/orders/{token}/dropbox/deliveries/{fresh_one.id}").json
+    assert data["stalled"] is False and data["notice"] is None
+
+    page = client.get(f"/orders/{token}").data.decode()
+    assert page.count(PAUSED) == 2
+    assert "1 of 3 files…" not in page  # not the frozen count as if all were well

@@ -79,6 +79,11 @@ function renderDelivery(box, data) {
     strong.className = "state-failed";
     strong.textContent = data.error || "The delivery stopped.";
     summary.append(strong);
+  } else if (data.stalled) {
+    // No worker is moving it: say so rather than show a count that does not change.
+    strong.className = "state-paused";
+    strong.textContent = data.notice;
+    summary.append(strong, " (" + data.done + " of " + data.total + " files so far)");
   } else {
     summary.textContent = "Adding " + data.format.toUpperCase() + " to your Dropbox: " + data.done + " of " +
       data.total + " files" + (data.status === "queued" ? " (starting)" : "") + "…";
