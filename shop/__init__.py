@@ -44,6 +44,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_security(app)
     register_template_helpers(app)
     register_commands(app)
+    register_admin(app)
     return app
 
 
@@ -164,6 +165,13 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(dropbox_cli)
     app.cli.add_command(worker_command)
     app.cli.add_command(settings_command)
+
+
+def register_admin(app: Flask) -> None:
+    """The operator console at /admin: blueprint, operator logins, its own session cookie, CLI."""
+    from shop.admin.setup import register
+
+    register(app)
 
 
 @click.command("settings")

@@ -214,7 +214,8 @@ class Order(Model):
 class OrderLink(Model):
     """A secret link to an order. Only the SHA-256 of the token is stored.
 
-    An order may have several links (the receipt, each "lost my link" mail); all stay valid.
+    An order may have several links (the receipt, each "lost my link" mail); all stay valid
+    until an operator revokes them (``revoked_at``), which only the console does.
     """
 
     __tablename__ = "order_links"
@@ -223,6 +224,7 @@ class OrderLink(Model):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     order: Mapped[Order] = relationship(back_populates="links")
 

@@ -38,11 +38,11 @@ def mint_link(order: Order) -> str:
 
 
 def find_order(token: str) -> Order | None:
-    """The order a raw token opens, or ``None`` for malformed and unknown tokens alike."""
+    """The order a raw token opens, or ``None`` for malformed, unknown and revoked tokens alike."""
     if not TOKEN_SHAPE.fullmatch(token):
         return None
     return db.session.scalar(
-        select(Order).join(OrderLink).where(OrderLink.token_hash == hash_token(token))
+        select(Order).join(OrderLink).where(OrderLink.token_hash == hash_token(token), OrderLink.revoked_at.is_(None))
     )
 
 

@@ -1,0 +1,8 @@
+"""The operator console (``/admin``): the top floor. It may use every package below it;
+nothing imports it except the factory's :func:`shop.admin.setup.register`."""
+
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+from shop.admin import views  # noqa: E402,F401

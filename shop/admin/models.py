@@ -1,0 +1,71 @@
+"""Operators (the people who run the store) and the audit log of what they did."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shop.extensions import Model
+from shop.models import UTCDateTime, utcnow
+
+
+class Operator(Model):
+    """One person allowed into ``/admin``.
+
+    ``email`` is stored lower-cased (a check constraint says so), so the unique constraint
+    on it is case-insensitive even for a row written by other code. The TOTP secret is
+    Fernet-encrypted with the store's token keys (:func:`shop.dropbox.crypto.get_token_box`).
+    """
+
+    __tablename__ = "operators"
+    __table_args__ = (CheckConstraint("email = lower(email)", name="ck_operators_email_lower"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    totp_secret_enc: Mapped[str | None] = mapped_column(Text)
+    # The last TOTP time step accepted: a code is good once (no replay within its window).
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    disabled: Mapped[bool] = mapped_column(default=False)
+
+    # Flask-Login's user protocol.
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return not self.disabled
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def totp_enabled(self) -> bool:
+        return self.totp_secret_enc is not None
+
+
+class AuditEvent(Model):
+    """One thing an operator did (or tried: failed logins have no operator)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_at", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"), index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(200), default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    operator: Mapped[Operator | None] = relationship()

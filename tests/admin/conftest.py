@@ -1,0 +1,49 @@
+"""Fixtures for the operator console: an operator, and a client logged in as them."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from shop.admin import operators
+from shop.extensions import db
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(autouse=True)
+def fresh_login_per_request(app):
+    """Flask-Login caches the user on ``g``; the suite's ``app`` fixture keeps one app context
+    open across requests (a server pushes one per request), so drop the cache per request."""
+    from flask import g
+
+    @app.before_request
+    def forget_cached_user() -> None:
+        g.pop("_login_user", None)
+
+
+@pytest.fixture
+def operator(app):
+    return operators.create("Ops@Example.com", PASSWORD)
+
+
+@pytest.fixture
+def admin_client(app, operator):
+    """A test client with an operator session (logged in through the real form)."""
+    client = app.test_client()
+    response = client.post("/admin/login", data={"email": operator.email, "password": PASSWORD})
+    assert response.status_code == 302, response.data
+    return client
+
+
+def csrf_token(client, path: str = "/admin/login") -> str:
+    page = client.get(path).data.decode()
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def audit_rows():
+    from shop.admin.models import AuditEvent
+
+    db.session.expire_all()
+    return db.session.scalars(db.select(AuditEvent).order_by(AuditEvent.id)).all()

@@ -1,0 +1,141 @@
+"""Logging in and out, the rate limits, TOTP and the console's own session cookie."""
+
+from __future__ import annotations
+
+import time
+
+import pyotp
+from sqlalchemy import text
+
+from shop.admin import operators
+from shop.admin.models import Operator
+from shop.dropbox.crypto import get_token_box
+from shop.extensions import db
+from tests.admin.conftest import PASSWORD, audit_rows
+
+
+def login(client, email, password, code="", **kwargs):
+    return client.post("/admin/login", data={"email": email, "password": password, "code": code}, **kwargs)
+
+
+def test_login_page_and_success(client, operator):
+    page = client.get("/admin/login")
+    assert page.status_code == 200 and b'name="password"' in page.data
+    response = login(client, "OPS@example.com", PASSWORD)
+    assert response.status_code == 302 and response.headers["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
+    db.session.expire_all()
+    assert db.session.get(Operator, operator.id).last_login_at is not None
+    assert [e.action for e in audit_rows()] == ["login"]
+
+
+def test_unknown_account_and_wrong_password_get_the_same_answer(client, operator):
+    wrong = login(client, operator.email, "wrong password here")
+    unknown = login(client, "nobody@example.com", "wrong password here")
+    assert wrong.status_code == unknown.status_code == 401
+    strip = lambda r: r.data.replace(b"nobody@example.com", b"X").replace(operator.email.encode(), b"X")  # noqa: E731
+    assert strip(wrong) == strip(unknown)
+    assert client.get("/admin/").status_code == 302
+    assert [e.action for e in audit_rows()] == ["login.failed", "login.failed"]
+
+
+def test_unknown_accounts_cost_a_password_hash(client, operator):
+    start = time.perf_counter()
+    login(client, operator.email, "wrong password here")
+    known = time.perf_counter() - start
+    start = time.perf_counter()
+    login(client, "nobody@example.com", "wrong password here")
+    unknown = time.perf_counter() - start
+    assert unknown > known * 0.3  # both pay scrypt, far above the cost of a page
+
+
+def test_disabled_operator_cannot_log_in_and_loses_the_session(app, admin_client, operator):
+    operators.set_disabled(operator.email)
+    assert admin_client.get("/admin/").status_code == 302
+    assert login(app.test_client(), operator.email, PASSWORD).status_code == 401
+
+
+def test_rate_limit_per_account_counts_failures_only(client, operator):
+    for _ in range(8):  # successes do not count
+        assert login(client, operator.email, PASSWORD).status_code == 302
+        client.post("/admin/logout")
+    for _ in range(5):
+        assert login(client, operator.email, "wrong password here").status_code == 401
+    refused = login(client, operator.email, PASSWORD)
+    assert refused.status_code == 429 and b"Too many failed logins" in refused.data
+    # The same account from another address: still locked (per account).
+    assert login(client, operator.email, PASSWORD, environ_base={"REMOTE_ADDR": "10.1.1.1"}).status_code == 429
+    # Once the window has passed it opens again.
+    db.session.execute(text("UPDATE rate_limit_hits SET at = :old"), {"old": "2000-01-01 00:00:00+00:00"})
+    db.session.commit()
+    assert login(client, operator.email, PASSWORD).status_code == 302
+
+
+def test_rate_limit_per_client_address(client, operator):
+    for i in range(20):
+        assert login(client, f"user{i}@example.com", "wrong password here").status_code == 401
+    assert login(client, operator.email, PASSWORD).status_code == 429
+    other = login(client, operator.email, PASSWORD, environ_base={"REMOTE_ADDR": "10.2.2.2"})
+    assert other.status_code == 302
+
+
+def test_totp_right_wrong_and_replayed_codes(app, client, operator):
+    secret, uri = operators.enable_totp(operator.email)
+    assert uri.startswith("otpauth://totp/") and secret in uri
+    db.session.expire_all()
+    stored = db.session.get(Operator, operator.id)
+    assert secret not in stored.totp_secret_enc and get_token_box().decrypt(stored.totp_secret_enc) == secret
+    assert login(client, operator.email, PASSWORD).status_code == 401  # code missing
+    assert login(client, operator.email, PASSWORD, "000000" if pyotp.TOTP(secret).now() != "000000"
+                 else "111111").status_code == 401
+    code = pyotp.TOTP(secret).now()
+    assert login(client, operator.email, PASSWORD, code).status_code == 302
+    client.post("/admin/logout")
+    assert login(client, operator.email, PASSWORD, code).status_code == 401  # replay refused
+    operators.disable_totp(operator.email)
+    assert login(client, operator.email, PASSWORD).status_code == 302
+
+
+def test_logout_is_a_post(admin_client):
+    assert admin_client.get("/admin/logout").status_code == 405
+    response = admin_client.post("/admin/logout")
+    assert response.status_code == 303 and response.headers["Location"] == "/admin/login"
+    assert admin_client.get("/admin/").status_code == 302
+    assert [e.action for e in audit_rows()][-1] == "logout"
+
+
+def test_admin_cookie_is_separate_from_the_buyer_cookie(app, client, operator, pack):
+    response = login(client, operator.email, PASSWORD)
+    cookies = response.headers.getlist("Set-Cookie")
+    admin = [c for c in cookies if c.startswith("shop_admin=")]
+    assert len(admin) == 1 and "Path=/admin" in admin[0] and "HttpOnly" in admin[0] and "SameSite=Strict" in admin[0]
+    assert not any(c.startswith("shop_session=") for c in cookies)
+    assert client.get_cookie("shop_admin", path="/admin") is not None
+    # Buyer pages never receive the admin cookie, and their own cookie is not a console login.
+    buyer = app.test_client()
+    buyer.get(f"/packs/{pack.slug}")
+    buyer_cookie = buyer.get_cookie("shop_session")
+    assert buyer_cookie is not None
+    assert buyer.get("/admin/").status_code == 302
+    # A buyer cookie's value pasted into shop_admin does not verify either.
+    forged = app.test_client()
+    forged.set_cookie("shop_admin", buyer_cookie.value, path="/admin")
+    assert forged.get("/admin/").status_code == 302
+
+
+def test_next_is_followed_only_to_console_pages(client, operator):
+    assert client.get("/admin/orders?q=x").headers["Location"] == "/admin/login?next=/admin/orders?q%3Dx"
+    ok = client.post("/admin/login?next=/admin/orders", data={"email": operator.email, "password": PASSWORD})
+    assert ok.headers["Location"] == "/admin/orders"
+    client.post("/admin/logout")
+    for bad in ("https://evil.example/admin/", "//evil.example/admin/", "/admin/../packs/x", "/\\evil.example",
+                "/admin/login", "/packs/spring-pack"):
+        response = client.post("/admin/login", query_string={"next": bad},
+                               data={"email": operator.email, "password": PASSWORD})
+        assert response.headers["Location"] == "/admin/", bad
+        client.post("/admin/logout")
+
+
+def test_json_clients_get_401(client):
+    response = client.get("/admin/", headers={"Accept": "application/json"})
+    assert response.status_code == 401 and response.json["status"] == 401
