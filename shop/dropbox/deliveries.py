@@ -221,23 +221,29 @@ def cancel_deliveries(order_id: int, reason: str) -> int:
     """Stop the order's active deliveries for good (not committed); returns how many.
 
     Files already in the buyer's Dropbox stay ``done``; a worker in the middle of one
-    notices at its next heartbeat or file and stops (it no longer holds the claim).
+    notices at its next step and stops (it no longer holds the claim). The delivery rows
+    are locked first, in the same order a worker takes its locks (delivery, then files).
     """
-    db.session.execute(
-        update(DeliveryFile)
-        .where(DeliveryFile.status == FileStatus.COPYING.value,
-               DeliveryFile.delivery_id.in_(select(Delivery.id).where(
-                   Delivery.order_id == order_id, Delivery.status.in_([s.value for s in ACTIVE_STATUSES]))))
-        .values(status=FileStatus.PENDING.value)
-        .execution_options(synchronize_session=False)
-    )
-    result = db.session.execute(
-        update(Delivery)
+    ids = db.session.scalars(
+        select(Delivery.id)
         .where(Delivery.order_id == order_id, Delivery.status.in_([s.value for s in ACTIVE_STATUSES]))
+        .order_by(Delivery.id)
+        .with_for_update()
+    ).all()
+    if not ids:
+        return 0
+    db.session.execute(
+        update(Delivery).where(Delivery.id.in_(ids))
         .values(status=DeliveryStatus.CANCELLED.value, error=reason, worker=None, finished_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount
+    db.session.execute(
+        update(DeliveryFile)
+        .where(DeliveryFile.delivery_id.in_(ids), DeliveryFile.status == FileStatus.COPYING.value)
+        .values(status=FileStatus.PENDING.value)
+        .execution_options(synchronize_session=False)
+    )
+    return len(ids)
 
 
 PAUSED_NOTICE = "Paused: waiting for our delivery service to restart; this will continue by itself."

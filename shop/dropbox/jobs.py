@@ -19,6 +19,7 @@ import logging
 import os
 import random
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -28,7 +29,9 @@ import dropbox
 import requests
 from dropbox import files as dbx_files
 from dropbox.exceptions import ApiError, AuthError, BadInputError, HttpError, InternalServerError, RateLimitError
+from flask import Flask, current_app
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from shop.dropbox.client import buyer_client, store_client
 from shop.dropbox.connections import connection_for
@@ -69,6 +72,53 @@ class FileFailed(Exception):
     """This file cannot be delivered now; the others go on."""
 
 
+class Heartbeat:
+    """Beats for a claimed delivery from a thread of its own while the job runs.
+
+    One Dropbox call can take longer than the stale limit (a slow answer trickles in under
+    the SDK's per-read timeout): beating only between calls would make a live delivery look
+    dead, and a second worker would take it over. The thread writes on its own database
+    connection, only while this worker holds the claim; when the claim is gone it sets
+    :attr:`lost` and stops, and the job stops at its next step (:meth:`Deliverer.beat`).
+    """
+
+    def __init__(self, app: Flask, delivery_id: int, worker: str, interval: float) -> None:
+        self.app = app
+        self.delivery_id = delivery_id
+        self.worker = worker
+        self.interval = interval
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{delivery_id}", daemon=True)
+
+    def start(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        with self.app.app_context():
+            while not self._stop.wait(self.interval):
+                try:
+                    with db.engine.begin() as connection:
+                        result = connection.execute(
+                            update(Delivery)
+                            .where(Delivery.id == self.delivery_id, Delivery.worker == self.worker,
+                                   Delivery.status == DeliveryStatus.RUNNING.value)
+                            .values(heartbeat_at=utcnow())
+                        )
+                except SQLAlchemyError as exc:
+                    log.warning("delivery %s: heartbeat failed (%s); trying again", self.delivery_id,
+                                type(exc).__name__)
+                    continue
+                if result.rowcount != 1:
+                    self.lost.set()
+                    return
+
+
 def run_delivery(delivery_id: int) -> str:
     """RQ entry point. Returns a short outcome for RQ's job result."""
     return Deliverer(delivery_id).run()
@@ -82,6 +132,7 @@ class Deliverer:
         self._last_beat = 0.0
         self.dbx: dropbox.Dropbox | None = None
         self._store: dropbox.Dropbox | None = None
+        self._heartbeat: Heartbeat | None = None
 
     # -- claim and heartbeat ---------------------------------------------------------------
 
@@ -102,9 +153,15 @@ class Deliverer:
         db.session.commit()
         return result.rowcount == 1
 
-    def beat(self, force: bool = False) -> None:
-        if not force and time.monotonic() - self._last_beat < heartbeat_interval().total_seconds() / 2:
-            return
+    def hold_claim(self) -> None:
+        """In the current transaction: check this worker still holds the claim, and beat.
+
+        The UPDATE locks the delivery's row (PostgreSQL) or the database (SQLite) until the
+        caller commits, so whatever the caller writes next in the same transaction cannot
+        interleave with a takeover.
+
+        :raises LostClaim: (after a rollback) when another worker took the delivery over.
+        """
         result = db.session.execute(
             update(Delivery)
             .where(Delivery.id == self.delivery_id, Delivery.worker == self.worker,
@@ -112,9 +169,17 @@ class Deliverer:
             .values(heartbeat_at=utcnow())
             .execution_options(synchronize_session=False)
         )
-        db.session.commit()
         if result.rowcount != 1:
+            db.session.rollback()
             raise LostClaim()
+
+    def beat(self, force: bool = False) -> None:
+        if self._heartbeat is not None and self._heartbeat.lost.is_set():
+            raise LostClaim()
+        if not force and time.monotonic() - self._last_beat < heartbeat_interval().total_seconds() / 2:
+            return
+        self.hold_claim()
+        db.session.commit()
         self._last_beat = time.monotonic()
 
     def wait(self, seconds: float) -> None:
@@ -131,6 +196,18 @@ class Deliverer:
     def run(self) -> str:
         if not self.claim():
             return "not claimed (running elsewhere or finished)"
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        self._heartbeat = Heartbeat(app, self.delivery_id, self.worker,
+                                    heartbeat_interval().total_seconds() / 2).start()
+        try:
+            return self.run_claimed()
+        except LostClaim:
+            db.session.rollback()
+            return "lost claim"
+        finally:
+            self._heartbeat.stop()
+
+    def run_claimed(self) -> str:
         self.beat(force=True)
         delivery = db.session.get(Delivery, self.delivery_id)
         try:
@@ -139,11 +216,7 @@ class Deliverer:
             return self.cancel(str(exc))
         if delivery.attempts > MAX_ATTEMPTS:
             # Something keeps killing this delivery mid-way: stop, and let the buyer retry.
-            delivery.status = DeliveryStatus.FAILED.value
-            delivery.error = "This delivery kept being interrupted. Press retry to try again."
-            delivery.worker = None
-            delivery.finished_at = utcnow()
-            db.session.commit()
+            self.end(DeliveryStatus.FAILED, "This delivery kept being interrupted. Press retry to try again.")
             return "gave up"
         if delivery.started_at is None:
             delivery.started_at = utcnow()
@@ -192,31 +265,36 @@ class Deliverer:
 
     def park(self, message: str) -> str:
         db.session.rollback()
-        db.session.execute(
-            update(DeliveryFile)
-            .where(DeliveryFile.delivery_id == self.delivery_id, DeliveryFile.status == FileStatus.COPYING.value)
-            .values(status=FileStatus.PENDING.value)
-        )
-        db.session.execute(
+        result = db.session.execute(
             update(Delivery).where(Delivery.id == self.delivery_id, Delivery.worker == self.worker)
             .values(status=DeliveryStatus.NEEDS_RECONNECT.value, error=message, worker=None)
         )
+        if result.rowcount == 1:
+            db.session.execute(
+                update(DeliveryFile)
+                .where(DeliveryFile.delivery_id == self.delivery_id, DeliveryFile.status == FileStatus.COPYING.value)
+                .values(status=FileStatus.PENDING.value)
+            )
         db.session.commit()
-        return "needs reconnect"
+        return "needs reconnect" if result.rowcount == 1 else "lost claim"
 
     def finish(self, delivery: Delivery) -> str:
         db.session.refresh(delivery)
         failed = [f for f in delivery.files if f.status == FileStatus.FAILED.value]
         if failed:
-            delivery.status = DeliveryStatus.FAILED.value
-            delivery.error = (f"{len(failed)} of {len(delivery.files)} files could not be copied "
-                              f"({failed[0].error}). Press retry to try them again.")
-        else:
-            delivery.status = DeliveryStatus.DONE.value
-        delivery.finished_at = utcnow()
-        delivery.worker = None
+            return self.end(DeliveryStatus.FAILED, f"{len(failed)} of {len(delivery.files)} files could not be "
+                            f"copied ({failed[0].error}). Press retry to try them again.")
+        return self.end(DeliveryStatus.DONE, None)
+
+    def end(self, status: DeliveryStatus, error: str | None) -> str:
+        """Finish the delivery, only if this worker still holds it; returns the outcome."""
+        result = db.session.execute(
+            update(Delivery).where(Delivery.id == self.delivery_id, Delivery.worker == self.worker)
+            .values(status=status.value, error=error, finished_at=utcnow(), worker=None)
+            .execution_options(synchronize_session=False)
+        )
         db.session.commit()
-        return delivery.status
+        return status.value if result.rowcount == 1 else "lost claim"
 
     # -- one album -------------------------------------------------------------------------
 
@@ -256,6 +334,7 @@ class Deliverer:
                 return False
             except (FileFailed, BadInputError):
                 return False
+            self.hold_claim()  # a worker that lost its claim meanwhile writes nothing
             now = utcnow()
             for file in files:
                 file.status, file.method, file.final_path, file.error = FileStatus.DONE.value, "folder", file.path, None
@@ -267,13 +346,17 @@ class Deliverer:
     # -- one file --------------------------------------------------------------------------
 
     def deliver_file(self, delivery: Delivery, file: DeliveryFile) -> None:
+        self.hold_claim()
         file.status = FileStatus.COPYING.value
         db.session.commit()
         try:
             method, final_path = self.place(delivery, file)
         except FileFailed as exc:
+            # Only while holding the claim: a worker that took over may have delivered it since.
+            self.hold_claim()
             file.status, file.error = FileStatus.FAILED.value, str(exc)
         else:
+            # The file is in the buyer's Dropbox: that is true whoever holds the claim now.
             file.status, file.method, file.final_path, file.error = FileStatus.DONE.value, method, final_path, None
         db.session.commit()
 

@@ -6,6 +6,7 @@ the emulator over HTTP, a real Redis, real worker processes where the finding is
 
 from __future__ import annotations
 
+import threading
 import time
 
 import requests
@@ -401,3 +402,72 @@ def test_a_delivery_without_a_live_worker_says_it_is_paused(client, buyer, seede
     page = client.get(f"/orders/{token}").data.decode()
     assert page.count(PAUSED) == 2
     assert "1 of 3 files…" not in page  # not the frozen count as if all were well
+
+
+# -- L6: a heartbeat during long calls, and writes only while holding the claim ------------------
+
+
+def run_in_thread(app, deliverer: Deliverer) -> tuple[threading.Thread, list[str]]:
+    outcome: list[str] = []
+
+    def target() -> None:
+        with app.app_context():
+            try:
+                outcome.append(deliverer.run())
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def test_a_slow_call_keeps_the_claim_alive(app, buyer, seeded_pack, emulator):
+    order, _ = buyer
+    stale = app.config["DELIVERY_STALE_SECONDS"]
+    delivery, _ = create_delivery(order, delivery_target(seeded_pack.albums[0].id), "mp3")
+    db.session.commit()
+    # One fast-path call that takes longer than the stale limit. The SDK timeout is kept below
+    # half of it, but a read timeout bounds each socket read, not the call: an answer that
+    # trickles in can take longer. A long timeout and a slow answer stand in for that here.
+    app.config["DROPBOX_TIMEOUT"] = 30
+    emulator.set_latency((stale + 2) * 1000, route="files/copy_reference/save")
+    thread, outcome = run_in_thread(app, Deliverer(delivery.id, sleep=lambda s: None))
+    assert wait_until(lambda: fresh(delivery.id).status == "running", timeout=10)
+    time.sleep(stale + 0.5)
+    assert fresh(delivery.id).status == "running"
+    assert not Deliverer(delivery.id).claim()  # not presumed dead: no second worker takes it
+    thread.join(timeout=30)
+    assert outcome == ["done"]
+    delivery = fresh(delivery.id)
+    assert delivery.status == "done" and delivery.attempts == 1
+
+
+def test_a_worker_that_lost_its_claim_during_the_fast_path_writes_nothing(app, buyer, seeded_pack, emulator):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from shop.models import utcnow
+
+    order, _ = buyer
+    delivery, _ = create_delivery(order, delivery_target(seeded_pack.albums[0].id), "mp3")
+    db.session.commit()
+    app.config["DROPBOX_TIMEOUT"] = 30  # see test_a_slow_call_keeps_the_claim_alive
+    emulator.set_latency(2500, route="files/copy_reference/save")
+    first = Deliverer(delivery.id, sleep=lambda s: None)
+    thread, outcome = run_in_thread(app, first)
+    assert wait_until(lambda: fresh(delivery.id).worker == first.worker, timeout=10)
+    time.sleep(0.8)  # the fast path's one call is in flight
+    # A stale takeover (the first worker was presumed dead): in one transaction, so its
+    # own heartbeat cannot slip in between.
+    db.session.execute(update(Delivery).where(Delivery.id == delivery.id)
+                       .values(heartbeat_at=utcnow() - timedelta(hours=1)))
+    second = Deliverer(delivery.id)
+    assert second.claim()
+    thread.join(timeout=30)
+    assert outcome == ["lost claim"]
+    delivery = fresh(delivery.id)
+    # Worker 2's state stands: still its claim, still running, no file marked by worker 1.
+    assert delivery.status == "running" and delivery.worker == second.worker and delivery.finished_at is None
+    assert {f.status for f in delivery.files} == {"pending"} and {f.method for f in delivery.files} == {None}
