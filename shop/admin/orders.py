@@ -44,18 +44,23 @@ class ActionError(ValueError):
 
 
 def search(query: str, limit: int = SEARCH_LIMIT) -> list[Order]:
-    """Orders whose number is ``query`` (``12`` or ``#12``), or whose e-mail contains it
-    (case-insensitive), or whose payment reference is it or contains it. Newest first."""
+    """Orders whose number is ``query`` (``12`` or ``#12``; or whose payment reference is exactly
+    that), else orders whose e-mail or payment reference contains it (case-insensitive).
+    Newest first."""
     text = query.strip()
     if not text:
         return []
-    conditions = []
     number = ORDER_NUMBER.fullmatch(text)
-    if number and int(number.group(1)) <= 2_147_483_647:
-        conditions.append(Order.id == int(number.group(1)))
-    pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    conditions.append(func.lower(Order.email).like(pattern, escape="\\"))
-    conditions.append(func.lower(Order.payment_ref).like(pattern, escape="\\"))
+    if number:
+        # A number is an order number (or a whole payment reference), not a fragment of every
+        # address and reference that happens to contain those digits.
+        conditions = [Order.payment_ref == text]
+        if int(number.group(1)) <= 2_147_483_647:
+            conditions.append(Order.id == int(number.group(1)))
+    else:
+        pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions = [func.lower(Order.email).like(pattern, escape="\\"),
+                      func.lower(Order.payment_ref).like(pattern, escape="\\")]
     return list(db.session.scalars(
         select(Order).options(selectinload(Order.pack)).where(or_(*conditions))
         .order_by(Order.id.desc()).limit(limit)

@@ -1,0 +1,141 @@
+"""The dashboard's numbers equal the database's: known orders at known times and amounts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from html.parser import HTMLParser
+
+from shop.admin import charts, stats
+from shop.downloads.models import DownloadCount
+from shop.dropbox.models import Delivery
+from shop.extensions import db
+from shop.models import pack_stats, utcnow
+from tests import factories
+
+
+class TableReader(HTMLParser):
+    """Rows of cell texts of each ``<table id=...>`` in a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self._table: str | None = None
+        self._row: list[str] | None = None
+        self._cell: list[str] | None = None
+        self._in_body = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table" and attrs.get("id"):
+            self._table = attrs["id"]
+            self.tables[self._table] = []
+        elif tag == "tbody":
+            self._in_body = True
+        elif tag == "tr" and self._table and self._in_body:
+            self._row = []
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self._row.append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self.tables[self._table].append(self._row)
+            self._row = None
+        elif tag == "tbody":
+            self._in_body = False
+        elif tag == "table":
+            self._table = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def read_tables(html: str) -> dict[str, list[list[str]]]:
+    reader = TableReader()
+    reader.feed(html)
+    return reader.tables
+
+
+def sell(app, pack, amount, at, email, status="paid"):
+    order, _ = factories.make_order(app, pack, email=email, amount_cents=amount)
+    order.paid_at = at
+    order.created_at = at
+    order.status = status
+    db.session.commit()
+    return order
+
+
+def test_dashboard_tables_equal_the_database(app, admin_client):
+    pack = factories.make_pack(app, slug="dash-pack", starts_in=-timedelta(hours=5, minutes=30))
+    start = pack.starts_at.replace(minute=0, second=0, microsecond=0)
+    sales = [(500, 0), (1500, 0), (1000, 2), (2599, 2), (700, 4)]  # (cents, hour after the start hour)
+    orders = [sell(app, pack, cents, start + timedelta(hours=h, minutes=30), f"b{i}@example.com")
+              for i, (cents, h) in enumerate(sales)]
+    sell(app, pack, 900, start + timedelta(hours=1, minutes=10), "refunded@example.com", status="refunded")
+    factories.make_order(app, pack, paid=False, email="pending@example.com", amount_cents=4000)
+    db.session.add_all([
+        DownloadCount(order_id=orders[0].id, kind="album", item_id=pack.albums[0].id, format="flac", count=3),
+        DownloadCount(order_id=orders[1].id, kind="pack", item_id=0, format="mp3", count=2),
+        Delivery(order_id=orders[2].id, target="pack", format="flac", status="done"),
+        Delivery(order_id=orders[3].id, target="pack", format="wav", status="failed", error="boom"),
+    ])
+    db.session.commit()
+
+    response = admin_client.get(f"/admin/?pack={pack.id}")
+    assert response.status_code == 200
+    html = response.data.decode()
+    tables = read_tables(html)
+
+    count, total, average = pack_stats(pack.id)
+    hours = tables["table-hours"]
+    assert sum(int(r[1]) for r in hours) == count == 5
+    assert sum(int(r[2]) for r in hours) == total == sum(c for c, _ in sales)
+    by_hour = {r[0]: (int(r[1]), int(r[2])) for r in hours}
+    fmt = "%Y-%m-%dT%H:%M:%SZ"
+    assert by_hour[start.strftime(fmt)] == (2, 2000)
+    assert by_hour[(start + timedelta(hours=2)).strftime(fmt)] == (2, 3599)
+    assert by_hour[(start + timedelta(hours=4)).strftime(fmt)] == (1, 700)
+    assert by_hour[(start + timedelta(hours=1)).strftime(fmt)] == (0, 0)  # the refunded sale is not a sale
+    assert int(hours[-1][4].replace("$", "").replace(".", "")) == average
+    now_hour = utcnow().replace(minute=0, second=0, microsecond=0)
+    assert len(hours) == (now_hour - start) // timedelta(hours=1) + 1  # start hour to the current hour
+
+    amounts = tables["table-amounts"]
+    assert sum(int(r[3]) for r in amounts) == count
+    for low, high, _, n in amounts:
+        assert int(n) == sum(1 for c, _ in sales if int(low) <= c < int(high))
+
+    formats = {r[0]: (int(r[1]), int(r[2])) for r in tables["table-formats"]}
+    assert formats == {"mp3": (2, 0), "flac": (3, 1), "wav": (0, 0)}
+    deliveries = {r[0]: int(r[1]) for r in tables["table-deliveries"]}
+    assert deliveries["done"] == 1 and deliveries["failed"] == 1
+
+    assert 'data-figure="orders">5<' in html
+    assert 'data-figure="paid">$62.99<' in html
+    assert f'data-figure="average">${average // 100}.{average % 100:02d}<' in html
+    assert 'data-figure="refunds">1<' in html and 'data-figure="refunded">$9.00<' in html
+    # Accessible charts: each SVG has a title and a desc.
+    assert html.count("<svg") == 5 and html.count("<title id=") == 5 and html.count("<desc id=") == 5
+    assert "style=" not in html
+
+
+def test_pack_selector_lists_on_sale_and_past_packs(app, admin_client, pack, ended_pack):
+    html = admin_client.get("/admin/").data.decode()
+    assert f'<option value="{pack.id}" selected>' in html and f'<option value="{ended_pack.id}">' in html
+    assert admin_client.get(f"/admin/?pack={ended_pack.id}").status_code == 200
+    assert admin_client.get("/admin/?pack=999999").status_code == 404
+
+
+def test_empty_store_dashboard(admin_client):
+    assert b"No packs yet" in admin_client.get("/admin/").data
+
+
+def test_nice_steps_and_bar_geometry():
+    assert stats.nice_step(2599) == 500 and stats.nice_step(7) == 1 and stats.nice_step(100_000) == 20_000
+    assert charts.nice_max(7) == 10 and charts.nice_max(0) == 1 and charts.nice_max(2.1) == 2.5
+    chart = charts.bar_chart("t", "d", ["a", "b"], [[1, 2]], [["1", "2"]])
+    assert chart.bars[1].height == 2 * chart.bars[0].height
+    assert chart.bars[1].y + chart.bars[1].height == chart.baseline

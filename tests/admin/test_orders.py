@@ -1,0 +1,152 @@
+"""Search, the order page, each order action, and the CSV export."""
+
+from __future__ import annotations
+
+import csv
+import email
+import email.policy
+import io
+import re
+from pathlib import Path
+
+from shop.admin import orders as admin_orders
+from shop.downloads.models import DownloadCount
+from shop.dropbox.models import Delivery
+from shop.extensions import db
+from shop.models import Order, OrderLink
+from shop.order_links import find_order
+from tests import factories
+from tests.admin.conftest import audit_rows
+
+
+def outbox(app) -> list[email.message.EmailMessage]:
+    return [email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
+            for f in sorted(Path(app.config["OUTBOX_DIR"]).glob("*.eml"))]
+
+
+def link_in(msg) -> str:
+    return re.search(r"http://shop\.test/orders/([A-Za-z0-9_-]{43})", msg.get_body(("plain",)).get_content()).group(1)
+
+
+def test_search_by_email_number_and_payment_reference(app, admin_client, pack):
+    a, _ = factories.make_order(app, pack, email="Alice.Fan@example.com")
+    b, _ = factories.make_order(app, pack, email="bob@example.org")
+    b.payment_ref = "cs_test_ABC123"
+    db.session.commit()
+
+    def found(q):
+        html = admin_client.get("/admin/orders", query_string={"q": q}).data.decode()
+        return {int(n) for n in re.findall(r'href="/admin/orders/(\d+)"', html)}
+
+    assert found("alice") == {a.id} and found("ALICE.FAN@EXAMPLE") == {a.id}
+    assert found("example") == {a.id, b.id}
+    assert found(str(b.id)) == {b.id} and found(f"#{a.id}") == {a.id}
+    assert found("cs_test_abc123") == {b.id} and found("ABC1") == {b.id}
+    assert found("nobody") == set() and found("%") == set()
+    assert found("t_a") == {b.id} and found("b_c") == set()  # "_" is a literal underscore
+    assert b"No order matches" in admin_client.get("/admin/orders?q=nobody").data
+    assert admin_client.get("/admin/orders?q=" + "9" * 30).status_code == 200
+
+
+def test_order_page_shows_links_downloads_and_deliveries(app, admin_client, pack):
+    order, _ = factories.make_order(app, pack)
+    db.session.add_all([
+        DownloadCount(order_id=order.id, kind="pack", item_id=0, format="flac", count=4),
+        Delivery(order_id=order.id, target="pack", format="mp3", status="failed", error="Dropbox is full"),
+    ])
+    db.session.commit()
+    html = admin_client.get(f"/admin/orders/{order.id}").data.decode()
+    assert 'id="order-status">paid<' in html and order.payment_ref in html and "$10.00" in html
+    assert "Dropbox is full" in html and ">4<" in html and "valid" in html
+    assert admin_client.get("/admin/orders/999999").status_code == 404
+
+
+def test_resend_receipt_mints_a_new_link_and_keeps_the_old(app, admin_client, pack):
+    order, old = factories.make_order(app, pack)
+    response = admin_client.post(f"/admin/orders/{order.id}/resend-receipt")
+    assert response.status_code == 303 and response.headers["Location"] == f"/admin/orders/{order.id}"
+    [msg] = outbox(app)
+    assert msg["To"] == order.email
+    new = link_in(msg)
+    assert find_order(new).id == order.id and find_order(old).id == order.id
+    assert audit_rows()[-1].action == "order.resend_receipt"
+
+
+def test_replace_links_revokes_the_old_ones(app, admin_client, client, pack):
+    order, old = factories.make_order(app, pack)
+    assert client.get(f"/orders/{old}").status_code == 200
+    admin_client.post(f"/admin/orders/{order.id}/replace-links")
+    [msg] = outbox(app)
+    new = link_in(msg)
+    assert find_order(old) is None and find_order(new).id == order.id
+    assert client.get(f"/orders/{old}").status_code == 404
+    assert client.get(f"/orders/{new}").status_code == 200
+    event = audit_rows()[-1]
+    assert event.action == "order.replace_links" and event.details == {"revoked": 1}
+    assert "revoked" in admin_client.get(f"/admin/orders/{order.id}").data.decode()
+
+
+def test_links_of_unpaid_orders_are_refused(app, admin_client, pack):
+    order, _ = factories.make_order(app, pack, paid=False)
+    response = admin_client.post(f"/admin/orders/{order.id}/replace-links", follow_redirects=True)
+    assert b"only paid orders get links" in response.data
+    assert outbox(app) == []
+
+
+def test_grant_creates_a_free_paid_order_and_mails_it(app, admin_client, pack):
+    response = admin_client.post("/admin/grants", data={"pack_id": pack.id, "email": " Gift@Example.com "})
+    assert response.status_code == 303
+    order = db.session.scalar(db.select(Order).where(Order.email == "gift@example.com"))
+    assert order.amount_cents == 0 and order.is_paid and order.payment_provider == "grant" and order.paid_at
+    assert response.headers["Location"] == f"/admin/orders/{order.id}"
+    [msg] = outbox(app)
+    assert find_order(link_in(msg)).id == order.id
+    assert audit_rows()[-1].action == "order.grant"
+    bad = admin_client.post("/admin/grants", data={"pack_id": pack.id, "email": "not an address"},
+                            follow_redirects=True)
+    assert b"No copy granted" in bad.data
+    assert admin_client.post("/admin/grants", data={"pack_id": 999999, "email": "a@example.com"}).status_code == 404
+
+
+def test_refund_marks_the_order_refunded_and_closes_its_links(app, admin_client, client, pack):
+    order, token = factories.make_order(app, pack)
+    assert admin_orders.REFUNDS_AVAILABLE
+    admin_client.post(f"/admin/orders/{order.id}/refund")
+    db.session.expire_all()
+    assert db.session.get(Order, order.id).status == "refunded"
+    assert ".zip" not in client.get(f"/orders/{token}").data.decode()
+    assert audit_rows()[-1].action == "order.refund"
+    again = admin_client.post(f"/admin/orders/{order.id}/refund", follow_redirects=True)
+    assert b"only paid orders" in again.data
+
+
+def test_csv_export_with_injection_escaped(app, admin_client, pack, ended_pack):
+    factories.make_order(app, pack, email="plain@example.com", amount_cents=1234)
+    evil, _ = factories.make_order(app, pack, email="=cmd@example.com")
+    evil.payment_ref = "+SUM(A1:A9)"
+    db.session.commit()
+    factories.make_order(app, ended_pack, email="other-pack@example.com")
+    response = admin_client.get(f"/admin/packs/{pack.id}/orders.csv")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"] == f'attachment; filename="{pack.slug}-orders.csv"'
+    rows = list(csv.reader(io.StringIO(response.data.decode())))
+    assert rows[0] == list(admin_orders.CSV_COLUMNS)
+    assert [r[1] for r in rows[1:]] == ["plain@example.com", "'=cmd@example.com"]
+    assert rows[1][2] == "12.34" and rows[2][6] == "'+SUM(A1:A9)"
+    assert admin_client.get("/admin/packs/999999/orders.csv").status_code == 404
+
+
+def test_csv_cell_escapes_every_formula_start():
+    for start in ("=", "+", "-", "@", "\t", "\r"):
+        assert admin_orders.csv_cell(start + "x") == "'" + start + "x"
+    assert admin_orders.csv_cell("a=b") == "a=b" and admin_orders.csv_cell(None) == ""
+
+
+def test_revoked_links_open_nothing(app, pack):
+    order, token = factories.make_order(app, pack)
+    link = db.session.scalar(db.select(OrderLink).where(OrderLink.order_id == order.id))
+    from shop.models import utcnow
+
+    link.revoked_at = utcnow()
+    db.session.commit()
+    assert find_order(token) is None
