@@ -55,8 +55,10 @@ def audit_every_post(response: Response) -> Response:
     """A POST by an operator that its view did not audit (refused, failed) is audited here."""
     if request.method == "POST" and not audit.recorded_since_last_check() and current_user.is_authenticated:
         try:
-            audit.record(operator(), (request.endpoint or "admin.unknown").removeprefix("admin."),
-                         request.path, {"status": response.status_code}, request.remote_addr)
+            # ".attempt": the view did not record a change (refused, failed, or it forgot to).
+            name = (request.endpoint or "admin.unknown").removeprefix("admin.")
+            audit.record(operator(), f"{name}.attempt", request.path, {"status": response.status_code},
+                         request.remote_addr)
             db.session.commit()
         except Exception:
             db.session.rollback()

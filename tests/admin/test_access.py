@@ -110,7 +110,7 @@ def test_a_refused_action_is_audited_too(app, admin_client, pack):
     response = admin_client.post(f"/admin/orders/{order.id}/resend-receipt")
     assert response.status_code == 303
     last = audit_rows()[-1]
-    assert last.action == "resend_receipt" and last.target == f"/admin/orders/{order.id}/resend-receipt"
+    assert last.action == "resend_receipt.attempt" and last.target == f"/admin/orders/{order.id}/resend-receipt"
 
 
 def test_audit_page_lists_events_newest_first_in_pages(app, admin_client, operator):
