@@ -4,8 +4,9 @@ In order: migrate the database; load the demo pack when there are no packs; star
 (``SHOP_REDIS_URL``, else a private ``redis-server`` when installed, else an embedded
 Redis-protocol server); start the Dropbox emulator with a linked store account (unless
 real Dropbox settings are given); seed the store's Dropbox; start gunicorn and an RQ
-worker. Ctrl-C (or SIGTERM) stops every process this script started. A second run
-reuses the data under ``instance/``.
+worker. Ctrl-C (or SIGTERM) stops every process this script started. A worker that exits
+is started again (after a short back-off); any other process exiting stops the store. A
+second run reuses the data under ``instance/``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,29 +79,70 @@ def tcp_open(port: int) -> bool:
         return False
 
 
+# A restartable child that exits is started again after this long, doubled each time it
+# exits again soon after starting (up to RESTART_MAX), so a crash loop does not spin.
+RESTART_FIRST = 1.0
+RESTART_MAX = 30.0
+RAN_LONG_ENOUGH = 60.0
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    proc: subprocess.Popen
+    quiet: bool = False
+    restart: bool = False
+    started_at: float = field(default_factory=time.monotonic)
+    delay: float = RESTART_FIRST
+
+
 class Supervisor:
-    """Starts child processes and stops them all, newest first, on exit."""
+    """Starts child processes and stops them all, newest first, on exit.
+
+    A child started with ``restart=True`` (the RQ worker) is started again when it exits;
+    any other child exiting stops the whole store.
+    """
 
     def __init__(self) -> None:
-        self.children: list[tuple[str, subprocess.Popen]] = []
+        self.children: list[Child] = []
 
-    def start(self, name: str, argv: list[str], env: dict[str, str], quiet: bool = False) -> subprocess.Popen:
+    def _spawn(self, argv: list[str], env: dict[str, str], quiet: bool) -> subprocess.Popen:
         output = subprocess.DEVNULL if quiet else None
-        proc = subprocess.Popen(argv, env=env, cwd=ROOT, start_new_session=True, stdout=output, stderr=output)
-        self.children.append((name, proc))
+        return subprocess.Popen(argv, env=env, cwd=ROOT, start_new_session=True, stdout=output, stderr=output)
+
+    def start(self, name: str, argv: list[str], env: dict[str, str], quiet: bool = False,
+              restart: bool = False) -> subprocess.Popen:
+        proc = self._spawn(argv, env, quiet)
+        self.children.append(Child(name, argv, env, proc, quiet=quiet, restart=restart))
         return proc
 
     def first_exited(self) -> tuple[str, int] | None:
-        for name, proc in self.children:
-            code = proc.poll()
-            if code is not None:
-                return name, code
+        """The first child that exited and is not restarted, if any; restartable ones are restarted."""
+        for child in self.children:
+            code = child.proc.poll()
+            if code is None:
+                continue
+            if not child.restart:
+                return child.name, code
+            self.restart(child, code)
         return None
+
+    def restart(self, child: Child, code: int) -> None:
+        if time.monotonic() - child.started_at >= RAN_LONG_ENOUGH:
+            child.delay = RESTART_FIRST
+        log(f"{child.name} exited with status {code}; starting it again in {child.delay:.0f} s")
+        time.sleep(child.delay)
+        child.proc = self._spawn(child.argv, child.env, child.quiet)
+        child.started_at = time.monotonic()
+        child.delay = min(child.delay * 2, RESTART_MAX)
 
     def stop_all(self) -> None:
         """Newest first, each given time to finish, so the worker and the web server stop
         while Redis and the emulator they talk to are still up."""
-        for name, proc in reversed(self.children):
+        for child in reversed(self.children):
+            name, proc = child.name, child.proc
             if proc.poll() is not None:
                 continue
             log(f"stopping {name}")
@@ -220,7 +263,8 @@ def main() -> int:
 
         supervisor.start("gunicorn", [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
                                       "wsgi:app"], env)
-        supervisor.start("RQ worker", [sys.executable, "-m", "flask", "--app", "shop", "worker"], env)
+        # The worker survives Redis outages itself; should it still exit, it is started again.
+        supervisor.start("RQ worker", [sys.executable, "-m", "flask", "--app", "shop", "worker"], env, restart=True)
         if not wait_for(lambda: http_ok(store_url + "/"), 30):
             log("the web server did not come up; see the messages above")
             return 1

@@ -471,3 +471,73 @@ def test_a_worker_that_lost_its_claim_during_the_fast_path_writes_nothing(app, b
     # Worker 2's state stands: still its claim, still running, no file marked by worker 1.
     assert delivery.status == "running" and delivery.worker == second.worker and delivery.finished_at is None
     assert {f.status for f in delivery.files} == {"pending"} and {f.method for f in delivery.files} == {None}
+
+
+# -- M4: a Redis outage when a job ends does not kill the worker ---------------------------------
+
+
+def test_the_worker_survives_redis_going_away_while_a_job_runs(client, app, buyer, seeded_pack, emulator,
+                                                               start_worker, tmp_path):
+    from tests.services import RedisServer
+
+    order, token = buyer
+    private = RedisServer().start()  # this test's own Redis, to stop and start again
+    servers = [private]
+    try:
+        app.config["REDIS_URL"] = private.url
+        app.extensions.pop("shop.redis", None)
+        slow_album, quick_album = seeded_pack.albums[2], seeded_pack.albums[0]
+        # File by file (a file of the buyer's is in the folder), slowly: the job outlives Redis.
+        emulator.seed_file(BUYER_EMAIL, APP_KEY, "/Mono Lake - Salt Flats (MP3)/notes.txt", b"mine")
+        emulator.set_latency(700, route="files/copy_reference/save")
+        worker = start_worker()
+        first_id = click(client, token, str(slow_album.id)).json["id"]
+        assert wait_until(lambda: done_count(first_id) >= 1, timeout=60)
+        private.stop()
+        # The job goes on (it needs only the database and Dropbox) and ends while Redis is down.
+        assert wait_until(lambda: fresh(first_id).status == "done", timeout=60)
+        time.sleep(3)  # RQ's bookkeeping for the finished job meets the outage here
+        assert worker.process.poll() is None, "the worker process exited"
+
+        servers.append(RedisServer(port=private.port).start())
+        emulator.set_latency(0, route="files/copy_reference/save")
+        app.extensions.pop("shop.redis", None)
+        second = click(client, token, str(quick_album.id))
+        assert second.status_code in (202, 503)  # 503: saved, and the sweep enqueues it
+        second_id = second.json["id"] if second.status_code == 202 else second.json["delivery"]["id"]
+        assert wait_until(lambda: fresh(second_id).status == "done", timeout=90)
+        assert worker.process.poll() is None
+        assert fresh(first_id).status == "done" and fresh(first_id).attempts == 1
+
+        files = emulator.list_files(BUYER_EMAIL, APP_KEY)
+        paths = [f["path_display"] for f in files if not f["path_display"].endswith(".txt")]
+        expected = [f.path for f in fresh(first_id).files] + [f.path for f in fresh(second_id).files]
+        assert sorted(paths) == sorted(expected)  # every file exactly once, no "(2)" copies
+        log_text = (tmp_path / "worker-0.log").read_text()
+        assert "Redis connection lost (ConnectionError)" in log_text
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def test_make_run_restarts_a_worker_that_exits_and_stops_for_anything_else(monkeypatch):
+    import os
+    import sys
+
+    from scripts import run_store
+
+    monkeypatch.setattr(run_store, "RESTART_FIRST", 0.1)
+    supervisor = run_store.Supervisor()
+    env = dict(os.environ)
+    try:
+        worker = supervisor.start("RQ worker", [sys.executable, "-c", "raise SystemExit(3)"], env, restart=True)
+        web = supervisor.start("gunicorn", [sys.executable, "-c", "import time; time.sleep(30)"], env)
+        assert worker.wait(timeout=10) == 3
+        assert supervisor.first_exited() is None  # restarted, not fatal
+        restarted = supervisor.children[0].proc
+        assert restarted.pid != worker.pid
+        web.terminate()
+        web.wait(timeout=10)
+        assert wait_until(lambda: supervisor.first_exited() == ("gunicorn", web.returncode), timeout=10)
+    finally:
+        supervisor.stop_all()
