@@ -133,7 +133,9 @@ def enqueue_delivery(delivery: Delivery) -> bool:
     try:
         enqueue(JOB_FUNCTION, delivery.id, job_id=delivery.job_id)
     except QueueUnavailable as exc:
-        log.warning("delivery %s waits in the database: queue unavailable (%s)", delivery.id, exc)
+        # The error's class only: a connection error's text may name the Redis URL.
+        log.warning("delivery %s waits in the database: queue unavailable (%s)", delivery.id,
+                    type(exc.__cause__ or exc).__name__)
         return False
     db.session.execute(update(Delivery).where(Delivery.id == delivery.id).values(enqueued_at=utcnow()))
     db.session.commit()

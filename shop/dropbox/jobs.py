@@ -330,7 +330,7 @@ class Deliverer:
                         return False
                     continue
                 log.info("delivery %s: folder fast path refused (%s); going file by file",
-                         self.delivery_id, error)
+                         self.delivery_id, describe_error(exc))
                 return False
             except (FileFailed, BadInputError):
                 return False

@@ -541,3 +541,41 @@ def test_make_run_restarts_a_worker_that_exits_and_stops_for_anything_else(monke
         assert wait_until(lambda: supervisor.first_exited() == ("gunicorn", web.returncode), timeout=10)
     finally:
         supervisor.stop_all()
+
+
+# -- No secret in any log line of the worker side ------------------------------------------------
+
+
+def test_no_secret_reaches_the_worker_side_logs(client, app, buyer, seeded_pack, emulator, store_server,
+                                                start_worker, tmp_path, caplog):
+    import logging
+
+    order, token = buyer
+    force_save_url(seeded_pack)  # album 1 in FLAC goes through signed fetch links
+    fallback_id = click(client, token, str(seeded_pack.albums[1].id), "flac").json["id"]
+    worker = start_worker(burst=True)
+    assert worker.wait(timeout=90) == 0
+    assert fresh(fallback_id).status == "done" and fresh(fallback_id).used_fallback
+
+    # The buyer revokes the store's access: the next delivery parks (run here, for caplog).
+    emulator.unlink(BUYER_EMAIL, APP_KEY)
+    emulator.seed_file(BUYER_EMAIL, APP_KEY, "/The Quiet Fires - Ember Line (MP3)/notes.txt", b"x")
+    revoked, _ = create_delivery(order, delivery_target(seeded_pack.albums[0].id), "mp3")
+    with caplog.at_level(logging.DEBUG):
+        assert Deliverer(revoked.id, sleep=lambda s: None).run() == "needs reconnect"
+        from shop.dropbox.deliveries import sweep
+
+        sweep()
+
+    secrets = {token, app.config["SECRET_KEY"], *app.config["TOKEN_KEYS"].split(",")}
+    with emulator.store.lock:
+        secrets |= set(emulator.store.access_tokens) | set(emulator.store.refresh_tokens)
+    # Our own log lines; the test's in-process HTTP servers (werkzeug) are not the store's
+    # logging (gunicorn's access log redacts fetch links; see the L4 test).
+    ours = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records if r.name != "werkzeug")
+    worker_log = (tmp_path / "worker-0.log").read_text()
+    assert "run_delivery" in worker_log  # the log is there, and it is the worker's
+    for text in (ours, worker_log):
+        for secret in secrets:
+            assert secret not in text
+        assert "/dropbox/files/" not in text and "eyJkIjo" not in text  # no fetch link or its payload
