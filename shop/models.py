@@ -31,6 +31,8 @@ from shop.extensions import Model, db
 
 FORMATS: tuple[str, ...] = ("mp3", "flac", "wav")
 PACK_DURATION = timedelta(days=14)
+DEFAULT_MIN_PRICE_CENTS = 100
+DEFAULT_SUGGESTED_PRICE_CENTS = 1000
 
 
 def utcnow() -> datetime:
@@ -77,8 +79,8 @@ class Pack(Model):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_two_weeks_after_start)
     currency: Mapped[str] = mapped_column(String(3), default="USD")
-    min_price_cents: Mapped[int] = mapped_column(Integer, default=100)
-    suggested_price_cents: Mapped[int] = mapped_column(Integer, default=1000)
+    min_price_cents: Mapped[int] = mapped_column(Integer, default=DEFAULT_MIN_PRICE_CENTS)
+    suggested_price_cents: Mapped[int] = mapped_column(Integer, default=DEFAULT_SUGGESTED_PRICE_CENTS)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     albums: Mapped[list[Album]] = relationship(

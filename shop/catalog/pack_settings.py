@@ -11,16 +11,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from shop.models import PACK_DURATION, utcnow
+from shop.models import DEFAULT_MIN_PRICE_CENTS, DEFAULT_SUGGESTED_PRICE_CENTS, PACK_DURATION, utcnow
+from shop.money import plain_cents
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
-# ASCII digits only: ``\d`` and Decimal would both accept other scripts' digits.
-PLAIN_AMOUNT = re.compile(r"^[0-9]{1,9}(?:\.[0-9]{1,2})?$")
 
 DEFAULT_CURRENCY = "USD"
-DEFAULT_MIN_PRICE_CENTS = 100
-DEFAULT_SUGGESTED_PRICE_CENTS = 1000
 DEFAULT_DAYS = PACK_DURATION.days
 MAX_DAYS = 366
 TITLE_MAX = 200
@@ -54,9 +51,10 @@ def parse_price(text: str) -> int:
     exponent = value.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -2:
         raise InvalidPackSetting(f"{text!r} has more than two decimals")
-    if not PLAIN_AMOUNT.match(raw):
+    cents = plain_cents(raw)
+    if cents is None:
         raise InvalidPackSetting(f"{text!r} is not a plain amount, write it like 8.00")
-    return int(value * 100)
+    return cents
 
 
 def parse_starts(text: str) -> datetime:

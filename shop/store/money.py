@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 
-# Plain decimal notation only: no signs, exponents, NaN/inf, separators or symbols.
-_AMOUNT = re.compile(r"(?:[0-9]{1,9}(?:\.[0-9]{1,2})?|\.[0-9]{1,2})")
+from shop.formatting import money
+from shop.money import plain_cents
 
 
 class AmountError(ValueError):
@@ -18,18 +17,16 @@ def parse_amount(raw: str | None, *, minimum_cents: int, maximum_cents: int, cur
 
     :raises AmountError: with a message fit for the form.
     """
-    from shop.formatting import money
-
     text = (raw or "").strip()
     if not text:
         raise AmountError("Enter how much you want to pay.")
     if text.startswith("-"):
         raise AmountError("The amount cannot be negative.")
-    if not _AMOUNT.fullmatch(text):
+    cents = plain_cents(text)
+    if cents is None:
         if re.fullmatch(r"[0-9]*\.[0-9]{3,}", text):
             raise AmountError("Use at most two decimal places, like 12.50.")
         raise AmountError("Enter the amount as a number, like 12.50.")
-    cents = int(Decimal(text) * 100)
     if cents == 0 and minimum_cents > 0:
         raise AmountError(f"This pack costs at least {money(minimum_cents, currency)}.")
     if cents < minimum_cents:
