@@ -8,7 +8,10 @@ from shop.catalog.pack_settings import InvalidPackSetting, parse_price
 from shop.money import plain_cents
 from shop.store.money import AmountError, parse_amount
 
-GOOD = [("0", 0), ("8", 800), ("8.5", 850), ("8.05", 805), (".50", 50), (" 12.34 ", 1234), ("999999999.99", 99999999999)]
+GOOD = [
+    ("0", 0), ("8", 800), ("8.5", 850), ("8.05", 805), (".50", 50), (" 12.34 ", 1234),
+    ("999999999.99", 99999999999),
+]
 BAD = ["", "-1", "+1", "1e3", "1,00", "1.005", "NaN", "inf", "١٠", "１０", "$5", "1 000", "1234567890", "8."]
 
 
