@@ -9,25 +9,27 @@ import dropbox
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from shop.dropbox.client import STORE_SCOPES, DropboxNotConfigured, app_credentials, http_session, make_client, web_url
+from shop.dropbox.client import (
+    STORE_SCOPES,
+    DropboxNotConfigured,
+    app_credentials,
+    http_session,
+    make_client,
+    store_refresh_token,
+    web_url,
+)
 from shop.dropbox.crypto import TokenKeyError, get_token_box
 from shop.dropbox.models import DropboxConnection, StoreDropboxAccount
+from shop.dropbox.seed import albums_in_scope, run_seed
 from shop.extensions import db
 
 dropbox_cli = AppGroup("dropbox", help="The store's Dropbox: seed files, link the account, rotate keys.")
 
 
-def seed_options(function):
-    function = click.option("--album", "album_id", type=int, help="Only this album id.")(function)
-    function = click.option("--pack", "pack_slug", help="Only the albums of this pack.")(function)
-    function = click.option("--dry-run", is_flag=True, help="Say what would be uploaded and minted; change nothing.")(
-        function
-    )
-    return function
-
-
 @dropbox_cli.command("seed")
-@seed_options
+@click.option("--album", "album_id", type=int, help="Only this album id.")
+@click.option("--pack", "pack_slug", help="Only the albums of this pack.")
+@click.option("--dry-run", is_flag=True, help="Say what would be uploaded and minted; change nothing.")
 def seed_command(album_id: int | None, pack_slug: str | None, dry_run: bool) -> None:
     """Upload new track files to the store's Dropbox and record copy references."""
     sys.exit(run_seed_cli(album_id, pack_slug, dry_run))
@@ -35,8 +37,6 @@ def seed_command(album_id: int | None, pack_slug: str | None, dry_run: bool) -> 
 
 def run_seed_cli(album_id: int | None, pack_slug: str | None, dry_run: bool) -> int:
     """The seed with a progress bar and a summary; returns the exit status."""
-    from shop.dropbox.seed import albums_in_scope, run_seed
-
     albums = albums_in_scope(album_id, pack_slug)
     if not albums:
         click.echo("No albums match.", err=True)
@@ -94,8 +94,6 @@ def save_store_account(account_id: str, refresh_token: str) -> None:
 @dropbox_cli.command("whoami")
 def whoami() -> None:
     """Show which Dropbox account the store is linked to."""
-    from shop.dropbox.client import store_refresh_token
-
     try:
         account = make_client(store_refresh_token()).users_get_current_account()
     except DropboxNotConfigured as exc:

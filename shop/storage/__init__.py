@@ -23,6 +23,7 @@ def make_storage(config: Mapping[str, Any]) -> Storage:
     if kind == "local":
         return LocalStorage(config["MEDIA_ROOT"])
     if kind == "s3":
+        # boto3 takes a while to import: only stores that use S3 pay for it.
         from shop.storage.s3 import S3Storage
 
         return S3Storage(
