@@ -44,7 +44,7 @@ import numpy as np
 import soundfile as sf
 
 from shop.catalog.encoding import MasterInfo, TrackTags, encode, encoder_settings, probe_master
-from shop.catalog.formats import FORMAT_IDS, get_format
+from shop.formats import FORMAT_IDS, get_format
 
 DEFAULT_CACHE = Path(os.environ.get("SHOP_BENCH_CACHE", "/tmp/shop-bench-encode"))
 TRACKS = 6

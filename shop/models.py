@@ -8,6 +8,7 @@ track and format, non-negative prices, a paid order has a payment time.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import (
@@ -24,12 +25,21 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine.default import DefaultExecutionContext
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 from sqlalchemy.types import TypeDecorator
 
 from shop.extensions import Model, db
+from shop.formats import FORMAT_IDS
 
-FORMATS: tuple[str, ...] = ("mp3", "flac", "wav")
+#: Every buyer format id, in display order (see :mod:`shop.formats`).
+FORMATS: tuple[str, ...] = FORMAT_IDS
+#: The ``format`` of a track's preview clip in :class:`Encode`.
+PREVIEW = "preview"
+
+
+def sql_in(column: str, values: Iterable[str]) -> str:
+    """``column IN ('a', 'b')`` for a check constraint, from an enum or a tuple of names."""
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
 PACK_DURATION = timedelta(days=14)
 DEFAULT_MIN_PRICE_CENTS = 100
 DEFAULT_SUGGESTED_PRICE_CENTS = 1000
@@ -88,8 +98,28 @@ class Pack(Model):
     )
 
     def is_on_sale(self, now: datetime | None = None) -> bool:
+        """In its sale window, and every file of every track encoded (see :meth:`is_preparing`)."""
         now = now or utcnow()
-        return self.starts_at <= now < self.ends_at
+        return self.starts_at <= now < self.ends_at and not self.is_preparing()
+
+    def is_preparing(self) -> bool:
+        """Whether some buyer file or preview of the pack is not encoded yet.
+
+        Computed from the :class:`Encode` rows, so the last encode to finish puts the pack
+        on sale with nothing else to update. A pack without encodes (files made before
+        masters) is ready.
+        """
+        session = object_session(self)
+        if session is None or self.id is None:
+            return False
+        waiting = (
+            select(Encode.id)
+            .join(Track, Track.id == Encode.track_id)
+            .join(Album, Album.id == Track.album_id)
+            .where(Album.pack_id == self.id, Encode.status != EncodeStatus.DONE.value)
+            .limit(1)
+        )
+        return session.scalar(waiting) is not None
 
     def has_ended(self, now: datetime | None = None) -> bool:
         return (now or utcnow()) >= self.ends_at
@@ -141,10 +171,27 @@ class Track(Model):
     number: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(300))
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    # The lossless master every buyer file and the preview are encoded from (content-addressed
+    # in storage). None for tracks imported before masters, whose files were imported as is.
+    master_key: Mapped[str | None] = mapped_column(String(300))
+    master_size: Mapped[int | None] = mapped_column(BigInteger)
+    master_sha256: Mapped[str | None] = mapped_column(String(64))
+    master_codec: Mapped[str | None] = mapped_column(String(16))
+    sample_rate: Mapped[int | None] = mapped_column(Integer)
+    bit_depth: Mapped[int | None] = mapped_column(Integer)
+    channels: Mapped[int | None] = mapped_column(Integer)
+    # The preview clip the pack page plays (an MP3 made from the master).
+    preview_key: Mapped[str | None] = mapped_column(String(300))
+    preview_size: Mapped[int | None] = mapped_column(BigInteger)
+    preview_sha256: Mapped[str | None] = mapped_column(String(64))
+    preview_duration_ms: Mapped[int | None] = mapped_column(Integer)
 
     album: Mapped[Album] = relationship(back_populates="tracks")
     files: Mapped[list[TrackFile]] = relationship(
         back_populates="track", order_by="TrackFile.format", cascade="all, delete-orphan"
+    )
+    encodes: Mapped[list[Encode]] = relationship(
+        back_populates="track", order_by="Encode.format", cascade="all, delete-orphan"
     )
 
     def file(self, fmt: str) -> TrackFile | None:
@@ -157,7 +204,7 @@ class TrackFile(Model):
     __tablename__ = "track_files"
     __table_args__ = (
         UniqueConstraint("track_id", "format", name="uq_track_files_track_format"),
-        CheckConstraint("format IN ('mp3', 'flac', 'wav')", name="ck_track_files_format"),
+        CheckConstraint(sql_in("format", FORMATS), name="ck_track_files_format"),
         CheckConstraint("size >= 0", name="ck_track_files_size"),
     )
 
@@ -178,18 +225,69 @@ class TrackFile(Model):
     track: Mapped[Track] = relationship(back_populates="files")
 
 
+class EncodeStatus(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Encode(Model):
+    """One buyer format (or the preview) of one track, to be encoded from its master.
+
+    The encode job claims pending, failed and stale rows (``status`` and ``worker`` in one
+    UPDATE), writes the file to storage, then the :class:`TrackFile` (or the track's preview
+    columns) and ``done`` in one transaction: a job that dies mid-way leaves no half row.
+    """
+
+    __tablename__ = "encodes"
+    __table_args__ = (
+        UniqueConstraint("track_id", "format", name="uq_encodes_track_format"),
+        CheckConstraint(sql_in("format", (*FORMATS, PREVIEW)), name="ck_encodes_format"),
+        CheckConstraint(sql_in("status", EncodeStatus), name="ck_encodes_status"),
+        CheckConstraint("attempts >= 0", name="ck_encodes_attempts"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    track_id: Mapped[int] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"), index=True)
+    format: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16), default=EncodeStatus.PENDING.value)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The job holding a running encode, and when it last showed progress (stale after a while).
+    worker: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    track: Mapped[Track] = relationship(back_populates="encodes")
+
+
 class OrderStatus(enum.StrEnum):
     PENDING = "pending"
     PAID = "paid"
     REFUNDED = "refunded"
+    # A card dispute is open or was lost: access is suspended (see dispute_status).
+    DISPUTED = "disputed"
+
+
+class DisputeStatus(enum.StrEnum):
+    OPEN = "open"
+    WON = "won"
+    LOST = "lost"
 
 
 class Order(Model):
     __tablename__ = "orders"
     __table_args__ = (
         CheckConstraint("amount_cents >= 0", name="ck_orders_amount"),
-        CheckConstraint("status IN ('pending', 'paid', 'refunded')", name="ck_orders_status"),
+        CheckConstraint("status IN ('pending', 'paid', 'refunded', 'disputed')", name="ck_orders_status"),
         CheckConstraint("status = 'pending' OR paid_at IS NOT NULL", name="ck_orders_paid_at"),
+        CheckConstraint("refunded_cents >= 0 AND refunded_cents <= amount_cents", name="ck_orders_refunded"),
+        CheckConstraint("dispute_status IS NULL OR dispute_status IN ('open', 'won', 'lost')",
+                        name="ck_orders_dispute_status"),
+        CheckConstraint("status != 'disputed' OR dispute_status IN ('open', 'lost')", name="ck_orders_disputed"),
         UniqueConstraint("payment_provider", "payment_ref", name="uq_orders_payment"),
         Index("ix_orders_email_status", "email", "status"),
     )
@@ -204,6 +302,14 @@ class Order(Model):
     payment_ref: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # What the provider gave back so far (partial refunds keep access; a full one revokes it).
+    refunded_cents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    dispute_status: Mapped[str | None] = mapped_column(String(16))
+    # Stripe: the newest Checkout Session (while pending) and, once paid, the PaymentIntent
+    # that refunds and disputes refer to.
+    checkout_session_id: Mapped[str | None] = mapped_column(String(255))
+    checkout_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
 
     pack: Mapped[Pack] = relationship()
     links: Mapped[list[OrderLink]] = relationship(back_populates="order", cascade="all, delete-orphan")
@@ -211,6 +317,11 @@ class Order(Model):
     @property
     def is_paid(self) -> bool:
         return self.status == OrderStatus.PAID
+
+    @property
+    def kept_cents(self) -> int:
+        """What the store keeps: the amount less partial refunds."""
+        return self.amount_cents - (self.refunded_cents or 0)
 
 
 class OrderLink(Model):
@@ -243,9 +354,13 @@ class RateLimitHit(Model):
 
 
 def pack_stats(pack_id: int) -> tuple[int, int, int]:
-    """``(purchases, total_cents, average_cents)`` over the pack's paid orders."""
+    """``(purchases, total_cents, average_cents)`` over the pack's paid orders, net of partial refunds.
+
+    Refunded and disputed orders do not count.
+    """
     count, total = db.session.execute(
-        select(func.count(Order.id), func.coalesce(func.sum(Order.amount_cents), 0)).where(
+        select(func.count(Order.id),
+               func.coalesce(func.sum(Order.amount_cents - Order.refunded_cents), 0)).where(
             Order.pack_id == pack_id, Order.status == OrderStatus.PAID.value
         )
     ).one()

@@ -2,7 +2,7 @@
 
 A master is a FLAC, WAV or AIFF file, 16 or 24 bit, 44.1 to 96 kHz, mono or stereo.
 :func:`probe_master` accepts or refuses one (with a message naming the file);
-:func:`encode` makes one buyer format of it (see :mod:`shop.catalog.formats`), tagged and
+:func:`encode` makes one buyer format of it (see :mod:`shop.formats`), tagged and
 with its cover; :func:`encode_all` makes several after one probe; :func:`make_preview` makes
 the short MP3 clip the pack page plays.
 
@@ -47,7 +47,7 @@ from mutagen.mp4 import MP4, MP4Cover
 from mutagen.oggopus import OggOpus
 from mutagen.wave import WAVE
 
-from shop.catalog.formats import BuyerFormat, get_format
+from shop.formats import BuyerFormat, get_format
 from shop.catalog.hashing import Digests, digest_file
 from shop.catalog.tags import FRONT_COVER, AudioTags
 
@@ -390,7 +390,7 @@ def encode(
 
     The file appears at ``out_path`` only when complete (written beside it, then renamed).
 
-    :param fmt: a format id or old alias (see :mod:`shop.catalog.formats`).
+    :param fmt: a format id or old alias (see :mod:`shop.formats`).
     :param cover: PNG or JPEG bytes for the front cover, or ``None``.
     :param master: the master's :func:`probe_master` result, to skip reading its headers
         again. Without it only the headers are checked before encoding; a corrupt or

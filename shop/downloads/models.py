@@ -8,7 +8,7 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shop.extensions import Model
-from shop.models import UTCDateTime, utcnow
+from shop.models import FORMATS, UTCDateTime, sql_in, utcnow
 
 # ``item_id`` of the whole-pack zip. Not NULL: NULLs never collide in a unique
 # constraint (SQLite and PostgreSQL alike), and one row per item is the point.
@@ -29,7 +29,7 @@ class DownloadCount(Model):
         CheckConstraint("kind IN ('track', 'album', 'pack')", name="ck_download_counts_kind"),
         CheckConstraint("(kind = 'pack') = (item_id = 0)", name="ck_download_counts_pack_item"),
         CheckConstraint("item_id >= 0", name="ck_download_counts_item_id"),
-        CheckConstraint("format IN ('mp3', 'flac', 'wav')", name="ck_download_counts_format"),
+        CheckConstraint(sql_in("format", FORMATS), name="ck_download_counts_format"),
         CheckConstraint("count >= 1", name="ck_download_counts_count"),
     )
 
