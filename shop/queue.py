@@ -9,6 +9,9 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 DELIVERY_QUEUE = "deliveries"
+# Encoding a track's formats from its master: CPU-bound, on its own queue so a big import
+# never delays a buyer's Dropbox delivery (workers listen to deliveries first).
+ENCODING_QUEUE = "encoding"
 # A pack delivery through a 429 storm can take a while; the database tracks progress.
 JOB_TIMEOUT = 60 * 60
 
@@ -30,18 +33,18 @@ def get_redis(app: Flask | None = None) -> redis.Redis:
     return connection
 
 
-def get_queue(app: Flask | None = None) -> Queue:
-    return Queue(DELIVERY_QUEUE, connection=get_redis(app), default_timeout=JOB_TIMEOUT)
+def get_queue(app: Flask | None = None, name: str = DELIVERY_QUEUE) -> Queue:
+    return Queue(name, connection=get_redis(app), default_timeout=JOB_TIMEOUT)
 
 
-def enqueue(function: str, *args: object, job_id: str) -> None:
-    """Put a job on the delivery queue.
+def enqueue(function: str, *args: object, job_id: str, queue: str = DELIVERY_QUEUE) -> None:
+    """Put a job on a queue (the delivery queue unless told otherwise).
 
     :raises QueueUnavailable: when Redis cannot be reached.
     """
     try:
-        get_queue().enqueue(function, *args, job_id=job_id, job_timeout=JOB_TIMEOUT,
-                            result_ttl=3600, failure_ttl=7 * 86400)
+        get_queue(name=queue).enqueue(function, *args, job_id=job_id, job_timeout=JOB_TIMEOUT,
+                                      result_ttl=3600, failure_ttl=7 * 86400)
     except redis.exceptions.RedisError as exc:
         raise QueueUnavailable(str(exc)) from exc
 

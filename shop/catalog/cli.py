@@ -1,8 +1,10 @@
 """``flask catalog ...``: operator commands for the catalog.
 
-``import`` reads album folders into a pack, ``demo`` builds the demo pack through the same
-importer, ``list`` shows every pack. Errors exit non-zero with a message naming the file
-and leave the database as it was.
+``import`` reads album folders of masters into a pack and has their buyer files encoded
+(by the worker, or here with ``--sync``), ``encode`` encodes what waits (and retries what
+failed), ``status`` shows each pack's encoding progress and failures, ``demo`` builds the
+demo pack through the same importer, ``list`` shows every pack. Errors exit non-zero with
+a message naming the file and leave the database as it was.
 """
 
 from __future__ import annotations
@@ -17,12 +19,20 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from shop.catalog.importer import CatalogImportError, ImportReport, import_albums
+from shop.catalog.jobs import (
+    ENCODE_FORMATS,
+    default_workers,
+    encode_now,
+    enqueue_tracks,
+    waiting_track_ids,
+)
 from shop.catalog.pack_settings import InvalidPackSetting, PackSettings, parse_price, parse_starts
 from shop.extensions import db
+from shop.formats import FORMATS_BY_ID
 from shop.formatting import filesize, money
-from shop.models import FORMATS, Album, Pack, Track, TrackFile, utcnow
+from shop.models import FORMATS, PREVIEW, Album, Encode, EncodeStatus, Pack, Track, TrackFile, utcnow
 
-catalog_cli = AppGroup("catalog", help="Import albums, create the demo pack, list packs.")
+catalog_cli = AppGroup("catalog", help="Import albums, encode them, create the demo pack, list packs.")
 
 T = TypeVar("T")
 
@@ -53,6 +63,8 @@ def _parsed(parse: Callable[[str], T]) -> Callable[[click.Context, click.Paramet
 @click.option("--min", "min_price", callback=_parsed(parse_price), help="Minimum price, e.g. 1.00. Default: 1.00.")
 @click.option("--suggested", callback=_parsed(parse_price), help="Suggested price, e.g. 10.00. Default: 10.00.")
 @click.option("--currency", help="ISO 4217 code of a new pack. Default: USD.")
+@click.option("--sync", is_flag=True, help="Encode the buyer files here and now instead of by the worker.")
+@click.option("--workers", type=click.IntRange(1, 64), help="Parallel encoding processes with --sync.")
 def import_command(
     directory: Path,
     slug: str,
@@ -63,13 +75,17 @@ def import_command(
     min_price: int | None,
     suggested: int | None,
     currency: str | None,
+    sync: bool,
+    workers: int | None,
 ) -> None:
-    """Import the album folders in DIRECTORY into a pack.
+    """Import the album folders of masters in DIRECTORY into a pack.
 
     DIRECTORY holds one folder per album (or is itself one album). Each album folder holds
-    MP3, FLAC and/or WAV files, tagged, and a cover (cover.jpg/png or folder.jpg/png).
-    Importing the same folder again changes nothing. Pack settings only apply when the
-    pack is created.
+    one lossless master per track (FLAC, WAV or AIFF; 16 or 24 bit; 44.1 to 96 kHz),
+    tagged, and a cover (cover.jpg/png or folder.jpg/png). Lossy files are refused. Every
+    buyer format and a preview are encoded from the masters, by `flask worker` (queue
+    `encoding`) or here with --sync; until then the pack is not on sale. Importing the
+    same folder again changes nothing. Pack settings only apply when the pack is created.
     """
     settings = PackSettings(
         slug=slug,
@@ -86,14 +102,111 @@ def import_command(
     except CatalogImportError as exc:
         raise click.ClickException(f"import refused, nothing was changed.\n{exc}") from None
     _print_report(report)
+    _encode_or_enqueue(report.encode_track_ids, sync, workers)
+
+
+def _encode_or_enqueue(track_ids: list[int], sync: bool, workers: int | None) -> None:
+    if not track_ids:
+        return
+    if sync:
+        _encode_here(track_ids, workers)
+        return
+    result = enqueue_tracks(track_ids)
+    if result.unavailable is not None:
+        click.echo(
+            f"The queue is not available ({result.unavailable}): {len(track_ids)} track(s) wait to be encoded. "
+            "Start `flask worker` (it picks them up) or run `flask catalog encode --sync`."
+        )
+    else:
+        click.echo(f"Queued {len(track_ids)} track(s) for encoding (queue 'encoding'); "
+                   "follow them with `flask catalog status`.")
+
+
+def _encode_here(track_ids: list[int], workers: int | None) -> None:
+    workers = workers or default_workers()
+    click.echo(f"Encoding {len(track_ids)} track(s) in {min(workers, len(track_ids))} process(es) ...")
+    summary = encode_now(track_ids, workers=workers, echo=click.echo)
+    click.echo(f"Encoded {summary.files} file(s) of {summary.tracks} track(s); {len(summary.failures)} failed.")
+    if summary.failures:
+        raise click.ClickException("some encodes failed:\n" + "\n".join(summary.failures))
+
+
+@catalog_cli.command("encode")
+@click.option("--pack", "slug", help="Only this pack's tracks.")
+@click.option("--sync", is_flag=True, help="Encode here and now instead of queueing jobs for the worker.")
+@click.option("--workers", type=click.IntRange(1, 64), help="Parallel encoding processes with --sync.")
+def encode_command(slug: str | None, sync: bool, workers: int | None) -> None:
+    """Encode every buyer file and preview still missing: pending, stalled and failed ones
+    (a failed encode is tried again). Re-running changes nothing once all are done."""
+    pack_id = None
+    if slug is not None:
+        pack_id = db.session.scalar(select(Pack.id).where(Pack.slug == slug))
+        if pack_id is None:
+            raise click.ClickException(f"no pack {slug!r}")
+    track_ids = waiting_track_ids(pack_id=pack_id, include_failed=True)
+    if not track_ids:
+        click.echo("Nothing to encode: every track's files are done.")
+        return
+    _encode_or_enqueue(track_ids, sync, workers)
+
+
+@catalog_cli.command("status")
+@click.option("--pack", "slug", help="Only this pack.")
+def status_command(slug: str | None) -> None:
+    """Encoding progress per pack: tracks done per format, what runs, and failures with the reason."""
+    query = select(Pack).order_by(Pack.starts_at, Pack.slug)
+    if slug is not None:
+        query = query.where(Pack.slug == slug)
+    packs = db.session.scalars(query).all()
+    if not packs:
+        raise click.ClickException(f"no pack {slug!r}" if slug else "No packs yet.")
+    for pack in packs:
+        rows = db.session.execute(
+            select(Encode.format, Encode.status, func.count(Encode.id))
+            .join(Track, Track.id == Encode.track_id).join(Album, Album.id == Track.album_id)
+            .where(Album.pack_id == pack.id)
+            .group_by(Encode.format, Encode.status)
+        ).tuples().all()
+        tracks = db.session.scalar(
+            select(func.count(Track.id)).join(Album, Album.id == Track.album_id).where(Album.pack_id == pack.id)
+        ) or 0
+        counts: dict[str, dict[str, int]] = {}
+        for fmt, status, count in rows:
+            counts.setdefault(fmt, {})[status] = int(count)
+        waiting = sum(n for per in counts.values() for st, n in per.items() if st != EncodeStatus.DONE.value)
+        if not counts:
+            state = "no encodes (files imported as they were)"
+        elif waiting:
+            state = "being prepared: not on sale until every file is encoded"
+        else:
+            state = "all files encoded"
+        click.echo(f"{pack.slug}  {pack.title}: {_plural(tracks, 'track')}, {state}")
+        for fmt in ENCODE_FORMATS:
+            per = counts.get(fmt)
+            if not per:
+                continue
+            label = "preview" if fmt == PREVIEW else FORMATS_BY_ID[fmt].label
+            done = per.get(EncodeStatus.DONE.value, 0)
+            extra = ", ".join(f"{per[st]} {st}" for st in ("running", "pending", "failed") if per.get(st))
+            click.echo(f"    {label:<8} {done}/{sum(per.values())} done" + (f" ({extra})" if extra else ""))
+        failures = db.session.execute(
+            select(Track.number, Track.title, Album.title, Encode.format, Encode.error, Encode.attempts)
+            .join(Track, Track.id == Encode.track_id).join(Album, Album.id == Track.album_id)
+            .where(Album.pack_id == pack.id, Encode.status == EncodeStatus.FAILED.value)
+            .order_by(Album.position, Track.number, Encode.format)
+        ).tuples().all()
+        for number, title, album_title, fmt, error, attempts in failures:
+            click.echo(f"    FAILED {album_title} #{number} {title!r} {fmt} (attempt {attempts}): {error}")
+        if failures:
+            click.echo("    Fix the master and re-import it, or retry with `flask catalog encode`.")
 
 
 @catalog_cli.command("demo")
 @click.option("--slug", default="demo-pack", show_default=True, help="Slug of the demo pack.")
 def demo_command(slug: str) -> None:
-    """Create the demo pack: four synthesised albums (rock, electronic, indie, comedy) in
-    MP3, FLAC and WAV with cover art, imported like any other folder. Running it again
-    changes nothing."""
+    """Create the demo pack: four synthesised albums (rock, electronic, indie, comedy) as
+    FLAC masters with cover art, imported like any other folder and encoded here (tracks in
+    parallel processes) into every buyer format. Running it again changes nothing."""
     # Imported here, not at the top: numpy and soundfile would otherwise load with every
     # app start, web workers included, for a command run once per machine.
     from shop.catalog.demo import create_demo_pack
@@ -110,9 +223,9 @@ def _print_report(report: ImportReport) -> None:
         click.echo(f"note: {note}")
     for album in report.albums:
         detail = (
-            f"{album.tracks_added} tracks, {album.files_added} files added"
+            f"{album.tracks_added} tracks, {album.masters_added} masters added"
             if album.status != "unchanged"
-            else f"{album.tracks_unchanged} tracks, {album.files_unchanged} files already there"
+            else f"{album.tracks_unchanged} tracks, {album.masters_unchanged} masters already there"
         )
         click.echo(f"  {album.status:<9}  {album.label} ({detail})")
     click.echo(report.summary())
@@ -143,12 +256,19 @@ def list_command() -> None:
 
     now = utcnow()
     for pack in packs:
-        status = "upcoming" if now < pack.starts_at else ("on sale" if pack.is_on_sale(now) else "ended")
+        if pack.has_ended(now):
+            status = "ended"
+        elif pack.is_preparing():
+            status = "preparing"
+        else:
+            status = "upcoming" if now < pack.starts_at else "on sale"
         per_format = sizes.get(pack.id, {})
-        formats = ", ".join(f"{fmt} {filesize(per_format[fmt])}" for fmt in FORMATS if fmt in per_format)
+        formats = ", ".join(
+            f"{FORMATS_BY_ID[fmt].label} {filesize(per_format[fmt])}" for fmt in FORMATS if fmt in per_format
+        )
         click.echo(f"{pack.slug}  {pack.title}")
         click.echo(
-            f"    {status:<8}  {pack.starts_at:%Y-%m-%d %H:%M} to {pack.ends_at:%Y-%m-%d %H:%M} UTC, "
+            f"    {status:<9} {pack.starts_at:%Y-%m-%d %H:%M} to {pack.ends_at:%Y-%m-%d %H:%M} UTC, "
             f"from {money(pack.min_price_cents, pack.currency)} "
             f"(suggested {money(pack.suggested_price_cents, pack.currency)})"
         )

@@ -47,9 +47,9 @@ from mutagen.mp4 import MP4, MP4Cover
 from mutagen.oggopus import OggOpus
 from mutagen.wave import WAVE
 
-from shop.formats import BuyerFormat, get_format
 from shop.catalog.hashing import Digests, digest_file
 from shop.catalog.tags import FRONT_COVER, AudioTags
+from shop.formats import BuyerFormat, get_format
 
 SUPPORTED_RATES: tuple[int, ...] = (44100, 48000, 88200, 96000)
 SUPPORTED_BIT_DEPTHS: tuple[int, ...] = (16, 24)

@@ -1,7 +1,10 @@
 """How an album is laid out as files: one naming rule for zips and Dropbox alike.
 
-An album in one format is a folder ``Artist - Album (FMT)`` holding ``NN Title.ext``,
-track numbers zero-padded to the widest number (at least two digits). The zip
+An album in one format is a folder ``Artist - Album (LABEL)`` holding ``NN Title.ext``,
+track numbers zero-padded to the widest number (at least two digits). Label and extension
+come from the format table (:mod:`shop.formats`): ``(MP3 V0)`` with ``.mp3``, ``(ALAC)``
+with ``.m4a``. Two formats share an extension (MP3 V0 and MP3 320, AAC and ALAC), but a
+folder or zip holds one format, so names never collide. The zip
 downloads and the Dropbox deliveries both name files through here, so a buyer who gets
 an album both ways finds the same names.
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shop.filenames import UniqueNames, safe_component
+from shop.formats import get_format
 from shop.models import Album, Track, TrackFile
 
 
@@ -22,12 +26,18 @@ class TrackEntry:
 
 
 def file_extension(fmt: str) -> str:
-    return f".{fmt}"
+    """``.mp3`` for ``mp3-v0``: the extension of the format's files, with the dot."""
+    return f".{get_format(fmt).extension}"
+
+
+def format_label(fmt: str) -> str:
+    """``MP3 V0`` for ``mp3-v0``: the name buyers see on folders, zips and buttons."""
+    return get_format(fmt).label
 
 
 def album_folder_name(album: Album, fmt: str) -> str:
     """The raw (unsanitised) folder name of an album in one format."""
-    return f"{album.artist} - {album.title} ({fmt.upper()})"
+    return f"{album.artist} - {album.title} ({format_label(fmt)})"
 
 
 def safe_album_folder(album: Album, fmt: str) -> str:

@@ -1,4 +1,4 @@
-"""Reading audio tags with mutagen: ID3 for MP3 and WAV, Vorbis comments for FLAC.
+"""Reading audio tags with mutagen: ID3 for MP3, WAV and AIFF, Vorbis comments for FLAC.
 
 Only reads. Every field a file does not carry is ``None`` so the importer can fall back
 (folder name, file name) and tell the operator what was missing.
@@ -13,13 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mutagen import MutagenError
+from mutagen.aiff import AIFF
 from mutagen.flac import FLAC
 from mutagen.id3 import ID3
 from mutagen.mp3 import MP3
 from mutagen.wave import WAVE
 
 #: File extensions the importer reads, and the format each one is stored as.
-AUDIO_EXTENSIONS: dict[str, str] = {".mp3": "mp3", ".flac": "flac", ".wav": "wav"}
+AUDIO_EXTENSIONS: dict[str, str] = {
+    ".mp3": "mp3", ".flac": "flac", ".wav": "wav", ".aif": "aiff", ".aiff": "aiff",
+}
 
 _NUMBER = re.compile(r"^\s*(\d+)\s*(?:/\s*\d*\s*)?$")
 _YEAR = re.compile(r"^\s*(\d{4})")
@@ -92,7 +95,7 @@ def parse_year(value: str | None) -> int | None:
 
 
 def read_tags(path: Path) -> AudioTags:
-    """Read the tags and duration of one MP3, FLAC or WAV file.
+    """Read the tags and duration of one MP3, FLAC, WAV or AIFF file.
 
     :raises UnreadableAudio: when the file is not valid audio of its extension's format,
         or has no duration.
@@ -100,7 +103,7 @@ def read_tags(path: Path) -> AudioTags:
     """
     fmt = AUDIO_EXTENSIONS.get(path.suffix.lower())
     if fmt is None:
-        raise ValueError(f"{path}: not an mp3, flac or wav file")
+        raise ValueError(f"{path}: not an mp3, flac, wav or aiff file")
     reader = _READERS[fmt]
     try:
         tags = reader(path)
@@ -123,6 +126,11 @@ def _read_mp3(path: Path) -> AudioTags:
 def _read_wav(path: Path) -> AudioTags:
     audio = WAVE(path)
     return _from_id3(path, "wav", audio.tags, _duration_ms(audio.info.length))
+
+
+def _read_aiff(path: Path) -> AudioTags:
+    audio = AIFF(path)
+    return _from_id3(path, "aiff", audio.tags, _duration_ms(audio.info.length))
 
 
 def _from_id3(path: Path, fmt: str, tags: ID3 | None, duration_ms: int) -> AudioTags:
@@ -208,4 +216,5 @@ _READERS: dict[str, Callable[[Path], AudioTags]] = {
     "mp3": _read_mp3,
     "flac": _read_flac,
     "wav": _read_wav,
+    "aiff": _read_aiff,
 }

@@ -36,8 +36,8 @@ from shop.catalog.encoding import (
     preview_window,
     probe_master,
 )
-from shop.formats import FORMAT_IDS, FORMATS, canonical_format_id, get_format
 from shop.catalog.tags import read_tags
+from shop.formats import FORMAT_IDS, FORMATS, canonical_format_id, get_format
 from tests.catalog.audio import png_bytes, write_track
 
 TAGS = TrackTags(

@@ -1,9 +1,11 @@
 """The demo pack: four small albums in four genres, synthesised, tagged and imported.
 
-The files are written to a temporary folder exactly as an operator's would be (one folder
-per album, tagged MP3/FLAC/WAV and a ``cover.png``), then go through
-:func:`shop.catalog.importer.import_albums`, so the demo exercises the real import path.
-Output is deterministic, so a second run finds everything in place and changes nothing.
+The masters are written to a temporary folder exactly as an operator's would be (one
+folder per album, tagged FLAC, 16-bit 44.1 kHz, and a ``cover.png``), go through
+:func:`shop.catalog.importer.import_albums`, and are then encoded into every buyer format
+and a preview by :func:`shop.catalog.jobs.encode_now` (tracks in parallel processes), so
+the demo exercises the real pipeline. Output is deterministic, so a second run finds
+everything in place and changes nothing.
 """
 
 from __future__ import annotations
@@ -20,28 +22,23 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 from mutagen.flac import FLAC
-from mutagen.id3 import ID3, TALB, TCON, TDRC, TIT2, TPE1, TPE2, TRCK
-from mutagen.wave import WAVE
 
 from shop.catalog.demo import synth
 from shop.catalog.demo.covers import COVERS
 from shop.catalog.demo.png import encode_png
-from shop.catalog.importer import Echo, ImportReport, check_database, check_settings, import_albums
+from shop.catalog.importer import CatalogImportError, Echo, ImportReport, check_database, check_settings, import_albums
+from shop.catalog.jobs import encode_now
 from shop.catalog.pack_settings import PackSettings
-from shop.models import FORMATS
 
 DEFAULT_SLUG = "demo-pack"
 PACK_TITLE = "The Demo Pack: Four Small Worlds"
 PACK_BLURB = (
     "Four tiny albums, synthesised from scratch for this store: a garage-rock stomp, "
     "late-night synths, porch-light strumming and a stand-up set with no words at all. "
-    "Pay what you want from $1.00; every track comes in MP3, FLAC and WAV."
+    "Pay what you want from $1.00; every track comes in MP3, AAC, Opus, FLAC, ALAC, WAV and AIFF."
 )
 MIN_PRICE_CENTS = 100
 SUGGESTED_PRICE_CENTS = 800
-# libsndfile's MP3 "compression level" 0.3 with a variable bitrate averages ~100 kbit/s
-# for these mono pieces: transparent enough, and quicker to encode than a constant rate.
-MP3_COMPRESSION = 0.3
 
 
 @dataclass(frozen=True)
@@ -170,65 +167,35 @@ def _write_cover(folder: Path, album: DemoAlbum) -> None:
 
 def _write_track(folder: Path, album: DemoAlbum, number: int, track: DemoTrack) -> None:
     samples = synth.GENRES[album.style](track.piece)
-    for fmt in FORMATS:
-        path = folder / f"{number:02d} {track.title}.{fmt}"
-        write_audio(path, samples, fmt)
-        write_tags(path, album, number, track.title)
+    path = folder / f"{number:02d} {track.title}.flac"
+    write_master(path, samples)
+    write_tags(path, album, number, track.title)
 
 
-def write_audio(path: Path, samples: np.ndarray, fmt: str) -> None:
-    if fmt == "mp3":
-        sf.write(path, samples, synth.SR, format="MP3", compression_level=MP3_COMPRESSION, bitrate_mode="VARIABLE")
-    elif fmt == "flac":
-        sf.write(path, samples, synth.SR, format="FLAC", subtype="PCM_16")
-    elif fmt == "wav":
-        sf.write(path, samples, synth.SR, format="WAV", subtype="PCM_16")
-    else:
-        raise ValueError(f"unknown format {fmt!r}")
+def write_master(path: Path, samples: np.ndarray) -> None:
+    """A FLAC master, 16-bit 44.1 kHz (the synthesiser's rate)."""
+    sf.write(path, samples, synth.SR, format="FLAC", subtype="PCM_16")
 
 
 def write_tags(path: Path, album: DemoAlbum, number: int, title: str) -> None:
-    """Title, artist, album, track number, genre and year: ID3 for MP3/WAV, Vorbis for FLAC."""
-    track_number = f"{number}/{len(album.tracks)}"
-    if path.suffix == ".flac":
-        flac = FLAC(path)
-        flac["title"] = title
-        flac["artist"] = album.artist
-        flac["albumartist"] = album.artist
-        flac["album"] = album.title
-        flac["tracknumber"] = track_number
-        flac["genre"] = album.genre
-        flac["date"] = str(album.year)
-        flac.save()
-        return
-    frames = [
-        TIT2(encoding=3, text=title),
-        TPE1(encoding=3, text=album.artist),
-        TPE2(encoding=3, text=album.artist),
-        TALB(encoding=3, text=album.title),
-        TRCK(encoding=3, text=track_number),
-        TCON(encoding=3, text=album.genre),
-        TDRC(encoding=3, text=str(album.year)),
-    ]
-    if path.suffix == ".wav":
-        wave = WAVE(path)
-        wave.add_tags()
-        for frame in frames:
-            wave.tags.add(frame)
-        wave.save()
-    else:
-        tags = ID3()
-        for frame in frames:
-            tags.add(frame)
-        # ID3v2.3: the version every player, Windows Explorer included, reads.
-        tags.save(path, v2_version=3)
+    """Title, artist, album, track number, genre and year as Vorbis comments."""
+    flac = FLAC(path)
+    flac["title"] = title
+    flac["artist"] = album.artist
+    flac["albumartist"] = album.artist
+    flac["album"] = album.title
+    flac["tracknumber"] = f"{number}/{len(album.tracks)}"
+    flac["genre"] = album.genre
+    flac["date"] = str(album.year)
+    flac.save()
 
 
-def create_demo_pack(slug: str = DEFAULT_SLUG, echo: Echo | None = None) -> ImportReport:
-    """Create (or confirm) the demo pack. Needs an app context.
+def create_demo_pack(slug: str = DEFAULT_SLUG, echo: Echo | None = None, workers: int | None = None) -> ImportReport:
+    """Create (or confirm) the demo pack, its buyer files encoded. Needs an app context.
 
+    :param workers: parallel encoding processes (default: one per CPU, at most 8).
     :raises shop.catalog.importer.CatalogImportError: if the pack already holds different
-        files under the demo albums' names.
+        masters under the demo albums' names, or an encode failed.
     """
     settings = demo_settings(slug)
     # Both checks before spending seconds on synthesis.
@@ -238,8 +205,16 @@ def create_demo_pack(slug: str = DEFAULT_SLUG, echo: Echo | None = None) -> Impo
         started = time.perf_counter()
         tracks = sum(len(a.tracks) for a in DEMO_ALBUMS)
         if echo:
-            echo(f"Synthesising {len(DEMO_ALBUMS)} albums, {tracks} tracks in {', '.join(FORMATS)} ...")
+            echo(f"Synthesising {len(DEMO_ALBUMS)} albums, {tracks} FLAC masters ...")
         write_demo_albums(Path(tmp))
         if echo:
             echo(f"  done in {time.perf_counter() - started:.1f} s")
-        return import_albums(Path(tmp), settings, echo=echo)
+        report = import_albums(Path(tmp), settings, echo=echo)
+    if report.encode_track_ids:
+        started = time.perf_counter()
+        summary = encode_now(report.encode_track_ids, workers=workers)
+        if echo:
+            echo(f"Encoded {summary.files} files of {summary.tracks} tracks in {time.perf_counter() - started:.1f} s")
+        if summary.failures:
+            raise CatalogImportError("demo encodes failed:\n" + "\n".join(summary.failures))
+    return report
