@@ -309,7 +309,7 @@ class Order(Model):
     # that refunds and disputes refer to.
     checkout_session_id: Mapped[str | None] = mapped_column(String(255))
     checkout_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True, index=True)
 
     pack: Mapped[Pack] = relationship()
     links: Mapped[list[OrderLink]] = relationship(back_populates="order", cascade="all, delete-orphan")

@@ -7,15 +7,18 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, current_app
 
 DROPBOX_WEB_ORIGIN = "https://www.dropbox.com"
+STRIPE_CHECKOUT_ORIGIN = "https://checkout.stripe.com"
 
 
-def content_security_policy(dropbox_origin: str) -> str:
+def content_security_policy(dropbox_origin: str, stripe_origin: str | None = None) -> str:
     """No inline script or style anywhere: every script and stylesheet is a file under /static.
 
-    ``form-action`` also names Dropbox's web origin: "Add to Dropbox" before connecting is
-    a form POST that redirects to Dropbox's consent page, and browsers apply
-    ``form-action`` to every redirect of a form submission.
+    ``form-action`` also names Dropbox's web origin and Stripe Checkout's: "Add to Dropbox"
+    before connecting is a form POST that redirects to Dropbox's consent page, "Buy the
+    pack" one that redirects to Stripe's payment page, and browsers apply ``form-action``
+    to every redirect of a form submission.
     """
+    form_action = " ".join(dict.fromkeys(o for o in ("'self'", dropbox_origin, stripe_origin) if o))
     return "; ".join([
         "default-src 'self'",
         "script-src 'self'",
@@ -25,7 +28,7 @@ def content_security_policy(dropbox_origin: str) -> str:
         "connect-src 'self'",
         "object-src 'none'",
         "base-uri 'none'",
-        f"form-action 'self' {dropbox_origin}",
+        f"form-action {form_action}",
         "frame-ancestors 'none'",
     ])
 
@@ -39,11 +42,25 @@ def dropbox_web_origin() -> str:
     return DROPBOX_WEB_ORIGIN
 
 
+def stripe_checkout_origin() -> str | None:
+    """Where Stripe's payment page lives (the emulator named by ``STRIPE_API_URL`` serves its
+    own), or ``None`` when the store does not use Stripe."""
+    config = current_app.config
+    if config.get("PAYMENT_PROVIDER") != "stripe":
+        return None
+    emulator = config.get("STRIPE_API_URL")
+    if emulator:
+        parts = urlsplit(emulator)
+        return f"{parts.scheme}://{parts.netloc}"
+    return STRIPE_CHECKOUT_ORIGIN
+
+
 def register(app: Flask) -> None:
     @app.after_request
     def add_security_headers(response: Response) -> Response:
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", content_security_policy(dropbox_web_origin()))
+        headers.setdefault("Content-Security-Policy", content_security_policy(dropbox_web_origin(),
+                                                                             stripe_checkout_origin()))
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("X-Frame-Options", "DENY")
         # same-origin keeps the Referer on our own POSTs (flask-wtf checks it over HTTPS)

@@ -9,6 +9,7 @@ last megabyte of a 10 GB zip reads one megabyte, never the 10 GB before it.
 from __future__ import annotations
 
 import bisect
+import time
 from collections.abc import Callable, Iterator, Sequence
 
 from shop.downloads.ziplayout import Segment
@@ -18,6 +19,15 @@ from shop.storage.base import Storage
 # to the copying itself; measured in bench/downloads.py. Memory per download stays at
 # about one chunk.
 STREAM_CHUNK_SIZE = 1024 * 1024
+# A download of an order refunded or disputed meanwhile stops within this many chunks or
+# seconds, whichever comes first (one indexed SELECT per check).
+REVOCATION_CHECK_CHUNKS = 16
+REVOCATION_CHECK_SECONDS = 2.0
+
+
+class DownloadRevoked(Exception):
+    """The order stopped being paid while its download was streaming; the server drops the
+    connection, so the client sees a short, failed download rather than a complete file."""
 
 
 class ByteSource:
@@ -66,13 +76,26 @@ class ByteSource:
 
 def stream(source: ByteSource, storage: Storage, start: int, length: int,
            on_complete: Callable[[], None] | None = None,
-           chunk_size: int = STREAM_CHUNK_SIZE) -> Iterator[bytes]:
+           chunk_size: int = STREAM_CHUNK_SIZE,
+           still_allowed: Callable[[], bool] | None = None) -> Iterator[bytes]:
     """Yield the range, then call ``on_complete``.
 
     A WSGI server asks for the next chunk only after it has written the previous one, so
     ``on_complete`` runs once the last byte has been handed to the socket; if the client
     goes away first, the server closes this generator and ``on_complete`` never runs.
+
+    :param still_allowed: asked every :data:`REVOCATION_CHECK_CHUNKS` chunks or
+        :data:`REVOCATION_CHECK_SECONDS`, whichever comes first.
+    :raises DownloadRevoked: when ``still_allowed`` answers False (nothing more is sent).
     """
-    yield from source.iter_range(storage, start, length, chunk_size)
+    chunks, checked_at = 0, time.monotonic()
+    for chunk in source.iter_range(storage, start, length, chunk_size):
+        if still_allowed is not None:
+            chunks += 1
+            if chunks >= REVOCATION_CHECK_CHUNKS or time.monotonic() - checked_at >= REVOCATION_CHECK_SECONDS:
+                if not still_allowed():
+                    raise DownloadRevoked()
+                chunks, checked_at = 0, time.monotonic()
+        yield chunk
     if on_complete is not None:
         on_complete()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from urllib.parse import quote
 
 from flask import Response, abort, current_app, request
+from sqlalchemy import select
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.http import http_date, quote_etag
 
@@ -14,8 +16,12 @@ from shop.downloads.conditional import Decision, evaluate
 from shop.downloads.counting import record_download_later
 from shop.downloads.resources import Download, find_download
 from shop.downloads.streaming import stream
+from shop.extensions import db
 from shop.filenames import content_disposition
+from shop.models import Order, OrderStatus
 from shop.storage import get_storage
+
+log = logging.getLogger(__name__)
 
 
 @bp.get("/orders/<token>/tracks/<int:track_id>/<fmt>")
@@ -73,6 +79,7 @@ def serve(download: Download | None) -> Response:
         response.response = stream(
             download.source, get_storage(), decision.first, decision.length,
             on_complete=_counter(download) if _reaches_end(decision, download.size) else None,
+            still_allowed=_order_still_paid(download.order_id),
         )
     return response
 
@@ -84,6 +91,22 @@ def _reaches_end(decision: Decision, size: int) -> bool:
 def _counter(download: Download) -> Callable[[], None]:
     return record_download_later(current_app._get_current_object(),  # type: ignore[attr-defined]
                                  download.order_id, download.kind, download.item_id, download.fmt)
+
+
+def _order_still_paid(order_id: int) -> Callable[[], bool]:
+    """Asked while streaming (after the view has returned, so in its own app context): a
+    refund or a dispute stops a download already under way."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def check() -> bool:
+        with app.app_context():
+            status = db.session.scalar(select(Order.status).where(Order.id == order_id))
+        if status != OrderStatus.PAID.value:
+            log.info("order %s is %s: stopping a download under way", order_id, status)
+            return False
+        return True
+
+    return check
 
 
 def _hand_off_to_nginx(download: Download) -> bool:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from typing import Any, cast
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
 
 from shop.dropbox import connections
 from shop.dropbox.deliveries import cancel_deliveries, stop_reason
@@ -17,22 +19,33 @@ from shop.orders.receipts import send_links_mail, send_receipt
 log = logging.getLogger(__name__)
 
 
-def mark_paid(order_id: int) -> bool:
+def mark_paid(order_id: int, *, payment_intent_id: str | None = None, amount_cents: int | None = None) -> bool:
     """Mark a pending order paid and mail its receipt; True if this call did it.
 
     Safe to call any number of times (a double-clicked confirm, a webhook retried by the
-    provider): the UPDATE only matches a pending order, so only the first call wins.
+    provider, the buyer's return racing the webhook): the UPDATE only matches a pending
+    order, so only the first call wins and only it sends the receipt.
+
+    :param payment_intent_id: the provider's payment (Stripe's PaymentIntent), which
+        refunds and disputes name later.
+    :param amount_cents: what the provider actually charged, when it knows.
     """
+    values: dict[str, object] = {"status": OrderStatus.PAID.value, "paid_at": utcnow()}
+    if payment_intent_id is not None:
+        values["payment_intent_id"] = payment_intent_id
+    if amount_cents is not None:
+        values["amount_cents"] = amount_cents
     result = db.session.execute(
         update(Order)
         .where(Order.id == order_id, Order.status == OrderStatus.PENDING.value)
-        .values(status=OrderStatus.PAID.value, paid_at=utcnow())
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if _rowcount(result) != 1:
         db.session.rollback()
         return False
     order = db.session.get(Order, order_id)
+    assert order is not None
     db.session.refresh(order)
     token = mint_link(order)
     db.session.commit()
@@ -42,6 +55,11 @@ def mark_paid(order_id: int) -> bool:
         # The order is paid whatever the mail server says; /orders/lost mails a new link.
         log.exception("receipt for order %s could not be sent", order_id)
     return True
+
+
+def _rowcount(result: object) -> int:
+    """Rows an UPDATE matched (``Session.execute`` is typed as returning a plain ``Result``)."""
+    return int(cast(CursorResult[Any], result).rowcount)
 
 
 def mark_refunded(order_id: int, reason: str | None = None) -> bool:
@@ -73,7 +91,7 @@ def suspend_access(order_id: int, status: OrderStatus, reason: str | None = None
         .values(status=status.value)
         .execution_options(synchronize_session=False)
     )
-    changed = result.rowcount == 1
+    changed = _rowcount(result) == 1
     order = db.session.get(Order, order_id)
     if order is None:
         db.session.rollback()
@@ -104,7 +122,7 @@ def restore_access(order_id: int, status: OrderStatus) -> bool:
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    return result.rowcount == 1
+    return _rowcount(result) == 1
 
 
 def resend_links(email: str) -> int:

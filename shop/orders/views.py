@@ -6,7 +6,7 @@ import hashlib
 import logging
 import time
 
-from flask import abort, current_app, render_template, request
+from flask import Response, abort, current_app, render_template, request
 
 from shop import ratelimit
 from shop.email_address import EmailError, normalize_email
@@ -24,7 +24,7 @@ MAIL_DOWN = "We could not send mail just now; please try again in a few minutes.
 
 
 @bp.get("/orders/<token>")
-def show(token: str):
+def show(token: str) -> Response:
     order = get_order(token)
     response = current_app.make_response(
         render_template("orders/show.html", token=token, refresh_stamp=time.monotonic_ns(),
@@ -36,7 +36,7 @@ def show(token: str):
 
 
 @bp.route("/orders/lost", methods=["GET", "POST"])
-def lost():
+def lost() -> Response | str | tuple[str, int]:
     if request.method == "GET":
         return render_template("orders/lost.html", email="", error=None, sent=False)
     raw = request.form.get("email", "")

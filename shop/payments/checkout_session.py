@@ -45,6 +45,12 @@ def forget_checkout(session: MutableMapping[str, Any], payment_ref: str) -> None
             session.pop(SESSION_KEY)
 
 
+def own_checkouts(session: MutableMapping[str, Any]) -> list[str]:
+    """The payment references this browser started and has not yet seen the order of, newest last."""
+    refs = session.get(SESSION_KEY, [])
+    return [ref for ref in refs if isinstance(ref, str)] if isinstance(refs, list) else []
+
+
 def has_checkouts(session: MutableMapping[str, Any]) -> bool:
     return bool(session.get(SESSION_KEY))
 

@@ -4,12 +4,12 @@ A checkout is a redirect out to the provider and a confirmation back:
 
 * :meth:`PaymentProvider.start_checkout` returns the URL the buyer is sent to;
 * the provider later confirms (the test provider's own confirm form; for Stripe Checkout,
-  a signed ``checkout.session.completed`` webhook carrying ``client_reference_id``), and
-  the confirming view calls :func:`shop.orders.service.mark_paid`, which is idempotent.
+  the signed ``checkout.session.completed`` webhook and the buyer's return to the success
+  URL, see :mod:`shop.payments.stripe_events`), and the confirming code calls
+  :func:`shop.orders.service.mark_paid`, which is idempotent.
 
-A Stripe provider would create a Checkout Session in ``start_checkout`` (amount, currency,
-``client_reference_id=order.payment_ref``, ``success_url=return_url``) and add a webhook
-view that verifies the signature before looking the order up by ``payment_ref``.
+Providers: ``stripe`` (:class:`shop.payments.stripe_provider.StripeProvider`) and ``test``
+(:class:`FakeCheckoutProvider`, for development and fast unit tests; never in production).
 """
 
 from __future__ import annotations
@@ -52,11 +52,14 @@ class FakeCheckoutProvider(PaymentProvider):
         return url_for("payments.fake_checkout", ref=order.payment_ref)
 
 
-PROVIDERS: dict[str, type[PaymentProvider]] = {"test": FakeCheckoutProvider}
-
-
 class PaymentsUnavailable(RuntimeError):
-    pass
+    """No provider is configured, or the provider cannot be reached just now."""
+
+
+def provider_classes() -> dict[str, type[PaymentProvider]]:
+    from shop.payments.stripe_provider import StripeProvider
+
+    return {"test": FakeCheckoutProvider, "stripe": StripeProvider}
 
 
 def get_provider() -> PaymentProvider:
@@ -65,6 +68,7 @@ def get_provider() -> PaymentProvider:
     :raises PaymentsUnavailable: when ``PAYMENT_PROVIDER`` is unset or unknown.
     """
     name = current_app.config.get("PAYMENT_PROVIDER")
-    if name not in PROVIDERS:
+    classes = provider_classes()
+    if name not in classes:
         raise PaymentsUnavailable(f"no payment provider configured ({name!r})")
-    return PROVIDERS[name]()
+    return classes[name]()

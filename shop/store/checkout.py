@@ -88,6 +88,20 @@ def start_purchase(pack: Pack, amount: str | None, email: str | None, *, checkou
     return result
 
 
+def cancelled_order(pack: Pack, payment_refs: list[str]) -> Order | None:
+    """The newest pending order of ``pack`` among this browser's checkouts (``payment_refs``),
+    whose payment the buyer just cancelled, or ``None``."""
+    if not payment_refs:
+        return None
+    return db.session.scalar(
+        select(Order)
+        .where(Order.pack_id == pack.id, Order.status == OrderStatus.PENDING.value,
+               Order.payment_ref.in_(payment_refs))
+        .order_by(Order.id.desc())
+        .limit(1)
+    )
+
+
 def _recent_pending_order(pack: Pack, address: str, provider: str, checkout_tag: str) -> Order | None:
     return db.session.scalar(
         select(Order)

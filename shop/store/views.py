@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import io
 
-from flask import abort, redirect, render_template, request, send_file, session
+from flask import abort, redirect, render_template, request, send_file, session, url_for
 from sqlalchemy import select
 
 from shop.extensions import db
 from shop.models import Album, Pack, Track, pack_stats, utcnow
-from shop.payments.checkout_session import checkout_tag, remember_checkout
+from shop.payments.checkout_session import checkout_tag, own_checkouts, remember_checkout
 from shop.payments.providers import PaymentsUnavailable
 from shop.storage import get_storage
 from shop.store import bp
-from shop.store.checkout import TooManyPurchases, start_purchase
+from shop.store.checkout import TooManyPurchases, cancelled_order, start_purchase
 
 PREVIEW_SECONDS = 30
 COVER_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
@@ -87,6 +87,17 @@ def buy(slug: str):
     assert result.order is not None and result.checkout_url is not None
     remember_checkout(session, result.order.payment_ref)
     return redirect(result.checkout_url, code=303)
+
+
+@bp.get("/packs/<slug>/checkout-cancelled")
+def checkout_cancelled(slug: str):
+    """Back from the payment page without paying: the pack page, with this browser's amount
+    and address filled in again (read-only: the pending order waits for the next buy)."""
+    pack = get_pack(slug)
+    order = cancelled_order(pack, own_checkouts(session))
+    if order is None or not pack.is_on_sale():
+        return redirect(url_for("store.pack", slug=slug), code=303)
+    return render_pack(pack, form={"amount": f"{order.amount_cents / 100:.2f}", "email": order.email})
 
 
 def _album_in_pack(slug: str, album_id: int) -> Album:

@@ -1,0 +1,33 @@
+"""Mail to the buyer about their payment: a full refund."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import render_template
+
+from shop import mail
+from shop.extensions import db
+from shop.mail import MailError
+from shop.models import Order
+
+log = logging.getLogger(__name__)
+
+
+def send_refund_notice(order_id: int) -> None:
+    """Tell the buyer their order was refunded and its downloads are closed (best effort:
+    the refund stands whatever the mail server says)."""
+    order = db.session.get(Order, order_id)
+    if order is None:
+        return
+    context = {"order": order, "pack": order.pack}
+    msg = mail.build_message(
+        to=order.email,
+        subject=f"Your {order.pack.title} order was refunded",
+        text=render_template("payments/mail/refunded.txt", **context),
+        html=render_template("payments/mail/refunded.html", **context),
+    )
+    try:
+        mail.send(msg)
+    except MailError:
+        log.exception("refund notice for order %s could not be sent", order_id)

@@ -1,0 +1,250 @@
+"""What Stripe tells the store, acted on from the objects re-read from Stripe's API.
+
+Stripe delivers webhook events at least once and in no particular order, and the buyer's
+return from Checkout may come before or after them (or alone). So nothing here trusts an
+event's payload beyond the id of the object it names: each handler re-reads that object
+and brings the order in line with what Stripe says *now*, through functions that are
+idempotent (:func:`shop.orders.service.mark_paid`, ``mark_refunded``, ``suspend_access``,
+``restore_access``). Applying the same event twice, or an older event after a newer one,
+therefore ends in the same state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import stripe
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from shop.extensions import db
+from shop.models import DisputeStatus, Order, OrderStatus, utcnow
+from shop.orders.service import mark_paid, mark_refunded, restore_access, suspend_access
+from shop.payments.models import PaymentEvent
+from shop.payments.notices import send_refund_notice
+from shop.payments.stripe_api import PROVIDER, object_id, stripe_client
+
+log = logging.getLogger(__name__)
+
+SESSION_EVENTS = frozenset({
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
+    "checkout.session.expired",
+})
+# Events whose object is a charge, or names one in its ``charge`` field.
+CHARGE_EVENTS = frozenset({
+    "charge.refunded",
+    "charge.refund.updated",
+    "refund.created",
+    "refund.updated",
+    "refund.failed",
+    "charge.dispute.created",
+    "charge.dispute.updated",
+    "charge.dispute.closed",
+    "charge.dispute.funds_withdrawn",
+    "charge.dispute.funds_reinstated",
+})
+HANDLED_EVENTS = SESSION_EVENTS | CHARGE_EVENTS
+OPEN_DISPUTE_STATUSES = frozenset({"warning_needs_response", "warning_under_review", "needs_response",
+                                   "under_review"})
+
+
+class InvalidEvent(ValueError):
+    """The body or its signature is wrong, missing or too old; nothing was written."""
+
+
+@dataclass(frozen=True)
+class EventOutcome:
+    event_id: str
+    type: str
+    duplicate: bool = False
+    order_id: int | None = None
+
+
+def verify_event(payload: bytes, signature: str | None, secret: str) -> dict[str, Any]:
+    """The event in ``payload`` once its ``Stripe-Signature`` checks out.
+
+    :raises InvalidEvent: for a missing, malformed, forged or stale signature, or a body
+        that is not an event.
+    """
+    if not signature:
+        raise InvalidEvent("missing Stripe-Signature header")
+    try:
+        stripe.Webhook.construct_event(payload, signature, secret)
+    except stripe.SignatureVerificationError as exc:
+        raise InvalidEvent("bad signature") from exc
+    except ValueError as exc:
+        raise InvalidEvent("the body is not JSON") from exc
+    event = json.loads(payload)
+    if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
+        raise InvalidEvent("not an event")
+    return event
+
+
+def handle_event(event: dict[str, Any]) -> EventOutcome:
+    """Record ``event`` once and act on it; a processed event id is a no-op.
+
+    :raises stripe.StripeError: when Stripe cannot be asked (the event stays unprocessed,
+        so the caller answers with an error and Stripe delivers it again).
+    """
+    event_id, event_type = event["id"], event["type"]
+    record = _record(event_id, event_type)
+    if record is None:
+        return EventOutcome(event_id, event_type, duplicate=True)
+    order = _act_on(event_type, event.get("data", {}).get("object") or {})
+    order_id = order.id if order is not None else None
+    db.session.execute(
+        update(PaymentEvent)
+        .where(PaymentEvent.event_id == event_id)
+        .values(processed_at=utcnow(), order_id=order_id)
+    )
+    db.session.commit()
+    return EventOutcome(event_id, event_type, order_id=order_id)
+
+
+def _record(event_id: str, event_type: str) -> PaymentEvent | None:
+    """The event's row (inserted on first sight), or ``None`` when it was already processed."""
+    record = db.session.scalar(select(PaymentEvent).where(PaymentEvent.event_id == event_id))
+    if record is None:
+        db.session.add(PaymentEvent(event_id=event_id, type=event_type[:100]))
+        try:
+            db.session.commit()
+        except IntegrityError:
+            # The same event delivered twice at once: the other request recorded it.
+            db.session.rollback()
+        record = db.session.scalar(select(PaymentEvent).where(PaymentEvent.event_id == event_id))
+    if record is None or record.processed_at is not None:
+        return None
+    return record
+
+
+def _act_on(event_type: str, obj: dict[str, Any]) -> Order | None:
+    if event_type in SESSION_EVENTS:
+        session_id = obj.get("id")
+        if not isinstance(session_id, str):
+            return None
+        return fulfil_session(stripe_client().v1.checkout.sessions.retrieve(session_id))
+    if event_type in CHARGE_EVENTS:
+        charge_id = obj.get("id") if obj.get("object") == "charge" else obj.get("charge")
+        if not isinstance(charge_id, str):
+            return None
+        return sync_charge(charge_id)
+    return None
+
+
+def order_for_session(session: stripe.checkout.Session) -> Order | None:
+    """The store's order a Checkout Session was made for (its id in ``client_reference_id``
+    and ``metadata.order_id``, both set by the store), or ``None``."""
+    reference = session.client_reference_id
+    metadata = session.metadata.to_dict() if session.metadata is not None else {}
+    if not reference or not reference.isdigit() or metadata.get("order_id") != reference:
+        return None
+    order = db.session.get(Order, int(reference))
+    if order is None or order.payment_provider != PROVIDER:
+        return None
+    return order
+
+
+def fulfil_session(session: stripe.checkout.Session) -> Order | None:
+    """Bring the order of ``session`` in line with it; returns the order (``None``: not ours).
+
+    A paid session pays the order (:func:`mark_paid`: once, with one receipt). An expired
+    session only closes the order's "finish paying" link; the order stays pending and the
+    buyer may buy again.
+    """
+    order = order_for_session(session)
+    if order is None:
+        return None
+    if session.payment_status in ("paid", "no_payment_required"):
+        payment_intent = object_id(session.payment_intent)
+        if mark_paid(order.id, payment_intent_id=payment_intent, amount_cents=session.amount_total):
+            log.info("order %s paid through Checkout Session %s", order.id, session.id)
+        else:
+            db.session.refresh(order)
+            if order.payment_intent_id not in (None, payment_intent):
+                # Two sessions of one order were both paid: the order is paid once; the
+                # second payment must go back.
+                log.warning("order %s was paid again by %s; refund that payment", order.id, payment_intent)
+    elif session.status == "expired" and order.checkout_session_id == session.id:
+        order.checkout_expires_at = None
+        db.session.commit()
+    return order
+
+
+def _order_for_payment_intent(payment_intent_id: str) -> Order | None:
+    order = db.session.scalar(select(Order).where(Order.payment_intent_id == payment_intent_id))
+    if order is not None:
+        return order
+    # Not paid here yet (this event overtook checkout.session.completed): the session
+    # that made the payment says which order it pays.
+    sessions = stripe_client().v1.checkout.sessions.list(params={"payment_intent": payment_intent_id, "limit": 1})
+    for session in sessions.data:
+        order = fulfil_session(session)
+        if order is not None:
+            db.session.refresh(order)
+            return order if order.payment_intent_id == payment_intent_id else None
+    return None
+
+
+def sync_charge(charge_id: str) -> Order | None:
+    """Bring the order paid by charge ``charge_id`` in line with its refunds and disputes.
+
+    * ``refunded_cents`` is the charge's ``amount_refunded``; a charge refunded in full
+      revokes the order (:func:`mark_refunded`) and mails the buyer once.
+    * The charge's newest dispute: open suspends access (status ``disputed``), won restores
+      it, lost keeps it suspended.
+    """
+    client = stripe_client()
+    charge = client.v1.charges.retrieve(charge_id)
+    payment_intent = object_id(charge.payment_intent)
+    if payment_intent is None:
+        return None
+    order = _order_for_payment_intent(payment_intent)
+    if order is None:
+        return None
+    _sync_refunds(order, charge)
+    disputes = client.v1.disputes.list(params={"charge": charge_id, "limit": 1}).data
+    if disputes:
+        _sync_dispute(order, disputes[0].status)
+    db.session.refresh(order)
+    return order
+
+
+def _sync_refunds(order: Order, charge: stripe.Charge) -> None:
+    refunded = max(0, min(charge.amount_refunded, order.amount_cents))
+    if order.refunded_cents != refunded:
+        db.session.execute(
+            update(Order).where(Order.id == order.id).values(refunded_cents=refunded)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        log.info("order %s: %s cents refunded", order.id, refunded)
+    if charge.refunded or (charge.amount and charge.amount_refunded >= charge.amount):
+        if mark_refunded(order.id):
+            send_refund_notice(order.id)
+
+
+def _sync_dispute(order: Order, status: str) -> None:
+    if status == "won":
+        restore_access(order.id, OrderStatus.DISPUTED)
+        _set_dispute_status(order.id, DisputeStatus.WON)
+    elif status == "lost":
+        _set_dispute_status(order.id, DisputeStatus.LOST)
+        suspend_access(order.id, OrderStatus.DISPUTED, "The payment for this order was disputed, so the "
+                                                        "delivery stopped.")
+    elif status in OPEN_DISPUTE_STATUSES:
+        _set_dispute_status(order.id, DisputeStatus.OPEN)
+        suspend_access(order.id, OrderStatus.DISPUTED, "The payment for this order is disputed, so the "
+                                                        "delivery stopped.")
+
+
+def _set_dispute_status(order_id: int, status: DisputeStatus) -> None:
+    db.session.execute(
+        update(Order).where(Order.id == order_id).values(dispute_status=status.value)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
