@@ -27,8 +27,9 @@ from flask.cli import with_appcontext
 from rq import SimpleWorker
 from rq.exceptions import StopRequested
 
+from shop.catalog.jobs import requeue_waiting as requeue_encodes
 from shop.dropbox.deliveries import sweep
-from shop.queue import get_queue, get_redis
+from shop.queue import ENCODING_QUEUE, get_queue, get_redis
 
 log = logging.getLogger(__name__)
 SWEEP_EVERY = 5.0
@@ -79,6 +80,9 @@ def _sweeper(app: Flask, stop: threading.Event) -> None:
                 count = sweep()
                 if count:
                     log.info("re-enqueued %s waiting or stale deliveries", count)
+                count = requeue_encodes()
+                if count:
+                    log.info("re-enqueued %s tracks with waiting or stale encodes", count)
             except redis.exceptions.RedisError:
                 log.warning("sweep skipped: Redis unavailable")
             except Exception:
@@ -114,7 +118,9 @@ def run_worker(app: Flask, burst: bool, name: str | None) -> None:
     while True:
         generation += 1
         worker_name = name if name is None or generation == 1 else f"{name}.{generation}"
-        worker = DeliveryWorker([get_queue(app)], connection=get_redis(app), name=worker_name)
+        # Deliveries first (a buyer waits), then encoding.
+        queues = [get_queue(app), get_queue(app, ENCODING_QUEUE)]
+        worker = DeliveryWorker(queues, connection=get_redis(app), name=worker_name)
         lost: type[Exception] | None = None
         try:
             worker.work(burst=burst, with_scheduler=not burst, logging_level="INFO")
@@ -156,6 +162,7 @@ def worker_command(burst: bool, name: str | None) -> None:
     # Before taking jobs: whatever was left behind by a crash or a Redis outage.
     try:
         sweep()
+        requeue_encodes()
     except redis.exceptions.RedisError:
         log.warning("Redis unavailable at start; the worker will keep trying")
     stop = threading.Event()

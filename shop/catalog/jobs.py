@@ -282,7 +282,10 @@ def encode_track(track_id: int) -> str:
     """RQ entry point: encode the track's waiting formats and preview. Needs an app context
     (the worker's). Idempotent: a track with nothing to claim is left alone.
     """
-    return run_track(track_id)
+    try:
+        return run_track(track_id)
+    finally:
+        db.session.remove()
 
 
 def run_track(track_id: int, storage: Storage | None = None, me: str | None = None) -> str:
@@ -354,15 +357,21 @@ def waiting_track_ids(now: datetime | None = None, pack_id: int | None = None,
 
 def requeue_waiting() -> int:
     """The sweep: enqueue every track with a pending or stale encode that is not already
-    waiting in the queue (Redis was down at import, or a worker died mid-job).
+    waiting in the queue (Redis was down at import, or a worker died mid-job). Redis
+    unavailable: logged, and the next sweep tries again.
 
-    :raises QueueUnavailable: when Redis cannot be reached.
+    :returns: how many tracks were enqueued.
     """
     count = 0
-    for track_id in waiting_track_ids():
-        if not job_is_waiting(job_id(track_id)):
-            enqueue(JOB_FUNCTION, track_id, job_id=job_id(track_id), queue=ENCODING_QUEUE)
-            count += 1
+    try:
+        for track_id in waiting_track_ids():
+            if not job_is_waiting(job_id(track_id)):
+                enqueue(JOB_FUNCTION, track_id, job_id=job_id(track_id), queue=ENCODING_QUEUE)
+                count += 1
+    except QueueUnavailable as exc:
+        log.warning("encode sweep stopped: queue unavailable (%s)", type(exc.__cause__ or exc).__name__)
+    finally:
+        db.session.commit()
     return count
 
 
