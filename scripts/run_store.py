@@ -3,8 +3,9 @@
 In order: migrate the database; load the demo pack when there are no packs; start Redis
 (``SHOP_REDIS_URL``, else a private ``redis-server`` when installed, else an embedded
 Redis-protocol server); start the Dropbox emulator with a linked store account (unless
-real Dropbox settings are given); seed the store's Dropbox; start gunicorn and an RQ
-worker. Ctrl-C (or SIGTERM) stops every process this script started. A worker that exits
+real Dropbox settings are given); start the Stripe emulator with the store's webhook
+registered (unless a real Stripe key is given); seed the store's Dropbox; start gunicorn
+and an RQ worker. Ctrl-C (or SIGTERM) stops every process this script started. A worker that exits
 is started again (after a short back-off); any other process exiting stops the store. A
 second run reuses the data under ``instance/``.
 """
@@ -30,6 +31,10 @@ sys.path.insert(0, str(ROOT))
 DEV_APP_KEY = "indiepacks-dev"
 DEV_APP_SECRET = "indiepacks-dev-secret"
 STORE_EMAIL = "store@indiepacks.local"
+# The emulated Stripe account: known values, so `flask orders refund` in another shell can
+# use them too (make run prints them).
+DEV_STRIPE_KEY = "sk_test_indiepacks_dev"
+DEV_STRIPE_WEBHOOK_SECRET = "whsec_indiepacks_dev"
 
 
 def log(message: str) -> None:
@@ -201,6 +206,22 @@ def link_emulated_store_account(base: str, app_key: str) -> str:
         return json.load(response)["refresh_token"]
 
 
+def start_stripe_emulator(supervisor: Supervisor, store_url: str) -> str:
+    """The local Stripe, with the store's webhook registered under a known secret."""
+    port = pick_port(12111)
+    supervisor.start(
+        "Stripe emulator",
+        [sys.executable, "-m", "stripe_emulator", "--host", "127.0.0.1", "--port", str(port),
+         "--data-dir", str(INSTANCE / "stripe-emulator"), "--api-key", DEV_STRIPE_KEY,
+         "--webhook", f"{store_url}/payments/stripe/webhook", "--webhook-secret", DEV_STRIPE_WEBHOOK_SECRET],
+        dict(os.environ, PYTHONPATH=str(ROOT)), quiet=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    if not wait_for(lambda: http_ok(base + "/__emulator__/"), 20):
+        raise RuntimeError("the Stripe emulator did not start")
+    return base
+
+
 def prepare_catalog(env: dict[str, str], seed: bool) -> None:
     from flask_migrate import upgrade
     from sqlalchemy import func, select
@@ -258,6 +279,16 @@ def main() -> int:
             env["SHOP_DROPBOX_API_URL"] = emulator_url
             env["SHOP_DROPBOX_STORE_REFRESH_TOKEN"] = link_emulated_store_account(
                 emulator_url, env["SHOP_DROPBOX_APP_KEY"])
+        stripe_url = None
+        if env.get("SHOP_STRIPE_SECRET_KEY") and not env.get("SHOP_STRIPE_API_URL"):
+            env.setdefault("SHOP_PAYMENT_PROVIDER", "stripe")
+            log("a real Stripe key found: not starting the Stripe emulator (its webhook cannot reach this "
+                "machine; buyers' returns still complete their orders)")
+        elif not env.get("SHOP_PAYMENT_PROVIDER") or env["SHOP_PAYMENT_PROVIDER"] == "stripe":
+            stripe_url = env.get("SHOP_STRIPE_API_URL") or start_stripe_emulator(supervisor, store_url)
+            env.update(SHOP_PAYMENT_PROVIDER="stripe", SHOP_STRIPE_API_URL=stripe_url)
+            env.setdefault("SHOP_STRIPE_SECRET_KEY", DEV_STRIPE_KEY)
+            env.setdefault("SHOP_STRIPE_WEBHOOK_SECRET", DEV_STRIPE_WEBHOOK_SECRET)
         has_store_account = bool(env.get("SHOP_DROPBOX_STORE_REFRESH_TOKEN")) or not real_dropbox
         prepare_catalog(env, seed=has_store_account)
 
@@ -272,6 +303,11 @@ def main() -> int:
         log(f"the store:            {store_url}/")
         if emulator_url:
             log(f"the emulated Dropbox: {emulator_url}/home")
+        if stripe_url:
+            log(f"the emulated Stripe:   {stripe_url}/__emulator__/ (pay with 4242 4242 4242 4242; "
+                "4000 0000 0000 0002 is declined)")
+            log(f"refunds from another shell: SHOP_PAYMENT_PROVIDER=stripe SHOP_STRIPE_API_URL={stripe_url} "
+                f"SHOP_STRIPE_SECRET_KEY={env['SHOP_STRIPE_SECRET_KEY']} .venv/bin/flask --app shop orders refund 12")
         log("mail is written to instance/outbox/ as .eml files. Press Ctrl-C to stop everything.")
         while True:
             exited = supervisor.first_exited()

@@ -68,7 +68,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("OUTBOX_DIR", None, shown_default="`instance/outbox`",
             help="Where `.eml` files go without `SHOP_MAIL_URL`."),
     Setting("PAYMENT_PROVIDER", None, shown_default="`test` outside production",
-            help="The payment provider (`test`: a labelled fake checkout, refused in production)."),
+            help="The payment provider: `stripe` (Stripe Checkout; `make run` uses it with the Stripe emulator) "
+                 "or `test` (a labelled fake checkout, refused in production)."),
+    Setting("STRIPE_SECRET_KEY", None, required_note="with `stripe`",
+            help="Stripe secret key (`sk_live_...`, or `sk_test_...` in test mode)."),
+    Setting("STRIPE_WEBHOOK_SECRET", None, required_note="with `stripe`",
+            help="Signing secret (`whsec_...`) of the webhook endpoint registered for "
+                 "`<SHOP_BASE_URL>/payments/stripe/webhook`."),
+    Setting("STRIPE_API_URL", None,
+            help="Base URL of a Stripe emulator (`python -m stripe_emulator`); unset talks to real Stripe."),
     Setting("MAX_AMOUNT_CENTS", 100_000, int, help="Highest amount a buyer may pay, in cents."),
     Setting("BUYS_PER_CLIENT", 30, int,
             help="`/packs/<slug>/buy` requests per client IP per hour (repeats reuse one pending order)."),
@@ -124,6 +132,8 @@ def missing_production_settings(config: Mapping[str, Any]) -> list[str]:
         missing.append("SHOP_DROPBOX_APP_SECRET")
     if config.get("DROPBOX_APP_KEY") and not config.get("TOKEN_KEYS"):
         missing.append("SHOP_TOKEN_KEYS")
+    if config.get("PAYMENT_PROVIDER") == "stripe":
+        missing += [f"SHOP_{name}" for name in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET") if not config.get(name)]
     if config.get("STORAGE") == "s3" and not config.get("S3_BUCKET"):
         missing.append("SHOP_S3_BUCKET")
     return missing

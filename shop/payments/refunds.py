@@ -50,7 +50,7 @@ def refund_order(order_id: int, amount_cents: int | None = None, reason: str | N
     :raises RefundError: unknown or unpaid order, a bad amount or reason, or Stripe refused
         or could not be reached (nothing changed).
     """
-    order = db.session.get(Order, order_id)
+    order = db.session.get(Order, order_id, populate_existing=True)
     if order is None:
         raise RefundError(f"there is no order #{order_id}")
     if reason is not None and reason not in REASONS:
@@ -79,9 +79,6 @@ def refund_order(order_id: int, amount_cents: int | None = None, reason: str | N
 def _ask_stripe(order: Order, amount_cents: int | None, reason: str | None) -> RefundRequest:
     client = stripe_client()
     assert order.payment_intent_id is not None
-    intent = client.v1.payment_intents.retrieve(order.payment_intent_id, params={"expand": ["latest_charge"]})
-    charge = intent.latest_charge
-    already = charge.amount_refunded if isinstance(charge, stripe.Charge) else order.refunded_cents
     params: RefundCreateParams = {
         "payment_intent": order.payment_intent_id,
         "metadata": {"order_id": str(order.id)},
@@ -90,9 +87,10 @@ def _ask_stripe(order: Order, amount_cents: int | None, reason: str | None) -> R
         params["amount"] = amount_cents
     if reason is not None:
         params["reason"] = reason
-    # Derived from the order and what Stripe has refunded so far: running the same command
-    # twice replays the first refund, while a second partial refund after it is a new one.
-    key = f"indiepacks-refund-{order.id}-{amount_cents or 'rest'}-{reason or ''}-{already}"
+    # Derived from the order and what its events have refunded so far: the same command run
+    # twice before Stripe's event arrives replays the first refund instead of making a
+    # second; once the event is in, another partial refund is a new one.
+    key = f"indiepacks-refund-{order.id}-{amount_cents or 'rest'}-{reason or ''}-{order.refunded_cents}"
     refund = client.v1.refunds.create(params=params, options={"idempotency_key": key})
     amount = refund.amount if refund.amount is not None else (amount_cents or 0)
     return RefundRequest(order.id, amount, order.currency, refund_id=refund.id, status=refund.status,
