@@ -10,6 +10,7 @@ from flask import Flask
 
 from shop.catalog.hashing import digest_file, storage_key
 from shop.extensions import db
+from shop.formats import get_format
 from shop.models import FORMATS, Album, Order, OrderStatus, Pack, Track, TrackFile, utcnow
 from shop.order_links import mint_link
 from shop.storage import get_storage
@@ -49,7 +50,11 @@ def make_pack(
     min_price_cents: int = 500,
     suggested_price_cents: int = 1200,
     file_size: int = 2048,
+    formats: tuple[str, ...] = FORMATS,
+    previews: bool = True,
 ) -> Pack:
+    """A pack whose tracks have a (fake) file in each of ``formats`` (every buyer format by
+    default) and a (fake) preview clip, made directly, without masters or encodes."""
     now = utcnow()
     pack = Pack(
         slug=slug,
@@ -69,8 +74,13 @@ def make_pack(
         )
         for number, track_title in enumerate(track_titles, start=1):
             track = Track(number=number, title=track_title, duration_ms=61_000 + number * 1000)
-            for fmt in FORMATS:
-                key, d = store_blob(app, audio_bytes(f"{slug}/{title}", number, fmt, file_size), "audio", fmt)
+            if previews:
+                key, d = store_blob(app, audio_bytes(f"{slug}/{title}", number, "preview", 512), "previews", "mp3")
+                track.preview_key, track.preview_size, track.preview_sha256 = key, d.size, d.sha256
+                track.preview_duration_ms = 30_000
+            for fmt in formats:
+                key, d = store_blob(app, audio_bytes(f"{slug}/{title}", number, fmt, file_size), "audio",
+                                    get_format(fmt).extension)
                 track.files.append(
                     TrackFile(format=fmt, storage_key=key, size=d.size, crc32=d.crc32, sha256=d.sha256,
                               dropbox_content_hash=d.dropbox_content_hash)

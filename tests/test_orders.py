@@ -7,6 +7,7 @@ import email.policy
 import re
 import socket
 import time
+from html import escape as html_escape
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,8 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select, text
 
 from shop.extensions import db
-from shop.models import Order, OrderLink
+from shop.formats import get_format
+from shop.models import FORMATS, Order, OrderLink
 from shop.order_links import hash_token
 from tests import factories
 
@@ -60,13 +62,21 @@ def test_order_page_is_read_only_and_lists_downloads_and_dropbox(client, app, pa
     assert response.headers["Cache-Control"] == "private, no-store"
     html = response.data.decode()
     for album in pack.albums:
-        for fmt in ("mp3", "flac", "wav"):
+        for fmt in FORMATS:
             assert f"/orders/{token}/albums/{album.id}/{fmt}.zip" in html
+        assert f'<select id="album-format-{album.id}" data-format-select>' in html
+        assert f'<label for="album-format-{album.id}">Format<span class="visually-hidden"> for ' in html
         assert f"/orders/{token}/dropbox/albums/{album.id}" in html
         for track in album.tracks:
-            assert f"/orders/{token}/tracks/{track.id}/flac" in html
-    for fmt in ("mp3", "flac", "wav"):
+            for fmt in FORMATS:
+                assert f'data-format="{fmt}"><a href="/orders/{token}/tracks/{track.id}/{fmt}"' in html
+    for fmt in FORMATS:
         assert f"/orders/{token}/pack/{fmt}.zip" in html
+        description = html_escape(get_format(fmt).description)
+        # The download <select>s (pack and each album) and the Dropbox ones (pack and each album).
+        assert html.count(f">{description} (") == 1 + len(pack.albums)
+        assert html.count(f">{description}</option>") == 1 + len(pack.albums)
+    assert '<select id="pack-format" data-format-select>' in html
     assert f"/orders/{token}/dropbox/connect" in html
     db.session.expire_all()
     after = [tuple(r) for t in db.metadata.sorted_tables for r in db.session.execute(t.select())]

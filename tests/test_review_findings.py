@@ -171,11 +171,11 @@ def test_the_factory_installs_the_filter_on_the_root_handlers(app_config, caplog
 @pytest.mark.parametrize("path", [
     "/packs/{slug}/albums/99999999999999999999/cover",
     "/packs/{slug}/tracks/99999999999999999999/preview.mp3",
-    "/orders/{token}/tracks/99999999999999999999/mp3",
-    "/orders/{token}/albums/99999999999999999999/mp3.zip",
+    "/orders/{token}/tracks/99999999999999999999/mp3-v0",
+    "/orders/{token}/albums/99999999999999999999/mp3-v0.zip",
     "/orders/{token}/dropbox/deliveries/99999999999999999999",
-    "/orders/{token}/albums/2147483648/mp3.zip",
-    "/orders/{token}/albums/0/mp3.zip",
+    "/orders/{token}/albums/2147483648/mp3-v0.zip",
+    "/orders/{token}/albums/0/mp3-v0.zip",
 ])
 def test_out_of_range_ids_are_404_not_500(client, app, pack, path):
     _, token = factories.make_order(app, pack)
@@ -184,8 +184,8 @@ def test_out_of_range_ids_are_404_not_500(client, app, pack, path):
 
 def test_the_largest_integer_id_is_still_routed(client, app, pack):
     _, token = factories.make_order(app, pack)
-    assert client.get(f"/orders/{token}/albums/2147483647/mp3.zip").status_code == 404
-    assert client.get(f"/orders/{token}/albums/{pack.albums[0].id}/mp3.zip").status_code == 200
+    assert client.get(f"/orders/{token}/albums/2147483647/mp3-v0.zip").status_code == 404
+    assert client.get(f"/orders/{token}/albums/{pack.albums[0].id}/mp3-v0.zip").status_code == 200
 
 
 # --- L7: SMTP down during "lost links" ----------------------------------------------------------

@@ -15,15 +15,15 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from shop.catalog.layout import album_folder_name, safe_album_folder, track_entries
+from shop.catalog.layout import album_folder_name, file_extension, format_label, safe_album_folder, track_entries
 from shop.downloads.streaming import ByteSource
 from shop.downloads.ziplayout import Member, build_layout
 from shop.extensions import db
 from shop.filenames import UniqueNames, safe_component
+from shop.formats import FORMATS_BY_ID
 from shop.models import FORMATS, Album, Order, Pack, Track
 from shop.order_links import find_paid_order
 
-MIMETYPES = {"mp3": "audio/mpeg", "flac": "audio/flac", "wav": "audio/wav"}
 ZIP_MIMETYPE = "application/zip"
 CHECKSUM_FILE = "SHA256SUMS"
 
@@ -83,8 +83,8 @@ def track_download(order: Order, track_id: int, fmt: str) -> Download | None:
     album = track.album
     return Download(
         order_id=order.id, kind="track", item_id=track.id, fmt=fmt,
-        filename=safe_component(f"{album.artist} - {track.number:02d} {track.title}", f".{fmt}"),
-        mimetype=MIMETYPES[fmt],
+        filename=safe_component(f"{album.artist} - {track.number:02d} {track.title}", file_extension(fmt)),
+        mimetype=FORMATS_BY_ID[fmt].mime,
         source=ByteSource.blob(file.storage_key, file.size),
         etag=file.sha256,
         last_modified=album.pack.created_at,
@@ -171,5 +171,5 @@ def pack_download(order: Order, fmt: str) -> Download | None:
     for album in albums:
         if any(t.file(fmt) for t in album.tracks):
             members += album_members(album, fmt, folders.claim(album_folder_name(album, fmt)))
-    filename = safe_component(f"{pack.title} ({fmt.upper()})", ".zip")
+    filename = safe_component(f"{pack.title} ({format_label(fmt)})", ".zip")
     return _zip_download(order, "pack", None, fmt, filename, pack, members)

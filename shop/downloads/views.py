@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from urllib.parse import quote
 
-from flask import Response, abort, current_app, request
+from flask import Response, abort, current_app, request, url_for
 from sqlalchemy import select
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.http import http_date, quote_etag
@@ -18,6 +18,7 @@ from shop.downloads.resources import Download, find_download
 from shop.downloads.streaming import stream
 from shop.extensions import db
 from shop.filenames import content_disposition
+from shop.formats import ALIASES
 from shop.models import Order, OrderStatus
 from shop.storage import get_storage
 
@@ -26,17 +27,27 @@ log = logging.getLogger(__name__)
 
 @bp.get("/orders/<token>/tracks/<int:track_id>/<fmt>")
 def track(token: str, track_id: int, fmt: str) -> Response:
-    return serve(find_download(token, "track", track_id, fmt))
+    return _old_format_url(fmt) or serve(find_download(token, "track", track_id, fmt))
 
 
 @bp.get("/orders/<token>/albums/<int:album_id>/<fmt>.zip")
 def album(token: str, album_id: int, fmt: str) -> Response:
-    return serve(find_download(token, "album", album_id, fmt))
+    return _old_format_url(fmt) or serve(find_download(token, "album", album_id, fmt))
 
 
 @bp.get("/orders/<token>/pack/<fmt>.zip")
 def pack(token: str, fmt: str) -> Response:
-    return serve(find_download(token, "pack", None, fmt))
+    return _old_format_url(fmt) or serve(find_download(token, "pack", None, fmt))
+
+
+def _old_format_url(fmt: str) -> Response | None:
+    """A 301 from an old format id (``mp3``, from mails and bookmarks before masters) to the
+    same URL with the id it means now (``mp3-v0``); None for any other id."""
+    if fmt not in ALIASES:
+        return None
+    assert request.endpoint is not None
+    args = {**(request.view_args or {}), "fmt": ALIASES[fmt]}
+    return Response(status=301, headers={"Location": url_for(request.endpoint, **args)})
 
 
 def serve(download: Download | None) -> Response:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import io
 
-from flask import abort, redirect, render_template, request, send_file, session, url_for
+from flask import Response, abort, redirect, render_template, request, send_file, session, url_for
 from sqlalchemy import select
 
 from shop.extensions import db
+from shop.formats import FORMATS, BuyerFormat, get_format
 from shop.models import Album, Pack, Track, pack_stats, utcnow
 from shop.payments.checkout_session import checkout_tag, own_checkouts, remember_checkout
 from shop.payments.providers import PaymentsUnavailable
@@ -15,7 +16,6 @@ from shop.storage import get_storage
 from shop.store import bp
 from shop.store.checkout import TooManyPurchases, cancelled_order, start_purchase
 
-PREVIEW_SECONDS = 30
 COVER_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
 
 
@@ -26,12 +26,24 @@ def get_pack(slug: str) -> Pack:
     return pack
 
 
+@bp.app_template_global("buyer_formats")
+def buyer_formats() -> tuple[BuyerFormat, ...]:
+    """Every buyer format in display order, with labels and descriptions, for templates."""
+    return FORMATS
+
+
+@bp.app_template_global("buyer_format")
+def buyer_format(format_id: str) -> BuyerFormat:
+    return get_format(format_id)
+
+
 @bp.get("/")
 def index():
     now = utcnow()
     packs = db.session.scalars(select(Pack).order_by(Pack.ends_at)).all()
     on_sale = [p for p in packs if p.is_on_sale(now)]
-    upcoming = [p for p in packs if p.starts_at > now]
+    # Not started yet, or in its window while its files are still being encoded.
+    upcoming = [p for p in packs if not p.has_ended(now) and p not in on_sale]
     past = sorted((p for p in packs if p.has_ended(now)), key=lambda p: p.ends_at, reverse=True)
     return render_template("store/index.html", on_sale=on_sale, upcoming=upcoming, past=past, now=now)
 
@@ -124,19 +136,14 @@ def cover(slug: str, album_id: int):
 
 
 @bp.get("/packs/<slug>/tracks/<int:track_id>/preview.mp3")
-def preview(slug: str, track_id: int):
-    """The opening of a track's MP3 (MP3 is a stream of frames, so a prefix plays)."""
+def preview(slug: str, track_id: int) -> Response:
+    """The track's preview clip (about 30 s from a quarter in, faded; made from the master
+    by the encode job). Never the track itself: a track without a clip is a 404."""
     track = db.session.get(Track, track_id)
-    if track is None or track.album.pack.slug != slug:
+    if track is None or track.album.pack.slug != slug or track.preview_key is None:
         abort(404)
-    mp3 = track.file("mp3")
-    if mp3 is None:
-        abort(404)
-    length = mp3.size
-    if track.duration_ms > PREVIEW_SECONDS * 1000:
-        length = mp3.size * PREVIEW_SECONDS * 1000 // track.duration_ms
-    data = b"".join(get_storage().iter_range(mp3.storage_key, 0, length))
+    data = get_storage().read_bytes(track.preview_key)
     return send_file(
-        io.BytesIO(data), mimetype="audio/mpeg", etag=f"{mp3.sha256}-{length}", conditional=True,
+        io.BytesIO(data), mimetype="audio/mpeg", etag=track.preview_sha256 or False, conditional=True,
         max_age=3600, download_name=None,
     )

@@ -9,7 +9,7 @@ from shop.admin import charts, stats
 from shop.downloads.models import DownloadCount
 from shop.dropbox.models import Delivery
 from shop.extensions import db
-from shop.models import pack_stats, utcnow
+from shop.models import FORMATS, pack_stats, utcnow
 from tests import factories
 
 
@@ -78,7 +78,7 @@ def test_dashboard_tables_equal_the_database(app, admin_client):
     factories.make_order(app, pack, paid=False, email="pending@example.com", amount_cents=4000)
     db.session.add_all([
         DownloadCount(order_id=orders[0].id, kind="album", item_id=pack.albums[0].id, format="flac", count=3),
-        DownloadCount(order_id=orders[1].id, kind="pack", item_id=0, format="mp3", count=2),
+        DownloadCount(order_id=orders[1].id, kind="pack", item_id=0, format="mp3-v0", count=2),
         Delivery(order_id=orders[2].id, target="pack", format="flac", status="done"),
         Delivery(order_id=orders[3].id, target="pack", format="wav", status="failed", error="boom"),
     ])
@@ -109,7 +109,7 @@ def test_dashboard_tables_equal_the_database(app, admin_client):
         assert int(n) == sum(1 for c, _ in sales if int(low) <= c < int(high))
 
     formats = {r[0]: (int(r[1]), int(r[2])) for r in tables["table-formats"]}
-    assert formats == {"mp3": (2, 0), "flac": (3, 1), "wav": (0, 0)}
+    assert formats == {**{fmt: (0, 0) for fmt in FORMATS}, "mp3-v0": (2, 0), "flac": (3, 1)}
     deliveries = {r[0]: int(r[1]) for r in tables["table-deliveries"]}
     assert deliveries["done"] == 1 and deliveries["failed"] == 1
 

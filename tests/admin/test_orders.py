@@ -52,7 +52,7 @@ def test_order_page_shows_links_downloads_and_deliveries(app, admin_client, pack
     order, _ = factories.make_order(app, pack)
     db.session.add_all([
         DownloadCount(order_id=order.id, kind="pack", item_id=0, format="flac", count=4),
-        Delivery(order_id=order.id, target="pack", format="mp3", status="failed", error="Dropbox is full"),
+        Delivery(order_id=order.id, target="pack", format="mp3-v0", status="failed", error="Dropbox is full"),
     ])
     db.session.commit()
     html = admin_client.get(f"/admin/orders/{order.id}").data.decode()

@@ -20,7 +20,8 @@ from shop.downloads.counting import download_counts, record_download
 from shop.downloads.resources import find_download
 from shop.extensions import db
 from shop.filenames import MAX_COMPONENT_BYTES
-from shop.models import Album, OrderStatus, Track
+from shop.formats import get_format
+from shop.models import FORMATS, Album, OrderStatus, Track
 from shop.storage import get_storage
 from tests import factories
 from tests.downloads.conftest import (
@@ -59,9 +60,13 @@ def zip_names(data: bytes) -> list[str]:
 # --- what is served ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fmt, mimetype", [("mp3", "audio/mpeg"), ("flac", "audio/flac"),
-                                           ("wav", "audio/wav")])
-def test_track_headers_and_body(client, pack, paid_order, fmt: str, mimetype: str) -> None:
+@pytest.mark.parametrize("fmt, mimetype, extension", [
+    ("mp3-v0", "audio/mpeg", "mp3"), ("mp3-320", "audio/mpeg", "mp3"), ("aac", "audio/mp4", "m4a"),
+    ("opus", "audio/ogg", "opus"), ("flac", "audio/flac", "flac"), ("alac", "audio/mp4", "m4a"),
+    ("wav", "audio/wav", "wav"), ("aiff", "audio/aiff", "aiff"),
+])
+def test_track_headers_and_body(client, pack, paid_order, fmt: str, mimetype: str, extension: str) -> None:
+    assert fmt in FORMATS and len(FORMATS) == 8
     _, token = paid_order
     track = first_track(pack)
     file = track.file(fmt)
@@ -78,7 +83,38 @@ def test_track_headers_and_body(client, pack, paid_order, fmt: str, mimetype: st
     assert headers["Cache-Control"] == "private"
     disposition, params = parse_options_header(headers["Content-Disposition"])
     assert disposition == "attachment"
-    assert params["filename"] == f"The Quiet Fires - 01 Kindling.{fmt}"
+    assert params["filename"] == f"The Quiet Fires - 01 Kindling.{extension}"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_album_and_pack_zips_in_every_format(client, pack, paid_order, tmp_path: Path, fmt: str) -> None:
+    """One folder per album and format, named by the format's label; files named with its
+    extension (MP3 V0 and MP3 320 share .mp3, AAC and ALAC .m4a, never in one folder)."""
+    _, token = paid_order
+    label, extension = get_format(fmt).label, get_format(fmt).extension
+    album = pack.albums[0]
+    names = check_zip_everywhere(client.get(album_url(token, album, fmt)).data, tmp_path)
+    folder = f"The Quiet Fires - Ember Line ({label})"
+    assert names == [f"{folder}/01 Kindling.{extension}", f"{folder}/02 Smoke Signals.{extension}",
+                     f"{folder}/03 Ash.{extension}", f"{folder}/cover.png", f"{folder}/SHA256SUMS"]
+    response = client.get(pack_url(token, fmt))
+    assert response.status_code == 200
+    assert parse_options_header(response.headers["Content-Disposition"])[1]["filename"] == f"Spring Pack ({label}).zip"
+    assert sorted({n.split("/")[0] for n in zip_names(response.data)}) == [
+        f"Björk Ørsted - Ünïcode & Co_slash ({label})", folder]
+
+
+def test_old_mp3_urls_redirect_to_mp3_v0(client, pack, paid_order) -> None:
+    _, token = paid_order
+    track, album = first_track(pack), pack.albums[0]
+    for old, new in ((track_url(token, track, "mp3"), track_url(token, track, "mp3-v0")),
+                     (album_url(token, album, "mp3"), album_url(token, album, "mp3-v0")),
+                     (pack_url(token, "mp3"), pack_url(token, "mp3-v0"))):
+        response = client.get(old)
+        assert response.status_code == 301
+        assert response.headers["Location"].endswith(new)
+        assert client.get(old, follow_redirects=True).data == client.get(new).data
+    assert client.get(track_url(token, track, "ogg")).status_code == 404
 
 
 def test_album_zip_layout_and_checksums(client, pack, paid_order, tmp_path: Path) -> None:
@@ -104,14 +140,14 @@ def test_album_zip_layout_and_checksums(client, pack, paid_order, tmp_path: Path
 
 def test_pack_zip_has_every_album_folder(client, pack, paid_order, tmp_path: Path) -> None:
     _, token = paid_order
-    response = client.get(pack_url(token, "mp3"))
+    response = client.get(pack_url(token, "mp3-v0"))
     assert response.status_code == 200
     names = check_zip_everywhere(response.data, tmp_path)
     folders = sorted({n.split("/")[0] for n in names})
-    assert folders == ["Björk Ørsted - Ünïcode & Co_slash (MP3)", "The Quiet Fires - Ember Line (MP3)"]
+    assert folders == ["Björk Ørsted - Ünïcode & Co_slash (MP3 V0)", "The Quiet Fires - Ember Line (MP3 V0)"]
     assert len(names) == 3 + 2 + 2 * 2  # tracks, plus cover and SHA256SUMS per album
     disposition = response.headers["Content-Disposition"]
-    assert parse_options_header(disposition)[1]["filename"] == "Spring Pack (MP3).zip"
+    assert parse_options_header(disposition)[1]["filename"] == "Spring Pack (MP3 V0).zip"
 
 
 def test_zip_bytes_and_etag_are_deterministic(app, client, pack, paid_order) -> None:
@@ -121,7 +157,7 @@ def test_zip_bytes_and_etag_are_deterministic(app, client, pack, paid_order) -> 
     second = client.get(album_url(token, album, "wav"))
     assert first.data == second.data
     assert first.headers["ETag"] == second.headers["ETag"]
-    assert first.headers["ETag"] != client.get(album_url(token, album, "mp3")).headers["ETag"]
+    assert first.headers["ETag"] != client.get(album_url(token, album, "mp3-v0")).headers["ETag"]
     # Another order of the same pack gets the very same bytes.
     _, other_token = factories.make_order(app, pack, email="other@example.com")
     assert client.get(album_url(other_token, album, "wav")).data == first.data
@@ -136,7 +172,7 @@ def test_zip_bytes_and_etag_are_deterministic(app, client, pack, paid_order) -> 
 def test_hostile_names_stay_inside_the_extraction_folder(app, client, tmp_path: Path) -> None:
     pack = factories.make_pack(app, slug="hostile", albums=HOSTILE_ALBUMS)
     _, token = factories.make_order(app, pack)
-    response = client.get(pack_url(token, "mp3"))
+    response = client.get(pack_url(token, "mp3-v0"))
     assert response.status_code == 200
     names = check_zip_everywhere(response.data, tmp_path)
     assert len(names) == len(set(n.casefold() for n in names)) == 9 + 3 + 1 + 1 + 4 * 2
@@ -147,16 +183,16 @@ def test_hostile_names_stay_inside_the_extraction_folder(app, client, tmp_path: 
             assert part == part.strip(" .")
             assert len(part.encode()) <= MAX_COMPONENT_BYTES
             assert part.split(".")[0].upper() not in {"CON", "NUL", "LPT1"}
-    folder = "_.._etc - CON (MP3)"
+    folder = "_.._etc - CON (MP3 V0)"
     assert f"{folder}/01.mp3" in names  # ".." as a title
     assert f"{folder}/04 .hidden.mp3" in names
-    assert "Ünïcode - Ünïcode (MP3)/02 LPT1.mp3" in names
-    assert "a_b - x (MP3)/01 One.mp3" in names and "A_B - X (MP3) (2)/01 Two.mp3" in names
+    assert "Ünïcode - Ünïcode (MP3 V0)/02 LPT1.mp3" in names
+    assert "a_b - x (MP3 V0)/01 One.mp3" in names and "A_B - X (MP3 V0) (2)/01 Two.mp3" in names
     target = tmp_path / "extract"
     run_tool(need_tool("unzip"), "-q", tmp_path / "checked.zip", "-d", target)
     extracted = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
     assert extracted == sorted(names)
-    disposition = client.get(album_url(token, pack.albums[0], "mp3")).headers["Content-Disposition"]
+    disposition = client.get(album_url(token, pack.albums[0], "mp3-v0")).headers["Content-Disposition"]
     assert unquote(disposition.split("''")[1]) == f"{folder}.zip"
     assert parse_options_header(disposition)[1]["filename"] == f"{folder}.zip"
 
@@ -184,7 +220,7 @@ def test_same_plain_404_for_everything_else(app, client, pack, paid_order) -> No
         track_url(token, foreign_track), album_url(token, foreign_album),
         track_url(token, 999_999), album_url(token, 999_999),
         track_url(token, track, "ogg"), track_url(token, track, "FLAC"), album_url(token, album, "zip"),
-        pack_url(token, "aac"), f"/orders/{token}/tracks/abc/flac", f"/orders/{token}/tracks/-1/flac",
+        pack_url(token, "vorbis"), pack_url(token, "MP3-V0"), f"/orders/{token}/tracks/abc/flac", f"/orders/{token}/tracks/-1/flac",
         f"/orders/{token}/tracks/1.5/flac", f"/orders/{token}/albums/x/flac.zip",
         f"/orders/{token}/tracks/{track.id}/..%2F..%2Fetc%2Fpasswd",
         f"/orders/{token}/tracks/{track.id}/%2e%2e", f"/orders/{token}/albums/{album.id}/..%2Fflac.zip",
@@ -221,7 +257,7 @@ def test_album_without_files_in_the_format_is_404(client, pack, paid_order) -> N
     db.session.commit()
     assert client.get(album_url(token, album, "wav")).status_code == 404
     assert client.get(track_url(token, album.tracks[0], "wav")).status_code == 404
-    assert client.get(album_url(token, album, "mp3")).status_code == 200
+    assert client.get(album_url(token, album, "mp3-v0")).status_code == 200
     names = zip_names(client.get(pack_url(token, "wav")).data)
     assert {n.split("/")[0] for n in names} == {"Björk Ørsted - Ünïcode & Co_slash (WAV)"}
 
@@ -257,7 +293,7 @@ def test_every_range_of_a_zip_matches_the_full_bytes(client, pack, paid_order) -
 
 def test_track_first_and_last_byte(client, pack, paid_order) -> None:
     _, token = paid_order
-    url = track_url(token, first_track(pack), "mp3")
+    url = track_url(token, first_track(pack), "mp3-v0")
     full = client.get(url).data
     assert client.get(url, headers={"Range": "bytes=0-0"}).data == full[:1]
     last = client.get(url, headers={"Range": f"bytes={len(full) - 1}-"})
@@ -268,7 +304,7 @@ def test_track_first_and_last_byte(client, pack, paid_order) -> None:
 
 
 def suffix_urls(token: str, pack) -> list[str]:
-    return [track_url(token, first_track(pack), "mp3"), album_url(token, pack.albums[0], "flac"),
+    return [track_url(token, first_track(pack), "mp3-v0"), album_url(token, pack.albums[0], "flac"),
             pack_url(token, "wav")]
 
 
@@ -352,7 +388,7 @@ def test_bad_ranges_are_416_with_the_size(client, pack, paid_order, header: str)
 
 def test_huge_range_numbers_on_a_zip_are_416(client, pack, paid_order) -> None:
     _, token = paid_order
-    url = album_url(token, pack.albums[0], "mp3")
+    url = album_url(token, pack.albums[0], "mp3-v0")
     size = len(client.get(url).data)
     for header in ("bytes=" + "9" * 5000 + "-", "bytes=-" + "9" * 5000):
         response = client.get(url, headers={"Range": header})
@@ -388,7 +424,7 @@ def test_head_is_headers_only(app, pack, paid_order) -> None:
 def test_not_modified(app, pack, paid_order) -> None:
     client = buffered_client(app)
     order, token = paid_order
-    url = album_url(token, pack.albums[0], "mp3")
+    url = album_url(token, pack.albums[0], "mp3-v0")
     etag = client.head(url).headers["ETag"]
     for headers in ({"If-None-Match": etag}, {"If-None-Match": f'"x", W/{etag}'},
                     {"If-None-Match": "*"}, {"If-Modified-Since": http_date(pack.created_at)},
@@ -399,7 +435,7 @@ def test_not_modified(app, pack, paid_order) -> None:
         assert response.headers["ETag"] == etag
     stale = client.get(url, headers={"If-None-Match": '"old"'})
     assert stale.status_code == 200
-    assert download_counts(order) == {("album", pack.albums[0].id, "mp3"): 1}
+    assert download_counts(order) == {("album", pack.albums[0].id, "mp3-v0"): 1}
 
 
 def test_if_range_with_etag_and_date(client, pack, paid_order) -> None:
@@ -435,12 +471,12 @@ def test_counts_complete_downloads_only(app, pack, paid_order) -> None:
     client.get(url, headers={"Range": "bytes=100-"})  # the resume reaches the end: counted
     client.get(url)
     client.get(url, headers={"Range": f"bytes=0-{size - 1}"})
-    client.get(track_url(token, track, "mp3"))
+    client.get(track_url(token, track, "mp3-v0"))
     client.get(pack_url(token, "wav"))
     client.get(pack_url(token, "wav"), headers={"If-None-Match": "*"})
     assert download_counts(order) == {
         ("album", album.id, "flac"): 3,
-        ("track", track.id, "mp3"): 1,
+        ("track", track.id, "mp3-v0"): 1,
         ("pack", None, "wav"): 1,
     }
     other, _ = factories.make_order(app, pack, email="x@example.com")
@@ -473,7 +509,7 @@ def test_concurrent_completions_are_all_counted(app, pack, paid_order) -> None:
         try:
             with app.app_context():
                 for _ in range(5):
-                    record_download(order.id, "album", album_id, "mp3")
+                    record_download(order.id, "album", album_id, "mp3-v0")
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -483,7 +519,7 @@ def test_concurrent_completions_are_all_counted(app, pack, paid_order) -> None:
     for thread in threads:
         thread.join()
     assert errors == []
-    assert download_counts(order) == {("album", album_id, "mp3"): 30}
+    assert download_counts(order) == {("album", album_id, "mp3-v0"): 30}
 
 
 def test_a_failed_count_never_breaks_the_download(app, client, pack, paid_order, monkeypatch,
@@ -505,13 +541,13 @@ def test_count_rows_are_unique_per_item(app, pack, paid_order) -> None:
     from shop.downloads.models import DownloadCount
 
     order, _ = paid_order
-    db.session.add(DownloadCount(order_id=order.id, kind="pack", item_id=0, format="mp3"))
+    db.session.add(DownloadCount(order_id=order.id, kind="pack", item_id=0, format="mp3-v0"))
     db.session.commit()
-    db.session.add(DownloadCount(order_id=order.id, kind="pack", item_id=0, format="mp3"))
+    db.session.add(DownloadCount(order_id=order.id, kind="pack", item_id=0, format="mp3-v0"))
     with pytest.raises(IntegrityError):
         db.session.commit()
     db.session.rollback()
-    db.session.add(DownloadCount(order_id=order.id, kind="pack", item_id=5, format="mp3"))
+    db.session.add(DownloadCount(order_id=order.id, kind="pack", item_id=5, format="mp3-v0"))
     with pytest.raises(IntegrityError):
         db.session.commit()
     db.session.rollback()
