@@ -2,9 +2,10 @@
 
 ``store`` starts every part the buyer's journey touches, as in production but on loopback:
 a private ``redis-server``, the Dropbox emulator served over HTTP with a linked store
-account, the store served over HTTP on the port in ``BASE_URL`` (with CSRF on), an RQ
-worker process, a SQLite file database, and the demo pack (real, playable audio and
-covers) seeded into the store's emulated Dropbox.
+account, the Stripe emulator served over HTTP with the store's webhook registered (the
+store pays through it, ``PAYMENT_PROVIDER=stripe``), the store served over HTTP on the
+port in ``BASE_URL`` (with CSRF on), an RQ worker process, a SQLite file database, and
+the demo pack (real, playable audio and covers) seeded into the store's emulated Dropbox.
 
 ``page`` is a fresh Chromium context at one of :data:`VIEWPORTS` (Debian's
 ``/usr/bin/chromium``; nothing is downloaded), ``problems`` collects the page's console
@@ -27,6 +28,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 import dropbox_emulator
+import stripe_emulator
 from dropbox_emulator.emulator import Emulator
 from emulator_common import ServerThread
 from shop import create_app
@@ -49,6 +51,8 @@ CHROMIUM_ARGS = [
 ARTIFACTS = ROOT / "artifacts" / "browser"
 #: The app folder's name in the emulator: buyers' files land in ``/Apps/<name>/``.
 APP_NAME = "Indie Packs"
+STRIPE_KEY = "sk_test_indiepacks_browser"
+STRIPE_WEBHOOK_SECRET = "whsec_indiepacks_browser"
 
 VIEWPORTS: dict[str, dict] = {
     "desktop": {"viewport": {"width": 1280, "height": 900}},
@@ -126,6 +130,7 @@ class Store:
     url: str
     dropbox_url: str
     emulator: Emulator
+    stripe_url: str
     pack: PackInfo
     #: False when the demo pack could not be built and the factory pack (bytes that are
     #: neither audio nor images) stands in: covers and previews are then not checked.
@@ -176,6 +181,12 @@ def _make_pack(app: Flask, demo_albums: Path | None) -> tuple[Pack, bool]:
     from shop.catalog.importer import import_albums
 
     report = import_albums(demo_albums, demo_settings())
+    if report.encode_track_ids:
+        # The buyer files and previews are encoded from the masters; until then the pack is not on sale.
+        from shop.catalog.jobs import encode_now
+
+        summary = encode_now(report.encode_track_ids, workers=1)
+        assert not summary.failures, summary.failures
     pack = db.session.scalar(select(Pack).where(Pack.slug == report.slug))
     assert pack is not None, report
     return pack, True
@@ -197,6 +208,11 @@ def store(tmp_path: Path, demo_albums: Path | None) -> Iterator[Store]:
 
         port = free_port()
         url = f"http://127.0.0.1:{port}"
+        stripe_app = stripe_emulator.create_app(api_keys=[STRIPE_KEY],
+                                                webhooks=[(f"{url}/payments/stripe/webhook", STRIPE_WEBHOOK_SECRET)])
+        stack.callback(stripe_app.extensions["stripe_emulator"].close)
+        stripe_server = ServerThread(stripe_app).start()
+        stack.callback(stripe_server.stop)
         database = tmp_path / "shop.sqlite3"
         app = create_app({
             "ENV": "testing",
@@ -215,6 +231,10 @@ def store(tmp_path: Path, demo_albums: Path | None) -> Iterator[Store]:
             "DROPBOX_API_URL": emulator_server.base_url,
             "DROPBOX_STORE_REFRESH_TOKEN": emulator.issue_tokens(APP_KEY, STORE_EMAIL).refresh_token,
             "TOKEN_KEYS": Fernet.generate_key().decode(),
+            "PAYMENT_PROVIDER": "stripe",
+            "STRIPE_SECRET_KEY": STRIPE_KEY,
+            "STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
+            "STRIPE_API_URL": stripe_server.base_url,
         })
         with app.app_context():
             db.create_all()
@@ -231,8 +251,8 @@ def store(tmp_path: Path, demo_albums: Path | None) -> Iterator[Store]:
         worker = WorkerProcess(worker_env(app), log_path=worker_log).start()
         stack.callback(worker.stop)
 
-        yield Store(app=app, url=url, dropbox_url=emulator_server.base_url, emulator=emulator, pack=info,
-                    real_media=real_media, worker_log=worker_log)
+        yield Store(app=app, url=url, dropbox_url=emulator_server.base_url, emulator=emulator,
+                    stripe_url=stripe_server.base_url, pack=info, real_media=real_media, worker_log=worker_log)
 
 
 def _dispose(app: Flask) -> None:
@@ -278,6 +298,7 @@ class BrowserProblems:
     def __init__(self, page) -> None:
         self.seen: list[str] = []
         self._allowed: list[tuple[str, int, bool]] = []
+        self._foreign: list[str] = []
         page.on("console", self._console)
         page.on("pageerror", lambda error: self.seen.append(f"uncaught exception on {page.url}: {error}"))
 
@@ -286,11 +307,18 @@ class BrowserProblems:
         form error is a 400: Chromium's "Failed to load resource" line for it is not a problem."""
         self._allowed.append((url, status, once))
 
+    def allow_pages_of(self, origin: str) -> None:
+        """Console errors of pages under ``origin`` (a test double's own page, such as the Stripe
+        emulator's, whose ``data:`` favicon its own CSP blocks) are not the store's problems."""
+        self._foreign.append(origin)
+
     def _console(self, message) -> None:
         if message.type != "error":
             return
         location = message.location or {}
         url = location.get("url", "?")
+        if any(url.startswith(origin + "/") or f" in {origin}/" in message.text for origin in self._foreign):
+            return
         for allowed in self._allowed:
             allowed_url, status, once = allowed
             if url == allowed_url and f"status of {status} " in message.text:

@@ -2,11 +2,13 @@
 
 One test walks it all, at a desktop and at a phone viewport: the pack page (covers decode,
 previews exist), a price below the minimum (a form error, no order), paying what you want,
-the test payment, the order page, an album zip downloaded through its link and checked
-byte for byte, Dropbox connected on the emulator's consent page, the album added, the
-progress bar polled to Done by the page's own script, and the files seen in the emulated
-Dropbox's web view. Every step leaves a screenshot in ``artifacts/browser/<viewport>/``
-and fails on any console error, uncaught exception or CSP violation.
+Stripe's payment page (the Stripe emulator): Cancel back to the pack page with the price and
+address kept, a declined card, then a card that pays, the order page, an album zip
+downloaded through its link and checked byte for byte, Dropbox connected on the emulator's
+consent page, the album added, the progress bar polled to Done by the page's own script,
+and the files seen in the emulated Dropbox's web view. Every step leaves a screenshot in
+``artifacts/browser/<viewport>/`` and fails on any console error, uncaught exception or CSP
+violation.
 """
 
 from __future__ import annotations
@@ -112,15 +114,36 @@ def test_buyer_journey(viewport: str, page, problems: BrowserProblems, steps: St
     assert store.order_count() == orders_before
     steps.snap("03-below-minimum")
 
-    # Pay what you want, then the test provider's checkout.
+    # Pay what you want: off to Stripe's payment page (the emulator's: a test double, whose own
+    # console messages are not the store's).
+    problems.allow_pages_of(store.stripe_url)
     paid = pack.min_price_cents + 650
     amount.fill(price(paid))
     page.get_by_role("button", name="Buy the pack").click()
-    expect(page).to_have_url(re.compile(r"/checkout/test/[^/]+$"))
-    expect(page.get_by_role("heading", name="Confirm your purchase")).to_be_visible()
-    expect(page.locator(".summary")).to_contain_text(price(paid))
-    steps.snap("04-test-payment")
-    page.get_by_role("button", name="Confirm test payment").click()
+    pay_page = re.compile(re.escape(store.stripe_url) + r"/c/pay/cs_test_\w+$")
+    expect(page).to_have_url(pay_page)
+    expect(page.locator("#total")).to_contain_text(price(paid))
+    steps.snap("04-stripe-payment")
+
+    # Cancel: back on the pack page with the price and address kept, nothing paid.
+    page.get_by_role("link", name="Cancel and return to the store").click()
+    expect(page).to_have_url(re.compile(rf"/packs/{pack.slug}/checkout-cancelled$"))
+    expect(amount).to_have_value(price(paid))
+    expect(email).to_have_value(BUYER_EMAIL)
+    assert [status for _, status, _ in store.orders()[orders_before:]] == ["pending"]
+    page.get_by_role("button", name="Buy the pack").click()
+    expect(page).to_have_url(pay_page)
+
+    # A declined card, then another card that pays.
+    card = page.get_by_label("Card number")
+    card.fill("4000 0000 0000 0002")
+    problems.allow_status(page.url, 402)
+    page.get_by_role("button", name=re.compile(r"^Pay ")).click()
+    expect(page.get_by_role("alert")).to_contain_text("Your card was declined.")
+    assert [status for _, status, _ in store.orders()[orders_before:]] == ["pending"]
+    steps.snap("04b-card-declined")
+    card.fill("4242 4242 4242 4242")
+    page.get_by_role("button", name=re.compile(r"^Pay ")).click()
 
     # The order page behind the secret link.
     expect(page).to_have_url(re.compile(r"/orders/[A-Za-z0-9_-]{20,}$"))
