@@ -7,6 +7,7 @@ import logging
 from datetime import timedelta
 
 import stripe
+from flask import current_app
 
 from shop.extensions import db
 from shop.models import Order, utcnow
@@ -28,6 +29,11 @@ class StripeProvider(PaymentProvider):
     """
 
     name = PROVIDER
+
+    def __init__(self) -> None:
+        """:raises PaymentsUnavailable: without ``STRIPE_SECRET_KEY`` (before any order is written)."""
+        if not current_app.config.get("STRIPE_SECRET_KEY"):
+            raise PaymentsUnavailable("SHOP_STRIPE_SECRET_KEY is not set")
 
     def start_checkout(self, order: Order) -> str:
         """Create a session for ``order`` (commits its id) and return the session's URL.

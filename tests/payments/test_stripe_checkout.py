@@ -147,3 +147,22 @@ def test_a_session_expiring_with_time_leaves_the_order_unpaid(app, pack, buyer: 
     back = buyer.client.get(f"/payments/stripe/return?session_id={checkout.session_id}")
     assert back.status_code == 303 and back.headers["Location"].endswith(f"/packs/{pack.slug}/checkout-cancelled")
     assert order_now(checkout.order_id).status == "pending"
+
+
+def test_a_pending_order_page_offers_to_finish_paying_while_its_checkout_is_open(app, client, pack, buyer: Buyer,
+                                                                                 emulated: Emulated):
+    from shop.order_links import mint_link
+
+    checkout = buyer.buy(pack.slug, "12.00")
+    token = mint_link(db.session.get(Order, checkout.order_id))
+    db.session.commit()
+    page = client.get(f"/orders/{token}").get_data(as_text=True)
+    assert "Payment: <strong>pending</strong>" in page and "Finish paying" in page
+    finish = client.get(f"/orders/{token}/finish-payment")
+    assert finish.status_code == 303 and finish.headers["Location"] == checkout.url
+    emulated.client.v1.checkout.sessions.expire(checkout.session_id)
+    emulated.wait()
+    page = client.get(f"/orders/{token}").get_data(as_text=True)
+    assert "Finish paying" not in page and "Buy the pack again" in page
+    finish = client.get(f"/orders/{token}/finish-payment")
+    assert finish.status_code == 303 and finish.headers["Location"].endswith(f"/packs/{pack.slug}")
