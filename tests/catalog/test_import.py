@@ -1,4 +1,4 @@
-"""`flask catalog import` against real MP3, FLAC and WAV files."""
+"""`flask catalog import` against real FLAC, WAV and AIFF masters (and MP3s it refuses)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from dropbox.content_hash import DropboxContentHasher
 from sqlalchemy import select
 
+from shop.catalog.jobs import ENCODE_FORMATS
 from shop.catalog.pack_settings import InvalidPackSetting, parse_price
 from shop.extensions import db
-from shop.models import FORMATS, Pack
+from shop.models import Pack
 from tests.catalog.audio import png_bytes, write_album, write_track
 from tests.catalog.snapshot import snapshot, storage_files
 
@@ -32,7 +32,7 @@ def get_pack(slug: str = SLUG) -> Pack:
     return pack
 
 
-def test_import_creates_pack_album_tracks_and_files(app, runner, tmp_path):
+def test_import_creates_pack_album_tracks_masters_and_pending_encodes(app, runner, tmp_path):
     music = tmp_path / "music"
     write_album(music / "Zoë Ärger - Ünder the Pier", "Zoë Ärger", "Ünder the Pier", ["Kyōto Ferry", "Rain"],
                 genre="Indie", year="2023")
@@ -41,29 +41,33 @@ def test_import_creates_pack_album_tracks_and_files(app, runner, tmp_path):
                         "--suggested", "9", "--days", "7", "--currency", "eur")
 
     assert result.exit_code == 0, result.output
-    assert "[1/1] Zoë Ärger — Ünder the Pier: 2 tracks in mp3, flac, wav" in result.output
-    assert "albums 1 added" in result.output and "files 6 added" in result.output
+    assert "[1/1] Zoë Ärger — Ünder the Pier: 2 tracks, masters FLAC 16-bit 44.1 kHz mono" in result.output
+    assert "albums 1 added" in result.output and "masters 2 added" in result.output
+    # No Redis in this test: the encodes wait, and the operator is told how to run them.
+    assert "2 track(s) wait to be encoded" in result.output and "flask catalog encode --sync" in result.output
     pack = get_pack()
     assert (pack.title, pack.blurb, pack.currency) == ("Spring 2026", "Fresh.", "EUR")
     assert (pack.min_price_cents, pack.suggested_price_cents) == (250, 900)
     assert pack.ends_at - pack.starts_at == timedelta(days=7)
-    assert pack.is_on_sale()
+    assert pack.is_preparing() and not pack.is_on_sale()
     [album] = pack.albums
     assert (album.artist, album.title, album.genre, album.year, album.position) == (
         "Zoë Ärger", "Ünder the Pier", "Indie", 2023, 1,
     )
     assert [(t.number, t.title) for t in album.tracks] == [(1, "Kyōto Ferry"), (2, "Rain")]
-    for track in album.tracks:
-        assert sorted(f.format for f in track.files) == sorted(FORMATS)
-    # Tones of 1.25 s and 1.5 s; MP3 frames and padding allow a few milliseconds.
-    assert abs(album.tracks[0].duration_ms - 1250) <= 30
-    assert abs(album.tracks[1].duration_ms - 1500) <= 30
+    for track, duration in zip(album.tracks, (1250, 1500), strict=True):
+        assert track.files == []
+        assert (track.master_codec, track.sample_rate, track.bit_depth, track.channels) == ("flac", 44100, 16, 1)
+        assert track.duration_ms == duration  # counted from the decoded master: exact
+        assert sorted(e.format for e in track.encodes) == sorted(ENCODE_FORMATS)
+        assert {(e.status, e.attempts) for e in track.encodes} == {("pending", 0)}
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_tags_are_read_from_each_format(app, runner, tmp_path, fmt):
+@pytest.mark.parametrize(("fmt", "rate", "bits"), [("flac", 44100, 16), ("flac", 96000, 24), ("wav", 48000, 24),
+                                                   ("wav", 44100, 16), ("aiff", 88200, 16), ("aiff", 44100, 24)])
+def test_masters_of_each_kind_are_read(app, runner, tmp_path, fmt, rate, bits):
     folder = write_album(tmp_path / "music" / "x", "Ana Ñandú", f"Only {fmt}", ["Uno", "Dos", "Tres"],
-                         formats=(fmt,), genre="Electronic", year="2019-05-01")
+                         formats=(fmt,), genre="Electronic", year="2019-05-01", rate=rate, bits=bits)
 
     result = run_import(runner, folder)
 
@@ -71,13 +75,12 @@ def test_tags_are_read_from_each_format(app, runner, tmp_path, fmt):
     [album] = get_pack().albums
     assert (album.artist, album.title, album.genre, album.year) == ("Ana Ñandú", f"Only {fmt}", "Electronic", 2019)
     assert [(t.number, t.title) for t in album.tracks] == [(1, "Uno"), (2, "Dos"), (3, "Tres")]
-    durations = [t.duration_ms for t in album.tracks]
-    assert all(abs(d - e) <= 30 for d, e in zip(durations, (1250, 1500, 1750), strict=True)), durations
-    assert all([f.format for f in t.files] == [fmt] for t in album.tracks)
+    assert [t.duration_ms for t in album.tracks] == [1250, 1500, 1750]
+    assert {(t.master_key.rsplit(".", 1)[1], t.sample_rate, t.bit_depth) for t in album.tracks} == {(fmt, rate, bits)}
     assert "note:" not in result.output
 
 
-def test_digests_and_blobs_match_the_files(app, runner, tmp_path):
+def test_digests_and_blobs_match_the_masters(app, runner, tmp_path):
     music = tmp_path / "music"
     folder = write_album(music / "A - B", "A", "B", ["One", "Two"])
 
@@ -85,16 +88,11 @@ def test_digests_and_blobs_match_the_files(app, runner, tmp_path):
     media = Path(app.config["MEDIA_ROOT"])
     [album] = get_pack().albums
     for track in album.tracks:
-        for file in track.files:
-            original = (folder / f"{track.number:02d} {track.title}.{file.format}").read_bytes()
-            stored = (media / file.storage_key).read_bytes()
-            assert stored == original
-            sha = hashlib.sha256(original).hexdigest()
-            assert file.storage_key == f"audio/{sha[:2]}/{sha}.{file.format}"
-            assert (file.size, file.sha256, file.crc32) == (len(original), sha, zlib.crc32(original))
-            hasher = DropboxContentHasher()
-            hasher.update(original)
-            assert file.dropbox_content_hash == hasher.hexdigest()
+        original = (folder / f"{track.number:02d} {track.title}.flac").read_bytes()
+        sha = hashlib.sha256(original).hexdigest()
+        assert track.master_key == f"masters/{sha[:2]}/{sha}.flac"
+        assert (media / track.master_key).read_bytes() == original
+        assert (track.master_size, track.master_sha256) == (len(original), sha)
     cover = (folder / "cover.png").read_bytes()
     assert (media / album.cover_key).read_bytes() == cover
     assert album.cover_key.startswith("covers/") and album.cover_key.endswith(".png")
@@ -114,7 +112,7 @@ def test_reimporting_the_same_folder_changes_nothing(app, runner, tmp_path):
 
     assert again.exit_code == 0, again.output
     assert snapshot(app) == before
-    assert "Nothing changed" in again.output
+    assert "Nothing changed" in again.output and "wait to be encoded" not in again.output
     assert "unchanged  First — Album" in again.output
     assert "settings were not applied: title" in again.output and "minimum price" in again.output
 
@@ -138,7 +136,7 @@ def test_reimport_restores_a_missing_blob_without_touching_rows(app, runner, tmp
 
 def test_a_folder_of_audio_files_is_one_album(app, runner, tmp_path):
     album = write_album(tmp_path / "Solo Artist - Single Folder", "Solo Artist", "Single Folder", ["x", "y"],
-                        formats=("mp3",))
+                        formats=("wav",))
     (album / "scans").mkdir()  # subfolders of an album folder are not albums
 
     result = run_import(runner, album)
@@ -150,9 +148,9 @@ def test_a_folder_of_audio_files_is_one_album(app, runner, tmp_path):
 def test_missing_tags_fall_back_to_folder_and_file_names(app, runner, tmp_path):
     folder = tmp_path / "music" / "Folder Artist - Folder Album"
     folder.mkdir(parents=True)
-    write_track(folder / "01 - First Light.mp3")
-    write_track(folder / "02. Second Wind.mp3", 1.5)
-    write_track(folder / "03 Third.mp3", number="3")
+    write_track(folder / "01 - First Light.flac")
+    write_track(folder / "02. Second Wind.flac", 1.5)
+    write_track(folder / "03 Third.flac", number="3")
 
     result = run_import(runner, folder.parent)
 
@@ -179,7 +177,6 @@ def test_embedded_art_is_the_cover_when_there_is_no_cover_file(app, runner, tmp_
     folder.mkdir(parents=True)
     art = png_bytes(7)
     write_track(folder / "01 x.flac", number="1", title="x", artist="A", album="B", picture=art)
-    write_track(folder / "01 x.mp3", number="1", title="x", artist="A", album="B", picture=art)
 
     result = run_import(runner, folder.parent)
 
@@ -187,47 +184,68 @@ def test_embedded_art_is_the_cover_when_there_is_no_cover_file(app, runner, tmp_
     [album] = get_pack().albums
     assert album.cover_sha256 == hashlib.sha256(art).hexdigest()
     assert (Path(app.config["MEDIA_ROOT"]) / album.cover_key).read_bytes() == art
-    assert "used the art embedded in" in result.output
+    assert "used the art embedded in 01 x.flac" in result.output
 
 
 def test_import_adds_albums_to_an_existing_pack(app, runner, tmp_path, pack):
     write_album(tmp_path / "new" / "C - D", "C", "D", ["x"])
     before_albums = len(pack.albums)
+    assert get_pack(pack.slug).is_on_sale()
 
     result = run_import(runner, tmp_path / "new", slug=pack.slug)
 
     assert result.exit_code == 0, result.output
     assert f"Pack '{pack.slug}' updated" in result.output
-    albums = get_pack(pack.slug).albums
+    updated = get_pack(pack.slug)
+    albums = updated.albums
     assert len(albums) == before_albums + 1
     assert albums[-1].title == "D" and albums[-1].position == before_albums + 1
+    assert updated.is_preparing() and not updated.is_on_sale()  # until the new album is encoded
 
 
-def test_a_new_format_extends_an_imported_album(app, runner, tmp_path):
-    write_album(tmp_path / "v1" / "A - B", "A", "B", ["x", "y"], formats=("mp3",))
-    write_album(tmp_path / "v2" / "A - B", "A", "B", ["x", "y"], formats=("mp3", "flac"))
-    assert run_import(runner, tmp_path / "v1").exit_code == 0
+def test_one_master_per_track_lossy_copies_are_set_aside(app, runner, tmp_path):
+    """A folder of the time before masters (MP3, FLAC and WAV of each track): the FLAC is the
+    master, the others are set aside with a note."""
+    folder = write_album(tmp_path / "music" / "A - B", "A", "B", ["x", "y"], formats=("mp3", "flac", "wav"))
 
-    result = run_import(runner, tmp_path / "v2")
+    result = run_import(runner, folder.parent)
 
     assert result.exit_code == 0, result.output
-    assert "extended   A — B (0 tracks, 2 files added)" in result.output
+    assert "note: one master per track in 4 file(s) (01 x.wav, 01 x.mp3, 02 y.wav and 1 more): set aside for " \
+        "the lossless master of the same track" in result.output
     [album] = get_pack().albums
-    assert all(sorted(f.format for f in t.files) == ["flac", "mp3"] for t in album.tracks)
+    assert all(t.master_key.endswith(".flac") and t.master_codec == "flac" for t in album.tracks)
 
 
-def test_changed_files_of_an_imported_album_are_refused(app, runner, tmp_path):
+def test_the_master_of_a_track_imported_before_masters_is_attached(app, runner, tmp_path):
+    """A track with files but no master (imported before masters) gets the master, and its
+    encodes: its files are re-made from it."""
+    write_album(tmp_path / "v1" / "A - B", "A", "B", ["x", "y"])
+    assert run_import(runner, tmp_path / "v1").exit_code == 0
+    for track in get_pack().albums[0].tracks:
+        track.master_key = track.master_sha256 = None
+        track.encodes.clear()
+    db.session.commit()
+
+    result = run_import(runner, tmp_path / "v1")
+
+    assert result.exit_code == 0, result.output
+    assert "extended   A — B (0 tracks, 2 masters added)" in result.output
+    assert all(len(t.encodes) == len(ENCODE_FORMATS) and t.master_key for t in get_pack().albums[0].tracks)
+
+
+def test_changed_masters_of_an_imported_album_are_refused(app, runner, tmp_path):
     music = tmp_path / "music"
-    folder = write_album(music / "A - B", "A", "B", ["x", "y"], formats=("mp3",))
+    folder = write_album(music / "A - B", "A", "B", ["x", "y"])
     assert run_import(runner, music).exit_code == 0
     write_album(music / "C - D", "C", "D", ["new"])  # would be added, but the import is refused
-    write_track(folder / "02 y.mp3", 3.0, title="y", artist="A", album="B", number="2", genre="Rock", year="2024")
+    write_track(folder / "02 y.flac", 3.0, title="y", artist="A", album="B", number="2", genre="Rock", year="2024")
     before = snapshot(app)
 
     result = run_import(runner, music)
 
     assert result.exit_code == 1
-    assert "02 y.mp3 differs from the mp3 file already imported for track 2" in result.output
+    assert "02 y.flac differs from the master already imported for track 2" in result.output
     assert snapshot(app) == before
 
 
@@ -235,39 +253,61 @@ def test_changed_files_of_an_imported_album_are_refused(app, runner, tmp_path):
 
 
 def _unreadable(music: Path) -> str:
-    folder = write_album(music / "A - B", "A", "B", ["x", "y"], formats=("flac",))
+    folder = write_album(music / "A - B", "A", "B", ["x", "y"])
     (folder / "03 broken.flac").write_bytes(b"this is not audio at all" * 100)
     return "03 broken.flac: unreadable audio"
 
 
-def _unreadable_mp3(music: Path) -> str:
-    folder = write_album(music / "A - B", "A", "B", ["x"], formats=("mp3",))
-    (folder / "02 empty.mp3").write_bytes(b"")
-    return "02 empty.mp3: unreadable audio"
+def _lossy_only(music: Path) -> str:
+    folder = write_album(music / "A - B", "A", "B", ["x", "y"])
+    write_track(folder / "03 z.mp3", title="z", artist="A", album="B", number="3")
+    return "03 z.mp3: MP3 is lossy; a master must be lossless FLAC, WAV or AIFF"
+
+
+def _lossy_album(music: Path) -> str:
+    write_album(music / "A - B", "A", "B", ["x"], formats=("mp3",))
+    return "01 x.mp3: MP3 is lossy; a master must be lossless FLAC, WAV or AIFF"
+
+
+def _lossy_other_kind(music: Path) -> str:
+    folder = write_album(music / "A - B", "A", "B", ["x"])
+    (folder / "02 y.m4a").write_bytes(b"\x00\x00\x00\x20ftypM4A " + b"\x00" * 200)
+    return "02 y.m4a: cannot be opened as audio"
+
+
+def _low_sample_rate(music: Path) -> str:
+    write_album(music / "A - B", "A", "B", ["x"], rate=22050)
+    return "01 x.flac: sample rate 22050 Hz is not accepted"
+
+
+def _eight_bit(music: Path) -> str:
+    write_album(music / "A - B", "A", "B", ["x"], formats=("wav",), bits=8)
+    return "01 x.wav: 8-bit audio is not accepted"
+
+
+def _truncated(music: Path) -> str:
+    folder = write_album(music / "A - B", "A", "B", ["x", "y"], seconds=3.0)
+    path = folder / "02 y.flac"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    return "02 y.flac: corrupt audio"
 
 
 def _missing_number(music: Path) -> str:
-    folder = write_album(music / "A - B", "A", "B", ["x"], formats=("mp3",))
-    write_track(folder / "Bonus.mp3", title="Bonus", artist="A", album="B")
-    return "Bonus.mp3: no track number tag, and the file name does not start with a number"
+    folder = write_album(music / "A - B", "A", "B", ["x"])
+    write_track(folder / "Bonus.flac", title="Bonus", artist="A", album="B")
+    return "Bonus.flac: no track number tag, and the file name does not start with a number"
 
 
 def _duplicate_number(music: Path) -> str:
     folder = write_album(music / "A - B", "A", "B", ["x", "y"], formats=("wav",))
     write_track(folder / "09 z.wav", title="z", artist="A", album="B", number="2")
-    return "track number 2 is already used by"
-
-
-def _formats_disagree(music: Path) -> str:
-    folder = write_album(music / "A - B", "A", "B", ["x", "y"], formats=("mp3", "flac"))
-    (folder / "02 y.flac").unlink()
-    return "the formats disagree on the track list: flac has 1; mp3 has 1, 2"
+    return "track number 2 is already used by 02 y.wav (wav)"
 
 
 def _titles_disagree(music: Path) -> str:
-    folder = write_album(music / "A - B", "A", "B", ["x", "y"], formats=("mp3", "flac"))
+    folder = write_album(music / "A - B", "A", "B", ["x", "y"], formats=("wav", "flac"))
     write_track(folder / "02 y.flac", title="Something else", number="2", artist="A", album="B")
-    return "the formats disagree on the title of track 2"
+    return "the files disagree on the title of track 2"
 
 
 def _empty_folder(music: Path) -> str:
@@ -284,9 +324,9 @@ def _empty_album_folder(music: Path) -> str:
 
 def _second_album_bad(music: Path) -> str:
     write_album(music / "1 A - B", "A", "B", ["x"])
-    folder = write_album(music / "2 C - D", "C", "D", ["y"], formats=("mp3",))
-    (folder / "01 y.mp3").write_bytes(b"\x00" * 10)
-    return "01 y.mp3: unreadable audio"
+    folder = write_album(music / "2 C - D", "C", "D", ["y"], formats=("wav",))
+    (folder / "01 y.wav").write_bytes(b"\x00" * 10)
+    return "01 y.wav: unreadable audio"
 
 
 def _bad_cover(music: Path) -> str:
@@ -304,8 +344,9 @@ def _same_album_twice(music: Path) -> str:
 @pytest.mark.parametrize(
     "make",
     [
-        _unreadable, _unreadable_mp3, _missing_number, _duplicate_number, _formats_disagree, _titles_disagree,
-        _empty_folder, _empty_album_folder, _second_album_bad, _bad_cover, _same_album_twice,
+        _unreadable, _lossy_only, _lossy_album, _lossy_other_kind, _low_sample_rate, _eight_bit, _truncated,
+        _missing_number, _duplicate_number, _titles_disagree, _empty_folder, _empty_album_folder,
+        _second_album_bad, _bad_cover, _same_album_twice,
     ],
 )
 def test_bad_folders_are_refused_and_change_nothing(app, runner, tmp_path, pack, make):
@@ -325,7 +366,7 @@ def test_bad_folders_are_refused_and_change_nothing(app, runner, tmp_path, pack,
 @pytest.mark.parametrize("value", ["NaN", "nan", "inf", "-Infinity", "1e3", "1E2", "1.005", "-1", "-0.50", "", " ",
                                    "abc", "1,00", "+5", "$5", "1_000", "٥", "0x10", "5."])
 def test_bad_prices_are_refused_and_change_nothing(app, runner, tmp_path, option, value):
-    write_album(tmp_path / "music" / "A - B", "A", "B", ["x"], formats=("mp3",))
+    write_album(tmp_path / "music" / "A - B", "A", "B", ["x"], formats=("flac",))
     before = snapshot(app)
 
     result = run_import(runner, tmp_path / "music", option, value)
@@ -346,7 +387,7 @@ def test_bad_prices_are_refused_and_change_nothing(app, runner, tmp_path, option
     ],
 )
 def test_bad_pack_settings_are_refused(app, runner, tmp_path, options, message):
-    write_album(tmp_path / "music" / "A - B", "A", "B", ["x"], formats=("mp3",))
+    write_album(tmp_path / "music" / "A - B", "A", "B", ["x"], formats=("flac",))
     before = snapshot(app)
 
     result = run_import(runner, tmp_path / "music", *options)
@@ -357,7 +398,7 @@ def test_bad_pack_settings_are_refused(app, runner, tmp_path, options, message):
 
 
 def test_bad_slug_and_start_are_refused(app, runner, tmp_path):
-    write_album(tmp_path / "music" / "A - B", "A", "B", ["x"], formats=("mp3",))
+    write_album(tmp_path / "music" / "A - B", "A", "B", ["x"], formats=("flac",))
     before = snapshot(app)
 
     bad_slug = run_import(runner, tmp_path / "music", slug="Not A Slug")
@@ -399,7 +440,7 @@ def test_copied_folder_with_renamed_files_is_still_unchanged(app, runner, tmp_pa
     assert run_import(runner, music).exit_code == 0
     copy = tmp_path / "copy"
     shutil.copytree(music, copy)
-    (copy / "A - B" / "01 x.mp3").rename(copy / "A - B" / "01 - renamed.mp3")
+    (copy / "A - B" / "01 x.flac").rename(copy / "A - B" / "01 - renamed.flac")
     before = snapshot(app)
 
     result = run_import(runner, copy)
@@ -409,7 +450,7 @@ def test_copied_folder_with_renamed_files_is_still_unchanged(app, runner, tmp_pa
 
 
 def test_a_database_without_tables_gets_a_hint(app, runner, tmp_path):
-    write_album(tmp_path / "music" / "A - B", "A", "B", ["x"], formats=("mp3",))
+    write_album(tmp_path / "music" / "A - B", "A", "B", ["x"])
     db.drop_all()
 
     result = run_import(runner, tmp_path / "music")
