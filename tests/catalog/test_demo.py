@@ -1,4 +1,4 @@
-"""`flask catalog demo`: a real pack whose files decode, built through the importer."""
+"""`flask catalog demo`: a real pack whose files decode, built through the importer and the encoder."""
 
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ from shop.catalog.demo.png import encode_png
 from shop.extensions import db
 from shop.models import FORMATS, Pack
 from tests.catalog.snapshot import snapshot
-
-SOUNDFILE_NAMES = {"mp3": "MP3", "flac": "FLAC", "wav": "WAV"}
+from tests.catalog.test_encoding import EXPECTED_CODEC, ffprobe_audio
 
 
 def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
@@ -60,7 +59,8 @@ def test_demo_builds_a_pack_that_plays_and_a_second_run_changes_nothing(app, run
     result = runner.invoke(args=["catalog", "demo"])
 
     assert result.exit_code == 0, result.output
-    assert "albums 4 added" in result.output and "files 42 added" in result.output
+    assert "albums 4 added" in result.output and "masters 14 added" in result.output
+    assert "Encoded 126 files of 14 tracks" in result.output
     pack = db.session.scalar(select(Pack).where(Pack.slug == "demo-pack"))
     assert pack.is_on_sale()
     assert pack.ends_at - pack.starts_at == timedelta(days=14)
@@ -77,18 +77,18 @@ def test_demo_builds_a_pack_that_plays_and_a_second_run_changes_nothing(app, run
         assert (width, height) == (600, 600)
         for track in album.tracks:
             assert 8_000 <= track.duration_ms <= 15_000, (album.title, track.title)
-            assert [f.format for f in track.files] == sorted(FORMATS)
-            for file in track.files:
-                path = media / file.storage_key
-                info = sf.info(path)
-                assert info.format == SOUNDFILE_NAMES[file.format]
-                samples, rate = sf.read(path, dtype="float32")
-                assert rate == 44100
-                assert abs(len(samples) / rate * 1000 - track.duration_ms) < 60
-                assert 0.3 < np.max(np.abs(samples)) <= 1.0
-                assert np.sqrt(np.mean(samples**2)) > 0.02, f"{path} is nearly silent"
-                hashes.add(file.sha256)
-    assert len(hashes) == 42
+            assert (track.master_codec, track.sample_rate, track.bit_depth) == ("flac", 44100, 16)
+            master, rate = sf.read(media / track.master_key, dtype="float32")
+            assert rate == 44100 and len(master) * 1000 // rate in (track.duration_ms, track.duration_ms - 1)
+            assert 0.3 < np.max(np.abs(master)) <= 1.0
+            assert np.sqrt(np.mean(master**2)) > 0.02, f"{track.title} is nearly silent"
+            assert sorted(f.format for f in track.files) == sorted(FORMATS)
+            assert track.preview_key and 0 < track.preview_duration_ms <= track.duration_ms // 2 + 30
+            hashes.update(f.sha256 for f in track.files)
+        # One track per album through an independent decoder, every format.
+        for file in album.tracks[0].files:
+            assert ffprobe_audio(media / file.storage_key)["codec_name"] == EXPECTED_CODEC[file.format].format(bits=16)
+    assert len(hashes) == 14 * len(FORMATS)
     assert len({a.cover_sha256 for a in pack.albums}) == 4
 
     before = snapshot(app)
