@@ -27,6 +27,7 @@ class LocalStorage(Storage):
         target.parent.mkdir(parents=True, exist_ok=True)
         # Copy beside the target, then rename: readers never see a half-written file.
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+        os.fchmod(fd, 0o644)  # not mkstemp's 0600: nginx (X-Accel-Redirect) reads the file as its own user
         try:
             with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
                 shutil.copyfileobj(src, out, CHUNK_SIZE)
