@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from flask import Response, abort, redirect, render_template, request, send_file, session, url_for
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from shop.extensions import db
@@ -48,7 +49,8 @@ def index():
     return render_template("store/index.html", on_sale=on_sale, upcoming=upcoming, past=past, now=now)
 
 
-def render_pack(pack: Pack, form: dict | None = None, errors: dict | None = None, status: int = 200):
+def render_pack(pack: Pack, form: dict[str, str] | None = None, errors: dict[str, str] | None = None,
+                status: int = 200) -> tuple[str, int]:
     if pack.is_on_sale():
         checkout_tag(session)  # start the checkout session with the form (see shop.payments.checkout_session)
     purchases, total, average = pack_stats(pack.id)
@@ -79,7 +81,7 @@ def pack_stats_json(slug: str):
 
 
 @bp.post("/packs/<slug>/buy")
-def buy(slug: str):
+def buy(slug: str) -> ResponseReturnValue:
     pack = get_pack(slug)
     if not pack.is_on_sale():
         ended = pack.has_ended()
@@ -102,7 +104,7 @@ def buy(slug: str):
 
 
 @bp.get("/packs/<slug>/checkout-cancelled")
-def checkout_cancelled(slug: str):
+def checkout_cancelled(slug: str) -> ResponseReturnValue:
     """Back from the payment page without paying: the pack page, with this browser's amount
     and address filled in again (read-only: the pending order waits for the next buy)."""
     pack = get_pack(slug)
