@@ -99,6 +99,9 @@ SETTINGS: tuple[Setting, ...] = (
                  "is 30, shortened to fit when the stale limit is short."),
     Setting("DELIVERY_STALE_SECONDS", 90, int,
             help="A running delivery without a heartbeat for this long is taken over by another worker."),
+    Setting("DELIVERY_MAIL_AFTER_SECONDS", 60, int,
+            help="A Dropbox delivery whose run took longer than this e-mails the buyer once when it ends "
+                 "(done, failed, or waiting for more space or a reconnect), with a fresh order link."),
     Setting("TOKEN_KEYS", None, required_note="with the key",
             help="Comma-separated Fernet keys for Dropbox tokens; the first encrypts, all decrypt. "
                  "Development keeps one in `instance/dev_token_key`."),

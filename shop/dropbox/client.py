@@ -7,6 +7,7 @@ the SDK: with ``DROPBOX_API_URL`` set, a session that rewrites Dropbox's hosts t
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import dropbox
 import requests
@@ -39,7 +40,9 @@ class RedirectingSession(requests.Session):
         super().__init__()
         self.base_url = base_url.rstrip("/")
 
-    def request(self, method, url, *args, **kwargs):  # type: ignore[override]
+    def request(
+        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
         for prefix in DROPBOX_API_PREFIXES:
             if isinstance(url, str) and url.startswith(prefix + "/"):
                 url = self.base_url + url[len(prefix):]
@@ -62,7 +65,7 @@ def web_url(url: str) -> str:
     """Rewrite a www.dropbox.com URL (the OAuth consent page) for the emulator, if any."""
     base = current_app.config.get("DROPBOX_API_URL")
     if base and url.startswith(DROPBOX_WEB_PREFIX):
-        return base.rstrip("/") + url[len(DROPBOX_WEB_PREFIX):]
+        return str(base).rstrip("/") + url[len(DROPBOX_WEB_PREFIX):]
     return url
 
 
@@ -122,7 +125,7 @@ def store_refresh_token() -> str:
     """
     token = current_app.config.get("DROPBOX_STORE_REFRESH_TOKEN")
     if token:
-        return token
+        return str(token)
     account = db.session.get(StoreDropboxAccount, 1)
     if account is None:
         raise DropboxNotConfigured(

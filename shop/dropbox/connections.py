@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import MutableMapping
-from datetime import UTC
+from datetime import UTC, datetime
+from typing import Any
 
 import dropbox
 import requests
 from dropbox.exceptions import DropboxException
 from dropbox.oauth import OAuth2FlowResult
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from shop.dropbox.client import BUYER_SCOPES, app_credentials, buyer_client, http_session, make_client
 from shop.dropbox.crypto import get_token_box
@@ -26,7 +27,7 @@ CSRF_SESSION_KEY = "dropbox-auth-csrf-token"
 REVOKE_TIMEOUT = 5.0
 
 
-def oauth_flow(web_session: MutableMapping) -> dropbox.DropboxOAuth2Flow:
+def oauth_flow(web_session: MutableMapping[str, Any]) -> dropbox.DropboxOAuth2Flow:
     """The web-server flow with the app secret; its CSRF token lives in the buyer's session."""
     key, secret = app_credentials()
     flow = dropbox.DropboxOAuth2Flow(
@@ -63,6 +64,27 @@ def save_connection(order: Order, result: OAuth2FlowResult) -> DropboxConnection
     db.session.add(connection)
     db.session.commit()
     return connection
+
+
+def remember_refreshed_token(connection_id: int, dbx: dropbox.Dropbox, before: str | None) -> bool:
+    """Store the access token ``dbx`` holds now if the SDK refreshed it (``before`` was the old one).
+
+    The SDK refreshes in memory only (before a call when the token is about to expire, or
+    after a 401 ``expired_access_token``), so without this every job would refresh again.
+    Written encrypted, with the expiry the SDK computed. Returns whether anything changed.
+    """
+    token: str | None = dbx._oauth2_access_token
+    if not token or token == before:
+        return False
+    expires: datetime | None = dbx._oauth2_access_token_expiration  # naive UTC, as the SDK keeps it
+    db.session.execute(
+        update(DropboxConnection).where(DropboxConnection.id == connection_id)
+        .values(access_token_enc=get_token_box().encrypt(token),
+                access_token_expires_at=expires.replace(tzinfo=UTC) if expires else None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return True
 
 
 def disconnect(order: Order) -> bool:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, Result, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shop.catalog.layout import track_entries
@@ -49,6 +50,11 @@ DEFAULT_STOP_REASON = "This order is no longer paid, so the delivery stopped."
 
 class OrderNotPaid(Exception):
     """Deliveries are only for paid orders (a refunded or disputed one gets none)."""
+
+
+def updated_rows(result: Result[Any]) -> int:
+    """How many rows an UPDATE changed (``Session.execute`` is typed as returning a plain Result)."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 def stop_reason(status: str) -> str:
@@ -142,7 +148,7 @@ def enqueue_delivery(delivery: Delivery) -> bool:
     return True
 
 
-def requeue_waiting(now=None) -> int:
+def requeue_waiting(now: datetime | None = None) -> int:
     """Enqueue deliveries that wait for the queue, lost their job, or lost their worker.
 
     Safe to run from several workers at once: a delivery is only ever worked on by the
@@ -180,9 +186,17 @@ def sweep() -> int:
         db.session.remove()
 
 
+RETRYABLE_STATUSES = (DeliveryStatus.FAILED.value, DeliveryStatus.NEEDS_SPACE.value)
+
+
 def retry_delivery(delivery: Delivery) -> bool:
-    """Put failed files back to pending and the delivery back on the queue (paid orders only)."""
-    if delivery.status != DeliveryStatus.FAILED.value or not order_is_paid(delivery.order_id):
+    """Put failed files back to pending and the delivery back on the queue (paid orders only).
+
+    For a failed delivery, or one that waits for space (the caller checks the space first:
+    :func:`shop.dropbox.space.check_space`). The retry is a new run: its duration and its
+    end-of-delivery mail start afresh.
+    """
+    if delivery.status not in RETRYABLE_STATUSES or not order_is_paid(delivery.order_id):
         return False
     db.session.execute(update(DeliveryFile).where(
         DeliveryFile.delivery_id == delivery.id, DeliveryFile.status == FileStatus.FAILED.value,
@@ -191,6 +205,8 @@ def retry_delivery(delivery: Delivery) -> bool:
     delivery.error = None
     delivery.enqueued_at = None
     delivery.finished_at = None
+    delivery.started_at = None
+    delivery.notified_at = None
     delivery.attempts = 0
     try:
         db.session.commit()
@@ -213,6 +229,8 @@ def resume_after_reconnect(order_id: int) -> int:
         delivery.status = DeliveryStatus.QUEUED.value
         delivery.error = None
         delivery.enqueued_at = None
+        delivery.started_at = None
+        delivery.notified_at = None
     db.session.commit()
     for delivery in waiting:
         enqueue_delivery(delivery)
@@ -264,7 +282,7 @@ def is_stalled(delivery: Delivery, now: datetime) -> bool:
     return False
 
 
-def progress(delivery: Delivery, now: datetime | None = None) -> dict:
+def progress(delivery: Delivery, now: datetime | None = None) -> dict[str, Any]:
     """The JSON the order page polls.
 
     ``heartbeat_age`` is the seconds since the worker last said it was alive; ``stalled``

@@ -33,6 +33,5 @@ def verify_file_token(token: str) -> int | None:
         data = _serializer().loads(token, max_age=FETCH_URL_MAX_AGE)
     except (BadSignature, SignatureExpired):
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("d"), int):
-        return None
-    return data["d"]
+    file_id = data.get("d") if isinstance(data, dict) else None
+    return file_id if isinstance(file_id, int) else None

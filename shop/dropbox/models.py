@@ -94,10 +94,15 @@ class DeliveryStatus(enum.StrEnum):
     FAILED = "failed"
     # Stopped for good because the order is no longer paid (refunded, disputed); ``error`` says why.
     CANCELLED = "cancelled"
+    # The buyer's Dropbox ran out of space mid-way: what arrived stays, Retry goes on once there is room.
+    NEEDS_SPACE = "needs_space"
 
 
-ACTIVE_STATUSES = (DeliveryStatus.QUEUED, DeliveryStatus.RUNNING, DeliveryStatus.NEEDS_RECONNECT)
-# Active and moving by itself (a reconnect needs the buyer): the page keeps polling these.
+ACTIVE_STATUSES = (DeliveryStatus.QUEUED, DeliveryStatus.RUNNING, DeliveryStatus.NEEDS_RECONNECT,
+                   DeliveryStatus.NEEDS_SPACE)
+# Statuses a delivery ends a run in, waiting for the buyer (see shop.dropbox.notify).
+WAITING_FOR_BUYER_STATUSES = (DeliveryStatus.NEEDS_RECONNECT, DeliveryStatus.NEEDS_SPACE)
+# Active and moving by itself (a reconnect or more space needs the buyer): the page keeps polling these.
 IN_PROGRESS_STATUSES = (DeliveryStatus.QUEUED, DeliveryStatus.RUNNING)
 _ACTIVE_SQL = sql_in("status", ACTIVE_STATUSES)
 
@@ -141,6 +146,8 @@ class Delivery(Model):
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     worker: Mapped[str | None] = mapped_column(String(120))
+    # When the buyer was e-mailed that this run ended (set before sending; cleared by a retry).
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     order: Mapped[Order] = relationship()
     files: Mapped[list[DeliveryFile]] = relationship(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from typing import Any
 
-from flask import current_app
+from flask import current_app, has_request_context, session
 from sqlalchemy import select
 
 from shop.dropbox.connections import connection_for
@@ -13,6 +15,12 @@ from shop.dropbox.models import IN_PROGRESS_STATUSES, Delivery, DropboxConnectio
 from shop.extensions import db
 from shop.models import Order
 
+# In the buyer's session: the last "does not fit" answer (set by the deliver and retry views),
+# shown beside the album or pack it was for, for a while. Read, never popped: the order page
+# changes nothing, and a later delivery of that target that fits clears it.
+SPACE_REFUSAL_KEY = "dropbox_space_refusal"
+SPACE_REFUSAL_SHOWN_FOR = 15 * 60  # seconds
+
 
 @dataclass
 class DropboxState:
@@ -20,9 +28,16 @@ class DropboxState:
     connection: DropboxConnection | None
     app_folder: str
     # The newest delivery per target (see delivery_target), as progress dictionaries.
-    latest: dict[str, dict] = field(default_factory=dict)
+    latest: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The last space refusal for this order: SpaceVerdict.as_json() plus "target".
+    space_refusal: dict[str, Any] | None = None
 
-    def latest_for(self, album_id: int | None) -> dict | None:
+    def space_refusal_for(self, album_id: int | None) -> dict[str, Any] | None:
+        """The "does not fit" answer for one album (or the pack when None), if one is recent."""
+        refusal = self.space_refusal
+        return refusal if refusal and refusal.get("target") == delivery_target(album_id) else None
+
+    def latest_for(self, album_id: int | None) -> dict[str, Any] | None:
         """The newest delivery of one album, or of the pack when ``album_id`` is None."""
         return self.latest.get(delivery_target(album_id))
 
@@ -47,13 +62,30 @@ def mask_email(email: str) -> str:
     return f"{local[:1]}•••{at}{domain}" if at else f"{email[:1]}•••"
 
 
+def space_refusal_anchor(target: str) -> str:
+    """The id of the paragraph that shows a space refusal for ``target`` on the order page."""
+    return "dropbox-space-" + target.replace(":", "-")
+
+
+def recent_space_refusal(order: Order) -> dict[str, Any] | None:
+    if not has_request_context():
+        return None
+    refusal = session.get(SPACE_REFUSAL_KEY)
+    if not isinstance(refusal, dict) or refusal.get("order_id") != order.id:
+        return None
+    if time.time() - float(refusal.get("at", 0)) > SPACE_REFUSAL_SHOWN_FOR:
+        return None
+    return {**refusal, "anchor": space_refusal_anchor(str(refusal.get("target", "")))}
+
+
 def dropbox_state(order: Order) -> DropboxState:
     configured = bool(current_app.config.get("DROPBOX_APP_KEY") and current_app.config.get("DROPBOX_APP_SECRET"))
     connection = connection_for(order)
-    latest: dict[str, dict] = {}
+    latest: dict[str, dict[str, Any]] = {}
     for delivery in db.session.scalars(
         select(Delivery).where(Delivery.order_id == order.id).order_by(Delivery.id.desc())
     ):
         latest.setdefault(delivery.target, progress(delivery))
     return DropboxState(configured=configured, connection=connection,
-                        app_folder="Apps/" + current_app.config["DROPBOX_APP_FOLDER"], latest=latest)
+                        app_folder="Apps/" + current_app.config["DROPBOX_APP_FOLDER"], latest=latest,
+                        space_refusal=recent_space_refusal(order))

@@ -8,17 +8,15 @@ so a reference is always stored with an aware expiry, and errors read the same i
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from dropbox import files as dbx_files
 from dropbox.exceptions import ApiError
 
-from shop.models import utcnow
+from shop.models import TrackFile, utcnow
 
-
-class HoldsReference(Protocol):
-    copy_ref: str | None
-    copy_ref_expires_at: datetime | None
+if TYPE_CHECKING:  # shop.dropbox.models imports nothing from here, but keep the floors apart
+    from shop.dropbox.models import AlbumFolderRef
 
 
 def aware(value: datetime) -> datetime:
@@ -26,7 +24,7 @@ def aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def record_reference(row: HoldsReference, result: dbx_files.GetCopyReferenceResult) -> None:
+def record_reference(row: TrackFile | AlbumFolderRef, result: dbx_files.GetCopyReferenceResult) -> None:
     """Store a freshly minted reference on a track file or folder row (not committed)."""
     row.copy_ref = result.copy_reference
     row.copy_ref_expires_at = aware(result.expires)

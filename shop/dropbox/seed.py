@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import dropbox
 from dropbox import files as dbx_files
@@ -61,7 +61,7 @@ def albums_in_scope(album_id: int | None = None, pack_slug: str | None = None) -
     return list(db.session.scalars(query))
 
 
-def _needs_reference(expires_at, now) -> bool:
+def _needs_reference(expires_at: datetime | None, now: datetime) -> bool:
     return expires_at is None or expires_at - EXPIRY_MARGIN <= now
 
 
@@ -138,7 +138,7 @@ def seed_album(dbx: dropbox.Dropbox, album: Album, summary: SeedSummary, dry_run
 
 
 def _seed_folder_reference(dbx: dropbox.Dropbox, album: Album, fmt: str, folder: str, count: int,
-                           summary: SeedSummary, dry_run: bool, now) -> None:
+                           summary: SeedSummary, dry_run: bool, now: datetime) -> None:
     ref = db.session.scalar(select(AlbumFolderRef).where(AlbumFolderRef.album_id == album.id,
                                                          AlbumFolderRef.format == fmt))
     # A folder reference names the folder, not its contents: it stays good while the

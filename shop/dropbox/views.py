@@ -1,18 +1,30 @@
-"""Dropbox pages: connect (OAuth), callback, disconnect, deliver, progress, retry, fetch."""
+"""Dropbox pages: connect (OAuth), callback, disconnect, deliver, progress, retry, fetch.
+
+Space first: before a delivery is enqueued (and before a retry) the buyer's free space is
+read; what does not fit is refused before anything starts. JSON clients get **409
+Conflict** (the request conflicts with the state of the buyer's Dropbox; a 5xx such as 507
+would say the store failed, and 507 is about the server's own storage) with
+``{"reason": "insufficient_space", "error": <sentence>, "format", "needed", "free",
+"fits": [{"format", "needed"}, ...]}``, sizes in bytes. Browsers go back to the order
+page, whose Dropbox panel shows the same sentence next to the album or pack asked for.
+"""
 
 from __future__ import annotations
 
 import logging
 import secrets
+import time
 
 import requests
 from dropbox.exceptions import DropboxException
 from dropbox.oauth import BadRequestException, BadStateException, CsrfException, NotApprovedException, ProviderException
 from flask import abort, current_app, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 
 from shop import ratelimit
 from shop.dropbox import bp, connections
-from shop.dropbox.client import DropboxNotConfigured, web_url
+from shop.dropbox.client import DropboxNotConfigured, buyer_client, web_url
+from shop.dropbox.connections import remember_refreshed_token
 from shop.dropbox.deliveries import (
     OrderNotPaid,
     active_delivery,
@@ -31,11 +43,14 @@ from shop.dropbox.models import (
     Delivery,
     DeliveryFile,
     DeliveryStatus,
+    FileStatus,
     delivery_target,
 )
+from shop.dropbox.order_panel import SPACE_REFUSAL_KEY, space_refusal_anchor
+from shop.dropbox.space import SPACE_CHECK_TIMEOUT, SpaceVerdict, check_space, wanted_from_rows
 from shop.errors import error_response, wants_json
 from shop.extensions import db
-from shop.models import FORMATS
+from shop.models import FORMATS, Order
 from shop.order_links import get_order, get_paid_order
 from shop.storage import get_storage
 
@@ -52,17 +67,17 @@ def _order_url(token: str, anchor: str = "dropbox") -> str:
     return url_for("orders.show", token=token) + f"#{anchor}"
 
 
-def _problem(title: str, message: str, token: str | None, status: int):
+def _problem(title: str, message: str, token: str | None, status: int) -> ResponseReturnValue:
     return render_template("dropbox/problem.html", title=title, message=message, token=token), status
 
 
-def _unreachable(token: str | None):
+def _unreachable(token: str | None) -> ResponseReturnValue:
     return _problem("Dropbox is unreachable", "We could not reach Dropbox just now. Nothing was changed; "
                     "go back to your order and try again in a minute.", token, 503)
 
 
 @bp.get("/orders/<token>/dropbox/connect")
-def connect_link(token: str):
+def connect_link(token: str) -> ResponseReturnValue:
     """The old GET address: it starts nothing (an order link opened in someone else's browser
     must not connect their Dropbox), it only leads to the order page and its Connect button."""
     get_order(token)
@@ -70,13 +85,13 @@ def connect_link(token: str):
 
 
 @bp.post("/orders/<token>/dropbox/connect")
-def connect(token: str):
+def connect(token: str) -> ResponseReturnValue:
     """Start Dropbox OAuth for this order: a CSRF-protected POST from the order page."""
     get_paid_order(token)
     return _begin_oauth(token, None)
 
 
-def _begin_oauth(token: str, pending_delivery: dict | None):
+def _begin_oauth(token: str, pending_delivery: dict[str, str] | None) -> ResponseReturnValue:
     """Send the buyer to Dropbox's consent page; the callback finishes for this order.
 
     :param pending_delivery: ``{"target", "format"}`` to start once connected (one click), if any.
@@ -91,7 +106,7 @@ def _begin_oauth(token: str, pending_delivery: dict | None):
 
 
 @bp.get("/dropbox/callback")
-def callback():
+def callback() -> ResponseReturnValue:
     pending = session.get(_CONNECT_KEY) or {}
     token = pending.get("order_token")
     try:
@@ -139,13 +154,13 @@ def callback():
 
 
 @bp.post("/orders/<token>/dropbox/disconnect")
-def disconnect(token: str):
+def disconnect(token: str) -> ResponseReturnValue:
     order = get_paid_order(token)
     connections.disconnect(order)
     return redirect(_order_url(token), code=303)
 
 
-def _start(token: str, target: str):
+def _start(token: str, target: str) -> ResponseReturnValue:
     order = get_paid_order(token)
     fmt = request.form.get("format", "")
     if fmt not in FORMATS:
@@ -160,10 +175,21 @@ def _start(token: str, target: str):
     if connections.connection_for(order) is None:
         # One click: connect, and start what was asked on the way back.
         return _begin_oauth(token, {"target": target, "format": fmt})
-    done = None if active_delivery(order.id, target, fmt) else recently_done(order.id, target, fmt)
+    existing = active_delivery(order.id, target, fmt)
+    done = None if existing else recently_done(order.id, target, fmt)
     if done is not None:
         # Delivered a moment ago: show that instead of copying everything again.
         return progress(done) if wants_json() else redirect(_order_url(token, f"delivery-{done.id}"), code=303)
+    if existing is None or existing.status == DeliveryStatus.NEEDS_SPACE.value:
+        verdict = _space_verdict(order, target, fmt, existing)
+        if verdict is not None and not verdict.fits:
+            return _no_space(token, order, target, verdict)
+    _forget_refusal(order, target)
+    if existing is not None and existing.status == DeliveryStatus.NEEDS_SPACE.value:
+        # The buyer made room and asked again: the same delivery goes on.
+        retry_delivery(existing)
+        return progress(existing) if wants_json() else redirect(_order_url(token, f"delivery-{existing.id}"),
+                                                                code=303)
     try:
         delivery, created = create_delivery(order, target, fmt)
     except OrderNotPaid:
@@ -181,13 +207,44 @@ def _start(token: str, target: str):
     return redirect(_order_url(token, f"delivery-{delivery.id}"), code=303)
 
 
+def _space_verdict(order: Order, target: str, fmt: str, delivery: Delivery | None) -> SpaceVerdict | None:
+    """Whether what ``delivery`` still lacks (or the whole target, for a new one) fits; None: unknown."""
+    connection = connections.connection_for(order)
+    if connection is None:
+        return None
+    dbx = buyer_client(connection, timeout=SPACE_CHECK_TIMEOUT)
+    before = dbx._oauth2_access_token
+    wanted = None
+    if delivery is not None:
+        wanted = wanted_from_rows((f.folder, f.name, f.track_file) for f in delivery.files
+                                  if f.status != FileStatus.DONE.value)
+    verdict = check_space(dbx, target_albums(order, target), fmt, wanted)
+    remember_refreshed_token(connection.id, dbx, before)
+    return verdict
+
+
+def _no_space(token: str, order: Order, target: str, verdict: SpaceVerdict) -> ResponseReturnValue:
+    """Refuse a delivery that does not fit: 409 with the numbers, or the order page saying them."""
+    body = verdict.as_json()
+    if wants_json():
+        return {**body, "status": 409}, 409
+    session[SPACE_REFUSAL_KEY] = {**body, "order_id": order.id, "target": target, "at": time.time()}
+    return redirect(_order_url(token, space_refusal_anchor(target)), code=303)
+
+
+def _forget_refusal(order: Order, target: str) -> None:
+    refusal = session.get(SPACE_REFUSAL_KEY)
+    if refusal and refusal.get("order_id") == order.id and refusal.get("target") == target:
+        session.pop(SPACE_REFUSAL_KEY, None)
+
+
 @bp.post("/orders/<token>/dropbox/albums/<int:album_id>")
-def deliver_album(token: str, album_id: int):
+def deliver_album(token: str, album_id: int) -> ResponseReturnValue:
     return _start(token, delivery_target(album_id))
 
 
 @bp.post("/orders/<token>/dropbox/pack")
-def deliver_pack(token: str):
+def deliver_pack(token: str) -> ResponseReturnValue:
     return _start(token, PACK_TARGET)
 
 
@@ -200,7 +257,7 @@ def _delivery(token: str, delivery_id: int, paid_only: bool = True) -> Delivery:
 
 
 @bp.get("/orders/<token>/dropbox/deliveries/<int:delivery_id>")
-def delivery_status(token: str, delivery_id: int):
+def delivery_status(token: str, delivery_id: int) -> ResponseReturnValue:
     # Also for an order that is no longer paid: its page shows why the delivery stopped.
     delivery = _delivery(token, delivery_id, paid_only=False)
     response = current_app.make_response(progress(delivery))
@@ -209,8 +266,14 @@ def delivery_status(token: str, delivery_id: int):
 
 
 @bp.post("/orders/<token>/dropbox/deliveries/<int:delivery_id>/retry")
-def retry(token: str, delivery_id: int):
+def retry(token: str, delivery_id: int) -> ResponseReturnValue:
     delivery = _delivery(token, delivery_id)
+    if delivery.status in (DeliveryStatus.FAILED.value, DeliveryStatus.NEEDS_SPACE.value):
+        # Space first, again: a retry that cannot fit would only park once more.
+        verdict = _space_verdict(delivery.order, delivery.target, delivery.format, delivery)
+        if verdict is not None and not verdict.fits:
+            return _no_space(token, delivery.order, delivery.target, verdict)
+        _forget_refusal(delivery.order, delivery.target)
     retry_delivery(delivery)
     if wants_json():
         return progress(delivery), 202
@@ -218,7 +281,7 @@ def retry(token: str, delivery_id: int):
 
 
 @bp.get("/dropbox/files/<fetch_token>")
-def fetch_file(fetch_token: str):
+def fetch_file(fetch_token: str) -> ResponseReturnValue:
     """The signed URL Dropbox fetches in the save_url fallback: one file of a delivery under way."""
     delivery_file_id = verify_file_token(fetch_token)
     file = db.session.get(DeliveryFile, delivery_file_id) if delivery_file_id is not None else None

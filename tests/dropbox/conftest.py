@@ -103,6 +103,14 @@ def buyer(app, seeded_pack, emulator):
     return order, token
 
 
+def per_file_only():
+    """Forget the store's album-folder references: no fast path, no batch path, file by file."""
+    from shop.dropbox.models import AlbumFolderRef
+
+    db.session.execute(AlbumFolderRef.__table__.delete())
+    db.session.commit()
+
+
 def connect_buyer(order, emulator, email: str = BUYER_EMAIL):
     """Store a connection as the OAuth callback would (the web flow has its own tests)."""
     issued = emulator.issue_tokens(APP_KEY, email)

@@ -17,7 +17,7 @@ from shop.dropbox.jobs import Deliverer
 from shop.dropbox.models import AlbumFolderRef, Delivery, DeliveryFile
 from shop.extensions import db
 from shop.models import TrackFile
-from tests.dropbox.conftest import APP_KEY, BUYER_EMAIL, STORE_EMAIL, connect_buyer
+from tests.dropbox.conftest import APP_KEY, BUYER_EMAIL, STORE_EMAIL, connect_buyer, per_file_only
 
 
 class FakeSleep:
@@ -79,19 +79,22 @@ def test_per_file_path_when_the_folder_exists_and_identical_files_count(buyer, s
     order, _ = buyer
     server, emulator = emulator_server
     album = seeded_pack.albums[0]
-    first = run(album_delivery(order, album, "mp3"))
+    first = run(album_delivery(order, album, "mp3-v0"))
     # The buyer deletes one file; a second delivery must restore just that one.
     gone = first.files[1]
     assert gone.path in buyer_files(emulator)
     issued = emulator.issue_tokens(APP_KEY, BUYER_EMAIL)
     dropbox.Dropbox(issued.access_token, session=RedirectingSession(server.base_url)).files_delete_v2(gone.path)
     emulator.stats.reset()
-    second = run(album_delivery(order, album, "mp3"))
+    per_file_only()  # the batch path has its own tests (test_half_delivered.py)
+    second = run(album_delivery(order, album, "mp3-v0"))
     assert second.status == "done"
     methods = Counter(f.method for f in second.files)
     assert methods == {"already_there": 2, "copy_reference": 1}
     assert buyer_files(emulator) == expected_files(second)
-    assert calls(emulator, "files/copy_reference/save") == 3  # one saved, two found in place
+    # One listing of the folder finds two in place; only the missing one is saved.
+    assert calls(emulator, "files/list_folder") == 1
+    assert calls(emulator, "files/copy_reference/save") == 1
 
 
 def test_a_different_file_in_the_way_gets_a_free_name(buyer, seeded_pack, emulator):
@@ -111,11 +114,12 @@ def test_a_different_file_in_the_way_gets_a_free_name(buyer, seeded_pack, emulat
 def test_expired_file_references_are_minted_again(buyer, seeded_pack, emulator):
     order, _ = buyer
     album = seeded_pack.albums[0]
-    emulator.seed_file(BUYER_EMAIL, APP_KEY, "/The Quiet Fires - Ember Line (MP3)/other.txt", b"x")  # no fast path
-    refs = {f.id: f.copy_ref for t in album.tracks for f in t.files if f.format == "mp3"}
+    emulator.seed_file(BUYER_EMAIL, APP_KEY, "/The Quiet Fires - Ember Line (MP3 V0)/other.txt", b"x")  # no fast path
+    refs = {f.id: f.copy_ref for t in album.tracks for f in t.files if f.format == "mp3-v0"}
     for ref in refs.values():
         emulator.expire_copy_reference(ref)
-    delivery = run(album_delivery(order, album, "mp3"))
+    per_file_only()
+    delivery = run(album_delivery(order, album, "mp3-v0"))
     assert delivery.status == "done" and not delivery.used_fallback
     assert {f.method for f in delivery.files} == {"copy_reference"}
     db.session.expire_all()
@@ -187,17 +191,18 @@ def test_429_storms_are_waited_out_as_told(buyer, seeded_pack, emulator):
 def test_server_errors_get_bounded_retries(buyer, seeded_pack, emulator):
     order, _ = buyer
     album = seeded_pack.albums[2]
-    emulator.seed_file(BUYER_EMAIL, APP_KEY, "/Mono Lake - Salt Flats (MP3)/notes.txt", b"x")
+    emulator.seed_file(BUYER_EMAIL, APP_KEY, "/Mono Lake - Salt Flats (MP3 V0)/notes.txt", b"x")
     emulator.add_fault({"status": 500, "route": "files/copy_reference/save", "email": BUYER_EMAIL, "count": 2})
     emulator.add_fault({"status": 503, "route": "files/copy_reference/save", "email": BUYER_EMAIL, "count": 1})
-    delivery = run(album_delivery(order, album, "mp3"))
+    delivery = run(album_delivery(order, album, "mp3-v0"))
     assert delivery.status == "done"
 
     # A Dropbox that keeps failing: the file fails, the delivery says so, and retry finishes it.
     other = seeded_pack.albums[1]
-    emulator.seed_file(BUYER_EMAIL, APP_KEY, "/Björk Ørsted - Ünïcode & Co_slash (MP3)/x.txt", b"x")
+    emulator.seed_file(BUYER_EMAIL, APP_KEY, "/Björk Ørsted - Ünïcode & Co_slash (MP3 V0)/x.txt", b"x")
     emulator.add_fault({"status": 500, "route": "files/copy_reference/save", "email": BUYER_EMAIL, "count": 5})
-    failed = run(album_delivery(order, other, "mp3"))
+    per_file_only()
+    failed = run(album_delivery(order, other, "mp3-v0"))
     assert failed.status == "failed"
     assert "Press retry" in failed.error
     assert Counter(f.status for f in failed.files) == {"failed": 1, "done": 1}
@@ -233,33 +238,33 @@ def test_expired_buyer_access_token_is_refreshed_silently(buyer, seeded_pack, em
 def test_a_second_click_returns_the_same_delivery(buyer, seeded_pack):
     order, _ = buyer
     album = seeded_pack.albums[0]
-    first, created = create_delivery(order, f"album:{album.id}", "mp3")
-    second, created_again = create_delivery(order, f"album:{album.id}", "mp3")
+    first, created = create_delivery(order, f"album:{album.id}", "mp3-v0")
+    second, created_again = create_delivery(order, f"album:{album.id}", "mp3-v0")
     assert created and not created_again and first.id == second.id
     # Another format or target is another delivery.
     assert create_delivery(order, f"album:{album.id}", "wav")[1]
-    assert create_delivery(order, "pack", "mp3")[1]
+    assert create_delivery(order, "pack", "mp3-v0")[1]
 
 
 def test_the_database_refuses_two_active_deliveries(buyer, seeded_pack):
     from sqlalchemy.exc import IntegrityError
 
     order, _ = buyer
-    db.session.add(Delivery(order_id=order.id, target="pack", format="mp3"))
+    db.session.add(Delivery(order_id=order.id, target="pack", format="mp3-v0"))
     db.session.commit()
-    db.session.add(Delivery(order_id=order.id, target="pack", format="mp3"))
+    db.session.add(Delivery(order_id=order.id, target="pack", format="mp3-v0"))
     with pytest.raises(IntegrityError):
         db.session.commit()
     db.session.rollback()
     # Once finished, a new one may start.
     db.session.execute(Delivery.__table__.update().values(status="done"))
-    db.session.add(Delivery(order_id=order.id, target="pack", format="mp3"))
+    db.session.add(Delivery(order_id=order.id, target="pack", format="mp3-v0"))
     db.session.commit()
 
 
 def test_pack_delivery_covers_every_album(buyer, seeded_pack, emulator):
     order, _ = buyer
-    delivery, _ = create_delivery(order, "pack", "mp3")
+    delivery, _ = create_delivery(order, "pack", "mp3-v0")
     assert len(delivery.files) == 9
     delivery = run(delivery)
     assert delivery.status == "done"

@@ -11,7 +11,7 @@ from shop.extensions import db
 
 def test_active_delivery_shows_progress_and_refreshes_without_javascript(client, buyer, seeded_pack):
     order, token = buyer
-    delivery, _ = create_delivery(order, f"album:{seeded_pack.albums[0].id}", "mp3")
+    delivery, _ = create_delivery(order, f"album:{seeded_pack.albums[0].id}", "mp3-v0")
     html = client.get(f"/orders/{token}").data.decode()
     refresh = re.search(r'<noscript><meta http-equiv="refresh" content="3; url=([^"]+)"></noscript>', html).group(1)
     assert refresh.startswith(f"/orders/{token}?seen=") and refresh.endswith(f"#delivery-{delivery.id}")
@@ -26,22 +26,22 @@ def test_active_delivery_shows_progress_and_refreshes_without_javascript(client,
 
 def test_finished_delivery_says_done_and_stops_refreshing(client, buyer, seeded_pack):
     order, token = buyer
-    delivery, _ = create_delivery(order, f"album:{seeded_pack.albums[0].id}", "mp3")
+    delivery, _ = create_delivery(order, f"album:{seeded_pack.albums[0].id}", "mp3-v0")
     for file in delivery.files:
         file.status = "done"
     delivery.status = DeliveryStatus.DONE.value
     db.session.commit()
     html = client.get(f"/orders/{token}").data.decode()
     assert "Done: 3 files in your Dropbox" in html
-    assert "/The Quiet Fires - Ember Line (MP3)" in html
+    assert "/The Quiet Fires - Ember Line (MP3 V0)" in html
     assert 'http-equiv="refresh"' not in html
 
 
 def test_failed_delivery_offers_retry_and_revoked_one_offers_reconnect(client, buyer, seeded_pack):
     order, token = buyer
-    failed, _ = create_delivery(order, f"album:{seeded_pack.albums[0].id}", "mp3")
+    failed, _ = create_delivery(order, f"album:{seeded_pack.albums[0].id}", "mp3-v0")
     failed.status, failed.error = DeliveryStatus.FAILED.value, "1 of 3 files could not be copied"
-    parked, _ = create_delivery(order, f"album:{seeded_pack.albums[1].id}", "mp3")
+    parked, _ = create_delivery(order, f"album:{seeded_pack.albums[1].id}", "mp3-v0")
     parked.status, parked.error = DeliveryStatus.NEEDS_RECONNECT.value, "Reconnect to finish."
     db.session.commit()
     html = client.get(f"/orders/{token}").data.decode()

@@ -17,7 +17,7 @@ from shop.dropbox.jobs import Deliverer
 from shop.dropbox.models import Delivery, DropboxConnection, delivery_target
 from shop.extensions import db
 from shop.models import Order
-from tests.dropbox.conftest import APP_KEY, BUYER_EMAIL
+from tests.dropbox.conftest import APP_KEY, BUYER_EMAIL, per_file_only
 from tests.services import wait_until
 
 REFUND_REASON = "This order was refunded, so the delivery stopped."
@@ -35,7 +35,7 @@ def done_count(delivery_id: int) -> int:
     return sum(1 for f in fresh(delivery_id).files if f.status == "done")
 
 
-def click(client, token, target: str = "pack", fmt: str = "mp3", **kw):
+def click(client, token, target: str = "pack", fmt: str = "mp3-v0", **kw):
     url = f"/orders/{token}/dropbox/pack" if target == "pack" else f"/orders/{token}/dropbox/albums/{target}"
     return client.post(url, data={"format": fmt}, headers={"Accept": "application/json"}, **kw)
 
@@ -51,7 +51,7 @@ def refund_directly(order: Order) -> None:
 
 def test_a_refunded_order_gets_no_more_deliveries(buyer, seeded_pack, emulator):
     order, _ = buyer
-    delivery, _ = create_delivery(order, delivery_target(seeded_pack.albums[0].id), "mp3")
+    delivery, _ = create_delivery(order, delivery_target(seeded_pack.albums[0].id), "mp3-v0")
     refund_directly(order)
     Deliverer(delivery.id, sleep=lambda s: None).run()
     delivery = fresh(delivery.id)
@@ -97,9 +97,11 @@ def test_a_running_pack_delivery_refunded_mid_way_stops_before_the_next_file(cli
     order, token = buyer
     delivery_id = click(client, token, "pack").json["id"]
     total = len(fresh(delivery_id).files)
-    # A file of the buyer's in each folder refuses the folder fast path: file by file, slowly.
+    # A file of the buyer's in each folder refuses the folder fast path, and without folder
+    # references there is no batch path either: file by file, slowly.
     for path in sorted({f.folder for f in fresh(delivery_id).files}):
         emulator.seed_file(BUYER_EMAIL, APP_KEY, f"{path}/notes.txt", b"mine")
+    per_file_only()
     emulator.set_latency(700, route="files/copy_reference/save")
     start_worker()
     assert wait_until(lambda: done_count(delivery_id) >= 1, timeout=60)
@@ -175,7 +177,7 @@ def test_fetch_links_serve_only_an_active_delivery_of_a_paid_order(client, app, 
     from tests.dropbox.conftest import connect_buyer
 
     order, _ = buyer
-    delivery, _ = create_delivery(order, delivery_target(seeded_pack.albums[0].id), "mp3")
+    delivery, _ = create_delivery(order, delivery_target(seeded_pack.albums[0].id), "mp3-v0")
     file = delivery.files[0]
     path = fetch_path(app, file.id)
     good = client.get(path)
@@ -193,7 +195,7 @@ def test_fetch_links_serve_only_an_active_delivery_of_a_paid_order(client, app, 
     # Another order's delivery, once that order is refunded: nothing more is served.
     other, _ = factories.make_order(app, seeded_pack, email="other@example.com")
     connect_buyer(other, emulator, "other@example.com")
-    theirs, _ = create_delivery(other, delivery_target(seeded_pack.albums[0].id), "mp3")
+    theirs, _ = create_delivery(other, delivery_target(seeded_pack.albums[0].id), "mp3-v0")
     their_path = fetch_path(app, theirs.files[0].id)
     assert client.get(their_path).status_code == 200
     refund_directly(other)
@@ -382,9 +384,9 @@ def test_a_delivery_without_a_live_worker_says_it_is_paused(client, buyer, seede
     from shop.models import utcnow
 
     order, token = buyer
-    running, _ = create_delivery(order, delivery_target(seeded_pack.albums[0].id), "mp3")
-    queued, _ = create_delivery(order, delivery_target(seeded_pack.albums[1].id), "mp3")
-    fresh_one, _ = create_delivery(order, delivery_target(seeded_pack.albums[2].id), "mp3")
+    running, _ = create_delivery(order, delivery_target(seeded_pack.albums[0].id), "mp3-v0")
+    queued, _ = create_delivery(order, delivery_target(seeded_pack.albums[1].id), "mp3-v0")
+    fresh_one, _ = create_delivery(order, delivery_target(seeded_pack.albums[2].id), "mp3-v0")
     running.status, running.worker = "running", "gone:1:abc"
     running.heartbeat_at = utcnow() - timedelta(minutes=5)
     running.files[0].status = "done"
@@ -425,7 +427,7 @@ def run_in_thread(app, deliverer: Deliverer) -> tuple[threading.Thread, list[str
 def test_a_slow_call_keeps_the_claim_alive(app, buyer, seeded_pack, emulator):
     order, _ = buyer
     stale = app.config["DELIVERY_STALE_SECONDS"]
-    delivery, _ = create_delivery(order, delivery_target(seeded_pack.albums[0].id), "mp3")
+    delivery, _ = create_delivery(order, delivery_target(seeded_pack.albums[0].id), "mp3-v0")
     db.session.commit()
     # One fast-path call that takes longer than the stale limit. The SDK timeout is kept below
     # half of it, but a read timeout bounds each socket read, not the call: an answer that
@@ -451,7 +453,7 @@ def test_a_worker_that_lost_its_claim_during_the_fast_path_writes_nothing(app, b
     from shop.models import utcnow
 
     order, _ = buyer
-    delivery, _ = create_delivery(order, delivery_target(seeded_pack.albums[0].id), "mp3")
+    delivery, _ = create_delivery(order, delivery_target(seeded_pack.albums[0].id), "mp3-v0")
     db.session.commit()
     app.config["DROPBOX_TIMEOUT"] = 30  # see test_a_slow_call_keeps_the_claim_alive
     emulator.set_latency(2500, route="files/copy_reference/save")
@@ -488,7 +490,7 @@ def test_the_worker_survives_redis_going_away_while_a_job_runs(client, app, buye
         app.extensions.pop("shop.redis", None)
         slow_album, quick_album = seeded_pack.albums[2], seeded_pack.albums[0]
         # File by file (a file of the buyer's is in the folder), slowly: the job outlives Redis.
-        emulator.seed_file(BUYER_EMAIL, APP_KEY, "/Mono Lake - Salt Flats (MP3)/notes.txt", b"mine")
+        emulator.seed_file(BUYER_EMAIL, APP_KEY, "/Mono Lake - Salt Flats (MP3 V0)/notes.txt", b"mine")
         emulator.set_latency(700, route="files/copy_reference/save")
         worker = start_worker()
         first_id = click(client, token, str(slow_album.id)).json["id"]
@@ -559,8 +561,8 @@ def test_no_secret_reaches_the_worker_side_logs(client, app, buyer, seeded_pack,
 
     # The buyer revokes the store's access: the next delivery parks (run here, for caplog).
     emulator.unlink(BUYER_EMAIL, APP_KEY)
-    emulator.seed_file(BUYER_EMAIL, APP_KEY, "/The Quiet Fires - Ember Line (MP3)/notes.txt", b"x")
-    revoked, _ = create_delivery(order, delivery_target(seeded_pack.albums[0].id), "mp3")
+    emulator.seed_file(BUYER_EMAIL, APP_KEY, "/The Quiet Fires - Ember Line (MP3 V0)/notes.txt", b"x")
+    revoked, _ = create_delivery(order, delivery_target(seeded_pack.albums[0].id), "mp3-v0")
     with caplog.at_level(logging.DEBUG):
         assert Deliverer(revoked.id, sleep=lambda s: None).run() == "needs reconnect"
         from shop.dropbox.deliveries import sweep

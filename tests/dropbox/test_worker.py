@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from shop.dropbox.models import Delivery
 from shop.extensions import db
-from tests.dropbox.conftest import APP_KEY, BUYER_EMAIL
+from tests.dropbox.conftest import APP_KEY, BUYER_EMAIL, per_file_only
 from tests.services import RedisServer, wait_until
 
 
@@ -35,7 +35,7 @@ def assert_each_file_exactly_once(emulator, delivery: Delivery) -> None:
     assert len(files) == len(delivery.files)
 
 
-def click(client, token, album_id, fmt="mp3", **kw):
+def click(client, token, album_id, fmt="mp3-v0", **kw):
     return client.post(f"/orders/{token}/dropbox/albums/{album_id}", data={"format": fmt},
                        headers={"Accept": "application/json"}, **kw)
 
@@ -56,7 +56,7 @@ def test_click_then_worker_delivers_and_progress_endpoint_reports_it(client, buy
     assert status["status"] == "done"
     assert status["done"] == status["total"] == 3
     assert [f["status"] for f in status["files"]] == ["done"] * 3
-    assert status["folders"] == ["/The Quiet Fires - Ember Line (MP3)"]
+    assert status["folders"] == ["/The Quiet Fires - Ember Line (MP3 V0)"]
     assert_each_file_exactly_once(emulator, delivery_status(delivery_id))
 
     page = client.get(f"/orders/{token}").data.decode()
@@ -68,8 +68,10 @@ def test_worker_killed_mid_delivery_resumes_and_finishes_each_file_once(client, 
                                                                          start_worker):
     order, token = buyer
     album = seeded_pack.albums[2]  # four tracks
-    # A folder already there sends the job file by file, and latency makes it slow enough to kill.
-    emulator.seed_file(BUYER_EMAIL, APP_KEY, "/Mono Lake - Salt Flats (MP3)/notes.txt", b"mine")
+    # A folder already there and no folder references send the job file by file, and latency
+    # makes it slow enough to kill.
+    emulator.seed_file(BUYER_EMAIL, APP_KEY, "/Mono Lake - Salt Flats (MP3 V0)/notes.txt", b"mine")
+    per_file_only()
     emulator.set_latency(400, route="files/copy_reference/save")
     delivery_id = click(client, token, album.id).json["id"]
 
@@ -94,7 +96,7 @@ def test_two_workers_never_deliver_the_same_file_twice(client, buyer, seeded_pac
     order, token = buyer
     emulator.set_latency(50)
     ids = [click(client, token, album.id, fmt).json["id"]
-           for album in seeded_pack.albums for fmt in ("mp3", "flac")]
+           for album in seeded_pack.albums for fmt in ("mp3-v0", "flac")]
     # The same job ids enqueued again, as a sweep racing a click would.
     from shop.dropbox.deliveries import enqueue_delivery
 
@@ -124,7 +126,7 @@ def test_redis_down_on_click_waits_in_the_database_and_runs_when_it_is_back(app,
     assert "try again shortly" in response.json["error"]
     delivery = db.session.scalar(select(Delivery))
     assert delivery.status == "queued" and delivery.enqueued_at is None
-    html = client.post(f"/orders/{token}/dropbox/albums/{album.id}", data={"format": "mp3"})
+    html = client.post(f"/orders/{token}/dropbox/albums/{album.id}", data={"format": "mp3-v0"})
     assert html.status_code == 503 and b"Try again shortly" in html.data
     assert db.session.query(Delivery).count() == 1
 
@@ -157,10 +159,10 @@ def test_bad_delivery_requests(client, app, buyer, seeded_pack):
     for fmt in ("", "ogg", "MP3 ", "../../etc", "x" * 500):
         response = client.post(f"/orders/{token}/dropbox/albums/{album.id}", data={"format": fmt})
         assert response.status_code == 400
-    assert client.post(f"/orders/{token}/dropbox/albums/999999", data={"format": "mp3"}).status_code == 404
-    assert client.post(f"/orders/{token}/dropbox/albums/x", data={"format": "mp3"}).status_code == 404
+    assert client.post(f"/orders/{token}/dropbox/albums/999999", data={"format": "mp3-v0"}).status_code == 404
+    assert client.post(f"/orders/{token}/dropbox/albums/x", data={"format": "mp3-v0"}).status_code == 404
     _, unpaid = factories.make_order(app, seeded_pack, paid=False, email="u@example.com")
-    assert client.post(f"/orders/{unpaid}/dropbox/pack", data={"format": "mp3"}).status_code == 404
+    assert client.post(f"/orders/{unpaid}/dropbox/pack", data={"format": "mp3-v0"}).status_code == 404
     assert client.get(f"/orders/{token}/dropbox/albums/{album.id}").status_code == 405
     assert db.session.query(Delivery).count() == 0
 

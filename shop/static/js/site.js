@@ -52,8 +52,9 @@ function startStats() {
 }
 
 const FILE_STATE_LABELS = { pending: "waiting", copying: "copying", done: "in Dropbox", failed: "failed" };
-const FINAL_STATES = new Set(["done", "failed", "needs_reconnect", "cancelled"]);
-const STOPPED_STATES = new Set(["failed", "needs_reconnect", "cancelled"]);
+// needs_space: the buyer's Dropbox is full; like needs_reconnect, it waits for the buyer (Retry).
+const FINAL_STATES = new Set(["done", "failed", "needs_reconnect", "needs_space", "cancelled"]);
+const STOPPED_STATES = new Set(["failed", "needs_reconnect", "needs_space", "cancelled"]);
 
 function renderDelivery(box, data) {
   box.dataset.status = data.status;
