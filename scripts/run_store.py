@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -222,7 +223,11 @@ def start_stripe_emulator(supervisor: Supervisor, store_url: str) -> str:
     return base
 
 
-def prepare_catalog(env: dict[str, str], seed: bool) -> None:
+def prepare_catalog(env: dict[str, str], seed: bool) -> threading.Thread | None:
+    """Migrate; on an empty catalog, create the demo pack (synthesised FLAC masters, imported)
+    and return a started thread that encodes its eight formats and previews in parallel
+    processes and then seeds the store's Dropbox, so the web server starts meanwhile (the
+    pack shows "coming soon: preparing files" until its files are ready). Otherwise seed here."""
     from flask_migrate import upgrade
     from sqlalchemy import func, select
 
@@ -238,15 +243,41 @@ def prepare_catalog(env: dict[str, str], seed: bool) -> None:
             log("empty catalog: creating the demo pack (a few seconds)")
             from shop.catalog.demo import create_demo_pack
 
-            create_demo_pack()
-        else:
-            log("reusing the catalog and orders in instance/")
+            started = time.monotonic()
+            report = create_demo_pack(encode=False)
+            log(f"demo pack imported in {time.monotonic() - started:.1f} s; encoding its "
+                f"{len(report.encode_track_ids)} tracks into every format while the store starts")
+            thread = threading.Thread(target=_encode_demo_then_seed, args=(app, report.encode_track_ids, seed),
+                                      name="demo-encode", daemon=True)
+            thread.start()
+            return thread
+        log("reusing the catalog and orders in instance/")
         if seed:
-            from shop.dropbox.seed import albums_in_scope, run_seed
+            _seed(app)
+    return None
 
-            summary = run_seed(albums_in_scope())
-            log(f"Dropbox seed: uploaded {summary.uploaded}, skipped {summary.skipped}, "
-                f"references minted {summary.references_minted}, failed {summary.failed}")
+
+def _encode_demo_then_seed(app, track_ids: list[int], seed: bool) -> None:
+    from shop.catalog.jobs import encode_now
+
+    started = time.monotonic()
+    with app.app_context():
+        summary = encode_now(track_ids)
+        log(f"demo pack encoded: {summary.files} files of {summary.tracks} tracks in "
+            f"{time.monotonic() - started:.1f} s, {len(summary.failures)} failed; it is on sale now")
+        for failure in summary.failures:
+            log(f"  encode failed: {failure}")
+    if seed:
+        _seed(app)
+
+
+def _seed(app) -> None:
+    with app.app_context():
+        from shop.dropbox.seed import albums_in_scope, run_seed
+
+        summary = run_seed(albums_in_scope())
+        log(f"Dropbox seed: uploaded {summary.uploaded}, skipped {summary.skipped}, "
+            f"references minted {summary.references_minted}, failed {summary.failed}")
 
 
 def main() -> int:

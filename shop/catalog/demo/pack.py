@@ -190,10 +190,13 @@ def write_tags(path: Path, album: DemoAlbum, number: int, title: str) -> None:
     flac.save()
 
 
-def create_demo_pack(slug: str = DEFAULT_SLUG, echo: Echo | None = None, workers: int | None = None) -> ImportReport:
+def create_demo_pack(slug: str = DEFAULT_SLUG, echo: Echo | None = None, workers: int | None = None,
+                     encode: bool = True) -> ImportReport:
     """Create (or confirm) the demo pack, its buyer files encoded. Needs an app context.
 
     :param workers: parallel encoding processes (default: one per CPU, at most 8).
+    :param encode: False to leave the encodes pending (``report.encode_track_ids``) for the
+        caller: ``make run`` encodes them while the store starts.
     :raises shop.catalog.importer.CatalogImportError: if the pack already holds different
         masters under the demo albums' names, or an encode failed.
     """
@@ -210,7 +213,7 @@ def create_demo_pack(slug: str = DEFAULT_SLUG, echo: Echo | None = None, workers
         if echo:
             echo(f"  done in {time.perf_counter() - started:.1f} s")
         report = import_albums(Path(tmp), settings, echo=echo)
-    if report.encode_track_ids:
+    if report.encode_track_ids and encode:
         started = time.perf_counter()
         summary = encode_now(report.encode_track_ids, workers=workers)
         if echo:
