@@ -17,7 +17,7 @@ bp = Blueprint("pay", __name__)
 
 # No script may run on the page; forms may post anywhere because the answer redirects to
 # the store's success URL, and browsers apply form-action to that redirect as well.
-CSP = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'"
+CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'"
 
 
 def _emulator() -> Emulator:
