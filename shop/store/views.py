@@ -39,7 +39,7 @@ def buyer_format(format_id: str) -> BuyerFormat:
 
 
 @bp.get("/")
-def index():
+def index() -> str:
     now = utcnow()
     packs = db.session.scalars(select(Pack).order_by(Pack.ends_at)).all()
     on_sale = [p for p in packs if p.is_on_sale(now)]
@@ -69,12 +69,12 @@ def render_pack(pack: Pack, form: dict[str, str] | None = None, errors: dict[str
 
 
 @bp.get("/packs/<slug>")
-def pack(slug: str):
+def pack(slug: str) -> ResponseReturnValue:
     return render_pack(get_pack(slug))
 
 
 @bp.get("/packs/<slug>/stats.json")
-def pack_stats_json(slug: str):
+def pack_stats_json(slug: str) -> dict[str, int | str]:
     pack = get_pack(slug)
     purchases, total, average = pack_stats(pack.id)
     return {"purchases": purchases, "total_cents": total, "average_cents": average, "currency": pack.currency}
@@ -122,7 +122,7 @@ def _album_in_pack(slug: str, album_id: int) -> Album:
 
 
 @bp.get("/packs/<slug>/albums/<int:album_id>/cover")
-def cover(slug: str, album_id: int):
+def cover(slug: str, album_id: int) -> Response:
     album = _album_in_pack(slug, album_id)
     if not album.cover_key:
         abort(404)
@@ -130,7 +130,7 @@ def cover(slug: str, album_id: int):
     response = send_file(
         io.BytesIO(data),
         mimetype=COVER_TYPES.get(album.cover_extension, "application/octet-stream"),
-        etag=album.cover_sha256,
+        etag=album.cover_sha256 or False,
         conditional=True,
         max_age=86400,
     )
