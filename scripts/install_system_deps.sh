@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Debian packages the test suite drives: zip checkers, a private redis-server, Chromium, and
-# ffmpeg/flac (independent decoders that check our encodes, and the encoding benchmark's baseline).
+# Debian packages the test suite drives: zip checkers, a private redis-server, Chromium,
+# ffmpeg/flac (independent decoders that check our encodes, and the encoding benchmark's baseline),
+# and nginx with iproute2 (tests/multihost: the store across network namespaces, behind nginx).
 # Installs only what is missing, and only where it can (root with apt-get); otherwise it
 # says what is missing and the tests that need it skip with that reason.
 set -euo pipefail
@@ -14,6 +15,8 @@ declare -A package_for=(
   [curl]=curl
   [ffmpeg]=ffmpeg
   [flac]=flac
+  [nginx]=nginx
+  [ip]=iproute2
 )
 missing=()
 for binary in "${!package_for[@]}"; do
