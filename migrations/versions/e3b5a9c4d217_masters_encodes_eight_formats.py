@@ -6,6 +6,8 @@ Revises: a7d3c9e1f204
 Create Date: 2026-11-30 01:40:00
 
 """
+from contextlib import contextmanager
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -32,6 +34,24 @@ def _in(column, values):
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
+@contextmanager
+def _sqlite_foreign_keys_off():
+    """SQLite changes a constraint by copying the table and dropping the old one; with
+    foreign keys on, that drop deletes the rows that refer to it (delivery_files through
+    deliveries, track_files and encodes through tracks) or fails (delivery_files ->
+    track_files). The pragma only takes effect outside a transaction."""
+    if op.get_bind().dialect.name != 'sqlite':
+        yield
+        return
+    with op.get_context().autocommit_block():
+        op.execute('PRAGMA foreign_keys = OFF')
+    try:
+        yield
+    finally:
+        with op.get_context().autocommit_block():
+            op.execute('PRAGMA foreign_keys = ON')
+
+
 def _change_formats(allowed, renames, drop_others):
     """Per table: drop the check, rename format values (and drop rows of formats the other
     side does not know, on downgrade), put the new check back. SQLite cannot alter a
@@ -41,6 +61,9 @@ def _change_formats(allowed, renames, drop_others):
             batch_op.drop_constraint(check, type_='check')
         if drop_others:
             known = tuple(allowed) + tuple(renames)
+            if table == 'track_files':
+                op.execute(f"DELETE FROM delivery_files WHERE track_file_id IN "
+                           f"(SELECT id FROM track_files WHERE NOT ({_in('format', known)}))")
             op.execute(f"DELETE FROM {table} WHERE NOT ({_in('format', known)})")
         for old, new in renames.items():
             op.execute(f"UPDATE {table} SET format = '{new}' WHERE format = '{old}'")
@@ -49,6 +72,16 @@ def _change_formats(allowed, renames, drop_others):
 
 
 def upgrade():
+    with _sqlite_foreign_keys_off():
+        _upgrade()
+
+
+def downgrade():
+    with _sqlite_foreign_keys_off():
+        _downgrade()
+
+
+def _upgrade():
     with op.batch_alter_table('tracks', schema=None) as batch_op:
         batch_op.add_column(sa.Column('master_key', sa.String(length=300), nullable=True))
         batch_op.add_column(sa.Column('master_size', sa.BigInteger(), nullable=True))
@@ -87,7 +120,7 @@ def upgrade():
     _change_formats(NEW_FORMATS, {'mp3': 'mp3-v0'}, drop_others=False)
 
 
-def downgrade():
+def _downgrade():
     # Files in the formats added here (and their counts, deliveries, folder references)
     # cannot be represented in the old schema and are removed.
     _change_formats(OLD_FORMATS, {'mp3-v0': 'mp3'}, drop_others=True)
