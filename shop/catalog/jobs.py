@@ -405,35 +405,50 @@ def _pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
 def encode_now(track_ids: Iterable[int], workers: int | None = None, echo: Echo | None = None,
                storage: Storage | None = None) -> EncodeSummary:
     """Encode the tracks' waiting formats here and now, tracks in parallel processes (the
-    database and storage writes stay in this process). Needs an app context."""
+    database and storage writes stay in this process). Needs an app context.
+
+    A track is claimed (and its master fetched) only when a process is about to take it, and
+    the claims in flight are renewed as results come in, so a long run never looks stale to
+    a worker's sweep.
+    """
     storage = storage or get_storage()
     me = _me("sync")
     summary = EncodeSummary()
-    track_ids = list(track_ids)
-    workers = min(workers or default_workers(), max(1, len(track_ids)))
+    waiting = list(track_ids)
+    workers = min(workers or default_workers(), max(1, len(waiting)))
     with tempfile.TemporaryDirectory(prefix="encode-") as tmp, _pool(workers) as pool:
-        tasks: dict[int, EncodeTask] = {}
-        for track_id in track_ids:
-            formats = claim(track_id, me)
-            if not formats:
-                continue
-            workdir = Path(tmp) / str(track_id)
-            workdir.mkdir()
-            try:
-                tasks[track_id] = prepare(track_id, formats, workdir, storage)
-            except LookupError as exc:
-                fail(track_id, me, str(exc), retry=False)
-                summary.failures.append(str(exc))
-        futures: dict[Future[TaskResult], EncodeTask] = {}
-        results: Iterable[tuple[EncodeTask, TaskResult | BaseException]]
+
+        def take() -> EncodeTask | None:
+            """The next track with something to encode, claimed and fetched; None when done."""
+            while waiting:
+                track_id = waiting.pop(0)
+                formats = claim(track_id, me)
+                if not formats:
+                    continue
+                workdir = Path(tmp) / str(track_id)
+                workdir.mkdir()
+                try:
+                    return prepare(track_id, formats, workdir, storage)
+                except LookupError as exc:
+                    fail(track_id, me, str(exc), retry=False)
+                    summary.failures.append(str(exc))
+            return None
+
         if pool is None:
-            results = ((task, _run_safely(task)) for task in tasks.values())
-        else:
-            futures = {pool.submit(run_task, task): task for task in tasks.values()}
-            results = ((futures[f], f.exception() or f.result()) for f in as_completed(futures))
-        for task, result in results:
-            _record(task, result, me, storage, summary, echo)
-    return summary
+            while (task := take()) is not None:
+                _record(task, _run_safely(task), me, storage, summary, echo)
+            return summary
+        in_flight: dict[Future[TaskResult], EncodeTask] = {}
+        while True:
+            while len(in_flight) < workers and (task := take()) is not None:
+                in_flight[pool.submit(run_task, task)] = task
+            if not in_flight:
+                return summary
+            finished = next(as_completed(in_flight))
+            task = in_flight.pop(finished)
+            _record(task, finished.exception() or finished.result(), me, storage, summary, echo)
+            for other in in_flight.values():
+                heartbeat(other.track_id, me)
 
 
 def _run_safely(task: EncodeTask) -> TaskResult | BaseException:
