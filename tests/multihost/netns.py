@@ -48,23 +48,33 @@ def unavailable_reason() -> str | None:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, killed but not yet reaped, counts as gone)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
         return False
-    except PermissionError:
-        return True
-    return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def kill_inside(netns: str) -> None:
+    """SIGKILL whatever still runs inside ``netns`` (a crashed run's services)."""
+    for pid in ip("netns", "pids", netns, check=False).stdout.split():
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def remove_leftovers() -> list[str]:
-    """Delete namespaces and links of earlier runs whose process is gone; returns their names."""
+    """Delete namespaces (and what runs in them) and links of earlier runs whose test process
+    is gone; returns their names."""
     removed = []
     owner = re.compile(rf"^{TAG}-(\d+)-")
     for line in ip("netns", "list").stdout.splitlines():
         name = line.split()[0] if line.strip() else ""
         match = owner.match(name)
         if match and not _pid_alive(int(match.group(1))):
+            kill_inside(name)
             ip("netns", "delete", name, check=False)
             removed.append(name)
     for line in ip("-o", "link", "show").stdout.splitlines():
@@ -143,6 +153,7 @@ class Network:
     def remove(self) -> None:
         """Delete every host's namespace (its veth goes with it) and the bridge. Never raises."""
         for host in self.hosts:
+            kill_inside(host.netns)
             ip("netns", "delete", host.netns, check=False)
             ip("link", "delete", host.outer, check=False)
         ip("link", "delete", self.bridge, check=False)
