@@ -12,10 +12,13 @@ from sqlalchemy import select
 from shop.dropbox.models import AlbumFolderRef
 from shop.dropbox.seed import albums_in_scope, run_seed
 from shop.extensions import db
-from shop.models import TrackFile, utcnow
+from shop.models import FORMATS, TrackFile, utcnow
 from tests import factories
 from tests.dropbox.conftest import APP_KEY, STORE_EMAIL, worker_env
 from tests.services import ROOT
+
+# The factory pack: 5 tracks on 2 albums, each in every buyer format.
+FILES = 5 * len(FORMATS)
 
 
 def store_bytes_uploaded(emulator) -> int:
@@ -27,8 +30,8 @@ def test_seed_uploads_every_file_and_records_references(app, emulator):
     files = db.session.scalars(select(TrackFile)).all()
     summary = run_seed(albums_in_scope(pack_slug=pack.slug))
     assert summary.failed == 0
-    assert summary.uploaded == len(files) == 15
-    assert summary.references_minted == len(files) + 2 * 3  # every file, every album-and-format folder
+    assert summary.uploaded == len(files) == FILES
+    assert summary.references_minted == len(files) + 2 * len(FORMATS)  # every file, every album-and-format folder
     assert store_bytes_uploaded(emulator) == sum(f.size for f in files)
 
     remote = {f["path_display"]: f for f in emulator.list_files(STORE_EMAIL, APP_KEY)}
@@ -36,7 +39,7 @@ def test_seed_uploads_every_file_and_records_references(app, emulator):
         assert file.copy_ref and file.copy_ref_expires_at > utcnow()
         assert remote[file.dropbox_path]["content_hash"] == file.dropbox_content_hash
     folders = db.session.scalars(select(AlbumFolderRef)).all()
-    assert len(folders) == 6 and all(f.copy_ref and f.file_count in (2, 3) for f in folders)
+    assert len(folders) == 2 * len(FORMATS) and all(f.copy_ref and f.file_count in (2, 3) for f in folders)
 
 
 def test_second_seed_uploads_zero_bytes_and_keeps_references(app, emulator):
@@ -46,7 +49,7 @@ def test_second_seed_uploads_zero_bytes_and_keeps_references(app, emulator):
     emulator.stats.reset()
     summary = run_seed(albums_in_scope(pack_slug=pack.slug))
     assert summary.uploaded == 0 and summary.references_minted == 0 and summary.failed == 0
-    assert summary.skipped == 15
+    assert summary.skipped == FILES
     assert store_bytes_uploaded(emulator) == 0
     assert "files/upload" not in emulator.stats.as_json()["calls"]
     assert {f.id: f.copy_ref for f in db.session.scalars(select(TrackFile))} == refs_before
@@ -72,7 +75,7 @@ def test_changed_remote_file_is_uploaded_again(app, emulator):
     victim = db.session.scalars(select(TrackFile).order_by(TrackFile.id)).first()
     emulator.seed_file(STORE_EMAIL, APP_KEY, victim.dropbox_path, b"something else")
     summary = run_seed(albums_in_scope(pack_slug=pack.slug))
-    assert summary.uploaded == 1 and summary.skipped == 14
+    assert summary.uploaded == 1 and summary.skipped == FILES - 1
     remote = {f["path_display"]: f for f in emulator.list_files(STORE_EMAIL, APP_KEY)}
     assert remote[victim.dropbox_path]["content_hash"] == victim.dropbox_content_hash
 
@@ -80,7 +83,7 @@ def test_changed_remote_file_is_uploaded_again(app, emulator):
 def test_dry_run_changes_nothing(app, emulator):
     pack = factories.make_pack(app)
     summary = run_seed(albums_in_scope(pack_slug=pack.slug), dry_run=True)
-    assert summary.uploaded == 15 and summary.failed == 0
+    assert summary.uploaded == FILES and summary.failed == 0
     assert emulator.list_files(STORE_EMAIL, APP_KEY) == []
     db.session.expire_all()
     assert all(f.copy_ref is None for f in db.session.scalars(select(TrackFile)))
@@ -91,24 +94,24 @@ def test_scope_by_album(app, emulator):
     pack = factories.make_pack(app)
     album = pack.albums[1]
     summary = run_seed(albums_in_scope(album_id=album.id))
-    assert summary.uploaded == 6  # 2 tracks x 3 formats
+    assert summary.uploaded == 2 * len(FORMATS)  # 2 tracks in every format
 
 
 def test_seed_command_and_script_share_code_options_and_exit_status(app, runner, emulator):
     pack = factories.make_pack(app)
     result = runner.invoke(args=["dropbox", "seed", "--pack", pack.slug, "--dry-run"])
     assert result.exit_code == 0, result.output
-    assert "Dry run: would have uploaded 15 files" in result.output
+    assert f"Dry run: would have uploaded {FILES} files" in result.output
 
     env = worker_env(app)
     script = subprocess.run([sys.executable, "scripts/dropbox_seed.py", "--pack", pack.slug], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=120)
     assert script.returncode == 0, script.stderr
-    assert "uploaded 15 files" in script.stdout and "failed 0" in script.stdout
+    assert f"uploaded {FILES} files" in script.stdout and "failed 0" in script.stdout
 
     again = subprocess.run([sys.executable, "scripts/dropbox_seed.py", "--pack", pack.slug], cwd=ROOT, env=env,
                            capture_output=True, text=True, timeout=120)
-    assert "uploaded 0 files (0.0 MiB), skipped 15" in again.stdout
+    assert f"uploaded 0 files (0.0 MiB), skipped {FILES}" in again.stdout
 
     missing = runner.invoke(args=["dropbox", "seed", "--pack", "no-such-pack"])
     assert missing.exit_code == 1
