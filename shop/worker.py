@@ -22,6 +22,7 @@ from types import FrameType
 
 import click
 import redis
+import sqlalchemy.exc
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from rq import SimpleWorker
@@ -85,6 +86,9 @@ def _sweeper(app: Flask, stop: threading.Event) -> None:
                     log.info("re-enqueued %s tracks with waiting or stale encodes", count)
             except redis.exceptions.RedisError:
                 log.warning("sweep skipped: Redis unavailable")
+            except sqlalchemy.exc.OperationalError as exc:
+                # The database is down or unreachable: one line per sweep, not a traceback.
+                log.warning("sweep skipped: database unavailable (%s)", type(exc.orig).__name__)
             except Exception:
                 log.exception("sweep failed")
 
