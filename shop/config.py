@@ -102,6 +102,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DELIVERY_MAIL_AFTER_SECONDS", 60, int,
             help="A Dropbox delivery whose run took longer than this e-mails the buyer once when it ends "
                  "(done, failed, or waiting for more space or a reconnect), with a fresh order link."),
+    Setting("ADMIN_UPLOAD_MAX_BYTES", 4 * 1024**3, int, shown_default="`4294967296` (4 GiB)",
+            help="Largest upload of album masters through the operator console (one request: an album's files "
+                 "or its zip). Only that endpoint accepts more than the 64 KiB every other request is held to; "
+                 "the body is streamed to a temporary folder, never held in memory."),
     Setting("TOKEN_KEYS", None, required_note="with the key",
             help="Comma-separated Fernet keys for Dropbox tokens; the first encrypts, all decrypt. "
                  "Development keeps one in `instance/dev_token_key`."),

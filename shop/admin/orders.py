@@ -20,6 +20,7 @@ from sqlalchemy.orm import selectinload
 
 from shop.admin import audit
 from shop.admin.models import Operator
+from shop.catalog.pack_settings import InvalidPackSetting, parse_price
 from shop.downloads.models import DownloadCount
 from shop.dropbox.models import Delivery
 from shop.email_address import normalize_email
@@ -27,14 +28,13 @@ from shop.extensions import db
 from shop.mail import MailError
 from shop.models import Order, OrderLink, OrderStatus, Pack, utcnow
 from shop.order_links import mint_link
-from shop.orders import service
 from shop.orders.receipts import send_receipt
+from shop.payments.refunds import REASONS, RefundError, refund_order
 
 SEARCH_LIMIT = 100
 ORDER_NUMBER = re.compile(r"#?\s*(\d{1,10})")
 GRANT_PROVIDER = "grant"
-# mark_refunded is the orders package's; until it exists the console shows a disabled button.
-REFUNDS_AVAILABLE = hasattr(service, "mark_refunded")
+REFUND_REASONS = REASONS
 
 log = logging.getLogger(__name__)
 
@@ -155,18 +155,57 @@ def grant(pack: Pack, email: str, operator: Operator, ip: str | None) -> tuple[O
     return order, _mail_receipt(order, token)
 
 
-def refund(order: Order, operator: Operator, ip: str | None) -> bool:
-    """Mark the order refunded and revoke its access (:func:`shop.orders.service.mark_refunded`).
+@dataclass(frozen=True)
+class RefundAnswer:
+    """What the provider said to a refund asked from the console."""
 
-    The money itself is returned through the provider separately (not yet from here).
-    :raises ActionError: for an order that is not paid.
+    amount_cents: int
+    currency: str
+    refund_id: str | None
+    status: str | None
+    revoked_now: bool
+
+
+def parse_refund_amount(text: str) -> int | None:
+    """The refund form's amount: None (all that is left) when blank, else cents.
+
+    :raises ActionError: for something that is not a plain amount like 4.50.
     """
-    _paid(order)
+    if not text.strip():
+        return None
+    try:
+        return parse_price(text)
+    except InvalidPackSetting as exc:
+        raise ActionError(f"refund amount: {exc}") from None
+
+
+def refund(order: Order, amount_cents: int | None, reason: str | None, operator: Operator,
+           ip: str | None) -> RefundAnswer:
+    """Refund ``amount_cents`` (all that is left when None) through the order's payment provider
+    (:func:`shop.payments.refunds.refund_order`), audited with the provider's answer.
+
+    For a Stripe order the money goes back through Stripe, and the order changes when Stripe's
+    event arrives (a full refund revokes it then); an order no provider took money for is
+    marked refunded at once.
+
+    :raises ActionError: the provider's or the store's refusal (audited too; nothing changed).
+    """
     order_id = order.id
-    changed = service.mark_refunded(order_id, "This order was refunded by the store.")
-    audit.record(operator, "order.refund", f"order:{order_id}", {"changed": changed}, ip)
+    details: dict[str, object] = {"amount_cents": amount_cents, "reason": reason}
+    try:
+        request = refund_order(order_id, amount_cents=amount_cents, reason=reason or None)
+    except RefundError as exc:
+        db.session.rollback()
+        audit.record(operator, "order.refund.refused", f"order:{order_id}", {**details, "error": str(exc)}, ip)
+        db.session.commit()
+        raise ActionError(str(exc)) from None
+    answer = RefundAnswer(request.amount_cents, request.currency, request.refund_id, request.status,
+                          request.revoked_now)
+    audit.record(operator, "order.refund", f"order:{order_id}",
+                 {**details, "refunded_cents": answer.amount_cents, "refund_id": answer.refund_id,
+                  "provider_status": answer.status, "revoked_now": answer.revoked_now}, ip)
     db.session.commit()
-    return changed
+    return answer
 
 
 CSV_COLUMNS = ("order", "email", "amount", "currency", "status", "provider", "payment_ref", "created_at", "paid_at")

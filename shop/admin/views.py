@@ -25,6 +25,7 @@ from shop.admin.dashboard_charts import dashboard_charts
 from shop.admin.models import Operator
 from shop.email_address import EmailError
 from shop.extensions import db
+from shop.formatting import money
 from shop.models import Order, Pack
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ def audit_every_post(response: Response) -> Response:
             audit.record(operator(), f"{name}.attempt", request.path, {"status": response.status_code},
                          request.remote_addr)
             db.session.commit()
+            audit.recorded_since_last_check()  # this row is no view's: the next request starts clean
         except Exception:
             db.session.rollback()
             log.exception("could not write the audit row for %s", request.endpoint)
@@ -165,7 +167,7 @@ def _order(order_id: int) -> Order:
 def order(order_id: int) -> str:
     detail = admin_orders.detail(_order(order_id))
     return render_template("admin/order.html", detail=detail, order=detail.order,
-                           can_refund=admin_orders.REFUNDS_AVAILABLE)
+                           reasons=admin_orders.REFUND_REASONS)
 
 
 def _after_action(order_id: int) -> BaseResponse:
@@ -204,12 +206,19 @@ def replace_links(order_id: int) -> BaseResponse:
 def refund(order_id: int) -> BaseResponse:
     found = _order(order_id)
     try:
-        changed = admin_orders.refund(found, operator(), request.remote_addr)
+        amount = admin_orders.parse_refund_amount(request.form.get("amount", "")[:32])
+        reason = request.form.get("reason", "")[:64]
+        answer = admin_orders.refund(found, amount, reason or None, operator(), request.remote_addr)
     except admin_orders.ActionError as exc:
-        flash(str(exc))
+        flash(f"No refund: {exc}")
+        return _after_action(order_id)
+    amount_text = money(answer.amount_cents, answer.currency)
+    if answer.refund_id is None:
+        flash(f"{amount_text} recorded as refunded; the order's access is revoked."
+              if answer.revoked_now else "The order was already refunded.")
     else:
-        flash("The order is refunded and its access revoked. Return the money through the payment provider."
-              if changed else "The order was already refunded.")
+        flash(f"Stripe accepted the refund of {amount_text} ({answer.refund_id}, {answer.status or 'pending'}). "
+              "The order shows it once Stripe's event arrives.")
     return _after_action(order_id)
 
 

@@ -47,3 +47,42 @@ def audit_rows():
 
     db.session.expire_all()
     return db.session.scalars(db.select(AuditEvent).order_by(AuditEvent.id)).all()
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A private redis-server for the console's queue pages (skipped where there is none)."""
+    import shutil
+
+    from tests.services import RedisServer
+
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    server = RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_app(app, redis_server):
+    """``app`` talking to a real, empty Redis."""
+    app.config["REDIS_URL"] = redis_server.url
+    app.extensions.pop("shop.redis", None)
+    from shop.queue import get_redis
+
+    get_redis(app).flushdb()
+    yield app
+    app.extensions.pop("shop.redis", None)
+
+
+@pytest.fixture
+def redis_down(app):
+    """``app`` whose Redis is a closed port."""
+    from tests.services import free_port
+
+    app.config["REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"
+    app.extensions.pop("shop.redis", None)
+    yield app
+    app.extensions.pop("shop.redis", None)

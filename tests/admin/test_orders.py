@@ -108,16 +108,32 @@ def test_grant_creates_a_free_paid_order_and_mails_it(app, admin_client, pack):
     assert admin_client.post("/admin/grants", data={"pack_id": 999999, "email": "a@example.com"}).status_code == 404
 
 
-def test_refund_marks_the_order_refunded_and_closes_its_links(app, admin_client, client, pack):
+def test_refund_through_the_provider_closes_the_links_of_an_order_no_provider_took_money_for(
+        app, admin_client, client, pack):
     order, token = factories.make_order(app, pack)
-    assert admin_orders.REFUNDS_AVAILABLE
-    admin_client.post(f"/admin/orders/{order.id}/refund")
+    page = admin_client.get(f"/admin/orders/{order.id}").data.decode()
+    assert 'name="amount"' in page and 'value="requested_by_customer"' in page and ">Refund<" in page
+    # Only Stripe orders can be refunded in part; the refusal is shown and audited, nothing changes.
+    partial = admin_client.post(f"/admin/orders/{order.id}/refund", data={"amount": "1.00"}, follow_redirects=True)
+    assert b"No refund: " in partial.data and b"only a full refund can be recorded" in partial.data
+    assert audit_rows()[-1].action == "order.refund.refused"
+    bad = admin_client.post(f"/admin/orders/{order.id}/refund", data={"amount": "-3"}, follow_redirects=True)
+    assert b"an amount cannot be negative" in bad.data
+    db.session.expire_all()
+    assert db.session.get(Order, order.id).status == "paid"
+
+    response = admin_client.post(f"/admin/orders/{order.id}/refund",
+                                 data={"amount": "", "reason": "requested_by_customer"}, follow_redirects=True)
+    assert b"recorded as refunded" in response.data
     db.session.expire_all()
     assert db.session.get(Order, order.id).status == "refunded"
     assert ".zip" not in client.get(f"/orders/{token}").data.decode()
-    assert audit_rows()[-1].action == "order.refund"
+    event = audit_rows()[-1]
+    assert event.action == "order.refund"
+    assert event.details["revoked_now"] is True and event.details["reason"] == "requested_by_customer"
     again = admin_client.post(f"/admin/orders/{order.id}/refund", follow_redirects=True)
-    assert b"only paid orders" in again.data
+    assert b"not paid" in again.data
+    assert b'name="amount"' not in admin_client.get(f"/admin/orders/{order.id}").data
 
 
 def test_csv_export_with_injection_escaped(app, admin_client, pack, ended_pack):

@@ -1,0 +1,333 @@
+"""Packs for an operator: creating and scheduling them, what each album still needs, going on sale.
+
+No request objects here. Settings are checked by :mod:`shop.catalog.pack_settings`, the rules
+``flask catalog import`` applies, plus what only the console lets an operator say (an end
+date, edits). A pack the console creates starts in the future: it has no albums yet, and
+:meth:`~shop.models.Pack.is_on_sale` would put an empty pack on sale. It goes on sale early
+only through :func:`put_on_sale`, which refuses while anything is missing (:func:`missing`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from shop.admin import audit
+from shop.admin.models import Operator
+from shop.catalog.pack_settings import (
+    CURRENCY,
+    MAX_DAYS,
+    InvalidPackSetting,
+    PackSettings,
+    parse_price,
+    parse_starts,
+)
+from shop.dropbox.models import AlbumFolderRef
+from shop.extensions import db
+from shop.formats import FORMATS_BY_ID
+from shop.models import PREVIEW, Album, Encode, EncodeStatus, Order, Pack, Track, TrackFile, utcnow
+
+FIELDS = ("title", "slug", "blurb", "starts_at", "ends_at", "currency", "min_price", "suggested_price")
+BLURB_MAX = 2000
+
+
+class PackFormError(ValueError):
+    """A pack form that cannot be saved; ``errors`` maps each field to what is wrong with it."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class PackForm:
+    """A pack form's values, checked: cents, aware UTC datetimes."""
+
+    title: str
+    slug: str
+    blurb: str
+    starts_at: datetime
+    ends_at: datetime
+    currency: str
+    min_price_cents: int
+    suggested_price_cents: int
+
+
+def form_values(pack: Pack | None) -> dict[str, str]:
+    """The form's fields as text: the pack's values, or the defaults of a new pack (tomorrow, 14 days)."""
+    if pack is None:
+        starts = (utcnow() + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+        return {"title": "", "slug": "", "blurb": "", "starts_at": _local(starts),
+                "ends_at": _local(starts + timedelta(days=14)), "currency": "USD",
+                "min_price": "1.00", "suggested_price": "10.00"}
+    return {"title": pack.title, "slug": pack.slug, "blurb": pack.blurb, "starts_at": _local(pack.starts_at),
+            "ends_at": _local(pack.ends_at), "currency": pack.currency,
+            "min_price": f"{pack.min_price_cents / 100:.2f}",
+            "suggested_price": f"{pack.suggested_price_cents / 100:.2f}"}
+
+
+def _local(value: datetime) -> str:
+    """What an ``<input type=datetime-local>`` shows (the console speaks UTC)."""
+    return value.strftime("%Y-%m-%dT%H:%M")
+
+
+def parse_form(values: dict[str, str], existing: Pack | None = None, now: datetime | None = None) -> PackForm:
+    """Check a pack form with the catalog's rules and the console's own.
+
+    :raises PackFormError: naming every bad field; nothing is written.
+    """
+    now = now or utcnow()
+    errors: dict[str, str] = {}
+    text = {name: (values.get(name) or "").strip() for name in FIELDS}
+    slug = existing.slug if existing is not None else text["slug"]
+
+    def parsed(name: str, parse: Any) -> Any:
+        try:
+            return parse(text[name])
+        except InvalidPackSetting as exc:
+            errors[name] = str(exc)
+            return None
+
+    starts = parsed("starts_at", parse_starts) if text["starts_at"] else None
+    ends = parsed("ends_at", parse_starts) if text["ends_at"] else None
+    minimum = parsed("min_price", parse_price)
+    suggested = parsed("suggested_price", parse_price)
+    if starts is None and "starts_at" not in errors:
+        errors["starts_at"] = "a start is required"
+    if ends is None and "ends_at" not in errors:
+        errors["ends_at"] = "an end is required"
+    if starts is not None and ends is not None:
+        if ends <= starts:
+            errors["ends_at"] = "the end must come after the start"
+        elif ends - starts > timedelta(days=MAX_DAYS):
+            errors["ends_at"] = f"a pack is on sale for at most {MAX_DAYS} days"
+        elif ends <= now:
+            errors["ends_at"] = "the end is in the past"
+    if starts is not None and "starts_at" not in errors and starts <= now \
+            and (existing is None or existing.starts_at != starts):
+        # Only "Put on sale now" starts a pack early, after checking it is complete.
+        errors["starts_at"] = "the start must be in the future; put the pack on sale once it is ready"
+    currency = text["currency"].upper()
+    if not CURRENCY.match(currency):
+        errors["currency"] = f"currency {currency!r} must be three capital letters, e.g. USD"
+    if len(text["blurb"]) > BLURB_MAX:
+        errors["blurb"] = f"the blurb is at most {BLURB_MAX} characters"
+    if not text["title"]:
+        errors["title"] = "a title is required"
+
+    settings = PackSettings(slug=slug, title=text["title"] or None, blurb=text["blurb"], starts_at=starts,
+                            min_price_cents=minimum, suggested_price_cents=suggested, currency=currency)
+    if not errors:
+        try:
+            settings.validate(current_app.config.get("MAX_AMOUNT_CENTS"))
+        except InvalidPackSetting as exc:
+            message = str(exc)
+            where = ("slug" if message.startswith("pack slug") else "title" if message.startswith("title")
+                     else "suggested_price" if "suggested" in message else "min_price")
+            errors[where] = message
+    if existing is None and "slug" not in errors and \
+            db.session.scalar(select(Pack.id).where(Pack.slug == slug)) is not None:
+        errors["slug"] = f"a pack {slug!r} already exists"
+    if errors:
+        raise PackFormError(errors)
+    assert starts is not None and ends is not None and minimum is not None and suggested is not None
+    return PackForm(title=text["title"], slug=slug, blurb=text["blurb"], starts_at=starts, ends_at=ends,
+                    currency=currency, min_price_cents=minimum, suggested_price_cents=suggested)
+
+
+def create(form: PackForm, operator: Operator, ip: str | None) -> Pack:
+    """A new pack (committed, with its audit row)."""
+    pack = Pack(slug=form.slug, title=form.title, blurb=form.blurb, starts_at=form.starts_at,
+                ends_at=form.ends_at, currency=form.currency, min_price_cents=form.min_price_cents,
+                suggested_price_cents=form.suggested_price_cents)
+    db.session.add(pack)
+    db.session.flush()
+    audit.record(operator, "pack.create", f"pack:{pack.id}", _audited(form), ip)
+    db.session.commit()
+    return pack
+
+
+def edit_refusal(pack: Pack, now: datetime | None = None) -> str | None:
+    """Why ``pack`` cannot be edited any more, or None: on sale, ended, or bought already."""
+    now = now or utcnow()
+    if pack.has_ended(now):
+        return "the pack has ended"
+    if pack.is_on_sale(now):
+        return "the pack is on sale"
+    if db.session.scalar(select(func.count(Order.id)).where(Order.pack_id == pack.id)):
+        return "the pack has orders"
+    return None
+
+
+def update(pack: Pack, form: PackForm, operator: Operator, ip: str | None) -> None:
+    """Save an edit (the slug stays: the catalog and the store's Dropbox folders go by it).
+
+    :raises PackFormError: when the pack may no longer be edited.
+    """
+    refusal = edit_refusal(pack)
+    if refusal:
+        raise PackFormError({"pack": f"not saved: {refusal}"})
+    pack.title, pack.blurb, pack.currency = form.title, form.blurb, form.currency
+    pack.starts_at, pack.ends_at = form.starts_at, form.ends_at
+    pack.min_price_cents, pack.suggested_price_cents = form.min_price_cents, form.suggested_price_cents
+    audit.record(operator, "pack.update", f"pack:{pack.id}", _audited(form), ip)
+    db.session.commit()
+
+
+def _audited(form: PackForm) -> dict[str, Any]:
+    return {"slug": form.slug, "title": form.title, "starts_at": form.starts_at.isoformat(),
+            "ends_at": form.ends_at.isoformat(), "currency": form.currency,
+            "min_price_cents": form.min_price_cents, "suggested_price_cents": form.suggested_price_cents}
+
+
+# ------------------------------------------------------------------------------- progress
+
+
+@dataclass
+class AlbumProgress:
+    id: int
+    artist: str
+    title: str
+    tracks: int
+    encodes: dict[str, int] = field(default_factory=dict)  # by status
+    failures: list[str] = field(default_factory=list)
+    files: int = 0
+    seeded_files: int = 0
+    folders: int = 0
+    seeded_folders: int = 0
+
+    @property
+    def encodes_total(self) -> int:
+        return sum(self.encodes.values())
+
+    @property
+    def encodes_done(self) -> int:
+        return self.encodes.get(EncodeStatus.DONE.value, 0)
+
+    @property
+    def encoded(self) -> bool:
+        return self.encodes_done == self.encodes_total
+
+    @property
+    def seeded(self) -> bool:
+        return self.files > 0 and self.seeded_files == self.files and self.seeded_folders >= self.folders
+
+    @property
+    def state(self) -> str:
+        if self.encodes.get(EncodeStatus.FAILED.value):
+            return "failed"
+        if not self.encoded:
+            return "encoding"
+        return "ready" if self.seeded else "encoded"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, "artist": self.artist, "title": self.title, "tracks": self.tracks,
+                "state": self.state, "encodes": dict(self.encodes), "encodes_done": self.encodes_done,
+                "encodes_total": self.encodes_total, "failures": self.failures, "files": self.files,
+                "seeded_files": self.seeded_files, "folders": self.folders, "seeded_folders": self.seeded_folders}
+
+
+def album_progress(pack: Pack, now: datetime | None = None) -> list[AlbumProgress]:
+    """Per album: encodes by status (and each failure's reason), files with a live copy reference."""
+    now = now or utcnow()
+    albums = {a.id: AlbumProgress(a.id, a.artist, a.title, 0) for a in
+              db.session.scalars(select(Album).where(Album.pack_id == pack.id).order_by(Album.position, Album.id))}
+    if not albums:
+        return []
+    ids = list(albums)
+    for album_id, count in db.session.execute(
+            select(Track.album_id, func.count(Track.id)).where(Track.album_id.in_(ids)).group_by(Track.album_id)):
+        albums[album_id].tracks = int(count)
+    for album_id, status, count in db.session.execute(
+            select(Track.album_id, Encode.status, func.count(Encode.id)).join(Track, Track.id == Encode.track_id)
+            .where(Track.album_id.in_(ids)).group_by(Track.album_id, Encode.status)):
+        albums[album_id].encodes[status] = int(count)
+    for album_id, number, title, fmt, error, attempts in db.session.execute(
+            select(Track.album_id, Track.number, Track.title, Encode.format, Encode.error, Encode.attempts)
+            .join(Track, Track.id == Encode.track_id)
+            .where(Track.album_id.in_(ids), Encode.status == EncodeStatus.FAILED.value)
+            .order_by(Track.number, Encode.format)):
+        label = "preview" if fmt == PREVIEW else FORMATS_BY_ID[fmt].label
+        albums[album_id].failures.append(
+            f"track {number} {title!r}, {label} (attempt {attempts}): {error or 'no reason recorded'}")
+    live = TrackFile.copy_ref.is_not(None) & (TrackFile.copy_ref_expires_at > now)
+    for album_id, files, seeded in db.session.execute(
+            select(Track.album_id, func.count(TrackFile.id),
+                   func.count(TrackFile.id).filter(live))
+            .join(Track, Track.id == TrackFile.track_id).where(Track.album_id.in_(ids)).group_by(Track.album_id)):
+        albums[album_id].files, albums[album_id].seeded_files = int(files), int(seeded)
+    for album_id, folders in db.session.execute(
+            select(Track.album_id, func.count(func.distinct(TrackFile.format)))
+            .join(Track, Track.id == TrackFile.track_id).where(Track.album_id.in_(ids)).group_by(Track.album_id)):
+        albums[album_id].folders = int(folders)
+    for album_id, seeded in db.session.execute(
+            select(AlbumFolderRef.album_id, func.count(AlbumFolderRef.id))
+            .where(AlbumFolderRef.album_id.in_(ids), AlbumFolderRef.copy_ref_expires_at > now)
+            .group_by(AlbumFolderRef.album_id)):
+        albums[album_id].seeded_folders = int(seeded)
+    return list(albums.values())
+
+
+def dropbox_in_use() -> bool:
+    """Whether the store delivers to Dropbox at all (then an album must be seeded to be sold)."""
+    return bool(current_app.config.get("DROPBOX_APP_KEY"))
+
+
+def missing(pack: Pack, albums: list[AlbumProgress]) -> list[str]:
+    """What keeps ``pack`` from being complete, in words; empty when it can go on sale."""
+    gaps: list[str] = []
+    if not albums:
+        gaps.append("no albums yet: upload an album's masters")
+    for album in albums:
+        name = f"{album.artist} \u2014 {album.title}"
+        if album.encodes.get(EncodeStatus.FAILED.value):
+            gaps.append(f"{name}: {album.encodes[EncodeStatus.FAILED.value]} encode(s) failed "
+                        "(fix the master and upload it again, or retry the encoding)")
+        waiting = album.encodes_total - album.encodes_done - album.encodes.get(EncodeStatus.FAILED.value, 0)
+        if waiting:
+            gaps.append(f"{name}: {waiting} of {album.encodes_total} file(s) still to encode")
+        if album.encoded and dropbox_in_use() and not album.seeded:
+            gaps.append(f"{name}: not seeded to the store's Dropbox "
+                        f"({album.seeded_files} of {album.files} files have a copy reference)")
+    return gaps
+
+
+def sale_state(pack: Pack, now: datetime | None = None) -> str:
+    """``ended``, ``on sale``, ``preparing`` (in its window, files missing) or ``scheduled``."""
+    now = now or utcnow()
+    if pack.has_ended(now):
+        return "ended"
+    if pack.is_on_sale(now):
+        return "on sale"
+    return "preparing" if pack.starts_at <= now else "scheduled"
+
+
+class NotReady(ValueError):
+    """The pack cannot go on sale; ``str(exc)`` says what is missing."""
+
+
+def put_on_sale(pack: Pack, operator: Operator, ip: str | None, now: datetime | None = None) -> bool:
+    """Start the pack's sale now (its end stays), once nothing is missing.
+
+    :returns: False when it was on sale already.
+    :raises NotReady: naming what is missing, or when the pack has ended.
+    """
+    now = now or utcnow()
+    if pack.has_ended(now):
+        raise NotReady("the pack has ended")
+    if pack.is_on_sale(now):
+        return False
+    gaps = missing(pack, album_progress(pack, now))
+    if gaps or pack.is_preparing():
+        raise NotReady("; ".join(gaps) or "some files are still being prepared")
+    before = pack.starts_at
+    if pack.starts_at > now:
+        pack.starts_at = now
+    audit.record(operator, "pack.put_on_sale", f"pack:{pack.id}",
+                 {"slug": pack.slug, "scheduled_start": before.isoformat()}, ip)
+    db.session.commit()
+    return True

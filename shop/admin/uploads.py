@@ -1,0 +1,222 @@
+"""Album masters uploaded from the browser: into a temporary folder, checked, then imported.
+
+One upload is one album: its files (masters and a cover) or one zip of them. The request
+body is streamed to files in a fresh temporary folder by werkzeug's multipart parser (see
+:func:`receive`); nothing is held whole in memory. A zip is unpacked member by member,
+after refusing one with too many members, absolute or ``..`` paths, links, or more
+uncompressed bytes than an upload may have.
+
+The import runs here, in the request that received the files, with the catalog importer
+(:func:`shop.catalog.importer.import_albums`): the files are on this web host's disk, and a
+worker on another host could not read them. The importer stores the masters in the store's
+storage, so the encoding that follows runs on any worker (queue ``encoding``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.formparser import FormDataParser
+
+from shop.admin import audit
+from shop.admin.models import Operator
+from shop.catalog.importer import CatalogImportError, import_albums
+from shop.catalog.jobs import enqueue_tracks
+from shop.catalog.pack_settings import PackSettings
+from shop.catalog.scan import COVER_EXTENSIONS
+from shop.models import Pack
+
+#: Form fields and file parts one upload may have (an album of a few hundred tracks fits).
+MAX_PARTS = 1000
+MAX_ZIP_MEMBERS = 1000
+#: Text fields (the CSRF token) are small; only file parts go to disk.
+MAX_FORM_MEMORY = 64 * 1024
+NAME_MAX = 200
+#: Loose files an upload may hold: masters and a cover (the importer refuses lossy-only tracks by name).
+ACCEPTED = (".flac", ".wav", ".aif", ".aiff", ".mp3", *COVER_EXTENSIONS)
+COPY_CHUNK = 1024 * 1024
+
+
+class UploadError(ValueError):
+    """An upload refused before anything was imported; ``str(exc)`` says why."""
+
+
+@dataclass
+class Received:
+    """A parsed upload: its text fields, and each file part as it lies in ``folder``."""
+
+    folder: Path
+    form: MultiDict[str, str]
+    files: list[tuple[str, Path]] = field(default_factory=list)  # (name the browser gave, path on disk)
+
+
+@contextmanager
+def staging() -> Iterator[Path]:
+    """A fresh temporary folder, removed afterwards whatever happens."""
+    folder = Path(tempfile.mkdtemp(prefix="admin-upload-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def receive(stream: IO[bytes], mimetype: str, content_length: int | None, options: dict[str, str],
+            folder: Path, max_bytes: int) -> Received:
+    """Parse a multipart body, each file part written straight to a file under ``folder/parts``.
+
+    :raises werkzeug.exceptions.RequestEntityTooLarge: above ``max_bytes`` or :data:`MAX_PARTS`.
+    """
+    parts = folder / "parts"
+    parts.mkdir()
+    opened: list[IO[bytes]] = []
+
+    def to_disk(total_content_length: int | None, content_type: str | None, filename: str | None,
+                content_length: int | None = None) -> IO[bytes]:
+        handle = tempfile.NamedTemporaryFile(dir=parts, delete=False)  # noqa: SIM115 (closed below)
+        opened.append(handle)
+        return handle
+
+    parser = FormDataParser(stream_factory=to_disk, max_form_memory_size=MAX_FORM_MEMORY,
+                            max_content_length=max_bytes, max_form_parts=MAX_PARTS, silent=False)
+    try:
+        _, form, files = parser.parse(stream, mimetype, content_length, options)
+        received = Received(folder, form)
+        storage: FileStorage
+        for storage in files.getlist("files"):
+            if storage.filename:
+                storage.stream.flush()
+                received.files.append((storage.filename, Path(getattr(storage.stream, "name", ""))))
+        return received
+    finally:
+        for handle in opened:
+            handle.close()
+
+
+def safe_name(name: str) -> str:
+    """The last part of a browser's file name, or UploadError for one that cannot be a file's."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if not base or base in (".", "..") or base.startswith(".") or "\x00" in base or len(base) > NAME_MAX:
+        raise UploadError(f"{name!r} is not a usable file name")
+    return base
+
+
+def lay_out(received: Received, max_bytes: int) -> Path:
+    """Put the upload's files where the importer reads an album: loose files in one folder,
+    a zip unpacked. Returns the folder to import.
+
+    :raises UploadError: no files, a mix of a zip and files, several zips, a file type the
+        importer does not read, or a zip refused by :func:`unpack`.
+    """
+    if not received.files:
+        raise UploadError("no files were sent: choose the album's masters and cover, or one zip")
+    album = received.folder / "album"
+    album.mkdir()
+    zips = [(n, p) for n, p in received.files if n.lower().endswith(".zip")]
+    if zips:
+        if len(received.files) > 1:
+            raise UploadError("send one zip per album, or the album's files without a zip")
+        unpack(zips[0][1], album, max_bytes)
+        return album
+    for name, path in received.files:
+        base = safe_name(name)
+        if not base.lower().endswith(ACCEPTED):
+            raise UploadError(f"{base}: not a master (FLAC, WAV, AIFF) or a cover (JPEG, PNG)")
+        target = album / base
+        if target.exists():
+            raise UploadError(f"{base} was sent twice")
+        path.rename(target)
+    return album
+
+
+def _member_path(info: zipfile.ZipInfo) -> PurePosixPath | None:
+    """The member's relative path, None for what is skipped (folders, macOS metadata), or UploadError."""
+    name = info.filename.replace("\\", "/")
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        raise UploadError(f"the zip member {info.filename!r} has an absolute path")
+    path = PurePosixPath(name)
+    if any(part == ".." for part in path.parts):
+        raise UploadError(f"the zip member {info.filename!r} points outside the album")
+    if stat.S_ISLNK(info.external_attr >> 16):
+        raise UploadError(f"the zip member {info.filename!r} is a link")
+    if info.is_dir() or not path.parts or path.parts[0] == "__MACOSX" or \
+            any(part.startswith(".") for part in path.parts):
+        return None
+    if any(len(part) > NAME_MAX for part in path.parts) or "\x00" in name:
+        raise UploadError(f"the zip member {info.filename!r} has an unusable name")
+    return path
+
+
+def unpack(archive: Path, into: Path, max_bytes: int) -> None:
+    """Unpack a zip member by member into ``into``.
+
+    :raises UploadError: for a file that is no zip, more than :data:`MAX_ZIP_MEMBERS` members,
+        a path outside ``into``, a link, or more than ``max_bytes`` uncompressed.
+    """
+    try:
+        with zipfile.ZipFile(archive) as zipped:
+            members = zipped.infolist()
+            if len(members) > MAX_ZIP_MEMBERS:
+                raise UploadError(f"the zip has {len(members)} members; at most {MAX_ZIP_MEMBERS} are accepted")
+            planned = [(info, path) for info in members if (path := _member_path(info)) is not None]
+            if sum(info.file_size for info, _ in planned) > max_bytes:
+                raise UploadError("the zip unpacks to more than an upload may hold")
+            root = into.resolve()
+            for info, path in planned:
+                target = into.joinpath(*path.parts)
+                if not target.resolve().is_relative_to(root):
+                    raise UploadError(f"the zip member {info.filename!r} points outside the album")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                # ZipExtFile stops at the member's declared size and checks its CRC.
+                with zipped.open(info) as source, target.open("xb") as sink:
+                    shutil.copyfileobj(source, sink, COPY_CHUNK)
+    except zipfile.BadZipFile as exc:
+        raise UploadError(f"the zip cannot be read: {exc}") from None
+    except FileExistsError as exc:
+        raise UploadError(f"the zip holds {Path(exc.filename or '').name} twice") from None
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    albums: list[dict[str, Any]]
+    summary: str
+    notes: list[str]
+    tracks_to_encode: int
+    queue_unavailable: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"ok": True, "albums": self.albums, "summary": self.summary, "notes": self.notes,
+                "tracks_to_encode": self.tracks_to_encode, "queue_unavailable": self.queue_unavailable}
+
+
+def import_upload(pack: Pack, folder: Path, operator: Operator, ip: str | None) -> UploadResult:
+    """Import the album(s) in ``folder`` into ``pack`` and queue their encoding; audited.
+
+    :raises CatalogImportError: the importer's refusal (nothing was changed), also audited.
+    """
+    from shop.extensions import db
+
+    slug, pack_id = pack.slug, pack.id
+    try:
+        report = import_albums(folder, PackSettings(slug=slug))
+    except CatalogImportError as exc:
+        audit.record(operator, "pack.upload.refused", f"pack:{pack_id}", {"error": str(exc)[:1000]}, ip)
+        db.session.commit()
+        raise
+    enqueued = enqueue_tracks(report.encode_track_ids) if report.encode_track_ids else None
+    albums = [{"label": a.label, "status": a.status, "tracks_added": a.tracks_added,
+               "tracks_unchanged": a.tracks_unchanged, "notes": a.notes} for a in report.albums]
+    audit.record(operator, "pack.upload", f"pack:{pack_id}",
+                 {"albums": [a["label"] for a in albums], "tracks_to_encode": len(report.encode_track_ids),
+                  "summary": report.summary()}, ip)
+    db.session.commit()
+    return UploadResult(albums, report.summary(), report.notes, len(report.encode_track_ids),
+                        enqueued.unavailable if enqueued else None)
