@@ -211,7 +211,7 @@ def test_corrupt_masters_are_refused_naming_the_file(tmp_path: Path, masters: di
 
 
 def test_unsupported_rates_and_depths_are_refused(tmp_path: Path) -> None:
-    low_rate = write_track(tmp_path / "demo.wav", 0.5)  # the import helpers write 22.05 kHz
+    low_rate = write_track(tmp_path / "demo.wav", 0.5, rate=22050)
     with pytest.raises(MasterError, match="22050 Hz"):
         probe_master(low_rate)
     as_float = tmp_path / "float.wav"
