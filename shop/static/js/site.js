@@ -164,6 +164,11 @@ function applyFormat(fmt) {
     select.value = option.value;
     link.href = option.dataset.url;
   });
+  // The Dropbox forms follow too, unless the page preselected a delivery's format.
+  document.querySelectorAll(".dropbox-form select[name=format]").forEach((select) => {
+    if (select.querySelector("option[selected]")) return;
+    if (Array.from(select.options).some((o) => o.value === fmt)) select.value = fmt;
+  });
   document.querySelectorAll(".track-links").forEach((links) => {
     const items = Array.from(links.querySelectorAll(".track-link[data-format]"));
     const chosen = items.find((item) => item.dataset.format === fmt) || items[0];
