@@ -161,7 +161,7 @@ def queue_overview() -> QueueOverview:
                     id=job.id, queue=name, function=job.func_name or "?",
                     args=redact(", ".join(repr(a) for a in job.args))[:200],
                     ended_at=_aware(job.ended_at),
-                    traceback=redact(job.exc_info or "")[-TRACEBACK_MAX:],
+                    traceback=redact(_traceback(job))[-TRACEBACK_MAX:],
                 ))
         for worker in Worker.all(connection=connection):
             overview.workers.append(WorkerInfo(
@@ -175,6 +175,15 @@ def queue_overview() -> QueueOverview:
         # The class only: a connection error's text may name the Redis URL and its password.
         log.warning("queue overview: Redis unavailable (%s)", type(exc).__name__)
         return QueueOverview(unavailable=type(exc).__name__)
+
+
+def _traceback(job: Job) -> str:
+    """The job's last failure as RQ recorded it: its latest result, else the text the failed
+    registry keeps on the job (``Job.exc_info`` is deprecated, and warns)."""
+    result = job.latest_result()
+    if result is not None and result.exc_string:
+        return str(result.exc_string)
+    return str(getattr(job, "_exc_info", None) or "")
 
 
 class JobError(ValueError):

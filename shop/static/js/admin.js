@@ -8,6 +8,15 @@ document.addEventListener("submit", (event) => {
   if (question && !window.confirm(question)) event.preventDefault();
 });
 
+// site.js enables every submit button on "pageshow" (after Back); the console's buttons that the
+// server disabled (an action that cannot be done now) stay disabled.
+// This file loads before site.js, so its listener runs first: wait for site.js's to have run.
+window.addEventListener("pageshow", () => {
+  window.setTimeout(() => {
+    document.querySelectorAll("button[data-keep-disabled]").forEach((button) => { button.disabled = true; });
+  }, 0);
+});
+
 document.querySelectorAll("form[data-autosubmit] select").forEach((select) => {
   select.addEventListener("change", () => select.form.submit());
 });
@@ -28,7 +37,10 @@ function pollProgress() {
       const state = document.getElementById("pack-state");
       if (state) state.textContent = data.state;
       const putOnSale = document.querySelector('form[action$="/put-on-sale"] button');
-      if (putOnSale) putOnSale.disabled = data.missing.length > 0 || data.state === "on sale" || data.state === "ended";
+      if (putOnSale) {
+        putOnSale.disabled = data.missing.length > 0 || data.state === "on sale" || data.state === "ended";
+        putOnSale.toggleAttribute("data-keep-disabled", putOnSale.disabled);
+      }
       if (data.busy) pollTimer = window.setTimeout(pollProgress, Number(progressBox.dataset.pollMs) || 2000);
     })
     .catch(() => {
