@@ -43,7 +43,7 @@ def test_deliveries_by_state_with_error_order_and_age(app, admin_client, pack):
     for heading in ("Running", "Queued or waiting", "Needs reconnect", "Needs space", "Failed", "Cancelled"):
         assert f"<h2>{heading} " in html
     assert "Press retry." in html and "Your Dropbox is full" in html and "so the delivery stopped" in html
-    assert f'href="/admin/orders/{order.id}"' in html and ">3 h<" in html
+    assert f'href="/admin/orders/{order.id}"' in html and ">3 h ago<" in html
     # Retry buttons only where a retry can do something (failed, out of space).
     assert html.count("Retry delivery #") == 2 and "Retry all failed" in html
 

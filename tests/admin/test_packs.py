@@ -240,3 +240,60 @@ def test_seed_is_a_job_on_the_encoding_queue(app, admin_client, new_pack, album_
     assert [a.action for a in audit_rows()[-2:]] == ["pack.seed", "pack.seed"]
     page = admin_client.get(f"/admin/packs/{new_pack.id}").data.decode()
     assert 'id="seed-job">queued<' in page
+
+
+def test_a_zip_member_that_is_a_link_is_refused(app, admin_client, new_pack):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        link = zipfile.ZipInfo("01 a.flac")
+        link.external_attr = (0o120777 << 16)  # a symbolic link, as zip -y stores one
+        archive.writestr(link, "/etc/passwd")
+    response = upload(admin_client, new_pack.id, [("album.zip", buffer.getvalue())])
+    assert response.status_code == 400 and "is a link" in response.get_json()["error"]
+
+
+@pytest.fixture
+def csrf_client(app_config, tmp_path):
+    """An operator's client on an app with CSRF on (as in production)."""
+    from shop import create_app
+    from shop.admin import operators
+    from tests.admin.conftest import PASSWORD, csrf_token
+
+    from flask import g
+
+    app = create_app({**app_config, "WTF_CSRF_ENABLED": True})
+    @app.before_request
+    def forget_per_request_caches() -> None:
+        # One app context stays open across these requests (a server pushes one per request):
+        # Flask-Login's user and Flask-WTF's token are cached on ``g``.
+        g.pop("_login_user", None)
+        g.pop("csrf_token", None)
+
+    with app.app_context():
+        db.create_all()
+        operators.create("ops@example.com", PASSWORD)
+        client = app.test_client()
+        token = csrf_token(client)
+        client.post("/admin/login", data={"email": "ops@example.com", "password": PASSWORD, "csrf_token": token})
+        client.post("/admin/packs/new", data={**pack_form(), "csrf_token": csrf_token(client, "/admin/packs/new")})
+        pack = db.session.scalar(db.select(Pack))
+        yield client, pack, csrf_token(client, f"/admin/packs/{pack.id}")
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+def test_the_upload_checks_csrf_itself(csrf_client, album_dir):
+    client, pack, token = csrf_client
+    files = album_files(album_dir)
+    refused = upload(client, pack.id, files)
+    assert refused.status_code == 400 and b"form has expired" in refused.data
+    assert db.session.scalar(db.select(db.func.count(Album.id))) == 0
+    wrong = upload(client, pack.id, files, headers={**XHR, "X-CSRFToken": "not-the-token"})
+    assert wrong.status_code == 400
+    by_header = upload(client, pack.id, files, headers={**XHR, "X-CSRFToken": token})
+    assert by_header.status_code == 200, by_header.data
+    # Without JavaScript the token is the form's first field, read from the streamed body.
+    data = {"csrf_token": token, "files": [(io.BytesIO(b), n) for n, b in files]}
+    plain = client.post(f"/admin/packs/{pack.id}/upload", data=data, content_type="multipart/form-data")
+    assert plain.status_code == 303

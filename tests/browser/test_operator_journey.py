@@ -1,14 +1,15 @@
 """The operator's journey through the console in a real browser.
 
-One test, against the whole store the ``store`` fixture runs (gunicorn-like server thread,
-an RQ worker process, Redis, the Dropbox and Stripe emulators): log in, create and schedule a
+One test, against the whole store the ``store`` fixture runs (the store served over HTTP, an
+RQ worker process, Redis, the Dropbox and Stripe emulators): log in, create and schedule a
 pack, upload a small album (two short FLAC masters and a cover, made here) with the page's
 own upload script, watch the worker encode it on the page's polled progress, seed it to
 Dropbox, put the pack on sale, refund a Stripe order (pending until Stripe's event arrives,
-then refunded), retry a failed Dropbox delivery until the worker has delivered it, and look
-at the workers page. Each page is saved as a screenshot at a desktop and a phone width under
-``artifacts/browser/operator/`` and fails on any console error, CSP violation or sideways
-scrolling.
+then refunded), retry a delivery the worker stopped for want of room in the buyer's Dropbox
+and one that failed, until the worker has delivered both, and look at the workers page.
+Each page is saved as a screenshot at a desktop and a phone width under
+``artifacts/browser/operator/<width>/`` and fails on any console error, CSP violation or
+sideways scrolling.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ OPERATOR = "ops@example.com"
 PASSWORD = "a long operator password"
 BUYER = "refund.me@example.com"
 DROPBOX_BUYER = "retry.me@example.com"
+ROOMLESS_BUYER = "no.room@example.com"
 NEW_PACK = {"title": "Night Ferry", "slug": "night-ferry"}
 #: Two tracks in nine encodes each, by one worker process.
 ENCODE_TIMEOUT_MS = 180_000
@@ -97,24 +99,47 @@ def stripe_paid_order(store: Store) -> int:
         return order.id
 
 
-def failed_delivery(store: Store) -> int:
-    """A paid order whose buyer connected Dropbox, with a delivery of its first album as a worker
-    leaves one that failed (every file failed, the reason recorded): its id."""
+def connected_order(store: Store, email: str) -> Order:
+    """A paid order of the store's pack whose buyer connected Dropbox (as the OAuth callback
+    stores it), bound to the caller's app context."""
     from dropbox.oauth import OAuth2FlowResult
 
     from shop.dropbox.connections import save_connection
-    from shop.dropbox.deliveries import create_delivery
-    from shop.dropbox.models import DeliveryStatus, FileStatus, delivery_target
     from tests import factories
     from tests.services import APP_KEY
 
+    pack = db.session.scalar(db.select(Pack).where(Pack.slug == store.pack.slug))
+    order, _ = factories.make_order(store.app, pack, email=email)
+    issued = store.emulator.issue_tokens(APP_KEY, email)
+    save_connection(order, OAuth2FlowResult(
+        access_token=issued.access_token, account_id=issued.account_id, user_id="1", url_state=None,
+        refresh_token=issued.refresh_token, expires_in=4 * 3600, scope=None))
+    return order
+
+
+def delivery_without_room(store: Store) -> int:
+    """An album delivery into a Dropbox with no room left (the emulator's space control), put on
+    the queue: the worker stops it as ``needs_space``. Its id."""
+    from shop.dropbox.deliveries import create_delivery, enqueue_delivery
+    from shop.dropbox.models import delivery_target
+
     with store.app.app_context():
-        pack = db.session.scalar(db.select(Pack).where(Pack.slug == store.pack.slug))
-        order, _ = factories.make_order(store.app, pack, email=DROPBOX_BUYER)
-        issued = store.emulator.issue_tokens(APP_KEY, DROPBOX_BUYER)
-        save_connection(order, OAuth2FlowResult(
-            access_token=issued.access_token, account_id=issued.account_id, user_id="1", url_state=None,
-            refresh_token=issued.refresh_token, expires_in=4 * 3600, scope=None))
+        order = connected_order(store, ROOMLESS_BUYER)
+        store.emulator.set_space_allocation(ROOMLESS_BUYER, 1024)
+        delivery, _ = create_delivery(order, delivery_target(store.pack.albums[0].id), "flac")
+        assert enqueue_delivery(delivery)
+        return delivery.id
+
+
+def failed_delivery(store: Store) -> int:
+    """A delivery of the first album as a worker leaves one that failed (every file failed with
+    Dropbox's 500, the reason recorded): its id. Made in the database: the worker's own retries
+    of a 500 back off for most of a minute per file before it gives up."""
+    from shop.dropbox.deliveries import create_delivery
+    from shop.dropbox.models import DeliveryStatus, FileStatus, delivery_target
+
+    with store.app.app_context():
+        order = connected_order(store, DROPBOX_BUYER)
         delivery, _ = create_delivery(order, delivery_target(store.pack.albums[0].id), "flac")
         error = "Internal Server Error (injected by dropbox_emulator)"
         for file in delivery.files:
@@ -223,24 +248,38 @@ def test_operator_journey(viewport: str, page, problems: BrowserProblems, store:
     expect(page.locator("#refunded")).to_contain_text("$12.00 of $12.00")
     shots.snap("11-refunded")
 
-    # A failed Dropbox delivery: retried from the deliveries page, delivered by the worker.
-    delivery_id = failed_delivery(store)
+    # Dropbox deliveries that stopped: one the worker parked for want of space (the emulator's
+    # space control), one that failed. Retried from the deliveries page; the worker delivers both.
+    roomless_id = delivery_without_room(store)
+    failed_id = failed_delivery(store)
     page.get_by_role("link", name="Deliveries").click()
-    row = page.locator(f'tr[data-delivery="{delivery_id}"]')
-    expect(row).to_have_attribute("data-status", "failed")
-    expect(row).to_contain_text("Press retry")
-    shots.snap("12-deliveries-failed")
-    row.get_by_role("button", name=f"Retry delivery #{delivery_id}").click()
-    expect(page.locator(".flash")).to_contain_text(f"Delivery #{delivery_id} is queued again.")
+    for _ in range(40):
+        if _delivery_status(store, roomless_id) == "needs_space":
+            break
+        page.wait_for_timeout(250)
+    page.reload()
+    roomless = page.locator(f'tr[data-delivery="{roomless_id}"]')
+    expect(roomless).to_have_attribute("data-status", "needs_space")
+    expect(roomless).to_contain_text("Your Dropbox is full")
+    failed = page.locator(f'tr[data-delivery="{failed_id}"]')
+    expect(failed).to_have_attribute("data-status", "failed")
+    expect(failed).to_contain_text("Press retry")
+    shots.snap("12-deliveries-stopped")
+    store.emulator.set_space_allocation(ROOMLESS_BUYER, 2**40)  # the buyer made room
+    roomless.get_by_role("button", name=f"Retry delivery #{roomless_id}").click()
+    expect(page.locator(".flash")).to_contain_text(f"Delivery #{roomless_id} is queued again.")
+    page.get_by_role("button", name="Retry all failed").click()
+    expect(page.locator(".flash")).to_contain_text("1 failed deliveries queued again.")
     for _ in range(60):
-        if page.locator(f'tr[data-delivery="{delivery_id}"]').count() == 0 and \
-                _delivery_status(store, delivery_id) == "done":
+        if {_delivery_status(store, roomless_id), _delivery_status(store, failed_id)} == {"done"}:
             break
         page.wait_for_timeout(500)
-        page.reload()
-    assert _delivery_status(store, delivery_id) == "done"
+    page.reload()
+    assert _delivery_status(store, roomless_id) == _delivery_status(store, failed_id) == "done"
+    expect(page.locator("tr[data-delivery]")).to_have_count(0)
     tracks = len(store.pack.albums[0].tracks)
-    assert len([p for p in store.dropbox_files(DROPBOX_BUYER) if p.endswith(".flac")]) == tracks
+    for email in (ROOMLESS_BUYER, DROPBOX_BUYER):
+        assert len([p for p in store.dropbox_files(email) if p.endswith(".flac")]) == tracks, email
     shots.snap("13-deliveries-retried")
 
     # The workers page: the queues, the live worker's heartbeat, the store's Dropbox.
@@ -251,7 +290,8 @@ def test_operator_journey(viewport: str, page, problems: BrowserProblems, store:
     shots.snap("14-workers")
 
     page.get_by_role("link", name="Audit log").click()
-    for action in ("pack.create", "pack.upload", "pack.seed", "pack.put_on_sale", "order.refund", "delivery.retry"):
+    for action in ("pack.create", "pack.upload", "pack.seed", "pack.put_on_sale", "order.refund", "delivery.retry",
+                   "delivery.retry_all_failed"):
         expect(page.get_by_text(action, exact=True).first).to_be_visible()
     shots.snap("15-audit")
     assert len(shots.saved) == 2 * 15
