@@ -255,11 +255,11 @@ def test_a_zip_member_that_is_a_link_is_refused(app, admin_client, new_pack):
 @pytest.fixture
 def csrf_client(app_config, tmp_path):
     """An operator's client on an app with CSRF on (as in production)."""
+    from flask import g
+
     from shop import create_app
     from shop.admin import operators
     from tests.admin.conftest import PASSWORD, csrf_token
-
-    from flask import g
 
     app = create_app({**app_config, "WTF_CSRF_ENABLED": True})
     @app.before_request
