@@ -2,14 +2,25 @@
 
 (a) original: one synchronous ``copy_reference/save`` per track inside the web request;
     the buyer's browser waits for the whole album.
-(b) ours: the click commits a delivery and enqueues it (the web request returns at once);
-    an RQ worker process saves the album-folder reference in one call (fast path), or
-    file by file when the buyer already has the folder.
+(b) ours: the click reads the buyer's free space, commits a delivery and enqueues it (the
+    web request returns at once); an RQ worker process lists the buyer's album folder and,
+    when there is none, saves the album-folder reference in one call (fast path).
+
+Then the half-delivered case: the buyer already has every other file of each album (so the
+album folders exist and lack half their files), and the album or pack is delivered again:
+
+(a) original: one ``copy_reference/save`` per track in the request, a conflict counting as
+    "already there" (so it does not stop at the first file the buyer has);
+(c) old path, per file: the delivery job as it was before the batch path (one save per
+    file, a ``get_metadata`` after each conflict), run in this process;
+(d) new, batch: the delivery job's batch path (save the store's folder to a temporary
+    folder, one ``move_batch_v2``, its check, delete the temporary folder), run in this
+    process; and (d') the same from the click through the worker, space check included.
 
 The emulator adds 100 ms to every API call (``--latency-ms 100``), like a real round trip
 to Dropbox. Reported: wall time (for (b) also the time the click's request took), API
-calls made by the buyer's token, and bytes the store uploads per delivery, next to what a
-per-buyer upload of the same files would send.
+calls made by the buyer's token (per album for the half-delivered case), and bytes the
+store uploads per delivery, next to what a per-buyer upload of the same files would send.
 
     .venv/bin/python bench/delivery.py [--runs 3] [--latency-ms 100]
 """
@@ -39,11 +50,14 @@ from tests.services import RedisServer, WorkerProcess, free_port, worker_env  # 
 APP_KEY, APP_SECRET = "bench-key", "bench-secret"
 
 
-def make_catalog(app, tracks_per_album: int, albums: int, track_size: int):
-    """A pack of ``albums`` albums of ``tracks_per_album`` tracks, with real files in storage."""
+def make_catalog(app, tracks_per_album: int, albums: int, track_size: int, formats=("flac",)):
+    """A pack of ``albums`` albums of ``tracks_per_album`` tracks, with real files in storage.
+
+    Only the formats benchmarked are made (FLAC): the seed uploads every file it finds.
+    """
     from shop.catalog.hashing import digest_file, storage_key
     from shop.extensions import db
-    from shop.models import FORMATS, PACK_DURATION, Album, Pack, Track, TrackFile, utcnow
+    from shop.models import PACK_DURATION, Album, Pack, Track, TrackFile, utcnow
     from shop.storage import get_storage
 
     now = utcnow()
@@ -55,7 +69,7 @@ def make_catalog(app, tracks_per_album: int, albums: int, track_size: int):
             album = Album(position=a, artist=f"Bench Artist {a}", title=f"Record {a}", genre="rock", year=2026)
             for n in range(1, tracks_per_album + 1):
                 track = Track(number=n, title=f"Song {n}", duration_ms=180_000)
-                for fmt in FORMATS:
+                for fmt in formats:
                     path = Path(tmp) / f"{a}-{n}.{fmt}"
                     path.write_bytes(os.urandom(track_size))
                     d = digest_file(path)
@@ -103,13 +117,24 @@ def store_bytes(emulator_url: str) -> int:
     return requests.get(f"{emulator_url}/__emulator__/stats", timeout=10).json()["bytes_uploaded_total"]
 
 
+def buyer_routes(emulator_url: str, email: str) -> dict[str, int]:
+    stats = requests.get(f"{emulator_url}/__emulator__/stats", timeout=10).json()
+    return dict(stats["accounts"].get(email, {}).get("calls", {}))
+
+
 def register_original_route(app):
-    """The original approach, as it was: a save per track inside the request."""
+    """The original approach, as it was: a save per track inside the request.
+
+    A conflict (the buyer already has a file of that name) counts as there and the loop goes
+    on, so the half-delivered case can be timed too; nothing else differs.
+    """
+    from dropbox.exceptions import ApiError
     from flask import abort
 
+    from shop.catalog.layout import track_entries
     from shop.dropbox.client import buyer_client
     from shop.dropbox.connections import connection_for
-    from shop.dropbox.paths import album_files, buyer_folder
+    from shop.dropbox.paths import buyer_folder
     from shop.order_links import get_paid_order
 
     @app.post("/bench/original/<token>/<target>/<fmt>")
@@ -122,8 +147,12 @@ def register_original_route(app):
         saved = 0
         for album in albums:
             folder = buyer_folder(album, fmt)
-            for item in album_files(album, fmt):
-                dbx.files_copy_reference_save(item.track_file.copy_ref, f"{folder}/{item.name}")
+            for entry in track_entries(album, fmt):
+                try:
+                    dbx.files_copy_reference_save(entry.file.copy_ref, f"{folder}/{entry.name}")
+                except ApiError as exc:
+                    if not (exc.error.is_path() and exc.error.get_path().is_conflict()):
+                        raise
                 saved += 1
         return {"saved": saved}
 
@@ -209,7 +238,8 @@ def main() -> None:
                 for approach in ("original", "ours", "ours_per_file"):
                     order, token, email = new_buyer(app, pack, emulator.base_url)
                     if approach == "ours_per_file":
-                        # The buyer already has the folders: no fast path, one save per file.
+                        # The buyer already has the folders (a file of their own in each): no fast
+                        # path; the batch path copies the whole album (before it: one save per file).
                         for album in pack.albums:
                             _seed_buyer_file(emulator.base_url, email, f"{buyer_folder(album, 'flac')}/notes.txt")
                     before_bytes = store_bytes(emulator.base_url)
@@ -225,13 +255,86 @@ def main() -> None:
                     uploaded[approach] = store_bytes(emulator.base_url) - before_bytes
             rows.append((label, len(files), per_buyer_upload, results, calls, uploaded))
 
+        half_rows = []
+        for label, pack, target in cases:
+            times: dict[str, list[float]] = {name: [] for name in HALF_APPROACHES}
+            per_album: dict[str, list[float]] = {name: [] for name in HALF_APPROACHES}
+            routes: dict[str, int] = {}
+            for _ in range(args.runs):
+                for approach in HALF_APPROACHES:
+                    order, token, email = new_buyer(app, pack, emulator.base_url)
+                    missing = half_deliver(emulator.base_url, email, pack)
+                    before = buyer_routes(emulator.base_url, email)
+                    if approach == "original":
+                        times[approach].append(run_original(server.base_url, token, target, "flac"))
+                    elif approach == "new_click":
+                        times[approach].append(run_ours(server.base_url, token, target, "flac")[0])
+                    else:
+                        times[approach].append(run_job(order, target, batch_moves=approach == "new"))
+                    after = buyer_routes(emulator.base_url, email)
+                    delta = {route: after.get(route, 0) - before.get(route, 0) for route in after}
+                    per_album[approach].append(sum(delta.values()) / len(pack.albums))
+                    if approach == "new":
+                        routes = {route: n for route, n in delta.items() if n}
+                    check_every_file_once(emulator.base_url, email, pack)
+            half_rows.append((label, missing, len(pack.albums), times, per_album, routes))
+
         print_report(rows, args)
+        print_half_report(half_rows, args)
         worker.stop()
         server.stop()
         ctx.pop()
     finally:
         emulator.stop()
         redis_server.stop()
+
+
+HALF_APPROACHES = ("original", "old", "new", "new_click")
+
+
+def half_deliver(emulator_url: str, email: str, pack) -> int:
+    """Put every other file of each album into the buyer's Dropbox (set-up: not timed or counted)."""
+    import dropbox
+
+    from dropbox_emulator.testing import RedirectingSession
+    from shop.catalog.layout import track_entries
+
+    issued = requests.post(f"{emulator_url}/__emulator__/tokens", json={"app_key": APP_KEY, "email": email},
+                           timeout=10).json()
+    dbx = dropbox.Dropbox(issued["access_token"], session=RedirectingSession(emulator_url))
+    missing = 0
+    for album in pack.albums:
+        entries = track_entries(album, "flac")
+        for entry in entries[::2]:
+            dbx.files_copy_reference_save(entry.file.copy_ref, f"{buyer_folder(album, 'flac')}/{entry.name}")
+        missing += len(entries) - len(entries[::2])
+    return missing
+
+
+def run_job(order, target: str, batch_moves: bool) -> float:
+    """The delivery job in this process, timed from creating the delivery to its end."""
+    from shop.dropbox.deliveries import create_delivery
+    from shop.dropbox.jobs import Deliverer
+
+    started = time.perf_counter()
+    delivery, _ = create_delivery(order, target if target == "pack" else f"album:{target}", "flac")
+    outcome = Deliverer(delivery.id, batch_moves=batch_moves).run()
+    if outcome != "done":
+        raise RuntimeError(f"delivery {delivery.id} ended {outcome!r}")
+    return time.perf_counter() - started
+
+
+def check_every_file_once(emulator_url: str, email: str, pack) -> None:
+    """Every track once in the buyer's Dropbox, nothing else (no "(2)" copies, no temporary folder)."""
+    from shop.catalog.layout import track_entries
+
+    files = requests.get(f"{emulator_url}/__emulator__/accounts/{email}/files", params={"app_key": APP_KEY},
+                         timeout=10).json()
+    found = sorted(f["path_display"] for f in files)
+    wanted = sorted(f"{buyer_folder(album, 'flac')}/{entry.name}" for album in pack.albums
+                    for entry in track_entries(album, "flac"))
+    if found != wanted:
+        raise RuntimeError(f"{email}: expected each file once, found {len(found)} files for {len(wanted)}")
 
 
 def _seed_buyer_file(emulator_url: str, email: str, path: str) -> None:
@@ -264,9 +367,34 @@ def print_report(rows, args) -> None:
               f"({original / ours:.1f}x faster) | {med(results['ours_click']) * 1000:.0f} ms | {calls['ours']} | "
               f"{uploaded['ours']} | {per_buyer / 1e6:.1f} MB |")
         per_file = med(results["ours_per_file"])
-        print(f"| {label} | {count} | (b) ours, per file (folder exists) | {per_file:.2f} s | "
+        print(f"| {label} | {count} | (b) ours, folder exists (batch path) | {per_file:.2f} s | "
               f"(returns at once) | {calls['ours_per_file']} | {uploaded['ours_per_file']} | "
               f"{per_buyer / 1e6:.1f} MB |")
+
+
+def print_half_report(rows, args) -> None:
+    med = statistics.median
+    print()
+    print(f"Half-delivered: every other file already in the buyer's Dropbox. Latency {args.latency_ms:.0f} ms "
+          f"per API call; {args.runs} runs each; medians.")
+    print()
+    print("| delivery | files missing | approach | wall time | vs (a) | buyer API calls per album |")
+    print("|---|---:|---|---:|---:|---:|")
+    names = {
+        "original": "(a) original: save per track in the request",
+        "old": "(c) old path: per file (job)",
+        "new": "(d) new: batch (job)",
+        "new_click": "(d') new: batch, click to done (worker, space check included)",
+    }
+    for label, missing, albums, times, per_album, routes in rows:
+        original = med(times["original"])
+        for approach in HALF_APPROACHES:
+            t = med(times[approach])
+            ratio = "1.00" if approach == "original" else f"{t / original:.2f}"
+            print(f"| {label} | {missing} | {names[approach]} | {t:.2f} s | {ratio} | "
+                  f"{med(per_album[approach]):g} |")
+        print(f"| {label} | | (d) calls by route, {albums} album(s) | | | "
+              + ", ".join(f"{route} {n}" for route, n in sorted(routes.items())) + " |")
 
 
 if __name__ == "__main__":

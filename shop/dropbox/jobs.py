@@ -71,7 +71,9 @@ MAX_ATTEMPTS = 10
 TEMP_PREFIX = "/.indie-packs-tmp-"
 # How long a move batch may stay ``in_progress`` before the files go one by one instead.
 MOVE_BATCH_TIMEOUT = 10 * 60
-FIRST_BATCH_CHECK = 0.1  # seconds; doubled after every in_progress answer, up to MAX_BATCH_CHECK
+# Seconds before the first check, doubled after every in_progress answer, up to MAX_BATCH_CHECK.
+# The launch itself took a round trip, so a small batch is usually done by the first check.
+FIRST_BATCH_CHECK = 0.05
 MAX_BATCH_CHECK = 5.0
 
 
@@ -470,6 +472,7 @@ class Deliverer:
         moves: list[tuple[DeliveryFile, str]] = []
         left: list[DeliveryFile] = []
         taken = dict(listing)
+        ref = self.folder_reference(delivery, files)
         self.hold_claim()
         now = utcnow()
         for file in todo:
@@ -483,15 +486,13 @@ class Deliverer:
             else:
                 taken[target.lower()] = dbx_files.FolderMetadata(name=target, id="id:reserved")
                 moves.append((file, target))
+                if ref is not None:
+                    # The trace a run that dies from here on leaves (see deliver_album).
+                    file.status, file.method = FileStatus.COPYING.value, "batch"
         db.session.commit()
-        ref = self.folder_reference(delivery, files) if moves else None
-        if ref is None:
+        if ref is None or not moves:
             return left + [file for file, _ in moves]
         temp = temp_folder(self.delivery_id, files[0].album_id)
-        self.hold_claim()
-        for file, _ in moves:
-            file.status, file.method = FileStatus.COPYING.value, "batch"
-        db.session.commit()
         outcome = self.save_folder(ref, temp)
         if outcome == "conflict":
             # Left by a run that died after its save: start again from a fresh copy.
@@ -548,7 +549,10 @@ class Deliverer:
             deadline = time.monotonic() + MOVE_BATCH_TIMEOUT
             delay = FIRST_BATCH_CHECK
             while True:
-                self.wait(delay)
+                # A short pause: the heartbeat thread keeps the claim alive, beat() still notices
+                # a lost claim (wait() would write a beat for every poll).
+                self._sleep(delay)
+                self.beat()
                 try:
                     status = self.call(lambda: self.dbx.files_move_batch_check_v2(job_id))  # noqa: B023
                 except (ApiError, FileFailed) as exc:

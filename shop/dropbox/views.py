@@ -50,6 +50,8 @@ from shop.dropbox.order_panel import SPACE_REFUSAL_KEY, space_refusal_anchor
 from shop.dropbox.space import SPACE_CHECK_TIMEOUT, SpaceVerdict, check_space, wanted_from_rows
 from shop.errors import error_response, wants_json
 from shop.extensions import db
+from shop.formats import FORMATS as BUYER_FORMATS
+from shop.formats import canonical_format_id
 from shop.models import FORMATS, Order
 from shop.order_links import get_order, get_paid_order
 from shop.storage import get_storage
@@ -146,7 +148,13 @@ def callback() -> ResponseReturnValue:
     resume_after_reconnect(order.id)
     pending_delivery = pending.get(_PENDING_DELIVERY)
     if pending_delivery:
-        delivery, _ = create_delivery(order, pending_delivery["target"], pending_delivery["format"])
+        target, fmt = pending_delivery["target"], pending_delivery["format"]
+        if active_delivery(order.id, target, fmt) is None:
+            # Space first here too: the Dropbox just connected may not have room for it.
+            verdict = _space_verdict(order, target, fmt, None)
+            if verdict is not None and not verdict.fits:
+                return _no_space(token, order, target, verdict)
+        delivery, _ = create_delivery(order, target, fmt)
         if delivery.status == DeliveryStatus.QUEUED.value:
             enqueue_delivery(delivery)
         return redirect(_order_url(token, f"delivery-{delivery.id}"), code=303)
@@ -162,9 +170,9 @@ def disconnect(token: str) -> ResponseReturnValue:
 
 def _start(token: str, target: str) -> ResponseReturnValue:
     order = get_paid_order(token)
-    fmt = request.form.get("format", "")
+    fmt = canonical_format_id(request.form.get("format", "")) or ""  # a form from before masters says "mp3"
     if fmt not in FORMATS:
-        return error_response(400, "Choose MP3, FLAC or WAV.")
+        return error_response(400, "Choose one of the formats: " + ", ".join(f.label for f in BUYER_FORMATS) + ".")
     if not target_albums(order, target):
         abort(404)
     allowed = ratelimit.allow(f"dropbox:deliver:order:{order.id}", DELIVERIES_PER_HOUR)

@@ -116,7 +116,7 @@ def test_a_different_file_under_our_name_is_kept_and_ours_gets_the_2_name(buyer,
 
 
 @pytest.mark.parametrize("in_progress_checks", [0, 3])
-def test_the_batch_path_polls_an_async_move_with_backoff(buyer, seeded_pack, emulator_server, monkeypatch,
+def test_the_batch_path_polls_an_async_move_with_backoff(buyer, seeded_pack, emulator_server,
                                                          in_progress_checks):
     order, _ = buyer
     emulator = emulator_server[1]
@@ -124,15 +124,13 @@ def test_the_batch_path_polls_an_async_move_with_backoff(buyer, seeded_pack, emu
     half_delivered(order, album, emulator_server)
     emulator.set_batch_mode(asynchronous=True, in_progress_checks=in_progress_checks)
     emulator.stats.reset()
-    waits: list[float] = []
-    original_wait = Deliverer.wait
-    monkeypatch.setattr(Deliverer, "wait", lambda self, seconds: (waits.append(seconds), original_wait(self, seconds)))
-    delivery = run(album_delivery(order, album))
+    sleep = FakeSleep()
+    delivery = run(album_delivery(order, album), sleep=sleep)
     assert delivery.status == "done"
     assert Counter(f.method for f in delivery.files)["batch"] == 2
     assert calls(emulator, "files/move_batch/check_v2") == in_progress_checks + 1
-    # One wait before each check, doubling from a short first one.
-    assert waits == [0.1 * 2**n for n in range(in_progress_checks + 1)]
+    # One pause before each check, doubling from a short first one.
+    assert sleep.calls == [0.05 * 2**n for n in range(in_progress_checks + 1)]
     assert_every_file_once(emulator, delivery)
 
 

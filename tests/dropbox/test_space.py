@@ -174,3 +174,22 @@ def test_team_space_counts_the_team_and_the_members_own_limit():
         user_within_team_space_limit_type=team_common.MemberSpaceLimitType.alert_only,
         user_within_team_space_used_cached=50)
     assert usage(alert_only, used=50).free == 900
+
+
+def test_one_click_connect_into_a_full_dropbox_starts_nothing(client, app, seeded_pack, emulator):
+    from tests import factories
+    from tests.dropbox.test_connect import callback_path, consent
+
+    order, token = factories.make_order(app, seeded_pack, email=BUYER_EMAIL)
+    emulator.create_account(BUYER_EMAIL)
+    emulator.set_space_allocation(BUYER_EMAIL, 1000)
+    album = seeded_pack.albums[0]
+    first = client.post(f"/orders/{token}/dropbox/albums/{album.id}", data={"format": "flac"})
+    assert first.status_code == 303 and "/oauth2/authorize?" in first.headers["Location"]
+    back = client.get(callback_path(consent(first.headers["Location"])))
+    assert back.status_code == 303
+    assert back.headers["Location"].endswith(f"#dropbox-space-album-{album.id}")
+    assert db.session.query(Delivery).count() == 0
+    page = client.get(f"/orders/{token}").data.decode()
+    assert f'id="dropbox-space-album-{album.id}"' in page
+    assert "Not started: FLAC needs 6.0 KB, you have 1000 bytes free in your Dropbox." in page
