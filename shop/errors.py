@@ -55,13 +55,13 @@ def error_response(code: int, message: str, headers: dict[str, str] | None = Non
 
 def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
-    def csrf_error(exc: CSRFError):
+    def csrf_error(exc: CSRFError) -> Response:
         return error_response(
             400, "This form has expired or was not sent from this site. Go back, reload the page and try again."
         )
 
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException):
+    def http_error(exc: HTTPException) -> Response | HTTPException:
         if exc.code is None or exc.code < 400:
             return exc
         if exc.code >= 500:
@@ -79,7 +79,7 @@ def register(app: Flask) -> None:
         return error_response(exc.code, exc.description or TITLES.get(exc.code, ""), headers)
 
     @app.errorhandler(Exception)
-    def unexpected_error(exc: Exception):
+    def unexpected_error(exc: Exception) -> Response:
         db.session.rollback()
         # The URL rule, not the path: the path of an order link is its secret.
         rule = request.url_rule.rule if request.url_rule else "(no route)"

@@ -18,8 +18,9 @@ sending mail.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import CursorResult, delete, func, select, text
 
 from shop.extensions import db
 from shop.models import RateLimitHit, utcnow
@@ -43,7 +44,7 @@ def allow(bucket: str, limit: int, window: timedelta = timedelta(hours=1), *,
     used = db.session.scalar(
         select(func.count(RateLimitHit.id)).where(RateLimitHit.bucket == bucket, RateLimitHit.at >= since)
     )
-    if used >= limit:
+    if (used or 0) >= limit:
         return False
     db.session.add(RateLimitHit(bucket=bucket, at=now))
     db.session.flush()
@@ -70,7 +71,7 @@ def forget_last(bucket: str) -> bool:
         .limit(1)
         .scalar_subquery()
     )
-    result = db.session.execute(delete(RateLimitHit).where(RateLimitHit.id == newest))
+    result = cast(CursorResult[Any], db.session.execute(delete(RateLimitHit).where(RateLimitHit.id == newest)))
     return result.rowcount == 1
 
 
