@@ -49,3 +49,16 @@ def test_the_whole_pack_in_a_new_format(buyer, seeded_pack, emulator, fmt):
         f"{a.artist} - {a.title} ({label})".replace("/", "_") for a in seeded_pack.albums
     }
     assert all(f.path.endswith(f".{get_format(fmt).extension}") for f in delivery.files)
+
+
+def test_the_dropbox_form_takes_the_old_mp3_id_and_names_the_formats_when_refusing(client, buyer, seeded_pack):
+    order, token = buyer
+    album = seeded_pack.albums[0]
+    url = f"/orders/{token}/dropbox/albums/{album.id}"
+    refused = client.post(url, data={"format": "ogg"}, headers={"Accept": "application/json"})
+    assert refused.status_code == 400
+    assert "MP3 V0, MP3 320, AAC, Opus, FLAC, ALAC, WAV, AIFF" in refused.get_data(as_text=True)
+    started = client.post(url, data={"format": "mp3"}, headers={"Accept": "application/json"})
+    assert started.status_code in (200, 202), started.get_data(as_text=True)
+    [delivery] = db.session.query(Delivery).filter_by(order_id=order.id).all()
+    assert delivery.format == "mp3-v0"
