@@ -1,4 +1,8 @@
-"""``flask orders ...``: operator commands on orders."""
+"""``flask orders ...``: operator commands on orders that go through the payment provider.
+
+The group is named after what the operator acts on, but it lives with payments: a refund
+asks the provider, and the orders package sits below payments in the floor plan.
+"""
 
 from __future__ import annotations
 
