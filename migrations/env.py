@@ -100,6 +100,14 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite changes a constraint by copying the table and dropping the old one. With
+            # foreign keys on, that DROP deletes every row referring to the table (cascades:
+            # an order's links and deliveries) or fails. The pragma only takes effect outside
+            # a transaction; the check afterwards makes sure the copies kept every reference.
+            connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
@@ -109,6 +117,13 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            connection.exec_driver_sql("PRAGMA foreign_keys = ON")
+            connection.commit()
+            if broken:
+                raise RuntimeError(f"migrations left rows whose foreign keys point nowhere: {broken[:10]}")
 
 
 if context.is_offline_mode():

@@ -6,7 +6,6 @@ Revises: a7d3c9e1f204
 Create Date: 2026-11-30 01:40:00
 
 """
-from contextlib import contextmanager
 
 from alembic import op
 import sqlalchemy as sa
@@ -34,24 +33,6 @@ def _in(column, values):
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
-@contextmanager
-def _sqlite_foreign_keys_off():
-    """SQLite changes a constraint by copying the table and dropping the old one; with
-    foreign keys on, that drop deletes the rows that refer to it (delivery_files through
-    deliveries, track_files and encodes through tracks) or fails (delivery_files ->
-    track_files). The pragma only takes effect outside a transaction."""
-    if op.get_bind().dialect.name != 'sqlite':
-        yield
-        return
-    with op.get_context().autocommit_block():
-        op.execute('PRAGMA foreign_keys = OFF')
-    try:
-        yield
-    finally:
-        with op.get_context().autocommit_block():
-            op.execute('PRAGMA foreign_keys = ON')
-
-
 def _change_formats(allowed, renames, drop_others):
     """Per table: drop the check, rename format values (and drop rows of formats the other
     side does not know, on downgrade), put the new check back. SQLite cannot alter a
@@ -71,17 +52,11 @@ def _change_formats(allowed, renames, drop_others):
             batch_op.create_check_constraint(check, _in('format', allowed))
 
 
+# On SQLite, migrations/env.py turns foreign keys off while tables are rebuilt (a copied
+# table's DROP would otherwise cascade into delivery_files, track_files and encodes).
+
+
 def upgrade():
-    with _sqlite_foreign_keys_off():
-        _upgrade()
-
-
-def downgrade():
-    with _sqlite_foreign_keys_off():
-        _downgrade()
-
-
-def _upgrade():
     with op.batch_alter_table('tracks', schema=None) as batch_op:
         batch_op.add_column(sa.Column('master_key', sa.String(length=300), nullable=True))
         batch_op.add_column(sa.Column('master_size', sa.BigInteger(), nullable=True))
@@ -120,7 +95,7 @@ def _upgrade():
     _change_formats(NEW_FORMATS, {'mp3': 'mp3-v0'}, drop_others=False)
 
 
-def _downgrade():
+def downgrade():
     # Files in the formats added here (and their counts, deliveries, folder references)
     # cannot be represented in the old schema and are removed.
     _change_formats(OLD_FORMATS, {'mp3-v0': 'mp3'}, drop_others=True)

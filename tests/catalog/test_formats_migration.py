@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,18 +15,7 @@ BEFORE, MASTERS = "a7d3c9e1f204", "e3b5a9c4d217"
 FORMAT_TABLES = ("track_files", "album_folder_refs", "deliveries", "download_counts")
 
 
-@pytest.fixture(autouse=True)
-def keep_loggers():
-    """Alembic's env.py runs ``fileConfig``, which disables every logger that exists; later
-    tests of this session still want theirs (caplog)."""
-    loggers = [logging.getLogger(name) for name in list(logging.Logger.manager.loggerDict)]
-    disabled = {logger: logger.disabled for logger in loggers}
-    root_level, root_handlers = logging.root.level, list(logging.root.handlers)
-    yield
-    for logger, was in disabled.items():
-        logger.disabled = was
-    logging.root.setLevel(root_level)
-    logging.root.handlers[:] = root_handlers
+pytestmark = pytest.mark.usefixtures("keep_loggers")
 
 
 def formats(connection: sa.Connection) -> dict[str, list[str]]:
