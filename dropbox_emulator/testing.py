@@ -15,14 +15,10 @@ Pass a session as ``dropbox.Dropbox(..., session=s)`` and assign it to
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,6 +27,8 @@ from flask import Flask
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
+
+import emulator_common
 
 #: Hosts the SDK talks to, plus the web host of the authorize page.
 DROPBOX_PREFIXES = (
@@ -179,7 +177,7 @@ def emulator_authorize_url(authorize_url: str, base_url: str) -> str:
     return RedirectingSession(base_url).rewrite(authorize_url)
 
 
-class EmulatorProcess:
+class EmulatorProcess(emulator_common.EmulatorProcess):
     """Run ``python -m dropbox_emulator`` on a free port; learns the port from its first line.
 
     :param apps: ``(key, secret)`` or ``(key, secret, name)`` tuples for ``--app``.
@@ -188,60 +186,14 @@ class EmulatorProcess:
     def __init__(self, apps: Iterable[Sequence[str]] = (), data_dir: str | Path | None = None,
                  latency_ms: float = 0.0, extra_args: Sequence[str] = (),
                  env: Mapping[str, str] | None = None, startup_timeout: float = 20.0) -> None:
-        args = [sys.executable, "-m", "dropbox_emulator", "--host", "127.0.0.1", "--port", "0"]
+        args: list[str] = []
         for app in apps:
             args += ["--app", ":".join(app)]
         if data_dir is not None:
             args += ["--data-dir", str(data_dir)]
         if latency_ms:
             args += ["--latency-ms", str(latency_ms)]
-        self.args = [*args, *extra_args]
-        package_parent = str(Path(__file__).resolve().parent.parent)
-        self.env = dict(env if env is not None else os.environ)
-        self.env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (package_parent, self.env.get("PYTHONPATH")) if p)
-        self.startup_timeout = startup_timeout
-        self.process: subprocess.Popen[str] | None = None
-        self.base_url = ""
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def start(self) -> EmulatorProcess:
-        self.process = subprocess.Popen(self.args, env=self.env, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, text=True)
-        line: list[str] = []
-        reader = threading.Thread(target=lambda: line.append(self.process.stdout.readline()),  # type: ignore[union-attr]
-                                  daemon=True)
-        reader.start()
-        reader.join(self.startup_timeout)
-        if not line or "http://" not in line[0]:
-            self.stop()
-            raise RuntimeError(f"emulator did not start: {line!r}")
-        self.base_url = line[0].strip().rsplit(" ", 1)[1]
-        return self
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-
-    def __enter__(self) -> EmulatorProcess:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
+        super().__init__("dropbox_emulator", [*args, *extra_args], env=env, startup_timeout=startup_timeout)
 
 
 class RssSampler:
