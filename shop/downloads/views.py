@@ -96,7 +96,14 @@ def serve(download: Download | None) -> Response:
 
 
 def _reaches_end(decision: Decision, size: int) -> bool:
-    return decision.status in (200, 206) and decision.last == size - 1
+    """Whether this answer completes a download: a whole file, or a resume that runs to the
+    end (``bytes=N-``). A suffix range (``bytes=-128``: a player reading tags at the end, an
+    unzip tool reading the central directory) reaches the end too, but is not a download
+    unless it covers the whole file."""
+    if decision.status not in (200, 206) or decision.last != size - 1:
+        return False
+    suffix = request.headers.get("Range", "").replace(" ", "").lower().startswith("bytes=-")
+    return decision.status == 200 or decision.first == 0 or not suffix
 
 
 def _counter(download: Download) -> Callable[[], None]:

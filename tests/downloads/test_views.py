@@ -469,14 +469,17 @@ def test_counts_complete_downloads_only(app, pack, paid_order) -> None:
     size = int(client.head(url).headers["Content-Length"])
     client.get(url, headers={"Range": "bytes=0-99"})  # stops before the end: not counted
     assert download_counts(order) == {}
+    client.get(url, headers={"Range": "bytes=-128"})  # a reader of the zip's directory: not counted
+    assert download_counts(order) == {}
     client.get(url, headers={"Range": "bytes=100-"})  # the resume reaches the end: counted
+    client.get(url, headers={"Range": f"bytes=-{size + 10}"})  # a suffix covering it all: counted
     client.get(url)
     client.get(url, headers={"Range": f"bytes=0-{size - 1}"})
     client.get(track_url(token, track, "mp3-v0"))
     client.get(pack_url(token, "wav"))
     client.get(pack_url(token, "wav"), headers={"If-None-Match": "*"})
     assert download_counts(order) == {
-        ("album", album.id, "flac"): 3,
+        ("album", album.id, "flac"): 4,
         ("track", track.id, "mp3-v0"): 1,
         ("pack", None, "wav"): 1,
     }
