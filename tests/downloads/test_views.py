@@ -174,7 +174,9 @@ def test_hostile_names_stay_inside_the_extraction_folder(app, client, tmp_path: 
     _, token = factories.make_order(app, pack)
     response = client.get(pack_url(token, "mp3-v0"))
     assert response.status_code == 200
-    names = check_zip_everywhere(response.data, tmp_path)
+    # The path-safety checks need only Python's zipfile; the external tools come after.
+    with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
+        names = archive.namelist()
     assert len(names) == len(set(n.casefold() for n in names)) == 9 + 3 + 1 + 1 + 4 * 2
     for name in names:
         for part in name.split("/"):
@@ -188,6 +190,7 @@ def test_hostile_names_stay_inside_the_extraction_folder(app, client, tmp_path: 
     assert f"{folder}/04 .hidden.mp3" in names
     assert "Ünïcode - Ünïcode (MP3 V0)/02 LPT1.mp3" in names
     assert "a_b - x (MP3 V0)/01 One.mp3" in names and "A_B - X (MP3 V0) (2)/01 Two.mp3" in names
+    assert check_zip_everywhere(response.data, tmp_path) == names
     target = tmp_path / "extract"
     run_tool(need_tool("unzip"), "-q", tmp_path / "checked.zip", "-d", target)
     extracted = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
