@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app, has_request_context, session
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from shop.dropbox.connections import connection_for
 from shop.dropbox.deliveries import progress
@@ -81,11 +82,14 @@ def recent_space_refusal(order: Order) -> dict[str, Any] | None:
 def dropbox_state(order: Order) -> DropboxState:
     configured = bool(current_app.config.get("DROPBOX_APP_KEY") and current_app.config.get("DROPBOX_APP_SECRET"))
     connection = connection_for(order)
-    latest: dict[str, dict[str, Any]] = {}
-    for delivery in db.session.scalars(
-        select(Delivery).where(Delivery.order_id == order.id).order_by(Delivery.id.desc())
-    ):
-        latest.setdefault(delivery.target, progress(delivery))
+    newest_per_target = select(func.max(Delivery.id)).where(Delivery.order_id == order.id).group_by(Delivery.target)
+    latest = {
+        delivery.target: progress(delivery)
+        for delivery in db.session.scalars(
+            select(Delivery).where(Delivery.id.in_(newest_per_target)).order_by(Delivery.id.desc())
+            .options(selectinload(Delivery.files))
+        )
+    }
     return DropboxState(configured=configured, connection=connection,
                         app_folder="Apps/" + current_app.config["DROPBOX_APP_FOLDER"], latest=latest,
                         space_refusal=recent_space_refusal(order))

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime
 
-from flask import Response, abort, redirect, render_template, request, send_file, session, url_for
+from flask import Response, abort, current_app, redirect, render_template, request, send_file, session, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
+from markupsafe import Markup
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from shop.extensions import db
 from shop.formats import FORMATS, BuyerFormat, get_format
-from shop.models import Album, Pack, Track, pack_stats, utcnow
+from shop.models import Album, Pack, Track, TrackFile, pack_stats, utcnow
+from shop.orders.page import CatalogState, cached, pack_with_state
 from shop.payments.checkout_session import checkout_tag, own_checkouts, remember_checkout
 from shop.payments.providers import PaymentsUnavailable
 from shop.storage import get_storage
@@ -49,9 +53,49 @@ def index() -> str:
     return render_template("store/index.html", on_sale=on_sale, upcoming=upcoming, past=past, now=now)
 
 
-def render_pack(pack: Pack, form: dict[str, str] | None = None, errors: dict[str, str] | None = None,
-                status: int = 200) -> tuple[str, int]:
-    if pack.is_on_sale():
+def get_pack_and_state(slug: str) -> tuple[Pack, CatalogState]:
+    """The pack at ``slug`` and its :class:`CatalogState`, in one query (404 when there is none)."""
+    found = pack_with_state("slug", slug)
+    if found is None:
+        abort(404, "There is no pack at this address.")
+    return found
+
+
+def album_sizes(pack_id: int) -> dict[tuple[int, str], int]:
+    """``{(album_id, format): bytes}`` for every album of the pack, summed in the database."""
+    rows = db.session.execute(
+        select(Track.album_id, TrackFile.format, func.sum(TrackFile.size))
+        .join(Track, Track.id == TrackFile.track_id)
+        .join(Album, Album.id == Track.album_id)
+        .where(Album.pack_id == pack_id)
+        .group_by(Track.album_id, TrackFile.format)
+    )
+    return {(album_id, fmt): int(size) for album_id, fmt, size in rows}
+
+
+def render_catalog(pack: Pack) -> Markup:
+    """The ``catalog`` block of ``store/pack.html``: three queries whatever the pack's size."""
+    albums = db.session.scalars(
+        select(Album).where(Album.pack_id == pack.id).order_by(Album.position).options(selectinload(Album.tracks))
+    ).all()
+    template = current_app.jinja_env.get_template("store/pack.html")
+    context = template.new_context({"pack": pack, "albums": albums, "sizes": album_sizes(pack.id)})
+    return Markup("".join(template.blocks["catalog"](context)))
+
+
+def catalog_html(pack: Pack, state: CatalogState, now: datetime) -> Markup:
+    """The catalog part of the page, rendered once per process, pack and catalog version
+    while the pack cannot change (see :meth:`CatalogState.cacheable`)."""
+    if not state.cacheable(pack, now):
+        return render_catalog(pack)
+    return cached(("pack page catalog", pack.id, state.version), lambda: render_catalog(pack))
+
+
+def render_pack(pack: Pack, state: CatalogState, form: dict[str, str] | None = None,
+                errors: dict[str, str] | None = None, status: int = 200) -> tuple[str, int]:
+    now = utcnow()
+    on_sale = pack.starts_at <= now < pack.ends_at and not state.preparing
+    if on_sale:
         checkout_tag(session)  # start the checkout session with the form (see shop.payments.checkout_session)
     purchases, total, average = pack_stats(pack.id)
     form = form or {"amount": f"{pack.suggested_price_cents / 100:.2f}", "email": ""}
@@ -59,10 +103,13 @@ def render_pack(pack: Pack, form: dict[str, str] | None = None, errors: dict[str
         render_template(
             "store/pack.html",
             pack=pack,
+            catalog=catalog_html(pack, state, now),
+            on_sale=on_sale,
+            preparing=state.preparing and not pack.has_ended(now),
             stats={"purchases": purchases, "total": total, "average": average},
             form=form,
             errors=errors or {},
-            now=utcnow(),
+            now=now,
         ),
         status,
     )
@@ -70,7 +117,7 @@ def render_pack(pack: Pack, form: dict[str, str] | None = None, errors: dict[str
 
 @bp.get("/packs/<slug>")
 def pack(slug: str) -> ResponseReturnValue:
-    return render_pack(get_pack(slug))
+    return render_pack(*get_pack_and_state(slug))
 
 
 @bp.get("/packs/<slug>/stats.json")
@@ -96,8 +143,8 @@ def buy(slug: str) -> ResponseReturnValue:
     except TooManyPurchases:
         abort(429, "You have started many purchases in a short while. Please wait an hour and try again.")
     if result.errors:
-        return render_pack(pack, form={"amount": amount[:40], "email": email[:300]}, errors=result.errors,
-                           status=400)
+        return render_pack(pack, get_pack_and_state(slug)[1], form={"amount": amount[:40], "email": email[:300]},
+                           errors=result.errors, status=400)
     assert result.order is not None and result.checkout_url is not None
     remember_checkout(session, result.order.payment_ref)
     return redirect(result.checkout_url, code=303)
@@ -107,11 +154,11 @@ def buy(slug: str) -> ResponseReturnValue:
 def checkout_cancelled(slug: str) -> ResponseReturnValue:
     """Back from the payment page without paying: the pack page, with this browser's amount
     and address filled in again (read-only: the pending order waits for the next buy)."""
-    pack = get_pack(slug)
+    pack, state = get_pack_and_state(slug)
     order = cancelled_order(pack, own_checkouts(session))
     if order is None or not pack.is_on_sale():
         return redirect(url_for("store.pack", slug=slug), code=303)
-    return render_pack(pack, form={"amount": f"{order.amount_cents / 100:.2f}", "email": order.email})
+    return render_pack(pack, state, form={"amount": f"{order.amount_cents / 100:.2f}", "email": order.email})
 
 
 def _album_in_pack(slug: str, album_id: int) -> Album:

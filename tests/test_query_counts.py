@@ -1,0 +1,173 @@
+"""The pack page and the order page run a fixed number of SQL queries, whatever the size
+of the pack: counted with a ``before_cursor_execute`` listener on the app's engine, on a
+2-album and a 12-album pack (every track in every buyer format), side by side.
+
+The order page is the full one: a paid order with a Dropbox connection, deliveries of
+the pack and of each album (with their files), and download counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask, url_for
+from sqlalchemy import event
+
+from shop.downloads.models import PACK_ITEM_ID, DownloadCount
+from shop.dropbox.models import Delivery, DeliveryFile, DropboxConnection, delivery_target
+from shop.extensions import db
+from shop.models import FORMATS, Pack, TrackFile
+from shop.orders.page import clear_catalog_cache
+from tests import factories
+
+# What a page may cost at most, whatever the pack holds. Each process reads a pack's catalog
+# once per catalog version (shop.orders.page.cached): afterwards the pack page costs the pack
+# with its catalog state and the stats; the order page the order, the pack with its state,
+# the download counts, the Dropbox connection and the newest deliveries with their files.
+PACK_PAGE_MAX_QUERIES = 2
+PACK_PAGE_UNCACHED_MAX_QUERIES = 5
+ORDER_PAGE_MAX_QUERIES = 6
+ORDER_PAGE_UNCACHED_MAX_QUERIES = 9
+
+
+@pytest.fixture
+def app_overrides() -> dict[str, Any]:
+    # The order page shows its Dropbox panel only when the app is configured for Dropbox.
+    return {"DROPBOX_APP_KEY": "key", "DROPBOX_APP_SECRET": "secret"}
+
+
+def albums(count: int, tracks: int = 3) -> tuple[tuple[str, str, str, list[str]], ...]:
+    return tuple(
+        (f"Artist {n}", f"Album {n}", "rock", [f"Track {n}.{t}" for t in range(1, tracks + 1)])
+        for n in range(1, count + 1)
+    )
+
+
+@contextmanager
+def counting_queries(app: Flask) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    engine = db.engines[None]
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def queries_for(app: Flask, url: str, cold: bool = False) -> list[str]:
+    client = app.test_client()
+    assert client.get(url).status_code == 200  # warm: first-request work is not the page's
+    db.session.remove()  # a fresh session per request, as in production
+    if cold:
+        clear_catalog_cache()
+    with counting_queries(app) as statements:
+        response = client.get(url)
+    assert response.status_code == 200, response.status_code
+    return statements
+
+
+def paid_order_with_everything(app: Flask, pack: Pack) -> str:
+    order, token = factories.make_order(app, pack, paid=True, email=f"{pack.slug}@example.com")
+    db.session.add(DropboxConnection(order_id=order.id, account_id="dbid:buyer", account_email="buyer@example.com",
+                                     account_name="Buyer", refresh_token_enc="x", scope="files.content.write"))
+    targets: list[int | None] = [None, *(album.id for album in pack.albums)]
+    for album_id in targets:
+        delivery = Delivery(order_id=order.id, target=delivery_target(album_id), format="flac", status="done")
+        albums_delivered = pack.albums if album_id is None else [a for a in pack.albums if a.id == album_id]
+        position = 0
+        for album in albums_delivered:
+            for track in album.tracks:
+                track_file = track.file("flac")
+                assert track_file is not None
+                position += 1
+                delivery.files.append(DeliveryFile(track_file_id=track_file.id, album_id=album.id, position=position,
+                                                   folder=album.title, name=f"{track.number}.flac", status="done"))
+        db.session.add(delivery)
+    db.session.add(DownloadCount(order_id=order.id, kind="pack", item_id=PACK_ITEM_ID, format="flac", count=2))
+    for album in pack.albums:
+        db.session.add(DownloadCount(order_id=order.id, kind="album", item_id=album.id, format="mp3-v0", count=1))
+        db.session.add(DownloadCount(order_id=order.id, kind="track", item_id=album.tracks[0].id, format="opus",
+                                     count=3))
+    db.session.commit()
+    return token
+
+
+def test_pack_page_queries_do_not_grow_with_the_pack(app: Flask) -> None:
+    factories.make_pack(app, slug="small-pack", albums=albums(2))
+    factories.make_pack(app, slug="large-pack", albums=albums(12))
+    small_queries = queries_for(app, "/packs/small-pack")
+    large_queries = queries_for(app, "/packs/large-pack")
+    assert len(small_queries) == len(large_queries), (small_queries, large_queries)
+    assert len(large_queries) <= PACK_PAGE_MAX_QUERIES, large_queries
+
+    small_uncached = queries_for(app, "/packs/small-pack", cold=True)
+    large_uncached = queries_for(app, "/packs/large-pack", cold=True)
+    assert len(small_uncached) == len(large_uncached), (small_uncached, large_uncached)
+    assert len(large_uncached) <= PACK_PAGE_UNCACHED_MAX_QUERIES, large_uncached
+
+
+def test_a_pack_not_on_sale_yet_is_never_cached(app: Flask) -> None:
+    """Before its sale the console may still edit a pack: its page shows every edit at once."""
+    pack = factories.make_pack(app, slug="later-pack", albums=albums(2), starts_in=timedelta(days=1))
+    client = app.test_client()
+    assert "Album 1" in client.get(f"/packs/{pack.slug}").get_data(as_text=True)
+    pack.albums[0].title = "Renamed Before The Sale"
+    db.session.commit()
+    assert "Renamed Before The Sale" in client.get(f"/packs/{pack.slug}").get_data(as_text=True)
+
+
+def test_the_cached_catalog_follows_a_new_file(app: Flask) -> None:
+    """An encode or import below the console (a file added) changes the catalog version."""
+    pack = factories.make_pack(app, slug="live-pack", albums=albums(1, tracks=1), formats=("flac",))
+    client = app.test_client()
+    assert "MP3 V0" not in client.get(f"/packs/{pack.slug}").get_data(as_text=True).split("buy-box")[0]
+    track = pack.albums[0].tracks[0]
+    track.files.append(TrackFile(format="mp3-v0", storage_key="audio/x.mp3", size=4096, crc32=0, sha256="0" * 64,
+                                 dropbox_content_hash="0" * 64))
+    db.session.commit()
+    assert "MP3 V0" in client.get(f"/packs/{pack.slug}").get_data(as_text=True).split("buy-box")[0]
+
+
+def test_order_page_queries_do_not_grow_with_the_pack(app: Flask) -> None:
+    small = factories.make_pack(app, slug="small-pack", albums=albums(2))
+    large = factories.make_pack(app, slug="large-pack", albums=albums(12))
+    small_token = paid_order_with_everything(app, small)
+    large_token = paid_order_with_everything(app, large)
+    small_queries = queries_for(app, f"/orders/{small_token}")
+    large_queries = queries_for(app, f"/orders/{large_token}")
+    assert len(small_queries) == len(large_queries), (small_queries, large_queries)
+    assert len(large_queries) <= ORDER_PAGE_MAX_QUERIES, large_queries
+
+    small_uncached = queries_for(app, f"/orders/{small_token}", cold=True)
+    large_uncached = queries_for(app, f"/orders/{large_token}", cold=True)
+    assert len(small_uncached) == len(large_uncached), (small_uncached, large_uncached)
+    assert len(large_uncached) <= ORDER_PAGE_UNCACHED_MAX_QUERIES, large_uncached
+
+
+def test_the_pages_still_show_everything(app: Flask) -> None:
+    """The eager loads change how rows arrive, not what the pages show."""
+    pack = factories.make_pack(app, slug="large-pack", albums=albums(12))
+    token = paid_order_with_everything(app, pack)
+    client = app.test_client()
+    pack_page = client.get(f"/packs/{pack.slug}").get_data(as_text=True)
+    order_page = client.get(f"/orders/{token}").get_data(as_text=True)
+    for n in (1, 12):
+        assert f"Album {n}" in pack_page and f"Track {n}.3" in pack_page
+        assert f"Album {n}" in order_page and f"Track {n}.3" in order_page
+    assert pack_page.count('class="preview"') == 36
+    assert "downloaded 2×" in order_page  # the pack's FLAC zip
+    assert "×3" in order_page  # a track's Opus file
+    assert "b•••@example.com" in order_page  # the Dropbox panel's account
+    with app.test_request_context():
+        for album in pack.albums:
+            for track in album.tracks:
+                for fmt in FORMATS:  # every link of every track, as url_for builds it
+                    assert f'href="{url_for("downloads.track", token=token, track_id=track.id, fmt=fmt)}"' in order_page
