@@ -88,7 +88,13 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
         app.config["PAYMENT_PROVIDER"] = None if production else "test"
 
     app.config.setdefault("SQLALCHEMY_DATABASE_URI", app.config["DATABASE_URL"])
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    engine_options: dict[str, Any] = {"pool_pre_ping": True}
+    if str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("postgresql"):
+        # gthread workers run up to SHOP_THREADS requests at once, each holding a connection
+        # while it queries: the pool bounds the connections, threads beyond it wait.
+        engine_options.update(pool_size=app.config["DB_POOL_SIZE"], max_overflow=app.config["DB_MAX_OVERFLOW"],
+                              pool_timeout=app.config["DB_POOL_TIMEOUT"])
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options)
 
 
 def configure_logging(app: Flask) -> None:

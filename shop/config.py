@@ -48,6 +48,14 @@ SETTINGS: tuple[Setting, ...] = (
             help="Signs sessions, CSRF tokens and fetch links. Development keeps one in `instance/dev_secret_key`."),
     Setting("DATABASE_URL", None, shown_default="`sqlite:///instance/shop.sqlite3`",
             help="SQLAlchemy URL, e.g. `postgresql+psycopg://shop@db/shop`."),
+    Setting("DB_POOL_SIZE", 5, int,
+            help="PostgreSQL connections each process keeps open. Per web machine at most "
+                 "`WEB_CONCURRENCY × (pool + overflow)`; the sum over all machines and workers must "
+                 "stay under the server's `max_connections` (docs/deploy.md)."),
+    Setting("DB_MAX_OVERFLOW", 10, int,
+            help="Extra PostgreSQL connections a process may open for a burst, closed when returned."),
+    Setting("DB_POOL_TIMEOUT", 30.0, float,
+            help="Seconds a request waits for a free PostgreSQL connection before it fails."),
     Setting("REDIS_URL", None, required_note="for Dropbox", help="Redis for the RQ queue."),
     Setting("MEDIA_ROOT", None, shown_default="`instance/media`",
             help="Folder for audio and covers (local storage)."),
