@@ -7,7 +7,6 @@ and drops, so the server's own databases are never touched).
 
 from __future__ import annotations
 
-import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -109,17 +108,3 @@ def ended_pack(app):
 def paid_order(app, pack):
     """``(order, token)`` for a paid order of ``pack``."""
     return factories.make_order(app, pack, paid=True)
-
-
-@pytest.fixture
-def keep_loggers() -> Iterator[None]:
-    """Alembic's env.py runs ``fileConfig``, which disables every logger that exists; later
-    tests of this session still want theirs (caplog)."""
-    loggers = [logging.getLogger(name) for name in list(logging.Logger.manager.loggerDict)]
-    disabled = {logger: logger.disabled for logger in loggers}
-    root_level, root_handlers = logging.root.level, list(logging.root.handlers)
-    yield
-    for logger, was in disabled.items():
-        logger.disabled = was
-    logging.root.setLevel(root_level)
-    logging.root.handlers[:] = root_handlers

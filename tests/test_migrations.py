@@ -59,7 +59,7 @@ def _seed_initial_schema(connection: Connection) -> None:
         connection.execute(text(statement), {"n": now, "later": now + timedelta(days=14)})
 
 
-def test_upgrading_a_database_with_orders_and_deliveries_loses_no_row(app_config, keep_loggers):
+def test_upgrading_a_database_with_orders_and_deliveries_loses_no_row(app_config):
     """On SQLite a constraint change copies the table and drops the old one; with foreign
     keys on, that drop would cascade into every row that refers to it (an order's links and
     deliveries, a delivery's files). Every row of the first schema must survive to head."""

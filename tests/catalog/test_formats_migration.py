@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
@@ -13,9 +12,6 @@ from shop.extensions import db
 
 BEFORE, MASTERS = "a7d3c9e1f204", "e3b5a9c4d217"
 FORMAT_TABLES = ("track_files", "album_folder_refs", "deliveries", "download_counts")
-
-
-pytestmark = pytest.mark.usefixtures("keep_loggers")
 
 
 def formats(connection: sa.Connection) -> dict[str, list[str]]:
