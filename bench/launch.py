@@ -212,8 +212,8 @@ class Stack:
         self.start_gunicorn("gunicorn", self.port, ROOT)
         return self
 
-    def start_gunicorn(self, name: str, port: int, code_root: Path) -> str:
-        env = dict(self.env, SHOP_BIND=f"127.0.0.1:{port}", PYTHONPATH=str(code_root))
+    def start_gunicorn(self, name: str, port: int, code_root: Path, env: dict[str, str] | None = None) -> str:
+        env = dict(self.env, **(env or {}), SHOP_BIND=f"127.0.0.1:{port}", PYTHONPATH=str(code_root))
         process = self.start_process(name, [PYTHON, "-m", "gunicorn", "-c", str(code_root / "gunicorn.conf.py"),
                                             "wsgi:app"], env=env, cwd=code_root)
         url = f"http://127.0.0.1:{port}"

@@ -13,10 +13,13 @@ loads, interleaved round after round, each of:
 
 ``--baseline REV`` also serves ``git archive REV`` (e.g. the commit before the constant-query
 work) from a second gunicorn on the same database, and loads its pack and order pages in
-the same rounds. Reported: requests/s (median of the rounds) and each page's ratio to the
-stats JSON of the same server, plus wrk's p50/p99 latency.
+the same rounds; ``--variant KEY=VALUE`` likewise serves this tree with one setting
+changed (e.g. ``SHOP_DB_POOL_SIZE=20`` or ``SHOP_THREADS=8``). Reported: requests/s (median
+of the rounds) and each page's ratio to the stats JSON of the same server, plus wrk's
+p50/p99 latency.
 
     .venv/bin/python -m bench.pages [--rounds 3] [--seconds 10] [--connections 32] [--baseline REV]
+                                    [--variant KEY=VALUE]
 """
 
 from __future__ import annotations
@@ -107,6 +110,8 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--baseline", help="a git revision to serve side by side (its pack and order pages)")
+    parser.add_argument("--variant", action="append", default=[],
+                        help="KEY=VALUE: also serve this tree with that setting (repeatable, one server each)")
     parser.add_argument("--s3", action="store_true", help="storage through moto's S3 server (default: local)")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="shop-pages-"))
@@ -129,6 +134,14 @@ def main() -> int:
                 f"stats JSON ({args.baseline})": f"{old}/packs/{stack.slug}/stats.json",
                 f"pack page ({args.baseline})": f"{old}/packs/{stack.slug}",
                 f"order page ({args.baseline})": f"{old}/orders/{token}",
+            })
+        for variant in args.variant:
+            key, _, value = variant.partition("=")
+            url = stack.start_gunicorn(variant, free_port(), ROOT, env={key: value})
+            cases.update({
+                f"stats JSON ({variant})": f"{url}/packs/{stack.slug}/stats.json",
+                f"pack page ({variant})": f"{url}/packs/{stack.slug}",
+                f"order page ({variant})": f"{url}/orders/{token}",
             })
         for url in cases.values():  # warm every worker's caches and connections
             for _ in range(20):

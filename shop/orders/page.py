@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -58,7 +58,7 @@ class CatalogState:
 
 
 @functools.cache
-def _pack_with_state_statement(column: str) -> Select[Any]:
+def pack_with_state_statement(column: str) -> Select[Any]:
     """The pack whose ``column`` is ``:value``, with its catalog state as correlated scalar
     subqueries. Built once: building and hashing a statement this size costs more than running it."""
     track_ids = select(Track.id).join(Album, Album.id == Track.album_id).where(Album.pack_id == Pack.id)
@@ -79,11 +79,20 @@ def _pack_with_state_statement(column: str) -> Select[Any]:
 def pack_with_state(column: str, value: object) -> tuple[Pack, CatalogState] | None:
     """The pack whose ``column`` (``slug`` or ``id``) is ``value`` and its :class:`CatalogState`,
     in one query; None when there is no such pack."""
-    row = db.session.execute(_pack_with_state_statement(column), {"value": value}).first()
+    row = db.session.execute(pack_with_state_statement(column), {"value": value}).first()
     if row is None:
         return None
-    pack, waiting, *version = row
-    return pack, CatalogState(preparing=bool(waiting), version=tuple(version))
+    return row[0], catalog_state(row[1:STATE_COLUMNS + 1])
+
+
+#: How many columns :func:`pack_with_state_statement` adds after the pack.
+STATE_COLUMNS = 6
+
+
+def catalog_state(values: Sequence[Any]) -> CatalogState:
+    """The :class:`CatalogState` from the state columns of :func:`pack_with_state_statement`."""
+    waiting, *version = values
+    return CatalogState(preparing=bool(waiting), version=tuple(version))
 
 
 CATALOG_CACHE_SIZE = 64

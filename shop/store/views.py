@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import io
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from flask import Response, abort, current_app, redirect, render_template, request, send_file, session, url_for
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
 from shop.extensions import db
 from shop.formats import FORMATS, BuyerFormat, get_format
-from shop.models import Album, Pack, Track, TrackFile, pack_stats, utcnow
-from shop.orders.page import CatalogState, cached, pack_with_state
+from shop.models import Album, Order, OrderStatus, Pack, Track, TrackFile, pack_stats, utcnow
+from shop.orders.page import STATE_COLUMNS, CatalogState, cached, catalog_state, pack_with_state_statement
 from shop.payments.checkout_session import checkout_tag, own_checkouts, remember_checkout
 from shop.payments.providers import PaymentsUnavailable
 from shop.storage import get_storage
@@ -53,12 +56,36 @@ def index() -> str:
     return render_template("store/index.html", on_sale=on_sale, upcoming=upcoming, past=past, now=now)
 
 
-def get_pack_and_state(slug: str) -> tuple[Pack, CatalogState]:
-    """The pack at ``slug`` and its :class:`CatalogState`, in one query (404 when there is none)."""
-    found = pack_with_state("slug", slug)
-    if found is None:
+@dataclass(frozen=True)
+class PackStats:
+    purchases: int
+    total: int
+
+    @property
+    def average(self) -> int:
+        return self.total // self.purchases if self.purchases else 0
+
+
+@functools.cache
+def _pack_page_statement() -> Select[Any]:
+    """The pack at ``:value`` (its slug), its catalog state and its stats (what
+    :func:`~shop.models.pack_stats` counts: paid orders, net of partial refunds), in one
+    round trip. Built once."""
+    paid = (Order.pack_id == Pack.id) & (Order.status == OrderStatus.PAID.value)
+    return pack_with_state_statement("slug").add_columns(
+        select(func.count(Order.id)).where(paid).scalar_subquery(),
+        select(func.coalesce(func.sum(Order.amount_cents - Order.refunded_cents), 0)).where(paid).scalar_subquery(),
+    )
+
+
+def get_pack_and_state(slug: str) -> tuple[Pack, CatalogState, PackStats]:
+    """The pack at ``slug``, its :class:`CatalogState` and its stats, in one query (404 when
+    there is none)."""
+    row = db.session.execute(_pack_page_statement(), {"value": slug}).first()
+    if row is None:
         abort(404, "There is no pack at this address.")
-    return found
+    purchases, total = row[STATE_COLUMNS + 1:]
+    return row[0], catalog_state(row[1:STATE_COLUMNS + 1]), PackStats(int(purchases), int(total))
 
 
 def album_sizes(pack_id: int) -> dict[tuple[int, str], int]:
@@ -91,13 +118,12 @@ def catalog_html(pack: Pack, state: CatalogState, now: datetime) -> Markup:
     return cached(("pack page catalog", pack.id, state.version), lambda: render_catalog(pack))
 
 
-def render_pack(pack: Pack, state: CatalogState, form: dict[str, str] | None = None,
+def render_pack(pack: Pack, state: CatalogState, stats: PackStats, form: dict[str, str] | None = None,
                 errors: dict[str, str] | None = None, status: int = 200) -> tuple[str, int]:
     now = utcnow()
     on_sale = pack.starts_at <= now < pack.ends_at and not state.preparing
     if on_sale:
         checkout_tag(session)  # start the checkout session with the form (see shop.payments.checkout_session)
-    purchases, total, average = pack_stats(pack.id)
     form = form or {"amount": f"{pack.suggested_price_cents / 100:.2f}", "email": ""}
     return (
         render_template(
@@ -106,7 +132,7 @@ def render_pack(pack: Pack, state: CatalogState, form: dict[str, str] | None = N
             catalog=catalog_html(pack, state, now),
             on_sale=on_sale,
             preparing=state.preparing and not pack.has_ended(now),
-            stats={"purchases": purchases, "total": total, "average": average},
+            stats={"purchases": stats.purchases, "total": stats.total, "average": stats.average},
             form=form,
             errors=errors or {},
             now=now,
@@ -143,7 +169,8 @@ def buy(slug: str) -> ResponseReturnValue:
     except TooManyPurchases:
         abort(429, "You have started many purchases in a short while. Please wait an hour and try again.")
     if result.errors:
-        return render_pack(pack, get_pack_and_state(slug)[1], form={"amount": amount[:40], "email": email[:300]},
+        _, state, stats = get_pack_and_state(slug)
+        return render_pack(pack, state, stats, form={"amount": amount[:40], "email": email[:300]},
                            errors=result.errors, status=400)
     assert result.order is not None and result.checkout_url is not None
     remember_checkout(session, result.order.payment_ref)
@@ -154,11 +181,11 @@ def buy(slug: str) -> ResponseReturnValue:
 def checkout_cancelled(slug: str) -> ResponseReturnValue:
     """Back from the payment page without paying: the pack page, with this browser's amount
     and address filled in again (read-only: the pending order waits for the next buy)."""
-    pack, state = get_pack_and_state(slug)
+    pack, state, stats = get_pack_and_state(slug)
     order = cancelled_order(pack, own_checkouts(session))
     if order is None or not pack.is_on_sale():
         return redirect(url_for("store.pack", slug=slug), code=303)
-    return render_pack(pack, state, form={"amount": f"{order.amount_cents / 100:.2f}", "email": order.email})
+    return render_pack(pack, state, stats, form={"amount": f"{order.amount_cents / 100:.2f}", "email": order.email})
 
 
 def _album_in_pack(slug: str, album_id: int) -> Album:
