@@ -58,6 +58,9 @@ STRIPE_KEY, WEBHOOK_SECRET = "sk_test_launch", "whsec_launch"
 SUCCESS_CARD = "4242 4242 4242 4242"
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
+sys.path.insert(0, str(ROOT))
+from scripts.run_store import http_ok, tcp_open  # noqa: E402  (the same probes make run uses)
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -72,22 +75,6 @@ def wait_for(check: Any, timeout: float, what: str) -> None:
             return
         time.sleep(0.2)
     raise RuntimeError(f"{what} did not come up in {timeout:.0f} s")
-
-
-def tcp_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2):
-            return True
-    except OSError:
-        return False
 
 
 class Stack:
