@@ -20,8 +20,8 @@ from sqlalchemy import event
 from shop.downloads.models import PACK_ITEM_ID, DownloadCount
 from shop.dropbox.models import Delivery, DeliveryFile, DropboxConnection, delivery_target
 from shop.extensions import db
-from shop.models import FORMATS, Pack, TrackFile, pack_stats
-from shop.orders.page import clear_catalog_cache
+from shop.models import FORMATS, Encode, Pack, TrackFile, pack_stats
+from shop.orders.page import clear_catalog_cache, pack_with_state
 from tests import factories
 
 # What a page may cost at most, whatever the pack holds. Each process reads a pack's catalog
@@ -135,6 +135,26 @@ def test_the_cached_catalog_follows_a_new_file(app: Flask) -> None:
                                  dropbox_content_hash="0" * 64))
     db.session.commit()
     assert "MP3 V0" in client.get(f"/packs/{pack.slug}").get_data(as_text=True).split("buy-box")[0]
+
+
+def test_a_packs_catalog_state_is_its_own(app: Flask) -> None:
+    """Encodes and files of one pack neither hold another back as "preparing" nor change its
+    catalog version (the state's subqueries are correlated to their own pack)."""
+    quiet = factories.make_pack(app, slug="quiet-pack", albums=albums(1, tracks=1), formats=("flac",))
+    busy = factories.make_pack(app, slug="busy-pack", albums=albums(1, tracks=1), formats=("flac",))
+    found = pack_with_state("id", quiet.id)
+    assert found is not None and not found[1].preparing
+    quiet_version = found[1].version
+    busy_track = busy.albums[0].tracks[0]
+    db.session.add(Encode(track_id=busy_track.id, format="mp3-v0"))
+    busy_track.files.append(TrackFile(format="mp3-v0", storage_key="audio/y.mp3", size=4096, crc32=0,
+                                      sha256="1" * 64, dropbox_content_hash="1" * 64))
+    db.session.commit()
+    quiet_now, busy_now = pack_with_state("slug", "quiet-pack"), pack_with_state("slug", "busy-pack")
+    assert quiet_now is not None and busy_now is not None
+    assert not quiet_now[1].preparing and quiet_now[1].version == quiet_version
+    assert busy_now[1].preparing
+    assert app.test_client().get("/packs/quiet-pack").get_data(as_text=True).count('class="buy-form"') == 1
 
 
 def test_order_page_queries_do_not_grow_with_the_pack(app: Flask) -> None:

@@ -57,22 +57,28 @@ class CatalogState:
         return not self.preparing and pack.starts_at <= now
 
 
+def _of_pack(query: Select[Any], track_id: Any) -> Select[Any]:
+    """``query`` limited to the rows whose ``track_id`` is a track of the outer query's pack
+    (correlated to it: the subquery must name the outer ``packs`` row, not join its own)."""
+    return (query.join(Track, Track.id == track_id).join(Album, Album.id == Track.album_id)
+            .where(Album.pack_id == Pack.id).correlate(Pack))
+
+
 @functools.cache
 def pack_with_state_statement(column: str) -> Select[Any]:
-    """The pack whose ``column`` is ``:value``, with its catalog state as correlated scalar
-    subqueries. Built once: building and hashing a statement this size costs more than running it."""
-    track_ids = select(Track.id).join(Album, Album.id == Track.album_id).where(Album.pack_id == Pack.id)
-    files = select(TrackFile.id, TrackFile.size).where(TrackFile.track_id.in_(track_ids)).subquery()
-    encodes = select(Encode.status, Encode.finished_at).where(Encode.track_id.in_(track_ids)).subquery()
+    """The pack whose ``column`` is ``:value``, with its catalog state as scalar subqueries
+    correlated to it (each reads only that pack's albums, tracks, files and encodes, through
+    their indexes). Built once: building and hashing a statement this size costs more than
+    running it."""
     return select(
         Pack,
-        select(func.count()).select_from(encodes).where(encodes.c.status != EncodeStatus.DONE.value)
-        .scalar_subquery(),
-        select(func.max(encodes.c.finished_at)).scalar_subquery(),
-        select(func.count(Album.id)).where(Album.pack_id == Pack.id).scalar_subquery(),
-        select(func.count(files.c.id)).scalar_subquery(),
-        select(func.coalesce(func.max(files.c.id), 0)).scalar_subquery(),
-        select(func.coalesce(func.sum(files.c.size), 0)).scalar_subquery(),
+        _of_pack(select(func.count(Encode.id)), Encode.track_id)
+        .where(Encode.status != EncodeStatus.DONE.value).scalar_subquery(),
+        _of_pack(select(func.max(Encode.finished_at)), Encode.track_id).scalar_subquery(),
+        select(func.count(Album.id)).where(Album.pack_id == Pack.id).correlate(Pack).scalar_subquery(),
+        _of_pack(select(func.count(TrackFile.id)), TrackFile.track_id).scalar_subquery(),
+        _of_pack(select(func.coalesce(func.max(TrackFile.id), 0)), TrackFile.track_id).scalar_subquery(),
+        _of_pack(select(func.coalesce(func.sum(TrackFile.size), 0)), TrackFile.track_id).scalar_subquery(),
     ).where(getattr(Pack, column) == bindparam("value"))
 
 
