@@ -104,7 +104,10 @@ def configure_logging(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from shop import transactions
+
     db.init_app(app)
+    transactions.register(app)  # read-only requests commit, keeping psycopg's prepared statements
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..", "migrations"))
     csrf.init_app(app)
     if app.config["TRUST_PROXY"]:
