@@ -115,7 +115,8 @@ SETTINGS: tuple[Setting, ...] = (
                  "or its zip). Only that endpoint accepts more than the 64 KiB every other request is held to; "
                  "the body is streamed to a temporary folder, never held in memory."),
     Setting("TOKEN_KEYS", None, required_note="with the key",
-            help="Comma-separated Fernet keys for Dropbox tokens; the first encrypts, all decrypt. "
+            help="Comma-separated Fernet keys for the Dropbox tokens and operators' TOTP secrets; the first "
+                 "encrypts, all decrypt (`flask dropbox rotate-keys`). "
                  "Development keeps one in `instance/dev_token_key`."),
 )
 

@@ -8,6 +8,7 @@ import click
 from flask.cli import with_appcontext
 
 from shop.admin import operators
+from shop.dropbox.crypto import TokenKeyError
 from shop.email_address import EmailError
 
 
@@ -48,7 +49,7 @@ def totp_command(email: str, disable: bool) -> None:
             click.echo(f"TOTP disabled for {operator.email}")
             return
         secret, uri = operators.enable_totp(email)
-    except operators.OperatorError as exc:
+    except (operators.OperatorError, TokenKeyError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo("Add this to an authenticator app (shown only now):")
     click.echo(uri)

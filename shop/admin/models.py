@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from shop.dropbox.crypto import ENCRYPTED
 from shop.extensions import Model
 from shop.models import UTCDateTime, utcnow
 
@@ -26,7 +27,7 @@ class Operator(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    totp_secret_enc: Mapped[str | None] = mapped_column(Text)
+    totp_secret_enc: Mapped[str | None] = mapped_column(Text, info=ENCRYPTED)
     # The last TOTP time step accepted: a code is good once (no replay within its window).
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -7,7 +7,6 @@ import sys
 import click
 import dropbox
 from flask.cli import AppGroup
-from sqlalchemy import select
 
 from shop.dropbox.client import (
     STORE_SCOPES,
@@ -18,8 +17,8 @@ from shop.dropbox.client import (
     store_refresh_token,
     web_url,
 )
-from shop.dropbox.crypto import TokenKeyError, get_token_box
-from shop.dropbox.models import DropboxConnection, StoreDropboxAccount
+from shop.dropbox.crypto import TokenKeyError, get_token_box, rotate_all
+from shop.dropbox.models import StoreDropboxAccount
 from shop.dropbox.seed import albums_in_scope, run_seed
 from shop.extensions import db
 
@@ -103,24 +102,16 @@ def whoami() -> None:
 
 @dropbox_cli.command("rotate-keys")
 def rotate_keys() -> None:
-    """Re-encrypt every stored Dropbox token with the first key of SHOP_TOKEN_KEYS."""
-    box = get_token_box()
-    count = 0
+    """Re-encrypt every stored secret (Dropbox tokens, operators' TOTP secrets) with the first
+    key of SHOP_TOKEN_KEYS: all or nothing."""
     try:
-        for connection in db.session.scalars(select(DropboxConnection)):
-            connection.refresh_token_enc = box.rotate(connection.refresh_token_enc)
-            if connection.access_token_enc:
-                connection.access_token_enc = box.rotate(connection.access_token_enc)
-            count += 1
-        store = db.session.get(StoreDropboxAccount, 1)
-        if store is not None:
-            store.refresh_token_enc = box.rotate(store.refresh_token_enc)
-            count += 1
+        changed = rotate_all(get_token_box())
     except TokenKeyError as exc:
         db.session.rollback()
         raise click.ClickException(f"{exc}; nothing was changed.") from None
     db.session.commit()
-    click.echo(f"Re-encrypted the tokens of {count} Dropbox connection(s) with the newest key.")
+    summary = ", ".join(f"{table}: {count}" for table, count in changed.items())
+    click.echo(f"Re-encrypted with the newest key ({summary} row(s)).")
 
 
 @dropbox_cli.command("requeue")

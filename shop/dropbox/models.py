@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from shop.dropbox.crypto import ENCRYPTED
 from shop.extensions import Model
 from shop.models import FORMATS, Album, Order, TrackFile, UTCDateTime, utcnow
 
@@ -65,8 +66,8 @@ class DropboxConnection(Model):
     account_id: Mapped[str] = mapped_column(String(64))
     account_email: Mapped[str | None] = mapped_column(String(254))
     account_name: Mapped[str | None] = mapped_column(String(200))
-    refresh_token_enc: Mapped[str] = mapped_column(Text)
-    access_token_enc: Mapped[str | None] = mapped_column(Text)
+    refresh_token_enc: Mapped[str] = mapped_column(Text, info=ENCRYPTED)
+    access_token_enc: Mapped[str | None] = mapped_column(Text, info=ENCRYPTED)
     access_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     scope: Mapped[str] = mapped_column(String(300), default="")
     connected_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -82,7 +83,7 @@ class StoreDropboxAccount(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True, default=1)
     account_id: Mapped[str] = mapped_column(String(64))
-    refresh_token_enc: Mapped[str] = mapped_column(Text)
+    refresh_token_enc: Mapped[str] = mapped_column(Text, info=ENCRYPTED)
     linked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

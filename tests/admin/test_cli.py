@@ -33,3 +33,15 @@ def test_create_list_disable_and_totp(app, runner):
     assert "disabled" in runner.invoke(args=["operators", "list"]).output
     missing = runner.invoke(args=["operators", "disable", "nobody@example.com"])
     assert missing.exit_code != 0 and "no operator" in missing.output
+
+
+def test_totp_in_production_needs_the_token_keys(app, runner):
+    """A key kept in one host's instance folder would lock the operator out on every other
+    host: production refuses to store a TOTP secret without SHOP_TOKEN_KEYS."""
+    assert runner.invoke(args=["operators", "create", "ops@example.com"], input="a long enough pass\n").exit_code == 0
+    app.config.update(ENV="production", TOKEN_KEYS=None)
+    app.extensions.pop("shop.token_box", None)
+    refused = runner.invoke(args=["operators", "totp", "ops@example.com"])
+    assert refused.exit_code != 0 and "SHOP_TOKEN_KEYS is not set" in refused.output
+    db.session.expire_all()
+    assert db.session.scalar(db.select(Operator)).totp_secret_enc is None

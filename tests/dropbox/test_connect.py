@@ -159,6 +159,11 @@ def test_disconnect_revokes_and_forgets(client, app, order, emulator):
 
 
 def test_rotate_keys_re_encrypts_every_token(app, runner, order, emulator):
+    import pyotp
+
+    from shop.admin import operators
+    from shop.admin.models import Operator
+
     order, _ = order
     connection = connect_buyer(order, emulator)
     old_key = app.config["TOKEN_KEYS"]
@@ -166,19 +171,31 @@ def test_rotate_keys_re_encrypts_every_token(app, runner, order, emulator):
     from shop.dropbox.cli import save_store_account
 
     save_store_account("dbid:store", "store-refresh-token")
+    # Operators' TOTP secrets are kept with the same keys: rotating must not lock anyone out.
+    operators.create("ops@example.com", "a long enough passphrase")
+    operators.create("no-totp@example.com", "another long passphrase")
+    secret, _ = operators.enable_totp("ops@example.com")
 
     new_key = Fernet.generate_key().decode()
     app.config["TOKEN_KEYS"] = f"{new_key},{old_key}"
     app.extensions.pop("shop.token_box", None)
     result = runner.invoke(args=["dropbox", "rotate-keys"])
-    assert result.exit_code == 0 and "2 Dropbox connection(s)" in result.output
+    assert result.exit_code == 0, result.output
+    assert "dropbox_connections: 1, operators: 1, store_dropbox_account: 1 row(s)" in result.output
 
     db.session.expire_all()
     connection = db.session.scalar(select(DropboxConnection))
     only_new = TokenBox.from_setting(new_key)
     assert only_new.decrypt(connection.refresh_token_enc) == refresh
+    assert only_new.decrypt(connection.access_token_enc)
     with pytest.raises(Exception, match="no key"):
         TokenBox.from_setting(old_key).decrypt(connection.refresh_token_enc)
+    operator = db.session.scalar(select(Operator).where(Operator.email == "ops@example.com"))
+    assert only_new.decrypt(operator.totp_secret_enc) == secret
+    # With the old key gone, the operator still signs in with a code from their app.
+    app.config["TOKEN_KEYS"] = new_key
+    app.extensions.pop("shop.token_box", None)
+    assert operators.accept_totp(operator, pyotp.TOTP(secret).now())
 
     # With an unrelated key set, nothing can be decrypted and nothing changes.
     app.config["TOKEN_KEYS"] = Fernet.generate_key().decode()
@@ -187,6 +204,7 @@ def test_rotate_keys_re_encrypts_every_token(app, runner, order, emulator):
     assert failed.exit_code != 0 and "nothing was changed" in failed.output
     db.session.expire_all()
     assert only_new.decrypt(db.session.scalar(select(DropboxConnection)).refresh_token_enc) == refresh
+    assert only_new.decrypt(db.session.get(Operator, operator.id).totp_secret_enc) == secret
 
 
 def test_malformed_token_keys_are_refused():
