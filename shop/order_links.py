@@ -7,12 +7,13 @@ the paid-only rule lives in one place (:func:`find_paid_order`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
 
 from flask import abort
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 
 from shop.extensions import db
 from shop.models import Order, OrderLink
@@ -37,13 +38,19 @@ def mint_link(order: Order) -> str:
     return token
 
 
+@functools.cache
+def _order_by_link_statement() -> Select[tuple[Order]]:
+    """The order whose live link hashes to ``:token_hash``. Built once: every order page and
+    download starts with it, and building a statement costs about what running it does."""
+    return select(Order).join(OrderLink).where(OrderLink.token_hash == bindparam("token_hash"),
+                                               OrderLink.revoked_at.is_(None))
+
+
 def find_order(token: str) -> Order | None:
     """The order a raw token opens, or ``None`` for malformed, unknown and revoked tokens alike."""
     if not TOKEN_SHAPE.fullmatch(token):
         return None
-    return db.session.scalar(
-        select(Order).join(OrderLink).where(OrderLink.token_hash == hash_token(token), OrderLink.revoked_at.is_(None))
-    )
+    return db.session.scalar(_order_by_link_statement(), {"token_hash": hash_token(token)})
 
 
 def find_paid_order(token: str) -> Order | None:

@@ -11,12 +11,13 @@ resume, and with no download caps an over-count costs nobody anything.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any, cast
 
 from flask import Flask
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, Select, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shop.downloads.models import PACK_ITEM_ID, DownloadCount
@@ -76,6 +77,13 @@ def record_download_later(app: Flask, order_id: int, kind: str, item_id: int | N
     return record
 
 
+@functools.cache
+def _counts_statement() -> Select[tuple[str, int, str, int]]:
+    """The download counts of the order ``:order_id``, built once (the order page reads them)."""
+    return select(DownloadCount.kind, DownloadCount.item_id, DownloadCount.format, DownloadCount.count).where(
+        DownloadCount.order_id == bindparam("order_id"))
+
+
 def download_counts(order: Order) -> dict[CountKey, int]:
     """Completed downloads of ``order``'s items.
 
@@ -83,10 +91,7 @@ def download_counts(order: Order) -> dict[CountKey, int]:
         ("pack", None, fmt): n}``; items never downloaded completely are absent
         (use ``.get(key, 0)``).
     """
-    rows = db.session.execute(
-        select(DownloadCount.kind, DownloadCount.item_id, DownloadCount.format, DownloadCount.count)
-        .where(DownloadCount.order_id == order.id)
-    )
+    rows = db.session.execute(_counts_statement(), {"order_id": order.id})
     return {
         (kind, None if kind == "pack" else item_id, fmt): int(count)
         for kind, item_id, fmt, count in rows

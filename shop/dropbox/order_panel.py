@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app, has_request_context, session
-from sqlalchemy import func, select
+from sqlalchemy import BindParameter, Select, bindparam, func, select
 from sqlalchemy.orm import joinedload
 
 from shop.dropbox.deliveries import progress
@@ -78,20 +79,28 @@ def recent_space_refusal(order: Order) -> dict[str, Any] | None:
     return {**refusal, "anchor": space_refusal_anchor(str(refusal.get("target", "")))}
 
 
-def connection_and_latest_deliveries(order: Order) -> tuple[DropboxConnection | None, dict[str, dict[str, Any]]]:
-    """The order's Dropbox connection and the progress of its newest delivery per target,
-    read with every delivered file in one round trip (the order page's costliest part was
-    its round trips to the database, not their rows)."""
-    newest_per_target = select(func.max(Delivery.id)).where(Delivery.order_id == order.id).group_by(Delivery.target)
-    rows = db.session.execute(
+@functools.cache
+def _connection_and_latest_statement() -> Select[Any]:
+    """The statement of :func:`connection_and_latest_deliveries` for the order ``:order_id``.
+    Built once: building and caching a statement this size cost more than running it."""
+    order_id: BindParameter[int] = bindparam("order_id")
+    newest_per_target = select(func.max(Delivery.id)).where(Delivery.order_id == order_id).group_by(Delivery.target)
+    return (
         select(DropboxConnection, Delivery)
         .select_from(Order)
         .outerjoin(DropboxConnection, DropboxConnection.order_id == Order.id)
         .outerjoin(Delivery, Delivery.id.in_(newest_per_target))
-        .where(Order.id == order.id)
+        .where(Order.id == order_id)
         .order_by(Delivery.id.desc())
         .options(joinedload(Delivery.files))
-    ).unique().all()
+    )
+
+
+def connection_and_latest_deliveries(order: Order) -> tuple[DropboxConnection | None, dict[str, dict[str, Any]]]:
+    """The order's Dropbox connection and the progress of its newest delivery per target,
+    read with every delivered file in one round trip (the order page's costliest part was
+    its round trips to the database, not their rows)."""
+    rows = db.session.execute(_connection_and_latest_statement(), {"order_id": order.id}).unique().all()
     connection = rows[0][0] if rows else None
     latest = {delivery.target: progress(delivery) for _, delivery in rows if delivery is not None}
     return connection, latest
