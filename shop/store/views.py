@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import functools
 import io
+import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from flask import Response, abort, current_app, redirect, render_template, request, send_file, session, url_for
 from flask.typing import ResponseReturnValue
-from markupsafe import Markup
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup, escape
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
 from shop.extensions import db
 from shop.formats import FORMATS, BuyerFormat, get_format
+from shop.formatting import money
 from shop.models import Album, Order, OrderStatus, Pack, Track, TrackFile, pack_stats, utcnow
 from shop.orders.page import STATE_COLUMNS, CatalogState, cached, catalog_state, pack_with_state_statement
 from shop.payments.checkout_session import checkout_tag, own_checkouts, remember_checkout
@@ -118,12 +122,58 @@ def catalog_html(pack: Pack, state: CatalogState, now: datetime) -> Markup:
     return cached(("pack page catalog", pack.id, state.version), lambda: render_catalog(pack))
 
 
+def stats_shown(pack: Pack, stats: PackStats) -> dict[str, str]:
+    """The buy box's three numbers as the page prints them (site.js refreshes them in place)."""
+    return {
+        "purchases": str(stats.purchases),
+        "average": money(stats.average, pack.currency) if stats.purchases else "–",
+        "total": money(stats.total, pack.currency),
+    }
+
+
+#: Stand-ins for what differs between two views of a cached pack page: rendered into the
+#: page once, replaced on every view (plain ASCII, so escaping leaves them as they are).
+_SLOT = f"shop-slot-{secrets.token_hex(8)}"
+SLOTS = {name: f"@@{_SLOT}-{name}@@" for name in ("csrf", "purchases", "average", "total")}
+
+
+def pack_page_shell(pack: Pack, state: CatalogState, now: datetime, on_sale: bool) -> str:
+    """The whole pack page with :data:`SLOTS` where the CSRF token and the stats go, rendered
+    once per process, pack, catalog version and phase while nothing can change it (see
+    :meth:`CatalogState.cacheable`; the pack's own fields are in the key as well)."""
+    fields = (pack.title, pack.blurb, pack.starts_at, pack.ends_at, pack.currency, pack.min_price_cents,
+              pack.suggested_price_cents)
+    key = ("pack page", pack.id, state.version, on_sale, fields)
+
+    def render() -> str:
+        html = render_template(
+            "store/pack.html", pack=pack, catalog=render_catalog(pack), on_sale=on_sale, preparing=False,
+            stats={name: SLOTS[name] for name in ("purchases", "average", "total")},
+            form={"amount": f"{pack.suggested_price_cents / 100:.2f}", "email": ""}, errors={}, now=now,
+            csrf_token=lambda: SLOTS["csrf"],
+        )
+        # Indentation is a fifth of the page's bytes; a line break renders the same.
+        return INDENTATION.sub("\n", html)
+
+    return cached(key, render)
+
+
+INDENTATION = re.compile(r"\n[ \t]+")
+
+
 def render_pack(pack: Pack, state: CatalogState, stats: PackStats, form: dict[str, str] | None = None,
                 errors: dict[str, str] | None = None, status: int = 200) -> tuple[str, int]:
     now = utcnow()
     on_sale = pack.starts_at <= now < pack.ends_at and not state.preparing
     if on_sale:
         checkout_tag(session)  # start the checkout session with the form (see shop.payments.checkout_session)
+    shown = stats_shown(pack, stats)
+    if form is None and not errors and state.cacheable(pack, now) and "_flashes" not in session:
+        html = pack_page_shell(pack, state, now, on_sale)
+        values = {"csrf": generate_csrf(), **shown}
+        for name, slot in SLOTS.items():
+            html = html.replace(slot, escape(values[name]))
+        return html, status
     form = form or {"amount": f"{pack.suggested_price_cents / 100:.2f}", "email": ""}
     return (
         render_template(
@@ -132,7 +182,7 @@ def render_pack(pack: Pack, state: CatalogState, stats: PackStats, form: dict[st
             catalog=catalog_html(pack, state, now),
             on_sale=on_sale,
             preparing=state.preparing and not pack.has_ended(now),
-            stats={"purchases": stats.purchases, "total": stats.total, "average": stats.average},
+            stats=shown,
             form=form,
             errors=errors or {},
             now=now,

@@ -1,0 +1,132 @@
+"""The pack page of a pack on sale is rendered once per process and catalog version
+(shop.store.views.pack_page_shell); what differs per view (the CSRF token, the stats) is
+filled in on every view. These tests are the promise that no view sees another's."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from shop import create_app
+from shop.extensions import db
+from shop.formatting import money
+from shop.models import Order
+from shop.store.views import SLOTS
+from tests import factories
+
+TOKEN_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+def app_overrides() -> dict[str, Any]:
+    return {"WTF_CSRF_ENABLED": True}
+
+
+def stat(html: str, name: str) -> str:
+    match = re.search(rf'data-stat="{name}"[^>]*>([^<]*)<', html)
+    assert match, name
+    return match.group(1)
+
+
+@pytest.fixture
+def served(app_config: dict[str, Any]) -> Iterator[Flask]:
+    """An app whose requests each run in their own app context, as under gunicorn (the
+    ``app`` fixture's one context would share ``g``, where Flask-WTF keeps a view's token)."""
+    served = create_app({**app_config, "WTF_CSRF_ENABLED": True})
+    with served.app_context():
+        db.create_all()
+        factories.make_pack(served)
+    try:
+        yield served
+    finally:
+        with served.app_context():
+            db.drop_all()
+            db.engine.dispose()
+
+
+def test_each_visitor_gets_their_own_working_token(served: Flask) -> None:
+    first, second = served.test_client(), served.test_client()
+    first_page = first.get("/packs/spring-pack").get_data(as_text=True)
+    second_page = second.get("/packs/spring-pack").get_data(as_text=True)
+    first_token, second_token = TOKEN_FIELD.findall(first_page), TOKEN_FIELD.findall(second_page)
+    assert len(first_token) == len(second_token) == 1 and first_token != second_token
+    for page in (first_page, second_page):
+        assert not any(slot in page for slot in SLOTS.values())
+        assert "@@shop-slot" not in page
+    # Each token buys with its own session, and not with the other's.
+    swapped = first.post("/packs/spring-pack/buy", data={"amount": "12.00", "email": "a@example.com",
+                                                         "csrf_token": second_token[0]})
+    assert swapped.status_code == 400
+    bought = first.post("/packs/spring-pack/buy", data={"amount": "12.00", "email": "a@example.com",
+                                                        "csrf_token": first_token[0]})
+    assert bought.status_code in (302, 303), bought.status_code
+
+
+def test_the_stats_are_fresh_on_every_view(app: Flask, pack: Any) -> None:
+    client = app.test_client()
+    page = client.get(f"/packs/{pack.slug}").get_data(as_text=True)
+    assert (stat(page, "purchases"), stat(page, "average")) == ("0", "–")
+    factories.make_order(app, pack, amount_cents=700)
+    factories.make_order(app, pack, email="b@example.com", amount_cents=1300)
+    page = client.get(f"/packs/{pack.slug}").get_data(as_text=True)
+    assert (stat(page, "purchases"), stat(page, "average"), stat(page, "total")) == (
+        "2", money(1000, pack.currency), money(2000, pack.currency))
+    db.session.query(Order).delete()
+    db.session.commit()
+    assert stat(client.get(f"/packs/{pack.slug}").get_data(as_text=True), "purchases") == "0"
+
+
+def test_the_cached_page_is_the_rendered_page(app: Flask, pack: Any) -> None:
+    """Apart from indentation, the cached page is what the template renders for that view."""
+    client = app.test_client()
+    cached = client.get(f"/packs/{pack.slug}").get_data(as_text=True)
+    token = TOKEN_FIELD.search(cached)
+    assert token
+    with app.test_request_context():
+        from flask import render_template
+
+        from shop.models import utcnow
+        from shop.store.views import catalog_html, get_pack_and_state, stats_shown
+
+        pack_row, state, stats = get_pack_and_state(pack.slug)
+        now = utcnow()
+        fresh = render_template("store/pack.html", pack=pack_row, catalog=catalog_html(pack_row, state, now),
+                                on_sale=True, preparing=False, stats=stats_shown(pack_row, stats),
+                                form={"amount": "12.00", "email": ""}, errors={}, now=now,
+                                csrf_token=lambda: token.group(1))
+
+    def words(html: str) -> list[str]:
+        return html.split()
+
+    assert words(cached) == words(fresh)
+    assert len(cached) < len(fresh)  # without the indentation
+
+
+def test_flashed_messages_and_form_errors_are_never_cached(app: Flask, pack: Any) -> None:
+    client = app.test_client()
+    client.get(f"/packs/{pack.slug}")
+    with client.session_transaction() as session:
+        session["_flashes"] = [("message", "Your checkout was cancelled <b>safely</b>.")]
+    page = client.get(f"/packs/{pack.slug}").get_data(as_text=True)
+    assert "Your checkout was cancelled &lt;b&gt;safely&lt;/b&gt;." in page
+    assert "cancelled" not in client.get(f"/packs/{pack.slug}").get_data(as_text=True)  # shown once
+    token = TOKEN_FIELD.search(page)
+    assert token
+    refused = client.post(f"/packs/{pack.slug}/buy", data={"amount": "0.01", "email": "x@example.com",
+                                                          "csrf_token": token.group(1)})
+    assert refused.status_code == 400
+    assert 'value="0.01"' in refused.get_data(as_text=True)
+    # The next plain view is the cached page again, with an empty form.
+    again = client.get(f"/packs/{pack.slug}").get_data(as_text=True)
+    assert 'value="0.01"' not in again and 'value="12.00"' in again
+
+
+def test_an_ended_pack_is_cached_without_its_form(app: Flask, ended_pack: Any) -> None:
+    client = app.test_client()
+    for _ in range(2):
+        page = client.get(f"/packs/{ended_pack.slug}").get_data(as_text=True)
+        assert "This pack is no longer on sale." in page and "csrf_token" not in page
