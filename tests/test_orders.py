@@ -7,13 +7,15 @@ import email.policy
 import re
 import socket
 import time
-from html import escape as html_escape
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from markupsafe import escape
 from sqlalchemy import select, text
 
+from shop.downloads.models import PACK_ITEM_ID, DownloadCount
+from shop.dropbox.models import Delivery, delivery_target
 from shop.extensions import db
 from shop.formats import get_format
 from shop.models import FORMATS, Order, OrderLink
@@ -53,34 +55,233 @@ def test_unknown_or_malformed_tokens_get_the_same_plain_404(client, pack, bad):
     assert response.data == reference.data
 
 
+def shown(text: str) -> str:
+    """``text`` as the page's templates escape it."""
+    return str(escape(text))
+
+
+def links_in(html: str, token: str, pack, fmt: str) -> dict[str, bool]:
+    """Whether each download link of ``pack`` in ``fmt`` is on the page, by link."""
+    found = {"pack": f'href="/orders/{token}/pack/{fmt}.zip" download>Download the pack</a>' in html}
+    for album in pack.albums:
+        found[f"album {album.id}"] = f'href="/orders/{token}/albums/{album.id}/{fmt}.zip" download>' in html
+        for track in album.tracks:
+            link = f'<a class="track-title" href="/orders/{token}/tracks/{track.id}/{fmt}" download>'
+            found[f"track {track.id}"] = f"{link}{shown(track.title)}</a>" in html
+    return found
+
+
+def format_cookie(response) -> str | None:
+    return next((h for h in response.headers.getlist("Set-Cookie") if h.startswith("shop_format=")), None)
+
+
 def test_order_page_is_read_only_and_lists_downloads_and_dropbox(client, app, pack):
     app.config.update(DROPBOX_APP_KEY="key", DROPBOX_APP_SECRET="secret")
     order, token = factories.make_order(app, pack)
     before = [tuple(r) for t in db.metadata.sorted_tables for r in db.session.execute(t.select())]
-    response = client.get(f"/orders/{token}")
-    assert response.status_code == 200
-    assert response.headers["Cache-Control"] == "private, no-store"
-    html = response.data.decode()
-    for album in pack.albums:
-        for fmt in FORMATS:
-            assert f"/orders/{token}/albums/{album.id}/{fmt}.zip" in html
-        assert f'<select id="album-format-{album.id}" data-format-select>' in html
-        assert f'<label for="album-format-{album.id}">Format<span class="visually-hidden"> for ' in html
-        assert f"/orders/{token}/dropbox/albums/{album.id}" in html
-        for track in album.tracks:
-            for fmt in FORMATS:
-                assert f'data-format="{fmt}"><a href="/orders/{token}/tracks/{track.id}/{fmt}"' in html
     for fmt in FORMATS:
-        assert f"/orders/{token}/pack/{fmt}.zip" in html
-        description = html_escape(get_format(fmt).description)
-        # The download <select>s (pack and each album) and the Dropbox ones (pack and each album).
-        assert html.count(f">{description} (") == 1 + len(pack.albums)
-        assert html.count(f">{description}</option>") == 1 + len(pack.albums)
-    assert '<select id="pack-format" data-format-select>' in html
-    assert f"/orders/{token}/dropbox/connect" in html
+        response = client.get(f"/orders/{token}?format={fmt}")
+        assert response.status_code == 200
+        assert response.headers["Cache-Control"] == "private, no-store"
+        html = response.data.decode()
+        # Every link in the chosen format, none in any other.
+        assert all(links_in(html, token, pack, fmt).values()), links_in(html, token, pack, fmt)
+        for other in FORMATS:
+            if other != fmt:
+                assert f"/{other}.zip" not in html and f"/{other}\"" not in html, other
+        label = get_format(fmt).label
+        assert f'<span class="muted">{label} zip · ' in html
+        assert f"<summary>Single tracks ({label})</summary>" in html
+        # The one format choice lists every format the pack has, the chosen one selected.
+        assert '<form class="format-choice" method="get">' in html
+        assert '<label for="format">Format</label>' in html and '<select id="format" name="format">' in html
+        choice = html.split('<select id="format" name="format">')[1].split("</select>")[0]
+        options = re.findall(r'<option value="([^"]+)"( selected)?>([^<]*)</option>', choice)
+        assert [(value, text) for value, _, text in options] == [
+            (f, shown(get_format(f).description)) for f in FORMATS]
+        assert [value for value, selected, _ in options if selected] == [fmt]
+        assert '<button class="button" type="submit">Show</button>' in html
+        assert html.count("Download the album</a>") == len(pack.albums)
+        for album in pack.albums:
+            assert f"/orders/{token}/dropbox/albums/{album.id}" in html
+        assert f"/orders/{token}/dropbox/connect" in html
+        assert 'role="alert"' not in html
     db.session.expire_all()
     after = [tuple(r) for t in db.metadata.sorted_tables for r in db.session.execute(t.select())]
     assert before == after
+
+
+def test_the_format_asked_for_is_remembered_in_a_cookie(client, app, pack):
+    _, token = factories.make_order(app, pack)
+    _, other_token = factories.make_order(app, pack, email="other@example.com")
+    response = client.get(f"/orders/{token}?format=flac")
+    assert response.status_code == 200
+    cookie = format_cookie(response)
+    assert cookie is not None and cookie.startswith("shop_format=flac;")
+    attributes = {part.strip().split("=")[0].lower(): part.strip() for part in cookie.split(";")[1:]}
+    assert attributes["path"] == "Path=/orders"
+    assert attributes["samesite"] == "SameSite=Lax"
+    assert attributes["max-age"] == f"Max-Age={365 * 24 * 60 * 60}"
+    assert "httponly" in attributes and "secure" not in attributes  # SESSION_COOKIE_SECURE is off in tests
+
+    # Without ?format=: the remembered format, on this order and on the buyer's others; nothing set again.
+    for page_token in (token, other_token):
+        again = client.get(f"/orders/{page_token}")
+        assert again.status_code == 200 and format_cookie(again) is None
+        html = again.data.decode()
+        assert all(links_in(html, page_token, pack, "flac").values())
+        assert not any(links_in(html, page_token, pack, "mp3-v0").values())
+        assert '<option value="flac" selected>' in html
+
+
+def test_the_format_cookie_is_secure_when_the_session_cookie_is(client, app, pack):
+    app.config["SESSION_COOKIE_SECURE"] = True
+    _, token = factories.make_order(app, pack)
+    cookie = format_cookie(client.get(f"/orders/{token}?format=wav"))
+    assert cookie is not None and "; Secure" in cookie
+
+
+def test_an_old_format_alias_means_the_current_format(client, app, pack):
+    _, token = factories.make_order(app, pack)
+    response = client.get(f"/orders/{token}?format=mp3")
+    assert response.status_code == 200
+    assert format_cookie(response).startswith("shop_format=mp3-v0;")
+    html = response.data.decode()
+    assert all(links_in(html, token, pack, "mp3-v0").values())
+    assert "/pack/mp3.zip" not in html
+
+
+def test_the_first_format_parameter_wins(client, app, pack):
+    _, token = factories.make_order(app, pack)
+    response = client.get(f"/orders/{token}?format=wav&format=flac")
+    assert response.status_code == 200
+    assert format_cookie(response).startswith("shop_format=wav;")
+    html = response.data.decode()
+    assert all(links_in(html, token, pack, "wav").values()) and not any(links_in(html, token, pack, "flac").values())
+
+
+@pytest.mark.parametrize(
+    ("asked", "expected"),
+    [
+        ("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"),
+        ("ogg", "ogg"),
+        ("x" * 500, "x" * 40 + "…"),
+        ("FLAC", "FLAC"),  # ids are lower case
+        ("\"'&", "&#34;&#39;&amp;"),
+    ],
+)
+def test_an_unknown_format_is_a_400_with_a_notice_and_no_cookie(client, app, pack, asked, expected):
+    _, token = factories.make_order(app, pack)
+    response = client.get(f"/orders/{token}", query_string={"format": asked})
+    assert response.status_code == 400
+    assert response.headers["Cache-Control"] == "private, no-store"
+    assert format_cookie(response) is None
+    html = response.data.decode()
+    assert f'<p class="notice" role="alert">There is no format called “{expected}”; showing MP3 V0.</p>' in html
+    assert asked not in html or asked == expected
+    assert all(links_in(html, token, pack, "mp3-v0").values())
+
+
+def test_an_unknown_format_falls_back_to_the_remembered_one(client, app, pack):
+    _, token = factories.make_order(app, pack)
+    client.get(f"/orders/{token}?format=opus")
+    response = client.get(f"/orders/{token}?format=vorbis")
+    assert response.status_code == 400 and format_cookie(response) is None
+    html = response.data.decode()
+    assert "There is no format called “vorbis”; showing Opus.</p>" in html
+    assert all(links_in(html, token, pack, "opus").values())
+
+
+def test_an_empty_format_parameter_counts_as_none(client, app, pack):
+    _, token = factories.make_order(app, pack)
+    response = client.get(f"/orders/{token}?format=")
+    assert response.status_code == 200 and format_cookie(response) is None
+    assert all(links_in(response.data.decode(), token, pack, "mp3-v0").values())
+
+
+@pytest.mark.parametrize("value", ["bogus", "<b>", "x" * 300, "mp3-v0;flac"])
+def test_an_unknown_format_cookie_is_ignored(client, app, pack, value):
+    _, token = factories.make_order(app, pack)
+    client.set_cookie("shop_format", value, path="/orders")
+    response = client.get(f"/orders/{token}")
+    assert response.status_code == 200 and format_cookie(response) is None
+    html = response.data.decode()
+    assert 'role="alert"' not in html
+    assert all(links_in(html, token, pack, "mp3-v0").values())
+
+
+def test_a_format_the_pack_lacks_falls_back_to_its_first_format(client, app):
+    pack = factories.make_pack(app, slug="lossless-pack", formats=("wav", "flac"))
+    _, token = factories.make_order(app, pack)
+    html = client.get(f"/orders/{token}").data.decode()
+    assert all(links_in(html, token, pack, "flac").values())  # FLAC comes before WAV
+    choice = html.split('<select id="format" name="format">')[1].split("</select>")[0]
+    assert re.findall(r'<option value="([^"]+)"', choice) == ["flac", "wav"]
+    # Asked for by name, a format this pack lacks is still the buyer's choice for other packs.
+    response = client.get(f"/orders/{token}?format=aac")
+    assert response.status_code == 200 and format_cookie(response).startswith("shop_format=aac;")
+    assert all(links_in(response.data.decode(), token, pack, "flac").values())
+
+
+def test_an_album_without_files_in_the_format_says_so(client, app, pack):
+    _, token = factories.make_order(app, pack)
+    lacking = pack.albums[1]
+    for track in lacking.tracks:
+        db.session.delete(track.file("flac"))
+    db.session.commit()
+    html = client.get(f"/orders/{token}?format=flac").data.decode()
+    found = links_in(html, token, pack, "flac")
+    assert found.pop(f"album {lacking.id}") is False
+    assert [key for key, present in found.items() if not present] == [f"track {t.id}" for t in lacking.tracks]
+    assert html.count('<p class="muted">No files in this format yet.</p>') == 1
+    for track in lacking.tracks:
+        assert f'<span class="track-title">{shown(track.title)}</span>' in html
+
+
+def test_the_dropbox_forms_deliver_in_the_page_format(client, app, pack):
+    """One format choice for the page: the downloads and both kinds of Add to Dropbox follow it
+    (a delivery in another format still shows its own progress)."""
+    app.config.update(DROPBOX_APP_KEY="key", DROPBOX_APP_SECRET="secret")
+    order, token = factories.make_order(app, pack)
+    delivered, other = pack.albums
+    db.session.add(Delivery(order_id=order.id, target=delivery_target(delivered.id), format="flac", status="done"))
+    db.session.commit()
+    html = client.get(f"/orders/{token}?format=opus").data.decode()
+    select = html.split('<select id="format" name="format">')[1].split("</select>")[0]
+    assert len(re.findall(r"<option ", select)) == len(FORMATS)
+    assert re.findall(r'<option value="([^"]+)" selected>', select) == ["opus"]
+    forms = re.findall(r'<form class="dropbox-form" method="post" action="([^"]+)">(.*?)</form>', html, re.S)
+    assert [action for action, _ in forms] == [f"/orders/{token}/dropbox/pack"] + [
+        f"/orders/{token}/dropbox/albums/{album.id}" for album in (delivered, other)]
+    for _, body in forms:
+        assert '<input type="hidden" name="format" value="opus">' in body and "<select" not in body
+        assert " as Opus</button>" in body
+    assert f"Add to Dropbox<span class=\"visually-hidden\">: {shown(other.title)},</span> as Opus" in html
+
+
+def test_download_counts_show_beside_their_own_format_only(client, app, pack):
+    order, token = factories.make_order(app, pack)
+    album = pack.albums[0]
+    track = album.tracks[0]
+    db.session.add_all([
+        DownloadCount(order_id=order.id, kind="pack", item_id=PACK_ITEM_ID, format="flac", count=2),
+        DownloadCount(order_id=order.id, kind="album", item_id=album.id, format="mp3-v0", count=1),
+        DownloadCount(order_id=order.id, kind="track", item_id=track.id, format="opus", count=3),
+    ])
+    db.session.commit()
+    pack_count = 'Download the pack</a> <span class="muted">FLAC zip · '
+    flac = client.get(f"/orders/{token}?format=flac").data.decode()
+    assert re.search(re.escape(pack_count) + r'[^<]+</span> <span class="count">downloaded 2×</span>', flac)
+    assert flac.count('<span class="count">') == 1
+    mp3 = client.get(f"/orders/{token}?format=mp3-v0").data.decode()
+    section = mp3.split(f'aria-labelledby="album-{album.id}"')[1].split("</section>")[0]
+    assert re.search(r'Download the album</a> <span class="muted">MP3 V0 zip · [^<]+</span> '
+                     r'<span class="count">downloaded 1×</span>', section)
+    assert mp3.count('<span class="count">') == 1
+    opus = client.get(f"/orders/{token}?format=opus").data.decode()
+    assert (f'/tracks/{track.id}/opus" download>{shown(track.title)}</a> <span class="count">×3</span>'
+            in opus)
+    assert opus.count('<span class="count">') == 1
 
 
 def test_pending_and_refunded_orders_show_no_downloads(client, app, pack):
@@ -92,6 +293,13 @@ def test_pending_and_refunded_orders_show_no_downloads(client, app, pack):
     db.session.commit()
     html = client.get(f"/orders/{refunded}").data.decode()
     assert "refunded" in html and ".zip" not in html
+    # Without downloads, the page has no format to choose: ?format= changes nothing.
+    for token in (pending, refunded):
+        for asked in ("flac", "nope"):
+            response = client.get(f"/orders/{token}?format={asked}")
+            assert response.status_code == 200 and format_cookie(response) is None
+            html = response.data.decode()
+            assert 'class="format-choice"' not in html and 'role="alert"' not in html
 
 
 def read_outbox(app) -> list[str]:

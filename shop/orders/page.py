@@ -20,9 +20,10 @@ from flask import Flask, current_app, url_for
 from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import selectinload
 
-from shop.downloads.counting import download_counts
+from shop.downloads.counting import CountKey, download_counts
 from shop.dropbox.order_panel import dropbox_state
 from shop.extensions import db
+from shop.formats import FORMATS_BY_ID, canonical_format_id
 from shop.models import (
     FORMATS,
     Album,
@@ -30,12 +31,14 @@ from shop.models import (
     Encode,
     EncodeStatus,
     Order,
+    OrderLink,
     OrderStatus,
     Pack,
     Track,
     TrackFile,
     utcnow,
 )
+from shop.order_links import TOKEN_SHAPE, hash_token
 
 T = TypeVar("T")
 
@@ -64,14 +67,11 @@ def _of_pack(query: Select[Any], track_id: Any) -> Select[Any]:
             .where(Album.pack_id == Pack.id).correlate(Pack))
 
 
-@functools.cache
-def pack_with_state_statement(column: str) -> Select[Any]:
-    """The pack whose ``column`` is ``:value``, with its catalog state as scalar subqueries
-    correlated to it (each reads only that pack's albums, tracks, files and encodes, through
-    their indexes). Built once: building and hashing a statement this size costs more than
-    running it."""
-    return select(
-        Pack,
+def _state_columns() -> list[Any]:
+    """The catalog state of the outer query's pack as scalar subqueries correlated to it (each
+    reads only that pack's albums, tracks, files and encodes, through their indexes), in the
+    order :func:`catalog_state` reads them."""
+    return [
         _of_pack(select(func.count(Encode.id)), Encode.track_id)
         .where(Encode.status != EncodeStatus.DONE.value).scalar_subquery(),
         _of_pack(select(func.max(Encode.finished_at)), Encode.track_id).scalar_subquery(),
@@ -79,7 +79,37 @@ def pack_with_state_statement(column: str) -> Select[Any]:
         _of_pack(select(func.count(TrackFile.id)), TrackFile.track_id).scalar_subquery(),
         _of_pack(select(func.coalesce(func.max(TrackFile.id), 0)), TrackFile.track_id).scalar_subquery(),
         _of_pack(select(func.coalesce(func.sum(TrackFile.size), 0)), TrackFile.track_id).scalar_subquery(),
-    ).where(getattr(Pack, column) == bindparam("value"))
+    ]
+
+
+@functools.cache
+def pack_with_state_statement(column: str) -> Select[Any]:
+    """The pack whose ``column`` is ``:value``, with its catalog state. Built once: building
+    and hashing a statement this size costs more than running it."""
+    return select(Pack, *_state_columns()).where(getattr(Pack, column) == bindparam("value"))
+
+
+@functools.cache
+def _order_page_statement() -> Select[Any]:
+    """The order a live link (``:token_hash``) opens, with its pack and the pack's catalog
+    state: what the order page starts from, in one round trip. Built once."""
+    return (
+        select(Order, Pack, *_state_columns())
+        .join(OrderLink, OrderLink.order_id == Order.id)
+        .join(Pack, Pack.id == Order.pack_id)
+        .where(OrderLink.token_hash == bindparam("token_hash"), OrderLink.revoked_at.is_(None))
+    )
+
+
+def find_order_with_pack(token: str) -> tuple[Order, Pack, CatalogState] | None:
+    """Like :func:`shop.order_links.find_order` (``None`` for malformed, unknown and revoked
+    tokens alike), with the order's pack and its :class:`CatalogState` read in the same query."""
+    if not TOKEN_SHAPE.fullmatch(token):
+        return None
+    row = db.session.execute(_order_page_statement(), {"token_hash": hash_token(token)}).first()
+    if row is None:
+        return None
+    return row[0], row[1], catalog_state(row[2:STATE_COLUMNS + 2])
 
 
 def pack_with_state(column: str, value: object) -> tuple[Pack, CatalogState] | None:
@@ -140,30 +170,19 @@ class TrackLayout:
     title: str
     formats: frozenset[str]
 
-    def file(self, fmt: str) -> bool:
-        return fmt in self.formats
-
 
 @dataclass(frozen=True)
 class AlbumLayout:
-    """An album as the order page shows it (the attributes of :class:`~shop.models.Album` it uses)."""
+    """An album as the order page shows it (the attributes of :class:`~shop.models.Album` it uses).
+
+    ``sizes`` holds the total size of the album's files in each format it has a file in.
+    """
 
     id: int
     title: str
     artist: str
     tracks: tuple[TrackLayout, ...]
-    sizes: tuple[tuple[str, int], ...]
-
-    def size_of(self, fmt: str) -> int:
-        return next((size for f, size in self.sizes if f == fmt), 0)
-
-
-@dataclass(frozen=True)
-class FormatLink:
-    format: str
-    url: str
-    size: int
-    downloads: int = 0
+    sizes: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -195,26 +214,109 @@ def payment_state(order: Order, token: str) -> PaymentState:
     return PaymentState("paid")
 
 
-def track_url_maker(token: str) -> Callable[[int, str], str]:
-    """``url_for("downloads.track", token=token, track_id=..., fmt=...)`` for the page's every
-    track and format, from one ``url_for``: a large pack has hundreds of track links, and
-    building each through the URL map cost more than the rest of the page."""
-    sample = url_for("downloads.track", token=token, track_id=1, fmt=FORMATS[0])
-    prefix = sample.removesuffix(f"/1/{FORMATS[0]}")
-    assert prefix != sample, sample  # the route's shape changed: build each link with url_for again
-
-    def track_url(track_id: int, fmt: str) -> str:
-        return f"{prefix}/{track_id}/{fmt}"
-
-    return track_url
+#: How much of an unknown ``?format=`` value the page repeats back.
+UNKNOWN_FORMAT_SHOWN = 40
 
 
-def album_links(token: str, album: AlbumLayout, counts: dict[tuple[str, int | None, str], int]) -> list[FormatLink]:
-    return [
-        FormatLink(fmt, url_for("downloads.album", token=token, album_id=album.id, fmt=fmt), album.size_of(fmt),
-                   counts.get(("album", album.id, fmt), 0))
-        for fmt in FORMATS
-    ]
+@dataclass(frozen=True)
+class FormatChoice:
+    """The one format the order page's downloads are in, and how it was chosen.
+
+    :param format: the format of every download link on the page.
+    :param available: the formats the pack has files in, in display order.
+    :param remember: the format the buyer asked for (a known ``?format=``, canonical), to keep
+        in their cookie; ``None`` when they asked for none.
+    :param unknown: a ``?format=`` value that names no format, shortened for the page's notice.
+    """
+
+    format: str
+    available: tuple[str, ...]
+    remember: str | None = None
+    unknown: str | None = None
+
+
+def choose_format(asked: str | None, remembered: str | None, available: Sequence[str]) -> FormatChoice:
+    """The page's format: the one ``asked`` for (``?format=``, an id or an old alias), else the
+    ``remembered`` one (the buyer's cookie; an unknown value is ignored), else the first format.
+    If the pack has no file in that format, the first of ``available`` that it has.
+
+    An empty ``asked`` counts as not asking.
+    """
+    canonical = canonical_format_id(asked) if asked else None
+    unknown = None
+    if asked and canonical is None:
+        unknown = asked if len(asked) <= UNKNOWN_FORMAT_SHOWN else asked[:UNKNOWN_FORMAT_SHOWN] + "…"
+    fmt = canonical or (canonical_format_id(remembered) if remembered else None) or FORMATS[0]
+    if available and fmt not in available:
+        fmt = available[0]
+    return FormatChoice(fmt, tuple(available), remember=canonical, unknown=unknown)
+
+
+def link_maker(endpoint: str, id_name: str, **values: Any) -> Callable[[int], str]:
+    """``url_for(endpoint, **values, <id_name>=id)`` for many ids from one ``url_for``: a large
+    pack has hundreds of track links, and building each through the URL map cost more than the
+    rest of the page. The id must be the route's last variable part (``values`` come before it)."""
+    sample_id = 2_000_000_001
+    sample = url_for(endpoint, **{**values, id_name: sample_id})
+    head, found, tail = sample.rpartition(f"/{sample_id}")
+    assert found, sample  # the route's shape changed: build each link with url_for again
+
+    def link(item_id: int) -> str:
+        return f"{head}/{item_id}{tail}"
+
+    return link
+
+
+@dataclass(frozen=True)
+class ZipLink:
+    """The pack's or an album's zip in the page's format; ``downloads`` counts completed ones."""
+
+    url: str
+    size: int
+    downloads: int
+
+
+@dataclass(frozen=True)
+class TrackRow:
+    """One line of an album's single tracks; ``url`` is None without a file in the page's format."""
+
+    number: str
+    title: str
+    url: str | None
+    downloads: int
+
+
+@dataclass(frozen=True)
+class AlbumDownloads:
+    """An album on the order page: its links in the page's format only; ``zip`` is None when
+    none of its tracks has a file in that format."""
+
+    id: int
+    title: str
+    artist: str
+    cover_url: str
+    zip: ZipLink | None
+    tracks: tuple[TrackRow, ...]
+
+
+def album_downloads(token: str, pack: Pack, albums: Sequence[AlbumLayout], fmt: str,
+                    counts: dict[CountKey, int]) -> list[AlbumDownloads]:
+    """What the page shows of each album, in ``fmt``: plain values, so that the template only
+    loops and prints (rendering was most of the page's time)."""
+    album_url = link_maker("downloads.album", "album_id", token=token, fmt=fmt)
+    track_url = link_maker("downloads.track", "track_id", token=token, fmt=fmt)
+    cover_url = link_maker("store.cover", "album_id", slug=pack.slug)
+    rows = []
+    for album in albums:
+        size = album.sizes.get(fmt)
+        zip_link = None if size is None else ZipLink(album_url(album.id), size, counts.get(("album", album.id, fmt), 0))
+        tracks = tuple(
+            TrackRow(f"{t.number:02d}", t.title, track_url(t.id) if fmt in t.formats else None,
+                     counts.get(("track", t.id, fmt), 0))
+            for t in album.tracks
+        )
+        rows.append(AlbumDownloads(album.id, album.title, album.artist, cover_url(album.id), zip_link, tracks))
+    return rows
 
 
 def read_album_layouts(pack_id: int) -> tuple[AlbumLayout, ...]:
@@ -233,7 +335,10 @@ def read_album_layouts(pack_id: int) -> tuple[AlbumLayout, ...]:
     layouts = []
     for album in albums:
         tracks = tuple(TrackLayout(t.id, t.number, t.title, frozenset(files.get(t.id, {}))) for t in album.tracks)
-        sizes = tuple((fmt, sum(files.get(t.id, {}).get(fmt, 0) for t in album.tracks)) for fmt in FORMATS)
+        sizes = {
+            fmt: sum(files.get(t.id, {}).get(fmt, 0) for t in album.tracks)
+            for fmt in FORMATS if any(fmt in t.formats for t in tracks)
+        }
         layouts.append(AlbumLayout(album.id, album.title, album.artist, tracks, sizes))
     return tuple(layouts)
 
@@ -244,28 +349,44 @@ def album_layouts(pack: Pack, state: CatalogState) -> tuple[AlbumLayout, ...]:
     return cached(("album layouts", pack.id, state.version), lambda: read_album_layouts(pack.id))
 
 
-def order_page_context(order: Order, token: str) -> dict[str, Any]:
+def pack_formats(albums: Sequence[AlbumLayout]) -> tuple[str, ...]:
+    """The formats the pack has at least one file in, in display order."""
+    return tuple(fmt for fmt in FORMATS if any(fmt in album.sizes for album in albums))
+
+
+def order_page_context(order: Order, pack: Pack, state: CatalogState, token: str, asked_format: str | None = None,
+                       remembered_format: str | None = None) -> dict[str, Any]:
     """Template context for ``orders/show.html``: a fixed number of queries, whatever the
-    number of albums, tracks, deliveries and counts (tests/test_query_counts.py)."""
+    number of albums, tracks, deliveries and counts (tests/test_query_counts.py).
+
+    :param asked_format: the ``?format=`` value, if any; ignored unless the order is paid.
+    :param remembered_format: the buyer's format cookie, if any.
+
+    ``format_choice`` (a :class:`FormatChoice`) says whether the request named an unknown
+    format and which format to remember.
+    """
     counts = download_counts(order) if order.is_paid else {}
-    found = pack_with_state("id", order.pack_id)
-    assert found is not None  # a foreign key
-    pack, state = found
-    albums = album_layouts(pack, state) if order.is_paid else ()
-    pack_links = [
-        FormatLink(fmt, url_for("downloads.pack", token=token, fmt=fmt), sum(a.size_of(fmt) for a in albums),
-                   counts.get(("pack", None, fmt), 0))
-        for fmt in FORMATS
-    ]
+    if order.is_paid:
+        albums = album_layouts(pack, state)
+        choice = choose_format(asked_format, remembered_format, pack_formats(albums))
+    else:
+        albums, choice = (), FormatChoice(FORMATS[0], ())
+    fmt = choice.format
+    pack_zip = None
+    if fmt in choice.available:
+        pack_zip = ZipLink(url_for("downloads.pack", token=token, fmt=fmt), sum(a.sizes.get(fmt, 0) for a in albums),
+                           counts.get(("pack", None, fmt), 0))
     return {
         "order": order,
         "payment": payment_state(order, token),
         "pack": pack,
-        "albums": [(album, album_links(token, album, counts)) for album in albums],
-        "pack_links": pack_links,
-        "track_counts": counts,
-        "track_url": track_url_maker(token),
-        "formats": FORMATS,
+        "format_choice": choice,
+        "chosen_format": fmt,
+        "chosen_label": FORMATS_BY_ID[fmt].label,
+        "format_options": [(f, FORMATS_BY_ID[f].description) for f in choice.available],
+        "pack_zip": pack_zip,
+        "albums": album_downloads(token, pack, albums, fmt, counts),
+        "dropbox_album_url": link_maker("dropbox.deliver_album", "album_id", token=token),
         # For an order that is no longer paid, only to show why its deliveries stopped.
         "dropbox": dropbox_state(order),
     }

@@ -12,9 +12,8 @@ from shop import ratelimit
 from shop.email_address import EmailError, normalize_email
 from shop.extensions import db
 from shop.mail import MailError
-from shop.order_links import get_order
 from shop.orders import bp
-from shop.orders.page import order_page_context
+from shop.orders.page import FormatChoice, find_order_with_pack, order_page_context
 from shop.orders.service import resend_links
 
 log = logging.getLogger(__name__)
@@ -23,15 +22,31 @@ MAIL_DOWN_RETRY_AFTER = 300
 MAIL_DOWN = "We could not send mail just now; please try again in a few minutes."
 
 
+#: The buyer's download format, remembered for their next visit and their other orders.
+FORMAT_COOKIE = "shop_format"
+FORMAT_COOKIE_MAX_AGE = 365 * 24 * 60 * 60
+
+
 @bp.get("/orders/<token>")
 def show(token: str) -> Response:
-    order = get_order(token)
+    """The order page, its downloads in one format: ``?format=``, else the buyer's cookie,
+    else the first format. A known ``?format=`` is remembered in the cookie; an unknown one
+    is a 400 that still shows the page (in the fallback format, with a notice)."""
+    found = find_order_with_pack(token)
+    if found is None:
+        abort(404)
+    context = order_page_context(*found, token, request.args.get("format"), request.cookies.get(FORMAT_COOKIE))
+    choice: FormatChoice = context["format_choice"]
     response = current_app.make_response(
-        render_template("orders/show.html", token=token, refresh_stamp=time.monotonic_ns(),
-                        **order_page_context(order, token))
+        (render_template("orders/show.html", token=token, refresh_stamp=time.monotonic_ns(), **context),
+         400 if choice.unknown else 200)
     )
     # The URL is a secret: keep the page out of shared caches and browser history caches.
     response.headers["Cache-Control"] = "private, no-store"
+    if choice.remember:
+        # A preference, not a secret, but scripts have no use for it; only the order pages read it.
+        response.set_cookie(FORMAT_COOKIE, choice.remember, max_age=FORMAT_COOKIE_MAX_AGE, path="/orders",
+                            secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=True, samesite="Lax")
     return response
 
 

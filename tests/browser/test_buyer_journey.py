@@ -29,6 +29,7 @@ pytestmark = pytest.mark.browser
 BUYER_EMAIL = "listener.with.a.rather.long.address@example.com"
 ZIP_FORMAT = "flac"
 DROPBOX_FORMAT = "flac"
+DROPBOX_LABEL = "FLAC"  # how the page names it ("Add to Dropbox as FLAC")
 #: A delivery slow enough that the page is seen polling before it is done.
 COPY_LATENCY_MS = 1200
 DELIVERY_TIMEOUT_MS = 30_000
@@ -151,11 +152,13 @@ def test_buyer_journey(viewport: str, page, problems: BrowserProblems, steps: St
     assert store.orders()[orders_before:] == [(BUYER_EMAIL, "paid", paid)]
     steps.snap("05-order")
 
-    # An album zip through the page's own format picker and link, checked member by member.
+    # An album zip in the format chosen once for the page (the select submits itself), checked
+    # member by member.
+    page.get_by_label("Format", exact=True).select_option(ZIP_FORMAT)
+    expect(page).to_have_url(re.compile(rf"[?&]format={ZIP_FORMAT}$"))
+    expect(page.get_by_label("Format", exact=True)).to_have_value(ZIP_FORMAT)
     section = page.locator("section.order-album").filter(
         has=page.get_by_role("heading", name=album.title, exact=True))
-    picker = section.get_by_label(f"Format for {album.title}", exact=True)
-    picker.select_option(ZIP_FORMAT)
     with page.expect_download() as info:
         section.get_by_role("link", name="Download the album").click()
     download = info.value
@@ -165,13 +168,18 @@ def test_buyer_journey(viewport: str, page, problems: BrowserProblems, steps: St
     download.save_as(zip_path)
     check_album_zip(zip_path, album, ZIP_FORMAT)
     # The count is written when the last byte has left, just after the browser has it all.
-    counted = picker.locator(f'option[value="{ZIP_FORMAT}"]')
     for _ in range(20):
         page.reload()
-        if "downloaded 1×" in (counted.text_content() or ""):
+        if "downloaded 1×" in (section.text_content() or ""):
             break
         page.wait_for_timeout(250)
-    expect(counted).to_contain_text("downloaded 1×")
+    expect(section).to_contain_text("downloaded 1×")
+    # The choice is remembered (a cookie): the order's plain address opens in that format.
+    order_url = page.url.split("?")[0]
+    page.goto(order_url)
+    expect(page.get_by_label("Format", exact=True)).to_have_value(ZIP_FORMAT)
+    expect(section.get_by_role("link", name="Download the album")).to_have_attribute(
+        "href", re.compile(rf"/{ZIP_FORMAT}\.zip$"))
     steps.snap("06-downloaded")
 
     # Connect Dropbox on the emulator's consent page (a test double with no favicon).
@@ -189,8 +197,9 @@ def test_buyer_journey(viewport: str, page, problems: BrowserProblems, steps: St
 
     # Add the album in another format; the page polls the progress until Done.
     store.emulator.set_latency(COPY_LATENCY_MS, route="files/copy_reference/save")
-    section.get_by_label(f"Format for {album.title} in Dropbox", exact=True).select_option(DROPBOX_FORMAT)
-    section.get_by_role("button", name="Add to Dropbox").click()
+    # The page's one format choice (remembered since the zip) is the delivery's too.
+    expect(page.get_by_label("Format", exact=True)).to_have_value(DROPBOX_FORMAT)
+    section.get_by_role("button", name=f"as {DROPBOX_LABEL}").click()
     delivery = section.locator(".delivery")
     expect(delivery).to_be_visible()
     expect(page).to_have_url(re.compile(r"#delivery-\d+$"))
@@ -229,8 +238,9 @@ def test_add_to_dropbox_before_connecting_asks_for_consent_then_delivers(
     page.goto(store.paid_order_url(BUYER_EMAIL))
     section = page.locator("section.order-album").filter(
         has=page.get_by_role("heading", name=album.title, exact=True))
-    section.get_by_label(f"Format for {album.title} in Dropbox", exact=True).select_option(DROPBOX_FORMAT)
-    section.get_by_role("button", name="Add to Dropbox").click()
+    page.get_by_label("Format", exact=True).select_option(DROPBOX_FORMAT)
+    expect(page).to_have_url(re.compile(rf"[?&]format={DROPBOX_FORMAT}$"))
+    section.get_by_role("button", name=re.compile(rf"^Add to Dropbox\b.* as {DROPBOX_LABEL}$")).click()
     expect(page).to_have_url(re.compile(re.escape(store.dropbox_url) + r"/oauth2/authorize"), timeout=5_000)
     problems.allow_status(f"{store.dropbox_url}/favicon.ico", 404, once=False)
     page.get_by_label(re.compile(r"^Sign in as")).fill(BUYER_EMAIL)

@@ -142,56 +142,18 @@ function guardDoubleSubmit() {
   });
 }
 
-// The order page's format pickers: one choice, remembered in this browser (localStorage,
-// nothing is sent to the store), drives every <select>, its Download link and the
-// single-track links. Without this script the page shows plain lists of links instead.
-const FORMAT_KEY = "indiepacks.format";
-
-function savedFormat() {
-  try { return window.localStorage.getItem(FORMAT_KEY); } catch (e) { return null; }
-}
-
-function saveFormat(fmt) {
-  try { window.localStorage.setItem(FORMAT_KEY, fmt); } catch (e) { /* private mode: not remembered */ }
-}
-
-function applyFormat(fmt) {
-  document.querySelectorAll("[data-format-picker]").forEach((picker) => {
-    const select = picker.querySelector("[data-format-select]");
-    const link = picker.querySelector("[data-format-link]");
-    const option = Array.from(select.options).find((o) => o.value === fmt) || select.options[0];
-    if (!option) return;
-    select.value = option.value;
-    link.href = option.dataset.url;
+// The order page's format choice: the page is rendered in one format (the server remembers
+// the choice in a cookie), so a change loads it again in the new one. Without this script,
+// the form's Show button does the same.
+function startFormatChoice() {
+  document.querySelectorAll("form.format-choice").forEach((form) => {
+    form.querySelectorAll("button[type=submit]").forEach((button) => { button.hidden = true; });
+    form.querySelector("select").addEventListener("change", () => form.submit());
   });
-  // The Dropbox forms follow too, unless the page preselected a delivery's format.
-  document.querySelectorAll(".dropbox-form select[name=format]").forEach((select) => {
-    if (select.querySelector("option[selected]")) return;
-    if (Array.from(select.options).some((o) => o.value === fmt)) select.value = fmt;
-  });
-  document.querySelectorAll(".track-links").forEach((links) => {
-    const items = Array.from(links.querySelectorAll(".track-link[data-format]"));
-    const chosen = items.find((item) => item.dataset.format === fmt) || items[0];
-    items.forEach((item) => { item.hidden = item !== chosen; });
-  });
-}
-
-function startFormatPickers() {
-  const pickers = document.querySelectorAll("[data-format-picker]");
-  if (!pickers.length) return;
-  pickers.forEach((picker) => {
-    picker.hidden = false;
-    picker.querySelector("[data-format-select]").addEventListener("change", (event) => {
-      saveFormat(event.target.value);
-      applyFormat(event.target.value);
-    });
-  });
-  document.querySelectorAll("[data-format-fallback]").forEach((list) => { list.hidden = true; });
-  applyFormat(savedFormat() || pickers[0].querySelector("[data-format-select]").value);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  startFormatPickers();
+  startFormatChoice();
   startCountdowns();
   startStats();
   startDeliveries();
