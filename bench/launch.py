@@ -14,8 +14,9 @@ locustfile) does one journey, named per step in the results:
  2. buys: ``POST /packs/<slug>/buy`` with the form's CSRF token, follows to the Stripe
     emulator's pay page, pays with the success card through its form, follows the redirect
     back to ``/payments/stripe/return`` and on to the order page;
- 3. downloads the first album's zip (FLAC) in two halves: the first half, then a resume
-    from there with ``Range``;
+ 3. picks FLAC in the order page's format choice (the page again, ``?format=flac``) and
+    downloads the first album's zip in two halves: the first half, then a resume from
+    there with ``Range``; a page without what the next step needs fails its step;
  4. connects Dropbox through the emulator's OAuth consent form over HTTP, presses Add to
     Dropbox on the first album and polls the delivery's progress until it is done.
 
@@ -256,9 +257,8 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
 ALBUM_ZIP = re.compile(r'href="(/orders/[^"/]+/albums/(\d+)/flac\.zip)"')
 STEPS = ("home", "pack page", "stats json", "buy", "stripe pay page", "stripe pay", "stripe return",
-         "order page", "zip first half", "zip resume", "dropbox connect", "dropbox consent", "dropbox allow",
-         "dropbox callback",
-         "add to dropbox", "dropbox progress")
+         "order page", "order page, FLAC", "zip first half", "zip resume", "dropbox connect", "dropbox consent",
+         "dropbox allow", "dropbox callback", "add to dropbox", "dropbox progress")
 
 
 def define_buyer() -> None:
@@ -289,6 +289,17 @@ def define_buyer() -> None:
             with self.client.get(url, name=name, catch_response=True, **kwargs) as response:
                 return self.expect(response, *(codes or (200,)))
 
+        def find(self, name: str, url: str, pattern: re.Pattern[str]) -> tuple[Any, re.Match[str]]:
+            """GET ``url`` and the first match of ``pattern`` on it; a page without one fails
+            the step (a journey never ends quietly half way)."""
+            with self.client.get(url, name=name, catch_response=True) as response:
+                self.expect(response, 200)
+                match = pattern.search(response.text)
+                if match is None:
+                    response.failure(f"nothing like {pattern.pattern} on the page")
+                    raise StopUser
+                return response, match
+
         def post(self, name: str, url: str, data: dict[str, str], *codes: int, **kwargs: Any) -> Any:
             with self.client.post(url, data=data, name=name, catch_response=True, **kwargs) as response:
                 return self.expect(response, *(codes or (303,)))
@@ -299,13 +310,10 @@ def define_buyer() -> None:
             options = self.environment.parsed_options
             slug = options.pack_slug
             self.get("home", "/")
-            page = self.get("pack page", f"/packs/{slug}").text
-            token = CSRF.search(page)
+            _, token = self.find("pack page", f"/packs/{slug}", CSRF)
             for _ in range(2):
                 time.sleep(1.0)
                 self.get("stats json", f"/packs/{slug}/stats.json")
-            if token is None:
-                return
             email = f"buyer-{uuid.uuid4().hex[:12]}@example.com"
             buy = self.post("buy", f"/packs/{slug}/buy",
                             {"amount": "7.00", "email": email, "csrf_token": token.group(1)},
@@ -315,12 +323,11 @@ def define_buyer() -> None:
             paid = self.post("stripe pay", pay_url, {"cardnumber": SUCCESS_CARD}, 303, allow_redirects=False)
             back = self.get("stripe return", paid.headers["Location"], 303, allow_redirects=False)
             order_url = back.headers["Location"]
-            order = self.get("order page", order_url).text
+            self.get("order page", order_url)
             order_path = order_url.split("//", 1)[-1].split("/", 1)[-1]
             order_path = "/" + order_path.split("#")[0]
-            match = ALBUM_ZIP.search(order)
-            if match is None:
-                return
+            # The buyer picks FLAC in the page's format choice: the page again, in FLAC.
+            order, match = self.find("order page, FLAC", f"{order_path}?format=flac", ALBUM_ZIP)
             zip_url, album_id = html.unescape(match.group(1)), match.group(2)
             head = self.client.head(zip_url, name="zip size")
             size = int(head.headers.get("Content-Length", "0"))
@@ -329,7 +336,7 @@ def define_buyer() -> None:
             rest = self.get("zip resume", zip_url, 206, headers={"Range": f"bytes={half}-"})
             if len(first.content) + len(rest.content) != size:
                 rest.failure("the two halves do not add up to the zip")
-            csrf = CSRF.search(order)
+            csrf = CSRF.search(order.text)
             assert csrf is not None
             connect = self.post("dropbox connect", f"{order_path}/dropbox/connect", {"csrf_token": csrf.group(1)},
                                 allow_redirects=False)
