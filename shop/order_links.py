@@ -39,18 +39,26 @@ def mint_link(order: Order) -> str:
 
 
 @functools.cache
-def _order_by_link_statement() -> Select[tuple[Order]]:
-    """The order whose live link hashes to ``:token_hash``. Built once: every order page and
-    download starts with it, and building a statement costs about what running it does."""
+def order_by_link_statement() -> Select[tuple[Order]]:
+    """The order whose live link hashes to ``:token_hash`` (see :func:`link_params`). Built
+    once: every order page and download starts with it, and building a statement costs about
+    what running it does."""
     return select(Order).join(OrderLink).where(OrderLink.token_hash == bindparam("token_hash"),
                                                OrderLink.revoked_at.is_(None))
 
 
-def find_order(token: str) -> Order | None:
-    """The order a raw token opens, or ``None`` for malformed, unknown and revoked tokens alike."""
+def link_params(token: str) -> dict[str, str] | None:
+    """The parameters of :func:`order_by_link_statement` for a raw token; ``None`` when the
+    token is malformed (it then opens nothing, like an unknown or revoked one)."""
     if not TOKEN_SHAPE.fullmatch(token):
         return None
-    return db.session.scalar(_order_by_link_statement(), {"token_hash": hash_token(token)})
+    return {"token_hash": hash_token(token)}
+
+
+def find_order(token: str) -> Order | None:
+    """The order a raw token opens, or ``None`` for malformed, unknown and revoked tokens alike."""
+    params = link_params(token)
+    return None if params is None else db.session.scalar(order_by_link_statement(), params)
 
 
 def find_paid_order(token: str) -> Order | None:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -78,6 +79,32 @@ def app(app_config: dict, app_overrides: dict):
         try:
             yield app
         finally:
+            db.session.remove()
+            db.drop_all()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def served_app(app_config: dict) -> Iterator[Callable[..., Flask]]:
+    """``served_app(routes=None, **settings)``: an app, with the pack of :func:`tests.factories.make_pack`,
+    whose requests each run in their own app context, as under gunicorn. (The ``app`` fixture
+    keeps one context open for the whole test, so its requests share ``g`` and never tear
+    down.) ``routes(app)`` may add test-only views before the first request."""
+    made: list[Flask] = []
+
+    def serve(routes: Callable[[Flask], None] | None = None, **settings: object) -> Flask:
+        served = create_app({**app_config, **settings})
+        if routes is not None:
+            routes(served)
+        with served.app_context():
+            db.create_all()
+            factories.make_pack(served)
+        made.append(served)
+        return served
+
+    yield serve
+    for served in made:
+        with served.app_context():
             db.session.remove()
             db.drop_all()
             db.engine.dispose()

@@ -5,13 +5,12 @@ filled in on every view. These tests are the promise that no view sees another's
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from flask import Flask
 
-from shop import create_app
 from shop.extensions import db
 from shop.formatting import money
 from shop.models import Order
@@ -33,19 +32,10 @@ def stat(html: str, name: str) -> str:
 
 
 @pytest.fixture
-def served(app_config: dict[str, Any]) -> Iterator[Flask]:
-    """An app whose requests each run in their own app context, as under gunicorn (the
-    ``app`` fixture's one context would share ``g``, where Flask-WTF keeps a view's token)."""
-    served = create_app({**app_config, "WTF_CSRF_ENABLED": True})
-    with served.app_context():
-        db.create_all()
-        factories.make_pack(served)
-    try:
-        yield served
-    finally:
-        with served.app_context():
-            db.drop_all()
-            db.engine.dispose()
+def served(served_app: Callable[..., Flask]) -> Flask:
+    """Requests in their own app contexts: the ``app`` fixture's one context would share ``g``,
+    where Flask-WTF keeps a view's token."""
+    return served_app(WTF_CSRF_ENABLED=True)
 
 
 def test_each_visitor_gets_their_own_working_token(served: Flask) -> None:

@@ -5,24 +5,18 @@ wrote and was not committed by its view is rolled back, as before."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import pytest
 from flask import Flask, abort
 from sqlalchemy import event, func, select, text, update
 
-from shop import create_app
 from shop.extensions import db
 from shop.models import Pack
 from tests import factories
 
 
-@pytest.fixture
-def own_app(app_config: dict) -> Iterator[Flask]:
-    """An app whose requests run in their own app context, as under gunicorn (the ``app``
-    fixture keeps one context open for the whole test, so its requests never tear down)."""
-    app = create_app(app_config)
-
+def add_test_views(app: Flask) -> None:
     @app.get("/test/flush-then-abort")
     def flush_then_abort() -> str:
         db.session.add(Pack(slug="ghost", title="Ghost", starts_at=factories.utcnow(), ends_at=factories.utcnow(),
@@ -40,16 +34,11 @@ def own_app(app_config: dict) -> Iterator[Flask]:
         db.session.scalar(select(func.count(Pack.id)))
         raise RuntimeError("boom")
 
-    with app.app_context():
-        db.create_all()
-        factories.make_pack(app)
-    try:
-        yield app
-    finally:
-        with app.app_context():
-            db.session.remove()
-            db.drop_all()
-            db.engine.dispose()
+
+@pytest.fixture
+def own_app(served_app: Callable[..., Flask]) -> Flask:
+    """An app whose requests tear down as under gunicorn, with views that write and abort."""
+    return served_app(routes=add_test_views)
 
 
 @pytest.fixture

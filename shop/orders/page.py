@@ -31,14 +31,13 @@ from shop.models import (
     Encode,
     EncodeStatus,
     Order,
-    OrderLink,
     OrderStatus,
     Pack,
     Track,
     TrackFile,
     utcnow,
 )
-from shop.order_links import TOKEN_SHAPE, hash_token
+from shop.order_links import link_params, order_by_link_statement
 
 T = TypeVar("T")
 
@@ -91,22 +90,17 @@ def pack_with_state_statement(column: str) -> Select[Any]:
 
 @functools.cache
 def _order_page_statement() -> Select[Any]:
-    """The order a live link (``:token_hash``) opens, with its pack and the pack's catalog
-    state: what the order page starts from, in one round trip. Built once."""
-    return (
-        select(Order, Pack, *_state_columns())
-        .join(OrderLink, OrderLink.order_id == Order.id)
-        .join(Pack, Pack.id == Order.pack_id)
-        .where(OrderLink.token_hash == bindparam("token_hash"), OrderLink.revoked_at.is_(None))
-    )
+    """The order a live link opens (:func:`shop.order_links.order_by_link_statement`), with
+    its pack and the pack's catalog state: what the order page starts from, in one round
+    trip. Built once."""
+    return order_by_link_statement().add_columns(Pack, *_state_columns()).join(Pack, Pack.id == Order.pack_id)
 
 
 def find_order_with_pack(token: str) -> tuple[Order, Pack, CatalogState] | None:
     """Like :func:`shop.order_links.find_order` (``None`` for malformed, unknown and revoked
     tokens alike), with the order's pack and its :class:`CatalogState` read in the same query."""
-    if not TOKEN_SHAPE.fullmatch(token):
-        return None
-    row = db.session.execute(_order_page_statement(), {"token_hash": hash_token(token)}).first()
+    params = link_params(token)
+    row = None if params is None else db.session.execute(_order_page_statement(), params).first()
     if row is None:
         return None
     return row[0], row[1], catalog_state(row[2:STATE_COLUMNS + 2])

@@ -135,6 +135,7 @@ def stats_shown(pack: Pack, stats: PackStats) -> dict[str, str]:
 #: page once, replaced on every view (plain ASCII, so escaping leaves them as they are).
 _SLOT = f"shop-slot-{secrets.token_hex(8)}"
 SLOTS = {name: f"@@{_SLOT}-{name}@@" for name in ("csrf", "purchases", "average", "total")}
+INDENTATION = re.compile(r"\n[ \t]+")
 
 
 def pack_page_shell(pack: Pack, state: CatalogState, now: datetime, on_sale: bool) -> str:
@@ -156,9 +157,6 @@ def pack_page_shell(pack: Pack, state: CatalogState, now: datetime, on_sale: boo
         return INDENTATION.sub("\n", html)
 
     return cached(key, render)
-
-
-INDENTATION = re.compile(r"\n[ \t]+")
 
 
 def render_pack(pack: Pack, state: CatalogState, stats: PackStats, form: dict[str, str] | None = None,
