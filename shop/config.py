@@ -103,7 +103,8 @@ SETTINGS: tuple[Setting, ...] = (
             help="The store account's refresh token (else `flask dropbox link-store`)."),
     Setting("DROPBOX_TIMEOUT", None, float, shown_default="`30`",
             help="Seconds the Dropbox SDK waits for one call. Must stay below half of "
-                 "`SHOP_DELIVERY_STALE_SECONDS`, or a slow call would make a live delivery look dead; unset, it "
+                 "`SHOP_DELIVERY_STALE_SECONDS` (defence in depth: the heartbeat beats during calls, but a call "
+                 "that hung past the stale limit could still write after another worker took over); unset, it "
                  "is 30, shortened to fit when the stale limit is short."),
     Setting("DELIVERY_STALE_SECONDS", 90, int,
             help="A running delivery without a heartbeat for this long is taken over by another worker."),
@@ -171,9 +172,10 @@ DEFAULT_DROPBOX_TIMEOUT = 30.0
 def dropbox_timeout(config: Mapping[str, Any]) -> float:
     """The Dropbox SDK timeout in seconds: ``DROPBOX_TIMEOUT``, else 30 (or less, see below).
 
-    A heartbeat only happens between Dropbox calls, so one call must end well within the
-    stale limit: an unset timeout is shortened to just under half of it when that is short
-    (tests use a stale limit of a few seconds).
+    The delivery's heartbeat beats from its own thread during calls, so this is defence in
+    depth: a call that hangs past the stale limit would let another worker take over a
+    delivery whose first worker may still write. An unset timeout is shortened to just under
+    half of the stale limit when that is short (tests use a stale limit of a few seconds).
 
     :raises ConfigError: when ``DROPBOX_TIMEOUT`` is set and not below half of
         ``DELIVERY_STALE_SECONDS``.

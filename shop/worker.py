@@ -1,4 +1,4 @@
-"""``flask worker``: an RQ worker for Dropbox deliveries, inside the app context.
+"""``flask worker``: an RQ worker for deliveries and the ``encoding`` queue (encodes, seeds), in the app context.
 
 Besides running jobs, every worker sweeps the database every few seconds for
 deliveries that wait for the queue (Redis was down when the buyer clicked) or whose
@@ -160,7 +160,7 @@ def _wait_for_redis_or_a_signal(app: Flask) -> bool:
 @click.option("--name", help="Worker name (default: RQ's).")
 @with_appcontext
 def worker_command(burst: bool, name: str | None) -> None:
-    """Run an RQ worker for the delivery queue (with the scheduler and the stale sweep)."""
+    """Run an RQ worker for deliveries and the encoding queue (with the scheduler and the stale sweep)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Before taking jobs: whatever was left behind by a crash or a Redis outage.
