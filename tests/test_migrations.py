@@ -13,8 +13,8 @@ from shop import create_app
 from shop.extensions import db
 
 
-def test_upgrade_creates_the_models_schema_and_downgrade_removes_it(app_config):
-    app = create_app(app_config)
+def test_upgrade_creates_the_models_schema_and_downgrade_removes_it(empty_database):
+    app = create_app(empty_database)
     with app.app_context():
         upgrade()
         with db.engine.connect() as connection:
@@ -59,11 +59,11 @@ def _seed_initial_schema(connection: Connection) -> None:
         connection.execute(text(statement), {"n": now, "later": now + timedelta(days=14)})
 
 
-def test_upgrading_a_database_with_orders_and_deliveries_loses_no_row(app_config):
+def test_upgrading_a_database_with_orders_and_deliveries_loses_no_row(empty_database):
     """On SQLite a constraint change copies the table and drops the old one; with foreign
     keys on, that drop would cascade into every row that refers to it (an order's links and
     deliveries, a delivery's files). Every row of the first schema must survive to head."""
-    app = create_app(app_config)
+    app = create_app(empty_database)
     with app.app_context():
         upgrade(revision=INITIAL)
         with db.engine.begin() as connection:

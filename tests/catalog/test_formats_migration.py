@@ -23,8 +23,8 @@ def formats(connection: sa.Connection) -> dict[str, list[str]]:
     return {**found, "delivered": delivered}
 
 
-def test_stored_mp3_formats_become_mp3_v0_and_the_new_checks_hold(app_config):
-    app = create_app(app_config)
+def test_stored_mp3_formats_become_mp3_v0_and_the_new_checks_hold(empty_database):
+    app = create_app(empty_database)
     now = datetime.now(UTC)
     with app.app_context():
         upgrade(revision=BEFORE)
