@@ -37,6 +37,16 @@ def duration(ms: int) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def plural(noun: str, count: int, many: str | None = None) -> str:
+    """``noun`` for one, else its plural (``many``, or ``noun`` + "s"): ``"hour", 2`` → ``hours``."""
+    return noun if count == 1 else (many or noun + "s")
+
+
+def counted(count: int, noun: str, many: str | None = None) -> str:
+    """``1, "hour"`` → ``1 hour``; ``3, "hour"`` → ``3 hours``."""
+    return f"{count:,} {plural(noun, count, many)}"
+
+
 def isodate(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -55,5 +65,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(money)
     app.add_template_filter(filesize)
     app.add_template_filter(duration)
+    app.add_template_filter(plural)
+    app.add_template_filter(counted)
     app.add_template_filter(isodate)
     app.add_template_filter(humandate)

@@ -12,12 +12,14 @@ import io
 import logging
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import selectinload
 
+from shop.accounting import OrderMoney, decimal_text, order_money
 from shop.admin import audit
 from shop.admin.models import Operator
 from shop.catalog.pack_settings import InvalidPackSetting, parse_price
@@ -70,6 +72,7 @@ def search(query: str, limit: int = SEARCH_LIMIT) -> list[Order]:
 @dataclass(frozen=True)
 class OrderDetail:
     order: Order
+    money: OrderMoney
     links: list[OrderLink]
     downloads: list[DownloadCount]
     deliveries: list[Delivery]
@@ -87,7 +90,7 @@ def detail(order: Order) -> OrderDetail:
     deliveries = db.session.scalars(
         select(Delivery).where(Delivery.order_id == order.id).order_by(Delivery.created_at.desc(), Delivery.id.desc())
     ).all()
-    return OrderDetail(order, list(links), list(downloads), list(deliveries))
+    return OrderDetail(order, order_money(order), list(links), list(downloads), list(deliveries))
 
 
 def _paid(order: Order) -> None:
@@ -208,12 +211,46 @@ def refund(order: Order, amount_cents: int | None, reason: str | None, operator:
     return answer
 
 
-CSV_COLUMNS = ("order", "email", "amount", "currency", "status", "provider", "payment_ref", "created_at", "paid_at")
+@dataclass(frozen=True)
+class CsvColumn:
+    """One column of the orders CSV: its header and what it shows of an order and its money."""
+
+    header: str
+    value: Callable[[Order, OrderMoney], object]
+
+
+def _isotime(value: datetime | None) -> str:
+    return value.isoformat() if value else ""
+
+
+#: The orders CSV, left to right. Amounts are plain decimals in the order's currency, by
+#: :mod:`shop.accounting` (``amount`` is the price of a pending order too; the others are 0 for it).
+CSV_COLUMNS: tuple[CsvColumn, ...] = (
+    CsvColumn("order", lambda o, m: o.id),
+    CsvColumn("email", lambda o, m: o.email),
+    CsvColumn("amount", lambda o, m: decimal_text(o.amount_cents)),
+    CsvColumn("currency", lambda o, m: o.currency),
+    CsvColumn("status", lambda o, m: o.status),
+    CsvColumn("refunded", lambda o, m: decimal_text(m.refunded_cents)),
+    CsvColumn("disputed", lambda o, m: decimal_text(m.disputed_cents)),
+    CsvColumn("dispute", lambda o, m: m.dispute or ""),
+    CsvColumn("net", lambda o, m: decimal_text(m.net_cents)),
+    CsvColumn("provider", lambda o, m: o.payment_provider),
+    CsvColumn("payment_ref", lambda o, m: o.payment_ref),
+    CsvColumn("stripe_payment_intent", lambda o, m: o.payment_intent_id),
+    CsvColumn("stripe_checkout_session", lambda o, m: o.checkout_session_id),
+    CsvColumn("created_at", lambda o, m: _isotime(o.created_at)),
+    CsvColumn("paid_at", lambda o, m: _isotime(o.paid_at)),
+)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_cell(value: object) -> str:
-    """A cell a spreadsheet will not run: text starting like a formula gets a leading quote."""
+    """A cell a spreadsheet will not run: text starting like a formula gets a leading quote.
+
+    Amounts are written by :func:`~shop.accounting.decimal_text` and never negative, so no
+    number is quoted by this.
+    """
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(_FORMULA_START) else text
 
@@ -223,14 +260,14 @@ def pack_orders_csv(pack: Pack) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
-    def line(cells: tuple[object, ...]) -> str:
+    def line(cells: Iterable[object]) -> str:
         buffer.seek(0)
         buffer.truncate()
         writer.writerow([csv_cell(c) for c in cells])
         return buffer.getvalue()
 
-    yield line(CSV_COLUMNS)
+    yield line(column.header for column in CSV_COLUMNS)
     orders = db.session.scalars(select(Order).where(Order.pack_id == pack.id).order_by(Order.id))
     for o in orders:
-        yield line((o.id, o.email, f"{o.amount_cents / 100:.2f}", o.currency, o.status, o.payment_provider,
-                    o.payment_ref, o.created_at.isoformat(), o.paid_at.isoformat() if o.paid_at else ""))
+        figures = order_money(o)
+        yield line(column.value(o, figures) for column in CSV_COLUMNS)

@@ -91,15 +91,16 @@ def test_dashboard_tables_equal_the_database(app, admin_client):
 
     count, total, average = pack_stats(pack.id)
     hours = tables["table-hours"]
-    assert sum(int(r[1]) for r in hours) == count == 5
-    assert sum(int(r[2]) for r in hours) == total == sum(c for c, _ in sales)
-    by_hour = {r[0]: (int(r[1]), int(r[2])) for r in hours}
+    assert sum(int(r[1]) for r in hours) == count + 1 == 6  # every sale, the refunded one too
+    assert sum(int(r[2]) for r in hours) == sum(c for c, _ in sales) + 900  # gross
+    assert sum(int(r[4]) for r in hours) == total == sum(c for c, _ in sales)  # net
+    by_hour = {r[0]: (int(r[1]), int(r[2]), int(r[4])) for r in hours}
     fmt = "%Y-%m-%dT%H:%M:%SZ"
-    assert by_hour[start.strftime(fmt)] == (2, 2000)
-    assert by_hour[(start + timedelta(hours=2)).strftime(fmt)] == (2, 3599)
-    assert by_hour[(start + timedelta(hours=4)).strftime(fmt)] == (1, 700)
-    assert by_hour[(start + timedelta(hours=1)).strftime(fmt)] == (0, 0)  # the refunded sale is not a sale
-    assert int(hours[-1][4].replace("$", "").replace(".", "")) == average
+    assert by_hour[start.strftime(fmt)] == (2, 2000, 2000)
+    assert by_hour[(start + timedelta(hours=2)).strftime(fmt)] == (2, 3599, 3599)
+    assert by_hour[(start + timedelta(hours=4)).strftime(fmt)] == (1, 700, 700)
+    assert by_hour[(start + timedelta(hours=1)).strftime(fmt)] == (1, 900, 0)  # the refunded sale: no net
+    assert int(hours[-1][6].replace("$", "").replace(".", "")) == average
     now_hour = utcnow().replace(minute=0, second=0, microsecond=0)
     assert len(hours) == (now_hour - start) // timedelta(hours=1) + 1  # start hour to the current hour
 
@@ -113,8 +114,8 @@ def test_dashboard_tables_equal_the_database(app, admin_client):
     deliveries = {r[0]: int(r[1]) for r in tables["table-deliveries"]}
     assert deliveries["done"] == 1 and deliveries["failed"] == 1
 
-    assert 'data-figure="orders">5<' in html
-    assert 'data-figure="paid">$62.99<' in html
+    assert 'data-figure="orders">6<' in html
+    assert 'data-figure="paid">$71.99<' in html and 'data-figure="net">$62.99<' in html
     assert f'data-figure="average">${average // 100}.{average % 100:02d}<' in html
     assert 'data-figure="refunds">1<' in html and 'data-figure="refunded">$9.00<' in html
     # Accessible charts: each SVG has a title and a desc.

@@ -138,17 +138,28 @@ def test_refund_through_the_provider_closes_the_links_of_an_order_no_provider_to
 
 def test_csv_export_with_injection_escaped(app, admin_client, pack, ended_pack):
     factories.make_order(app, pack, email="plain@example.com", amount_cents=1234)
-    evil, _ = factories.make_order(app, pack, email="=cmd@example.com")
-    evil.payment_ref = "+SUM(A1:A9)"
+    starts = ("=", "+", "-", "@", "\t", "\r")
+    for start in starts:
+        evil, _ = factories.make_order(app, pack, email=f"{start}cmd@example.com")
+        evil.payment_ref = f"{start}SUM(A1:A9)"
+        evil.payment_intent_id, evil.checkout_session_id = f"{start}pi_1", f"{start}HYPERLINK(\"x\")"
     db.session.commit()
     factories.make_order(app, ended_pack, email="other-pack@example.com")
     response = admin_client.get(f"/admin/packs/{pack.id}/orders.csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert response.headers["Content-Disposition"] == f'attachment; filename="{pack.slug}-orders.csv"'
-    rows = list(csv.reader(io.StringIO(response.data.decode())))
-    assert rows[0] == list(admin_orders.CSV_COLUMNS)
-    assert [r[1] for r in rows[1:]] == ["plain@example.com", "'=cmd@example.com"]
-    assert rows[1][2] == "12.34" and rows[2][6] == "'+SUM(A1:A9)"
+    text = response.data.decode()
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == [column.header for column in admin_orders.CSV_COLUMNS]
+    records = list(csv.DictReader(io.StringIO(text)))
+    assert [r["email"] for r in records] == ["plain@example.com"] + [f"'{s}cmd@example.com" for s in starts]
+    assert records[0]["amount"] == "12.34" and records[0]["net"] == "12.34" and records[0]["refunded"] == "0.00"
+    for record, start in zip(records[1:], starts, strict=True):
+        assert record["payment_ref"] == f"'{start}SUM(A1:A9)"
+        assert record["stripe_payment_intent"] == f"'{start}pi_1"
+        assert record["stripe_checkout_session"].startswith("'")
+    # No cell of the file starts like a formula.
+    assert not [cell for row in rows for cell in row if cell.startswith(starts)]
     assert admin_client.get("/admin/packs/999999/orders.csv").status_code == 404
 
 
