@@ -31,6 +31,7 @@ from shop.mail import MailError
 from shop.models import Order, OrderLink, OrderStatus, Pack, utcnow
 from shop.order_links import mint_link
 from shop.orders.receipts import send_receipt
+from shop.payments.lookup import CHARGE_ID, LookupUnavailable, order_id_for_charge
 from shop.payments.refunds import REASONS, RefundError, refund_order
 
 SEARCH_LIMIT = 100
@@ -45,14 +46,35 @@ class ActionError(ValueError):
     """An action that cannot be done on this order; ``str(exc)`` says why, for the operator."""
 
 
-def search(query: str, limit: int = SEARCH_LIMIT) -> list[Order]:
-    """Orders whose number is ``query`` (``12`` or ``#12``; or whose payment reference is exactly
-    that), else orders whose e-mail or payment reference contains it (case-insensitive).
-    Newest first."""
+@dataclass(frozen=True)
+class SearchResult:
+    orders: list[Order]
+    #: Said to the operator next to the results (e.g. Stripe could not be asked about a charge).
+    notice: str | None = None
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere, its ``%``, ``_`` and ``\\`` taken literally."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def search(query: str, limit: int = SEARCH_LIMIT) -> SearchResult:
+    """Orders found by ``query``, newest first.
+
+    * A number (``12`` or ``#12``) is an order number (or a whole payment reference).
+    * A Stripe charge id (``ch_…``, ``py_…``), which the store does not keep, is looked up
+      at Stripe (:func:`shop.payments.lookup.order_id_for_charge`).
+    * Anything else is matched, case-insensitively and anywhere, against the buyer's e-mail,
+      the payment reference and the Stripe ids kept on the order (the PaymentIntent
+      ``pi_…`` and the Checkout Session ``cs_…``). ``%`` and ``_`` match themselves.
+    """
     text = query.strip()
     if not text:
-        return []
+        return SearchResult([])
+    if "\x00" in text:
+        return SearchResult([], "A search cannot contain a NUL character.")
     number = ORDER_NUMBER.fullmatch(text)
+    notice = None
     if number:
         # A number is an order number (or a whole payment reference), not a fragment of every
         # address and reference that happens to contain those digits.
@@ -60,13 +82,22 @@ def search(query: str, limit: int = SEARCH_LIMIT) -> list[Order]:
         if int(number.group(1)) <= 2_147_483_647:
             conditions.append(Order.id == int(number.group(1)))
     else:
-        pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        conditions = [func.lower(Order.email).like(pattern, escape="\\"),
-                      func.lower(Order.payment_ref).like(pattern, escape="\\")]
-    return list(db.session.scalars(
+        pattern = _like(text.lower())
+        conditions = [func.lower(column).like(pattern, escape="\\") for column in (
+            Order.email, Order.payment_ref, Order.payment_intent_id, Order.checkout_session_id)]
+        if CHARGE_ID.fullmatch(text):
+            try:
+                charged = order_id_for_charge(text)
+            except LookupUnavailable as exc:
+                notice = f"Stripe could not be asked about charge {text}: {exc}."
+            else:
+                if charged is not None:
+                    conditions.append(Order.id == charged)
+    orders = db.session.scalars(
         select(Order).options(selectinload(Order.pack)).where(or_(*conditions))
         .order_by(Order.id.desc()).limit(limit)
-    ))
+    )
+    return SearchResult(list(orders), notice)
 
 
 @dataclass(frozen=True)
