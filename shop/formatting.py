@@ -7,6 +7,8 @@ from typing import Any
 
 from flask import Flask, current_app
 
+from shop.formats import FORMAT_COUNT_IN_WORDS, FORMAT_NAMES_IN_WORDS
+
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 
 
@@ -56,8 +58,10 @@ def humandate(value: datetime) -> str:
 
 
 def template_globals() -> dict[str, Any]:
-    """Available in every template: which payment provider runs (pages label the test one)."""
-    return {"payment_provider": current_app.config.get("PAYMENT_PROVIDER")}
+    """Available in every template: which payment provider runs (pages label the test one), and
+    the buyer formats in words (``format_count`` "eight", ``format_names`` "MP3 V0 or 320, AAC, …")."""
+    return {"payment_provider": current_app.config.get("PAYMENT_PROVIDER"),
+            "format_count": FORMAT_COUNT_IN_WORDS, "format_names": FORMAT_NAMES_IN_WORDS}
 
 
 def register(app: Flask) -> None:

@@ -166,6 +166,7 @@ def test_a_packs_first_hour_with_one_sale_shows_a_marker_and_its_table(app, admi
     average = html[html.index('aria-labelledby="chart-average-title'):]
     average = average[:average.index("</svg>")]
     assert "<polyline" not in average
+    assert "in each hour of the pack&#39;s window, 1 hour." in html and "1 hours" not in html
     marker = re.search(r'<circle class="point" cx="([\d.]+)" cy="([\d.]+)" r="4"><title>([^<]*)</title>', average)
     assert marker and marker.group(3).endswith(": $12.50")
     tables = read_tables(html)
