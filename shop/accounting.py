@@ -1,7 +1,7 @@
 """What a pack's orders brought in: one definition of the money, for every page, CSV and command.
 
 All amounts are integers in the order's currency's minor unit. An order counts once it has
-been paid (every status but ``pending``); a pending order counts nowhere.
+been paid (``paid``, ``refunded`` or ``disputed``); a pending order counts nowhere.
 
 * **gross**: what buyers paid, the full amount of every paid order, whatever happened after.
 * **refunded**: what went back to buyers: partial refunds (``refunded_cents`` of an order that
@@ -34,8 +34,11 @@ from shop.extensions import db
 from shop.models import DisputeStatus, Order, OrderStatus
 from shop.money import average_cents
 
+#: The statuses of an order that was paid at some point (named, so that a status added later,
+#: such as a payment still on its way, counts nowhere until it is given a place here).
+SOLD_STATUSES = (OrderStatus.PAID.value, OrderStatus.REFUNDED.value, OrderStatus.DISPUTED.value)
 #: An order that was paid at some point (what gross counts).
-SOLD: ColumnElement[bool] = Order.status != OrderStatus.PENDING.value
+SOLD: ColumnElement[bool] = Order.status.in_(SOLD_STATUSES)
 #: An order that still gives its buyer the music (paid, not fully refunded, not under dispute).
 IN_GOOD_STANDING: ColumnElement[bool] = Order.status == OrderStatus.PAID.value
 REFUNDED: ColumnElement[int] = case(
@@ -48,7 +51,7 @@ NET: ColumnElement[int] = Order.amount_cents - REFUNDED - DISPUTED
 
 @dataclass(frozen=True)
 class OrderMoney:
-    """One order's figures (all zero while it is pending)."""
+    """One order's figures (all zero until it is paid)."""
 
     gross_cents: int
     refunded_cents: int
@@ -59,7 +62,7 @@ class OrderMoney:
 
 def order_money(order: Order) -> OrderMoney:
     """The figures of one loaded order, by the rules in this module's docstring."""
-    if order.status == OrderStatus.PENDING.value:
+    if order.status not in SOLD_STATUSES:
         return OrderMoney(0, 0, 0, order.dispute_status, 0)
     gross = order.amount_cents
     refunded = gross if order.status == OrderStatus.REFUNDED.value else (order.refunded_cents or 0)

@@ -283,8 +283,8 @@ def list_command() -> None:
 
 
 def _money_line(figures: PackMoney, currency: str) -> str:
-    """``6 orders: paid $51.98, refunded $6.00, disputed $29.97 (lost $9.99, at risk $9.99
-    in 1 open, 1 won), net $16.01, average $8.01``."""
+    """``6 orders: paid $60.83, refunded $6.00, disputed $17.49 (lost $9.99, at risk $7.50 in
+    1 open, 1 won), net $37.34, average $12.45``."""
     disputes = (f"lost {money(figures.disputed_lost_cents, currency)}, at risk "
                 f"{money(figures.disputed_open_cents, currency)} in {figures.disputes_open} open, "
                 f"{figures.disputes_won} won")
