@@ -72,3 +72,24 @@ def get_format(format_id: str) -> BuyerFormat:
     if canonical is None:
         raise KeyError(f"unknown format {format_id!r}; expected one of {', '.join(FORMAT_IDS)}")
     return FORMATS_BY_ID[canonical]
+
+
+_NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+                 "twelve")
+
+
+def _names_in_words(formats: tuple[BuyerFormat, ...]) -> str:
+    """``MP3 V0 or 320, AAC, Opus, FLAC, ALAC, WAV, AIFF``: labels of one family (the label's
+    first word) said once, with their variants."""
+    families: dict[str, list[str]] = {}
+    for fmt in formats:
+        family, _, variant = fmt.label.partition(" ")
+        families.setdefault(family, []).append(variant)
+    return ", ".join(f"{family} {' or '.join(v for v in variants if v)}".rstrip()
+                     for family, variants in families.items())
+
+
+#: How many formats there are, in words (``"eight"``), and their names as a sentence says them,
+#: for the footer, the pack page and the receipt: made from :data:`FORMATS`, so they follow it.
+FORMAT_COUNT_IN_WORDS: str = _NUMBER_WORDS[len(FORMATS)] if len(FORMATS) < len(_NUMBER_WORDS) else str(len(FORMATS))
+FORMAT_NAMES_IN_WORDS: str = _names_in_words(FORMATS)

@@ -7,6 +7,8 @@ from typing import Any
 
 from flask import Flask, current_app
 
+from shop.formats import FORMAT_COUNT_IN_WORDS, FORMAT_NAMES_IN_WORDS
+
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 
 
@@ -37,6 +39,16 @@ def duration(ms: int) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def plural(noun: str, count: int, many: str | None = None) -> str:
+    """``noun`` for one, else its plural (``many``, or ``noun`` + "s"): ``"hour", 2`` → ``hours``."""
+    return noun if count == 1 else (many or noun + "s")
+
+
+def counted(count: int, noun: str, many: str | None = None) -> str:
+    """``1, "hour"`` → ``1 hour``; ``3, "hour"`` → ``3 hours``."""
+    return f"{count:,} {plural(noun, count, many)}"
+
+
 def isodate(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -46,8 +58,10 @@ def humandate(value: datetime) -> str:
 
 
 def template_globals() -> dict[str, Any]:
-    """Available in every template: which payment provider runs (pages label the test one)."""
-    return {"payment_provider": current_app.config.get("PAYMENT_PROVIDER")}
+    """Available in every template: which payment provider runs (pages label the test one), and
+    the buyer formats in words (``format_count`` "eight", ``format_names`` "MP3 V0 or 320, AAC, …")."""
+    return {"payment_provider": current_app.config.get("PAYMENT_PROVIDER"),
+            "format_count": FORMAT_COUNT_IN_WORDS, "format_names": FORMAT_NAMES_IN_WORDS}
 
 
 def register(app: Flask) -> None:
@@ -55,5 +69,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(money)
     app.add_template_filter(filesize)
     app.add_template_filter(duration)
+    app.add_template_filter(plural)
+    app.add_template_filter(counted)
     app.add_template_filter(isodate)
     app.add_template_filter(humandate)

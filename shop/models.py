@@ -30,6 +30,7 @@ from sqlalchemy.types import TypeDecorator
 
 from shop.extensions import Model, db
 from shop.formats import FORMAT_IDS
+from shop.money import average_cents
 
 #: Every buyer format id, in display order (see :mod:`shop.formats`).
 FORMATS: tuple[str, ...] = FORMAT_IDS
@@ -356,7 +357,8 @@ class RateLimitHit(Model):
 def pack_stats(pack_id: int) -> tuple[int, int, int]:
     """``(purchases, total_cents, average_cents)`` over the pack's paid orders, net of partial refunds.
 
-    Refunded and disputed orders do not count.
+    Refunded and disputed orders do not count, so the total is the pack's net and the average
+    its average as :mod:`shop.accounting` defines them (rounded half up to the cent).
     """
     count, total = db.session.execute(
         select(func.count(Order.id),
@@ -365,4 +367,4 @@ def pack_stats(pack_id: int) -> tuple[int, int, int]:
         )
     ).one()
     count, total = int(count), int(total)
-    return count, total, (total // count if count else 0)
+    return count, total, average_cents(total, count)

@@ -15,6 +15,7 @@ LEFT = 48  # room for the value axis labels
 RIGHT = 8
 TOP = 12
 BOTTOM = 36  # room for the category labels
+MARKERS_UP_TO = 48  # a line of more points shows a marker on its last point only
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,16 @@ class Bar:
 
 
 @dataclass(frozen=True)
+class Marker:
+    """A dot on a line at one value (a line of a single value is only this dot)."""
+
+    x: float
+    y: float
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
 class Tick:
     position: float
     label: str
@@ -36,7 +47,7 @@ class Tick:
 
 @dataclass
 class Chart:
-    """What the template draws: bars and/or one polyline, with axis ticks."""
+    """What the template draws: bars and/or one polyline with its markers, with axis ticks."""
 
     title: str
     desc: str
@@ -44,6 +55,7 @@ class Chart:
     height: int = HEIGHT
     bars: list[Bar] = field(default_factory=list)
     line: str = ""  # polyline points "x,y x,y ..."
+    markers: list[Marker] = field(default_factory=list)
     y_ticks: list[Tick] = field(default_factory=list)
     x_ticks: list[Tick] = field(default_factory=list)
     legend: list[str] = field(default_factory=list)
@@ -127,8 +139,13 @@ def bar_chart(title: str, desc: str, labels: Sequence[str], series: Sequence[Seq
 
 
 def line_chart(title: str, desc: str, labels: Sequence[str], values: Sequence[float], axis: Formatter,
-               label_every: int = 1) -> Chart:
-    """One line through ``values`` over equally spaced ``labels``."""
+               label_every: int = 1, shown: Sequence[str] | None = None) -> Chart:
+    """One line through ``values`` over equally spaced ``labels``, with a marker on each point
+    while there are at most :data:`MARKERS_UP_TO` of them (so a single point is visible: a
+    polyline of one point draws nothing), else on the last one.
+
+    :param shown: the value texts for the markers' tooltips (``axis`` formats them by default).
+    """
     chart = Chart(title, desc)
     if not labels or not any(values):
         chart.empty = True
@@ -138,11 +155,14 @@ def line_chart(title: str, desc: str, labels: Sequence[str], values: Sequence[fl
     step = plot_w / max(1, len(labels))
     points = []
     for i, value in enumerate(values):
-        x = LEFT + (i + 0.5) * step
-        points.append(f"{x:.2f},{HEIGHT - BOTTOM - plot_h * value / top:.2f}")
+        x = round(LEFT + (i + 0.5) * step, 2)
+        y = round(HEIGHT - BOTTOM - plot_h * value / top, 2)
+        points.append(f"{x:.2f},{y:.2f}")
+        if len(values) <= MARKERS_UP_TO or i == len(values) - 1:
+            chart.markers.append(Marker(x, y, labels[i], shown[i] if shown is not None else axis(value)))
         if i % label_every == 0:
-            chart.x_ticks.append(Tick(round(x, 2), labels[i]))
-    chart.line = " ".join(points)
+            chart.x_ticks.append(Tick(x, labels[i]))
+    chart.line = " ".join(points) if len(points) > 1 else ""
     chart.y_ticks = _y_ticks(top, axis)
     return chart
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shop.admin.charts import Chart, Formatter, bar_chart, label_stride, line_chart
 from shop.admin.stats import PackDashboard
-from shop.formatting import money
+from shop.formatting import counted, money
 
 
 def dashboard_charts(board: PackDashboard) -> dict[str, Chart]:
@@ -12,15 +12,19 @@ def dashboard_charts(board: PackDashboard) -> dict[str, Chart]:
     hours = [h.start.strftime("%d %b %H:00") for h in board.hours]
     stride = label_stride(len(hours), 6)
     per_hour = bar_chart(
-        "Sales per hour", f"Paid orders in each hour of the pack's window, {len(hours)} hours.",
+        "Sales per hour", f"Orders paid in each hour of the pack's window, {counted(len(hours), 'hour')}.",
         hours, [[h.orders for h in board.hours]], [[str(h.orders) for h in board.hours]], label_every=stride)
     money_per_hour = bar_chart(
-        f"Money per hour ({currency})", "Amount paid in each hour of the pack's window.",
-        hours, [[h.cents for h in board.hours]], [[money(h.cents, currency) for h in board.hours]],
-        axis=Formatter(currency), label_every=stride)
+        f"Money per hour ({currency})",
+        "What buyers paid in each hour of the pack's window, and what is left of it after refunds and disputes.",
+        hours, [[h.cents for h in board.hours], [h.net_cents for h in board.hours]],
+        [[money(h.cents, currency) for h in board.hours], [money(h.net_cents, currency) for h in board.hours]],
+        legend=["Paid", "Net"], axis=Formatter(currency), label_every=stride)
     average = line_chart(
-        f"Average price over time ({currency})", "The average amount paid over every sale up to each hour.",
-        hours, [h.running_average_cents for h in board.hours], Formatter(currency), label_every=stride)
+        f"Average price over time ({currency})",
+        "The average net amount per order in good standing, over every sale up to each hour.",
+        hours, [h.running_average_cents for h in board.hours], Formatter(currency), label_every=stride,
+        shown=[money(h.running_average_cents, currency) for h in board.hours])
     buckets = [f"{money(b.low_cents, currency)}–{money(b.high_cents, currency)}" for b in board.amounts]
     amounts = bar_chart(
         "What buyers paid", "Number of paid orders in each amount range.",

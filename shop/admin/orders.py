@@ -12,12 +12,14 @@ import io
 import logging
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import selectinload
 
+from shop.accounting import OrderMoney, decimal_text, order_money
 from shop.admin import audit
 from shop.admin.models import Operator
 from shop.catalog.pack_settings import InvalidPackSetting, parse_price
@@ -29,6 +31,7 @@ from shop.mail import MailError
 from shop.models import Order, OrderLink, OrderStatus, Pack, utcnow
 from shop.order_links import mint_link
 from shop.orders.receipts import send_receipt
+from shop.payments.lookup import CHARGE_ID, LookupUnavailable, order_id_for_charge
 from shop.payments.refunds import REASONS, RefundError, refund_order
 
 SEARCH_LIMIT = 100
@@ -43,14 +46,35 @@ class ActionError(ValueError):
     """An action that cannot be done on this order; ``str(exc)`` says why, for the operator."""
 
 
-def search(query: str, limit: int = SEARCH_LIMIT) -> list[Order]:
-    """Orders whose number is ``query`` (``12`` or ``#12``; or whose payment reference is exactly
-    that), else orders whose e-mail or payment reference contains it (case-insensitive).
-    Newest first."""
+@dataclass(frozen=True)
+class SearchResult:
+    orders: list[Order]
+    #: Said to the operator next to the results (e.g. Stripe could not be asked about a charge).
+    notice: str | None = None
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere, its ``%``, ``_`` and ``\\`` taken literally."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def search(query: str, limit: int = SEARCH_LIMIT) -> SearchResult:
+    """Orders found by ``query``, newest first.
+
+    * A number (``12`` or ``#12``) is an order number (or a whole payment reference).
+    * A Stripe charge id (``ch_…``, ``py_…``), which the store does not keep, is looked up
+      at Stripe (:func:`shop.payments.lookup.order_id_for_charge`).
+    * Anything else is matched, case-insensitively and anywhere, against the buyer's e-mail,
+      the payment reference and the Stripe ids kept on the order (the PaymentIntent
+      ``pi_…`` and the Checkout Session ``cs_…``). ``%`` and ``_`` match themselves.
+    """
     text = query.strip()
     if not text:
-        return []
+        return SearchResult([])
+    if "\x00" in text:
+        return SearchResult([], "A search cannot contain a NUL character.")
     number = ORDER_NUMBER.fullmatch(text)
+    notice = None
     if number:
         # A number is an order number (or a whole payment reference), not a fragment of every
         # address and reference that happens to contain those digits.
@@ -58,18 +82,28 @@ def search(query: str, limit: int = SEARCH_LIMIT) -> list[Order]:
         if int(number.group(1)) <= 2_147_483_647:
             conditions.append(Order.id == int(number.group(1)))
     else:
-        pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        conditions = [func.lower(Order.email).like(pattern, escape="\\"),
-                      func.lower(Order.payment_ref).like(pattern, escape="\\")]
-    return list(db.session.scalars(
+        pattern = _like(text.lower())
+        conditions = [func.lower(column).like(pattern, escape="\\") for column in (
+            Order.email, Order.payment_ref, Order.payment_intent_id, Order.checkout_session_id)]
+        if CHARGE_ID.fullmatch(text):
+            try:
+                charged = order_id_for_charge(text)
+            except LookupUnavailable as exc:
+                notice = f"Stripe could not be asked about charge {text}: {exc}."
+            else:
+                if charged is not None:
+                    conditions.append(Order.id == charged)
+    orders = db.session.scalars(
         select(Order).options(selectinload(Order.pack)).where(or_(*conditions))
         .order_by(Order.id.desc()).limit(limit)
-    ))
+    )
+    return SearchResult(list(orders), notice)
 
 
 @dataclass(frozen=True)
 class OrderDetail:
     order: Order
+    money: OrderMoney
     links: list[OrderLink]
     downloads: list[DownloadCount]
     deliveries: list[Delivery]
@@ -87,7 +121,7 @@ def detail(order: Order) -> OrderDetail:
     deliveries = db.session.scalars(
         select(Delivery).where(Delivery.order_id == order.id).order_by(Delivery.created_at.desc(), Delivery.id.desc())
     ).all()
-    return OrderDetail(order, list(links), list(downloads), list(deliveries))
+    return OrderDetail(order, order_money(order), list(links), list(downloads), list(deliveries))
 
 
 def _paid(order: Order) -> None:
@@ -208,12 +242,46 @@ def refund(order: Order, amount_cents: int | None, reason: str | None, operator:
     return answer
 
 
-CSV_COLUMNS = ("order", "email", "amount", "currency", "status", "provider", "payment_ref", "created_at", "paid_at")
+@dataclass(frozen=True)
+class CsvColumn:
+    """One column of the orders CSV: its header and what it shows of an order and its money."""
+
+    header: str
+    value: Callable[[Order, OrderMoney], object]
+
+
+def _isotime(value: datetime | None) -> str:
+    return value.isoformat() if value else ""
+
+
+#: The orders CSV, left to right. Amounts are plain decimals in the order's currency, by
+#: :mod:`shop.accounting` (``amount`` is the price of a pending order too; the others are 0 for it).
+CSV_COLUMNS: tuple[CsvColumn, ...] = (
+    CsvColumn("order", lambda o, m: o.id),
+    CsvColumn("email", lambda o, m: o.email),
+    CsvColumn("amount", lambda o, m: decimal_text(o.amount_cents)),
+    CsvColumn("currency", lambda o, m: o.currency),
+    CsvColumn("status", lambda o, m: o.status),
+    CsvColumn("refunded", lambda o, m: decimal_text(m.refunded_cents)),
+    CsvColumn("disputed", lambda o, m: decimal_text(m.disputed_cents)),
+    CsvColumn("dispute", lambda o, m: m.dispute or ""),
+    CsvColumn("net", lambda o, m: decimal_text(m.net_cents)),
+    CsvColumn("provider", lambda o, m: o.payment_provider),
+    CsvColumn("payment_ref", lambda o, m: o.payment_ref),
+    CsvColumn("stripe_payment_intent", lambda o, m: o.payment_intent_id),
+    CsvColumn("stripe_checkout_session", lambda o, m: o.checkout_session_id),
+    CsvColumn("created_at", lambda o, m: _isotime(o.created_at)),
+    CsvColumn("paid_at", lambda o, m: _isotime(o.paid_at)),
+)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_cell(value: object) -> str:
-    """A cell a spreadsheet will not run: text starting like a formula gets a leading quote."""
+    """A cell a spreadsheet will not run: text starting like a formula gets a leading quote.
+
+    Amounts are written by :func:`~shop.accounting.decimal_text` and never negative, so no
+    number is quoted by this.
+    """
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(_FORMULA_START) else text
 
@@ -223,14 +291,14 @@ def pack_orders_csv(pack: Pack) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
-    def line(cells: tuple[object, ...]) -> str:
+    def line(cells: Iterable[object]) -> str:
         buffer.seek(0)
         buffer.truncate()
         writer.writerow([csv_cell(c) for c in cells])
         return buffer.getvalue()
 
-    yield line(CSV_COLUMNS)
+    yield line(column.header for column in CSV_COLUMNS)
     orders = db.session.scalars(select(Order).where(Order.pack_id == pack.id).order_by(Order.id))
     for o in orders:
-        yield line((o.id, o.email, f"{o.amount_cents / 100:.2f}", o.currency, o.status, o.payment_provider,
-                    o.payment_ref, o.created_at.isoformat(), o.paid_at.isoformat() if o.paid_at else ""))
+        figures = order_money(o)
+        yield line(column.value(o, figures) for column in CSV_COLUMNS)

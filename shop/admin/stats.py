@@ -1,7 +1,8 @@
 """The dashboard's numbers, aggregated in SQL. No request objects here.
 
-Sales count paid orders by when they were paid, so the totals equal
-:func:`shop.models.pack_stats`; refunds are orders now in ``refunded``.
+Money follows :mod:`shop.accounting` (gross, refunded, disputed, net, average): the cards
+are its :class:`~shop.accounting.PackMoney`, and each hour's row counts the sales paid in
+that hour with their gross and net, so the hour table sums to the cards.
 """
 
 from __future__ import annotations
@@ -10,33 +11,27 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, cast, func, select
+from sqlalchemy import ColumnElement, Integer, case, cast, func, select
 from sqlalchemy.orm import InstrumentedAttribute
 
+from shop.accounting import IN_GOOD_STANDING, NET, SOLD, PackMoney, pack_money
 from shop.downloads.models import DownloadCount
 from shop.dropbox.models import Delivery, DeliveryStatus
 from shop.extensions import db
-from shop.models import FORMATS, Order, OrderStatus, Pack, pack_stats, utcnow
+from shop.models import FORMATS, Order, OrderStatus, Pack, utcnow
+from shop.money import average_cents
 
 HOUR = 3600
 RECENT_PACKS = 12
 
 
 @dataclass(frozen=True)
-class Totals:
-    orders: int
-    paid_cents: int
-    average_cents: int
-    refunds: int
-    refunded_cents: int
-
-
-@dataclass(frozen=True)
 class HourRow:
     start: datetime
-    orders: int
-    cents: int
-    running_average_cents: int  # over every sale up to the end of this hour
+    orders: int  # sales paid in this hour, whatever happened to them later
+    cents: int  # their gross
+    net_cents: int  # their net
+    running_average_cents: int  # net over orders in good standing, every sale up to the end of this hour
 
 
 @dataclass(frozen=True)
@@ -56,7 +51,7 @@ class FormatRow:
 @dataclass(frozen=True)
 class PackDashboard:
     pack: Pack
-    totals: Totals
+    totals: PackMoney
     hours: list[HourRow]
     amounts: list[AmountBucket]
     formats: list[FormatRow]
@@ -73,15 +68,6 @@ def selectable_packs(now: datetime | None = None) -> list[Pack]:
     return on_sale + past + upcoming
 
 
-def totals(pack_id: int) -> Totals:
-    orders, paid, average = pack_stats(pack_id)
-    refunds, refunded = db.session.execute(
-        select(func.count(Order.id), func.coalesce(func.sum(Order.amount_cents), 0)).where(
-            Order.pack_id == pack_id, Order.status == OrderStatus.REFUNDED.value)
-    ).one()
-    return Totals(orders, paid, average, int(refunds), int(refunded))
-
-
 def _epoch_hour(column: ColumnElement[Any] | InstrumentedAttribute[Any]) -> ColumnElement[int]:
     """Whole hours since 1970 of a UTC timestamp column, on SQLite and PostgreSQL."""
     if db.session.get_bind().dialect.name == "postgresql":
@@ -96,27 +82,28 @@ def hourly(pack: Pack, now: datetime | None = None) -> list[HourRow]:
     last = (int(min(now, pack.ends_at).timestamp()) - 1) // HOUR
     hour = _epoch_hour(Order.paid_at).label("hour")
     rows = db.session.execute(
-        select(hour, func.count(Order.id), func.sum(Order.amount_cents))
-        .where(Order.pack_id == pack.id, Order.status == OrderStatus.PAID.value)
+        select(hour, func.count(Order.id), func.sum(Order.amount_cents), func.sum(NET),
+               func.sum(case((IN_GOOD_STANDING, 1), else_=0)))
+        .where(Order.pack_id == pack.id, SOLD)
         .group_by(hour)
     ).all()
-    by_hour = {int(h): (int(n), int(c)) for h, n, c in rows}
+    by_hour = {int(h): (int(n), int(c), int(net), int(kept)) for h, n, c, net, kept in rows}
     # Sales outside the window (a payment confirmed just after the end) go to the nearest edge.
     if by_hour:
         last = max(last, first)
-        clamped: dict[int, tuple[int, int]] = {}
-        for h, (n, c) in by_hour.items():
+        clamped: dict[int, tuple[int, int, int, int]] = {}
+        for h, values in by_hour.items():
             key = min(max(h, first), last)
-            old = clamped.get(key, (0, 0))
-            clamped[key] = (old[0] + n, old[1] + c)
+            old = clamped.get(key, (0, 0, 0, 0))
+            clamped[key] = (old[0] + values[0], old[1] + values[1], old[2] + values[2], old[3] + values[3])
         by_hour = clamped
     result: list[HourRow] = []
-    count = total = 0
+    kept_so_far = net_so_far = 0
     for h in range(first, last + 1):
-        n, c = by_hour.get(h, (0, 0))
-        count, total = count + n, total + c
+        n, c, net, kept = by_hour.get(h, (0, 0, 0, 0))
+        kept_so_far, net_so_far = kept_so_far + kept, net_so_far + net
         start = datetime.fromtimestamp(h * HOUR, tz=pack.starts_at.tzinfo)
-        result.append(HourRow(start, n, c, total // count if count else 0))
+        result.append(HourRow(start, n, c, net, average_cents(net_so_far, kept_so_far)))
     return result
 
 
@@ -175,6 +162,6 @@ def deliveries_by_status(pack_id: int) -> dict[str, int]:
 
 
 def dashboard(pack: Pack, now: datetime | None = None) -> PackDashboard:
-    return PackDashboard(pack, totals(pack.id), hourly(pack, now), amount_histogram(pack.id),
+    return PackDashboard(pack, pack_money(pack.id), hourly(pack, now), amount_histogram(pack.id),
                          formats(pack.id), deliveries_by_status(pack.id))
 

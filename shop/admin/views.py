@@ -153,10 +153,10 @@ def audit_log() -> str:
 @bp.get("/orders")
 def orders() -> str:
     query = request.args.get("q", "")[:254]
-    results = admin_orders.search(query) if query.strip() else []
+    found = admin_orders.search(query)
     packs = db.session.scalars(db.select(Pack).order_by(Pack.starts_at.desc())).all()
-    return render_template("admin/orders.html", query=query, results=results, packs=packs,
-                           limit=admin_orders.SEARCH_LIMIT)
+    return render_template("admin/orders.html", query=query, results=found.orders, notice=found.notice,
+                           packs=packs, limit=admin_orders.SEARCH_LIMIT)
 
 
 def _order(order_id: int) -> Order:

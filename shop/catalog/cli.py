@@ -18,6 +18,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
+from shop.accounting import NOTHING, PackMoney, packs_money
 from shop.catalog.importer import CatalogImportError, ImportReport, import_albums
 from shop.catalog.jobs import (
     ENCODE_FORMATS,
@@ -233,7 +234,8 @@ def _print_report(report: ImportReport) -> None:
 
 @catalog_cli.command("list")
 def list_command() -> None:
-    """List packs: on-sale window and status, albums, tracks, size per format."""
+    """List packs: on-sale window and status, albums, tracks, size per format, and money
+    (paid, refunded, disputed, net and average as :mod:`shop.accounting` defines them)."""
     packs = db.session.scalars(select(Pack).order_by(Pack.starts_at, Pack.slug)).all()
     if not packs:
         click.echo("No packs yet. Add one with `flask catalog import DIR --pack SLUG` or `flask catalog demo`.")
@@ -254,6 +256,7 @@ def list_command() -> None:
     ).tuples():
         sizes.setdefault(pack_id, {})[fmt] = int(size or 0)
 
+    money_by_pack = packs_money()
     now = utcnow()
     for pack in packs:
         if pack.has_ended(now):
@@ -276,6 +279,19 @@ def list_command() -> None:
             f"    {_plural(albums.get(pack.id, 0), 'album')}, {_plural(tracks.get(pack.id, 0), 'track')}"
             + (f"; {formats}" if formats else "; no files")
         )
+        click.echo(f"    {_money_line(money_by_pack.get(pack.id, NOTHING), pack.currency)}")
+
+
+def _money_line(figures: PackMoney, currency: str) -> str:
+    """``6 orders: paid $60.83, refunded $6.00, disputed $17.49 (lost $9.99, at risk $7.50 in
+    1 open, 1 won), net $37.34, average $12.45``."""
+    disputes = (f"lost {money(figures.disputed_lost_cents, currency)}, at risk "
+                f"{money(figures.disputed_open_cents, currency)} in {figures.disputes_open} open, "
+                f"{figures.disputes_won} won")
+    return (f"{_plural(figures.sales, 'order')}: paid {money(figures.gross_cents, currency)}, "
+            f"refunded {money(figures.refunded_cents, currency)}, "
+            f"disputed {money(figures.disputed_cents, currency)} ({disputes}), "
+            f"net {money(figures.net_cents, currency)}, average {money(figures.average_cents, currency)}")
 
 
 def _plural(count: int, noun: str) -> str:

@@ -13,7 +13,7 @@ def send_receipt(order: Order, token: str) -> None:
     context = {"order": order, "pack": order.pack, "link": absolute_url("orders.show", token=token)}
     msg = mail.build_message(
         to=order.email,
-        subject=f"Your {order.pack.title} downloads",
+        subject=f"Your music from {order.pack.title}",
         text=render_template("orders/mail/receipt.txt", **context),
         html=render_template("orders/mail/receipt.html", **context),
     )

@@ -23,7 +23,7 @@ def send_refund_notice(order_id: int) -> None:
     context = {"order": order, "pack": order.pack}
     msg = mail.build_message(
         to=order.email,
-        subject=f"Your {order.pack.title} order was refunded",
+        subject=f"Your order of {order.pack.title} was refunded",
         text=render_template("payments/mail/refunded.txt", **context),
         html=render_template("payments/mail/refunded.html", **context),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from html.parser import HTMLParser
 
@@ -91,15 +92,16 @@ def test_dashboard_tables_equal_the_database(app, admin_client):
 
     count, total, average = pack_stats(pack.id)
     hours = tables["table-hours"]
-    assert sum(int(r[1]) for r in hours) == count == 5
-    assert sum(int(r[2]) for r in hours) == total == sum(c for c, _ in sales)
-    by_hour = {r[0]: (int(r[1]), int(r[2])) for r in hours}
+    assert sum(int(r[1]) for r in hours) == count + 1 == 6  # every sale, the refunded one too
+    assert sum(int(r[2]) for r in hours) == sum(c for c, _ in sales) + 900  # gross
+    assert sum(int(r[4]) for r in hours) == total == sum(c for c, _ in sales)  # net
+    by_hour = {r[0]: (int(r[1]), int(r[2]), int(r[4])) for r in hours}
     fmt = "%Y-%m-%dT%H:%M:%SZ"
-    assert by_hour[start.strftime(fmt)] == (2, 2000)
-    assert by_hour[(start + timedelta(hours=2)).strftime(fmt)] == (2, 3599)
-    assert by_hour[(start + timedelta(hours=4)).strftime(fmt)] == (1, 700)
-    assert by_hour[(start + timedelta(hours=1)).strftime(fmt)] == (0, 0)  # the refunded sale is not a sale
-    assert int(hours[-1][4].replace("$", "").replace(".", "")) == average
+    assert by_hour[start.strftime(fmt)] == (2, 2000, 2000)
+    assert by_hour[(start + timedelta(hours=2)).strftime(fmt)] == (2, 3599, 3599)
+    assert by_hour[(start + timedelta(hours=4)).strftime(fmt)] == (1, 700, 700)
+    assert by_hour[(start + timedelta(hours=1)).strftime(fmt)] == (1, 900, 0)  # the refunded sale: no net
+    assert int(hours[-1][6].replace("$", "").replace(".", "")) == average
     now_hour = utcnow().replace(minute=0, second=0, microsecond=0)
     assert len(hours) == (now_hour - start) // timedelta(hours=1) + 1  # start hour to the current hour
 
@@ -113,8 +115,8 @@ def test_dashboard_tables_equal_the_database(app, admin_client):
     deliveries = {r[0]: int(r[1]) for r in tables["table-deliveries"]}
     assert deliveries["done"] == 1 and deliveries["failed"] == 1
 
-    assert 'data-figure="orders">5<' in html
-    assert 'data-figure="paid">$62.99<' in html
+    assert 'data-figure="orders">6<' in html
+    assert 'data-figure="paid">$71.99<' in html and 'data-figure="net">$62.99<' in html
     assert f'data-figure="average">${average // 100}.{average % 100:02d}<' in html
     assert 'data-figure="refunds">1<' in html and 'data-figure="refunded">$9.00<' in html
     # Accessible charts: each SVG has a title and a desc.
@@ -139,3 +141,36 @@ def test_nice_steps_and_bar_geometry():
     chart = charts.bar_chart("t", "d", ["a", "b"], [[1, 2]], [["1", "2"]])
     assert chart.bars[1].height == 2 * chart.bars[0].height
     assert chart.bars[1].y + chart.bars[1].height == chart.baseline
+
+
+def test_a_single_point_is_drawn_as_a_marker():
+    chart = charts.line_chart("Average", "d", ["06 Dec 10:00"], [1250], charts.Formatter("USD"), shown=["$12.50"])
+    assert not chart.empty and chart.line == ""  # a polyline of one point would draw nothing
+    assert len(chart.markers) == 1
+    marker = chart.markers[0]
+    assert charts.LEFT < marker.x < charts.WIDTH - charts.RIGHT and charts.TOP <= marker.y < chart.baseline
+    assert (marker.label, marker.value) == ("06 Dec 10:00", "$12.50")
+    # A long line keeps a marker on its last point only; a short one on each.
+    many = charts.line_chart("t", "d", [str(i) for i in range(100)], list(range(1, 101)), charts.Formatter())
+    assert len(many.markers) == 1 and many.markers[0].label == "99" and many.line.count(",") == 100
+    assert len(charts.line_chart("t", "d", ["a", "b", "c"], [1, 2, 3], charts.Formatter()).markers) == 3
+
+
+def test_a_packs_first_hour_with_one_sale_shows_a_marker_and_its_table(app, admin_client):
+    now = utcnow()
+    hour_start = now.replace(minute=0, second=0, microsecond=0)
+    # Its window is this hour only, so the table has one row even if the clock turns the hour.
+    pack = factories.make_pack(app, slug="fresh-pack", starts_in=hour_start - now, lasts=timedelta(minutes=59))
+    sell(app, pack, 1250, hour_start, "first@example.com")
+    html = admin_client.get(f"/admin/?pack={pack.id}").data.decode()
+    average = html[html.index('aria-labelledby="chart-average-title'):]
+    average = average[:average.index("</svg>")]
+    assert "<polyline" not in average
+    assert "in each hour of the pack&#39;s window, 1 hour." in html and "1 hours" not in html
+    marker = re.search(r'<circle class="point" cx="([\d.]+)" cy="([\d.]+)" r="4"><title>([^<]*)</title>', average)
+    assert marker and marker.group(3).endswith(": $12.50")
+    tables = read_tables(html)
+    assert [r[1:] for r in tables["table-hours"]] == [["1", "1250", "$12.50", "1250", "$12.50", "$12.50"]]
+    # Every chart has its table.
+    assert {"table-hours", "table-amounts", "table-formats"} <= set(tables)
+    assert html.count('<figure class="chart">') == 5

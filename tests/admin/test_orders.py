@@ -48,6 +48,52 @@ def test_search_by_email_number_and_payment_reference(app, admin_client, pack):
     assert admin_client.get("/admin/orders?q=" + "9" * 30).status_code == 200
 
 
+def test_search_by_stripe_ids_kept_on_the_order(app, admin_client, pack):
+    paid, _ = factories.make_order(app, pack, email="paid@example.com")
+    paid.checkout_session_id, paid.payment_intent_id = "cs_test_a1B2c3D4e5", "pi_3PqRsTuV_wxyz"
+    pending, _ = factories.make_order(app, pack, paid=False, email="pending@example.com")
+    pending.checkout_session_id = "cs_test_PENDING99"
+    other, _ = factories.make_order(app, pack, email="other@example.com")
+    db.session.commit()
+
+    def found(q):
+        response = admin_client.get("/admin/orders", query_string={"q": q})
+        assert response.status_code == 200
+        return {int(n) for n in re.findall(r'href="/admin/orders/(\d+)"', response.data.decode())}
+
+    assert found("pi_3PqRsTuV_wxyz") == {paid.id} and found("  cs_test_a1B2c3D4e5 ") == {paid.id}
+    assert found("cs_test_PENDING99") == {pending.id}  # an unpaid order's session too
+    assert found("pi_3pqrstuv") == {paid.id}  # a fragment, any case
+    assert found("cs_test_") == {paid.id, pending.id}
+    # A charge id with no Stripe configured: nothing found, and the operator is told why.
+    html = admin_client.get("/admin/orders", query_string={"q": "ch_3PqRsTuVwxyz"}).data.decode()
+    assert "Stripe could not be asked about charge ch_3PqRsTuVwxyz" in html and "No order matches" in html
+    assert other.id not in found("pi_")
+
+
+def test_search_with_hostile_input(app, admin_client, pack):
+    plain, _ = factories.make_order(app, pack, email="plain@example.com")
+    percent, _ = factories.make_order(app, pack, email="100%_off@example.com")
+    unicode, _ = factories.make_order(app, pack, email="jürgen.straße@exämple.de")
+    db.session.commit()
+
+    def found(q):
+        response = admin_client.get("/admin/orders", query_string={"q": q})
+        assert response.status_code == 200, q
+        return {int(n) for n in re.findall(r'href="/admin/orders/(\d+)"', response.data.decode())}
+
+    assert found("%") == {percent.id} and found("_") == {percent.id} and found("%_") == {percent.id}
+    assert found("0%_o") == {percent.id} and found("0__o") == set() and found("p%n") == set()
+    assert found("\\") == set() and found("'; DROP TABLE orders; --") == set()
+    assert found("straße") == {unicode.id} and found("exämple") == {unicode.id} and found("ü") == {unicode.id}
+    assert found("😀") == set() and found("\u202egnp.exe") == set()
+    assert found("a" * 10_000) == set() and found("9" * 10_000) == set()  # cut to 254 characters
+    html = admin_client.get("/admin/orders", query_string={"q": "plain\x00"}).data.decode()
+    assert "cannot contain a NUL" in html
+    assert found("plain") == {plain.id}
+    assert db.session.scalar(db.select(db.func.count(Order.id))) == 3
+
+
 def test_order_page_shows_links_downloads_and_deliveries(app, admin_client, pack):
     order, _ = factories.make_order(app, pack)
     db.session.add_all([
@@ -138,17 +184,28 @@ def test_refund_through_the_provider_closes_the_links_of_an_order_no_provider_to
 
 def test_csv_export_with_injection_escaped(app, admin_client, pack, ended_pack):
     factories.make_order(app, pack, email="plain@example.com", amount_cents=1234)
-    evil, _ = factories.make_order(app, pack, email="=cmd@example.com")
-    evil.payment_ref = "+SUM(A1:A9)"
+    starts = ("=", "+", "-", "@", "\t", "\r")
+    for start in starts:
+        evil, _ = factories.make_order(app, pack, email=f"{start}cmd@example.com")
+        evil.payment_ref = f"{start}SUM(A1:A9)"
+        evil.payment_intent_id, evil.checkout_session_id = f"{start}pi_1", f"{start}HYPERLINK(\"x\")"
     db.session.commit()
     factories.make_order(app, ended_pack, email="other-pack@example.com")
     response = admin_client.get(f"/admin/packs/{pack.id}/orders.csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert response.headers["Content-Disposition"] == f'attachment; filename="{pack.slug}-orders.csv"'
-    rows = list(csv.reader(io.StringIO(response.data.decode())))
-    assert rows[0] == list(admin_orders.CSV_COLUMNS)
-    assert [r[1] for r in rows[1:]] == ["plain@example.com", "'=cmd@example.com"]
-    assert rows[1][2] == "12.34" and rows[2][6] == "'+SUM(A1:A9)"
+    text = response.data.decode()
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == [column.header for column in admin_orders.CSV_COLUMNS]
+    records = list(csv.DictReader(io.StringIO(text)))
+    assert [r["email"] for r in records] == ["plain@example.com"] + [f"'{s}cmd@example.com" for s in starts]
+    assert records[0]["amount"] == "12.34" and records[0]["net"] == "12.34" and records[0]["refunded"] == "0.00"
+    for record, start in zip(records[1:], starts, strict=True):
+        assert record["payment_ref"] == f"'{start}SUM(A1:A9)"
+        assert record["stripe_payment_intent"] == f"'{start}pi_1"
+        assert record["stripe_checkout_session"].startswith("'")
+    # No cell of the file starts like a formula.
+    assert not [cell for row in rows for cell in row if cell.startswith(starts)]
     assert admin_client.get("/admin/packs/999999/orders.csv").status_code == 404
 
 

@@ -28,12 +28,13 @@ def test_list_shows_window_status_counts_and_sizes(app, runner, tmp_path, pack, 
 
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    blocks = {lines[i].split()[0]: lines[i : i + 3] for i in range(0, len(lines), 3)}
+    blocks = {lines[i].split()[0]: lines[i : i + 4] for i in range(0, len(lines), 4)}
     assert set(blocks) == {"old-pack", "spring-pack", "getting-ready", "next-up"}
     # Ordered by start: ended, on sale, preparing (started now, files still to encode), upcoming.
-    assert [line.split()[0] for line in lines[::3]] == ["old-pack", "spring-pack", "getting-ready", "next-up"]
+    assert [line.split()[0] for line in lines[::4]] == ["old-pack", "spring-pack", "getting-ready", "next-up"]
     assert blocks["getting-ready"][1].split()[0] == "preparing"
     assert blocks["getting-ready"][2].strip() == "1 album, 1 track; no files"
+    assert blocks["getting-ready"][3].strip().startswith("0 orders: paid $0.00, refunded $0.00")
     assert blocks["old-pack"][1].split()[0] == "ended"
     assert blocks["spring-pack"][1].strip().startswith("on sale")
     upcoming = blocks["next-up"]

@@ -212,7 +212,7 @@ def mail_subjects(app: Flask) -> list[str]:
 
 
 def receipts(app: Flask) -> list[str]:
-    return [s for s in mail_subjects(app) if re.search(r"downloads$", s)]
+    return [s for s in mail_subjects(app) if s.startswith("Your music from ")]
 
 
 def refund_notices(app: Flask) -> list[str]:

@@ -55,7 +55,7 @@ def test_refund_cli_end_to_end_revokes_the_order(app, runner, client, pack, paid
     page = client.get(f"/orders/{token}").get_data(as_text=True)
     assert "This order was refunded" in page and "flac.zip" not in page
     assert first_album_zip(client, pack, token).status_code == 404
-    assert refund_notices(app) == [f"Your {pack.title} order was refunded"]
+    assert refund_notices(app) == [f"Your order of {pack.title} was refunded"]
     assert pack_stats(pack.id) == (0, 0, 0)
     # Stripe refused a second full refund, and said so; nothing else changed.
     again = runner.invoke(args=["orders", "refund", str(order_id)])
