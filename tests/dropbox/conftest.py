@@ -84,11 +84,19 @@ def store_server(app, store_port):
         server.stop()
 
 
+# The formats a seeded pack comes in unless a test asks for others with
+# ``@pytest.mark.seed_formats(...)``: seeding is an upload and a reference per file, and all
+# eight formats cost about eight times as much as one.
+SEED_FORMATS = ("mp3-v0", "flac", "wav")
+
+
 @pytest.fixture
-def seeded_pack(app, emulator):
-    """An on-sale pack of two albums, seeded into the store's emulated Dropbox."""
-    pack = factories.make_pack(app, albums=factories.DEFAULT_ALBUMS + (
-        ("Mono Lake", "Salt Flats", "indie", ["One", "Two", "Three", "Four"]),
+def seeded_pack(app, emulator, request: pytest.FixtureRequest):
+    """An on-sale pack of three albums in :data:`SEED_FORMATS` (or the test's
+    ``seed_formats`` marker), every file seeded into the store's emulated Dropbox."""
+    marker = request.node.get_closest_marker("seed_formats")
+    pack = factories.make_pack(app, formats=tuple(marker.args) if marker else SEED_FORMATS, albums=(
+        *factories.DEFAULT_ALBUMS, ("Mono Lake", "Salt Flats", "indie", ["One", "Two", "Three", "Four"]),
     ))
     summary = run_seed(albums_in_scope(pack_slug=pack.slug))
     assert summary.failed == 0, summary.failures

@@ -12,6 +12,8 @@ from shop.extensions import db
 from shop.formats import FORMATS, get_format
 from tests.dropbox.conftest import APP_KEY, BUYER_EMAIL
 
+pytestmark = pytest.mark.seed_formats(*(fmt.id for fmt in FORMATS))
+
 
 def run(delivery: Delivery) -> Delivery:
     Deliverer(delivery.id, sleep=lambda seconds: None).run()
