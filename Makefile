@@ -7,13 +7,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench clean-venv system-deps
+.PHONY: run test test-quick lint bench clean-venv system-deps
 
 run: $(VENV)/.run-installed
 	$(BIN)/python scripts/run_store.py
 
 test: $(VENV)/.dev-installed system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The inner loop: SQLite only, no browser journeys, no several-hosts test. `make test` runs everything.
+test-quick: $(VENV)/.dev-installed
+	env -u TEST_DATABASE_URL $(BIN)/python -m pytest -m "not browser and not multihost" $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
