@@ -41,6 +41,11 @@ def test_operator_commands_are_audited_with_the_os_user(app, runner):
     assert all(r.operator_id is None and r.target == email and r.details["cli_user"] for r in rows)
     # Secrets stay out of the log.
     assert not any(PASSWORD in str(r.details) or "another long password" in str(r.details) for r in rows)
+    assert runner.invoke(args=["operators", "create", "ops@example.com"], input=PASSWORD + "\n").exit_code == 0
+    client = app.test_client()
+    client.post("/admin/login", data={"email": "ops@example.com", "password": PASSWORD})
+    page = client.get("/admin/audit").get_data(as_text=True)
+    assert f"command line ({rows[0].details['cli_user']})" in page and "operator.totp.enable" in page
 
 
 def test_a_refused_operator_command_writes_nothing(app, runner):
