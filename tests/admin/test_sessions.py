@@ -7,11 +7,17 @@ after each event that must end the session. Time is moved with a controlled cloc
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
+import requests
+from sqlalchemy import select
 
+from emulator_common import ServerThread
 from shop.admin import operators
+from shop.extensions import db
+from shop.models import Pack
 from tests.admin.conftest import PASSWORD, audit_rows
 
 
@@ -154,3 +160,32 @@ def test_a_session_without_a_version_is_no_login(app, operator, admin_client):
     with admin_client.session_transaction("/admin/") as stored:
         stored["_user_id"] = str(operator.id)
     assert not logged_in(admin_client)
+
+
+def test_the_reviews_reproduction_over_http(served_app):
+    """M1 as the review ran it with curl: a real server, CSRF on, the cookie copied from the jar."""
+    app = served_app(WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        operators.create("op@example.com", PASSWORD)
+        pack_id = db.session.scalar(select(Pack.id))
+    server = ServerThread(app).start()
+
+    def token(page: str) -> str:
+        return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+    try:
+        base, jar = server.base_url, requests.Session()
+        logged_in_now = jar.post(f"{base}/admin/login", allow_redirects=False, data={
+            "csrf_token": token(jar.get(f"{base}/admin/login").text), "email": "op@example.com", "password": PASSWORD})
+        assert logged_in_now.status_code == 302
+        csrf = token(jar.get(f"{base}/admin/orders").text)
+        stolen = jar.cookies.get("shop_admin")
+        assert jar.post(f"{base}/admin/logout", data={"csrf_token": csrf}, allow_redirects=False).status_code == 303
+        replay = {"cookies": {"shop_admin": stolen}, "allow_redirects": False}
+        assert requests.get(f"{base}/admin/orders", **replay).status_code == 302
+        assert requests.get(f"{base}/admin/packs/{pack_id}/orders.csv", **replay).status_code == 302
+        granted = requests.post(f"{base}/admin/grants", **replay,
+                                data={"csrf_token": csrf, "pack_id": pack_id, "email": "thief@example.com"})
+        assert granted.status_code == 302 and granted.headers["Location"].startswith("/admin/login")
+    finally:
+        server.stop()
