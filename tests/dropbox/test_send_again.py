@@ -107,3 +107,29 @@ def test_a_bad_again_value_is_a_400_and_changes_nothing(client, buyer, seeded_pa
     response = client.post(f"/orders/{token}/dropbox/pack", data={"format": "mp3-v0", "again": "yes please"})
     assert response.status_code == 400 and b"Send again" in response.data
     assert db.session.scalar(select(func.count(Delivery.id))) == 0
+
+
+def test_send_again_with_a_real_worker(client, buyer, seeded_pack, emulator_server, start_worker):
+    """The whole round with an RQ worker process: deliver, delete, click (shown, not redone),
+    Send again (delivered again), each file in the buyer's Dropbox once."""
+    order, token = buyer
+    album = seeded_pack.albums[0]
+    url = f"/orders/{token}/dropbox/albums/{album.id}"
+    assert client.post(url, data={"format": "mp3-v0"}).status_code == 303
+    assert start_worker(burst=True).wait(timeout=60) == 0
+    first = deliveries()[0]
+    assert first.status == "done"
+    files = expected_files(first)
+    dbx = buyer_dbx(emulator_server)
+    for path in files:
+        dbx.files_delete_v2(path)
+
+    assert client.post(url, data={"format": "mp3-v0"}).headers["Location"].endswith(f"#delivery-{first.id}")
+    page = client.get(f"/orders/{token}").get_data(as_text=True)
+    assert re.search(r"Delivered (just now|[1-4] minutes? ago)\.", page)
+    action, fields = send_again_form(page, first.id)
+    assert client.post(action, data=fields).status_code == 303
+    assert start_worker(burst=True).wait(timeout=60) == 0
+    second = deliveries()[-1]
+    assert second.id != first.id and second.status == "done"
+    assert buyer_files(emulator_server[1]) == files  # every file back, once
