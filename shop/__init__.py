@@ -168,12 +168,10 @@ def register_template_helpers(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     from shop.catalog.cli import catalog_cli
     from shop.dropbox.cli import dropbox_cli
-    from shop.payments.cli import orders_cli
     from shop.worker import worker_command
 
     app.cli.add_command(catalog_cli)
     app.cli.add_command(dropbox_cli)
-    app.cli.add_command(orders_cli)
     app.cli.add_command(worker_command)
     app.cli.add_command(settings_command)
 

@@ -115,6 +115,11 @@ SETTINGS: tuple[Setting, ...] = (
             help="Largest upload of album masters through the operator console (one request: an album's files "
                  "or its zip). Only that endpoint accepts more than the 64 KiB every other request is held to; "
                  "the body is streamed to a temporary folder, never held in memory."),
+    Setting("ADMIN_IDLE_MINUTES", 30, int,
+            help="A console session unused for this long ends; the operator logs in again."),
+    Setting("ADMIN_SESSION_HOURS", 12, int,
+            help="A console session ends this long after its login, however busy. Logging out, being disabled, "
+                 "a new password and a TOTP change end every session of that operator at once."),
     Setting("TOKEN_KEYS", None, required_note="with the key",
             help="Comma-separated Fernet keys for the Dropbox tokens and operators' TOTP secrets; the first "
                  "encrypts, all decrypt (`flask dropbox rotate-keys`). "

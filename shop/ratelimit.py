@@ -39,7 +39,7 @@ def allow(bucket: str, limit: int, window: timedelta = timedelta(hours=1), *,
     """
     now = now or utcnow()
     since = now - window
-    _lock(bucket)
+    lock(bucket)
     db.session.execute(delete(RateLimitHit).where(RateLimitHit.bucket == bucket, RateLimitHit.at < since))
     used = db.session.scalar(
         select(func.count(RateLimitHit.id)).where(RateLimitHit.bucket == bucket, RateLimitHit.at >= since)
@@ -49,6 +49,43 @@ def allow(bucket: str, limit: int, window: timedelta = timedelta(hours=1), *,
     db.session.add(RateLimitHit(bucket=bucket, at=now))
     db.session.flush()
     return True
+
+
+def backoff(bucket: str, free: int, first_delay: timedelta, longest_delay: timedelta,
+            window: timedelta, *, now: datetime | None = None) -> timedelta:
+    """Take a turn in ``bucket`` unless it must wait: a growing delay instead of a hard limit.
+
+    The first ``free`` hits in the window need no wait; after that each hit must come
+    ``first_delay`` after the bucket's newest one, doubling with every further hit, up to
+    ``longest_delay``. When the wait is over a hit is recorded (as :func:`allow` does, atomically,
+    the caller commits) and ``timedelta(0)`` is returned; otherwise nothing is recorded and
+    the time still to wait is returned. Hits leave the window as in :func:`allow`.
+    """
+    now = now or utcnow()
+    since = now - window
+    lock(bucket)
+    db.session.execute(delete(RateLimitHit).where(RateLimitHit.bucket == bucket, RateLimitHit.at < since))
+    in_window = (RateLimitHit.bucket == bucket, RateLimitHit.at >= since)
+    used: int = db.session.scalar(select(func.count(RateLimitHit.id)).where(*in_window)) or 0
+    newest = db.session.scalar(select(RateLimitHit.at).where(*in_window).order_by(RateLimitHit.at.desc()).limit(1))
+    if used >= free and newest is not None:
+        delay: timedelta = min(first_delay * 2 ** min(used - free, 32), longest_delay)
+        wait: timedelta = newest + delay - now
+        if wait > timedelta(0):
+            return wait
+    db.session.add(RateLimitHit(bucket=bucket, at=now))
+    db.session.flush()
+    return timedelta(0)
+
+
+def forget_bucket(bucket_prefix: str) -> int:
+    """Delete every hit of the buckets whose names start with ``bucket_prefix`` (an operator's
+    way to lift a limit); the caller commits. :returns: how many hits were deleted."""
+    escaped = bucket_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    result = cast(CursorResult[Any], db.session.execute(
+        delete(RateLimitHit).where(RateLimitHit.bucket.like(escaped + "%", escape="\\"))
+    ))
+    return result.rowcount
 
 
 def forget_last(bucket: str) -> bool:
@@ -63,7 +100,7 @@ def forget_last(bucket: str) -> bool:
     :returns: whether a hit was deleted (False when the bucket holds none, e.g. because
         the caller's hit has already left the window).
     """
-    _lock(bucket)
+    lock(bucket)
     newest = (
         select(RateLimitHit.id)
         .where(RateLimitHit.bucket == bucket)
@@ -75,7 +112,7 @@ def forget_last(bucket: str) -> bool:
     return result.rowcount == 1
 
 
-def _lock(bucket: str) -> None:
+def lock(bucket: str) -> None:
     """Serialise the calls for ``bucket`` until the current transaction ends.
 
     On SQLite the caller's first write statement takes the database write lock instead.

@@ -112,3 +112,78 @@ def test_forget_last_on_an_empty_bucket_does_nothing(app) -> None:
     assert ratelimit.allow("b", 1, HOUR)
     assert ratelimit.forget_last("empty") is False
     assert stored("b") == 1
+
+
+# -- backoff: a growing wait instead of a hard limit (the console's login, review finding L5) --
+
+FREE, FIRST, LONGEST = 2, timedelta(seconds=2), timedelta(seconds=30)
+
+
+def backoff(now: datetime, bucket: str = "slow") -> timedelta:
+    return ratelimit.backoff(bucket, FREE, FIRST, LONGEST, HOUR, now=now)
+
+
+def test_backoff_is_free_at_first_then_doubles_up_to_the_longest_wait(app) -> None:
+    assert backoff(T0) == backoff(T0) == timedelta(0)
+    assert backoff(T0) == FIRST  # third hit: 2 s after the newest
+    now, waits = T0, []
+    for _ in range(6):
+        now += backoff(now)
+        assert backoff(now) == timedelta(0)  # the wait is over: this one counts
+        waits.append(backoff(now))
+    assert [w.total_seconds() for w in waits] == [4, 8, 16, 30, 30, 30]
+
+
+def test_backoff_refusals_are_not_counted_so_they_never_lengthen_the_wait(app) -> None:
+    backoff(T0), backoff(T0)
+    for second in range(2):
+        assert backoff(T0 + second * SECOND) == FIRST - second * SECOND
+    db.session.commit()
+    assert stored("slow") == FREE
+    assert backoff(T0 + FIRST) == timedelta(0)
+
+
+def test_backoff_forgets_hits_that_left_the_window(app) -> None:
+    for _ in range(5):
+        backoff(T0 + LONGEST * 10)
+    assert backoff(T0 + LONGEST * 10 + HOUR + SECOND) == timedelta(0)
+
+
+def test_backoff_holds_under_concurrency(app) -> None:
+    """Callers arriving together after the free hits: one takes the turn, the rest wait."""
+    backoff(datetime.now(UTC) - HOUR / 2, "racy"), backoff(datetime.now(UTC) - HOUR / 2, "racy")
+    db.session.commit()
+    callers = 12
+    results: list[timedelta] = []
+    errors: list[Exception] = []
+    barrier = threading.Barrier(callers)
+
+    def one() -> None:
+        with app.app_context():
+            barrier.wait()
+            try:
+                results.append(ratelimit.backoff("racy", FREE, FIRST, LONGEST, HOUR))
+                db.session.commit()
+            except Exception as exc:  # reported by the assertion below, not lost in a thread
+                db.session.rollback()
+                errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert results.count(timedelta(0)) == 1 and len(results) == callers
+    assert stored("racy") == FREE + 1
+
+
+def test_forget_bucket_clears_every_bucket_under_a_prefix_and_only_those(app) -> None:
+    for bucket in ("login:a", "login:a:client:1", "login:a:client:2", "login:ab", "login:b"):
+        ratelimit.allow(bucket, 5, HOUR, now=T0)
+    assert ratelimit.forget_bucket("login:a:") == 2
+    assert ratelimit.forget_bucket("login:a") == 2  # "login:a" and "login:ab"
+    ratelimit.allow("login:a%", 5, HOUR, now=T0)
+    assert ratelimit.forget_bucket("login:a%") == 1  # a wildcard in the prefix is a plain character
+    db.session.commit()
+    assert stored("login:b") == 1

@@ -1,4 +1,5 @@
-"""``flask operators ...``: create, list and disable operators; turn TOTP on and off."""
+"""``flask operators ...``: create, list and disable operators; set passwords; turn TOTP on and off;
+unlock an account slowed down by failed logins. Each change is written to the audit log."""
 
 from __future__ import annotations
 
@@ -7,9 +8,16 @@ import sys
 import click
 from flask.cli import with_appcontext
 
-from shop.admin import operators
+from shop.admin import audit, logins, operators
 from shop.dropbox.crypto import TokenKeyError
 from shop.email_address import EmailError
+from shop.extensions import db
+
+
+def _audit(action: str, email: str, details: dict[str, object] | None = None) -> None:
+    """An audit row for what a command just changed (its own commit: the change is already in)."""
+    audit.record_command(action, email, dict(details or {}))
+    db.session.commit()
 
 
 def _read_password() -> str:
@@ -34,7 +42,22 @@ def create_command(email: str) -> None:
         operator = operators.create(email, password)
     except (operators.OperatorError, EmailError) as exc:
         raise click.ClickException(str(exc)) from None
+    _audit("operator.create", operator.email)
     click.echo(f"operator {operator.email} created")
+
+
+@operators_cli.command("password")
+@click.argument("email")
+@with_appcontext
+def password_command(email: str) -> None:
+    """Give an operator a new password (asked twice, or read from stdin); their sessions end."""
+    password = _read_password()
+    try:
+        operator = operators.set_password(email, password)
+    except operators.OperatorError as exc:
+        raise click.ClickException(str(exc)) from None
+    _audit("operator.password", operator.email)
+    click.echo(f"password changed for {operator.email}; their console sessions have ended")
 
 
 @operators_cli.command("totp")
@@ -46,11 +69,13 @@ def totp_command(email: str, disable: bool) -> None:
     try:
         if disable:
             operator = operators.disable_totp(email)
+            _audit("operator.totp.disable", operator.email)
             click.echo(f"TOTP disabled for {operator.email}")
             return
         secret, uri = operators.enable_totp(email)
     except (operators.OperatorError, TokenKeyError) as exc:
         raise click.ClickException(str(exc)) from None
+    _audit("operator.totp.enable", operators.normalize(email))
     click.echo("Add this to an authenticator app (shown only now):")
     click.echo(uri)
     click.echo(f"secret: {secret}")
@@ -79,4 +104,16 @@ def disable_command(email: str, enable: bool) -> None:
         operator = operators.set_disabled(email, disabled=not enable)
     except operators.OperatorError as exc:
         raise click.ClickException(str(exc)) from None
+    _audit("operator.enable" if enable else "operator.disable", operator.email)
     click.echo(f"operator {operator.email} {'enabled' if enable else 'disabled'}")
+
+
+@operators_cli.command("unlock")
+@click.argument("email")
+@with_appcontext
+def unlock_command(email: str) -> None:
+    """Forget the failed logins counted for EMAIL (from every client), so nothing makes it wait."""
+    address = email.strip().lower()
+    dropped = logins.unlock(address)
+    _audit("operator.unlock", address, {"failures_dropped": dropped})
+    click.echo(f"{dropped} failed login(s) forgotten for {address}; it can log in right away")

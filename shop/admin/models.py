@@ -33,6 +33,9 @@ class Operator(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     disabled: Mapped[bool] = mapped_column(default=False)
+    # Part of every session's id (:meth:`get_id`): raising it ends every session of this
+    # operator, copied cookies included (logout, disable, a new password or TOTP).
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     # Flask-Login's user protocol.
     @property
@@ -48,7 +51,8 @@ class Operator(Model):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        """``"<id>.<session_version>"``: what the session cookie carries (see :mod:`shop.admin.sessions`)."""
+        return f"{self.id}.{self.session_version}"
 
     @property
     def totp_enabled(self) -> bool:

@@ -73,10 +73,35 @@ def get(email: str) -> Operator:
     return operator
 
 
+def end_sessions(operator: Operator) -> None:
+    """End every session of ``operator``, copied cookies included, by raising its session
+    version (one UPDATE, so two at once both count). The caller commits."""
+    db.session.execute(
+        update(Operator).where(Operator.id == operator.id)
+        .values(session_version=Operator.session_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.expire(operator, ["session_version"])
+
+
 def set_disabled(email: str, disabled: bool = True) -> Operator:
-    """Disable (or enable) an operator; a disabled one's sessions stop at their next request."""
+    """Disable (or enable) an operator (committed); either way their sessions end."""
     operator = get(email)
     operator.disabled = disabled
+    end_sessions(operator)
+    db.session.commit()
+    return operator
+
+
+def set_password(email: str, password: str) -> Operator:
+    """Give the operator a new password (committed) and end their sessions.
+
+    :raises OperatorError: for an unknown operator or a short password.
+    """
+    operator = get(email)
+    check_password_strength(password)
+    operator.password_hash = generate_password_hash(password)
+    end_sessions(operator)
     db.session.commit()
     return operator
 
@@ -86,7 +111,8 @@ def all_operators() -> list[Operator]:
 
 
 def enable_totp(email: str) -> tuple[str, str]:
-    """Give the operator a new TOTP secret (committed); return ``(secret, otpauth_uri)``.
+    """Give the operator a new TOTP secret (committed) and end their sessions; return
+    ``(secret, otpauth_uri)``.
 
     The secret is shown once, by the caller; it is stored encrypted.
     """
@@ -94,14 +120,17 @@ def enable_totp(email: str) -> tuple[str, str]:
     secret = pyotp.random_base32()
     operator.totp_secret_enc = get_token_box().encrypt(secret)
     operator.totp_last_step = None
+    end_sessions(operator)
     db.session.commit()
     return secret, pyotp.TOTP(secret).provisioning_uri(name=operator.email, issuer_name=ISSUER)
 
 
 def disable_totp(email: str) -> Operator:
+    """Turn TOTP off (committed) and end the operator's sessions."""
     operator = get(email)
     operator.totp_secret_enc = None
     operator.totp_last_step = None
+    end_sessions(operator)
     db.session.commit()
     return operator
 
@@ -144,14 +173,17 @@ def accept_totp(operator: Operator, code: str, now: float | None = None) -> bool
     return False
 
 
-def authenticate(email: str, password: str, code: str) -> Operator | None:
+def authenticate(email: str, password: str, code: str, second_factor_required: bool = False) -> Operator | None:
     """The operator these credentials open, or None.
 
     Unknown addresses, disabled accounts, wrong passwords and wrong or replayed TOTP codes
-    all cost one password hash and give the same None.
+    all cost one password hash and give the same None. With ``second_factor_required`` an
+    operator without TOTP gets None too (a password alone is not enough then).
     """
     operator = find(email)
     if not password_matches(operator, password) or operator is None or operator.disabled:
+        return None
+    if second_factor_required and not operator.totp_enabled:
         return None
     if not accept_totp(operator, code):
         return None

@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
-from flask import Flask, request, url_for
+import time
+
+from flask import Flask, current_app, request, session, url_for
 from flask_login import LoginManager  # type: ignore[import-untyped]
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Response
 
 from shop.admin.models import Operator
-from shop.admin.sessions import AdminAwareSessionInterface
+from shop.admin.sessions import AdminAwareSessionInterface, parse_session_id, still_alive
 from shop.errors import error_response, wants_json
 from shop.extensions import db
 
 
-def load_operator(operator_id: str) -> Operator | None:
-    """The logged-in operator, or None (then the session is anonymous) when gone or disabled."""
-    if not operator_id.isdigit():
+def load_operator(session_id: str) -> Operator | None:
+    """The logged-in operator, or None (then the session is anonymous) when the operator is
+    gone or disabled, the session was ended (its version is not the operator's), or it has
+    been idle or alive too long (:mod:`shop.admin.sessions`)."""
+    parsed = parse_session_id(session_id)
+    if parsed is None:
         return None
-    operator = db.session.get(Operator, int(operator_id))
-    return operator if operator is not None and not operator.disabled else None
+    operator = db.session.get(Operator, parsed[0])
+    if operator is None or operator.disabled or operator.session_version != parsed[1]:
+        return None
+    config = current_app.config
+    if not still_alive(session, time.time(), config["ADMIN_IDLE_MINUTES"] * 60,
+                       config["ADMIN_SESSION_HOURS"] * 3600):
+        return None
+    return operator
 
 
 def unauthorized() -> Response:
@@ -32,6 +43,7 @@ def unauthorized() -> Response:
 def register(app: Flask) -> None:
     from shop.admin import bp
     from shop.admin.cli import operators_cli
+    from shop.admin.orders_cli import orders_cli
 
     app.session_interface = AdminAwareSessionInterface()
     login_manager = LoginManager()
@@ -40,3 +52,4 @@ def register(app: Flask) -> None:
     login_manager.init_app(app)
     app.register_blueprint(bp)
     app.cli.add_command(operators_cli)
+    app.cli.add_command(orders_cli)

@@ -8,18 +8,18 @@ the app-wide protection) and leaves an audit row (:func:`audit_every_post`).
 
 from __future__ import annotations
 
-import hashlib
 import logging
+import math
+import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Response, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user  # type: ignore[import-untyped]
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, TooManyRequests
 from werkzeug.wrappers import Response as BaseResponse
 
-from shop import ratelimit
-from shop.admin import audit, bp, operators, stats
+from shop.admin import audit, bp, logins, operators, sessions, stats
 from shop.admin import orders as admin_orders
 from shop.admin.dashboard_charts import dashboard_charts
 from shop.admin.models import Operator
@@ -31,9 +31,6 @@ from shop.models import Order, Pack
 log = logging.getLogger(__name__)
 
 PUBLIC_ENDPOINTS = {"admin.login"}
-LOGIN_WINDOW = timedelta(minutes=15)
-LOGIN_FAILURES_PER_ACCOUNT = 5
-LOGIN_FAILURES_PER_CLIENT = 20
 LOGIN_FAILED = "That e-mail, password or code is not right."
 
 
@@ -85,8 +82,10 @@ def safe_next(target: str | None) -> str | None:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-def _account_bucket(email: str) -> str:
-    return "admin-login:account:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+def _too_many(message: str, wait: timedelta) -> TooManyRequests:
+    seconds = max(1, math.ceil(wait.total_seconds()))
+    return TooManyRequests(message.format(wait=f"{seconds} seconds" if seconds < 120 else f"{seconds // 60} minutes"),
+                           retry_after=seconds)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -99,25 +98,28 @@ def login() -> BaseResponse | str | tuple[str, int]:
     email = request.form.get("email", "")[:254]
     password = request.form.get("password", "")[:1024]
     code = request.form.get("code", "")[:32]
-    client_bucket = f"admin-login:client:{request.remote_addr}"
-    account_bucket = _account_bucket(email)
-    # Each attempt takes a slot atomically; a successful one gives it back, so only failures count.
-    client_ok = ratelimit.allow(client_bucket, LOGIN_FAILURES_PER_CLIENT, LOGIN_WINDOW)
-    account_ok = client_ok and ratelimit.allow(account_bucket, LOGIN_FAILURES_PER_ACCOUNT, LOGIN_WINDOW)
+    target = email.strip().lower()
+    # Each attempt takes its slots atomically; a successful one gives them back, so only failures count.
+    turn = logins.take_turn(email, request.remote_addr)
     db.session.commit()
-    if not account_ok:
-        audit.record(None, "login.throttled", email.strip().lower(), {}, request.remote_addr)
+    if turn.refused is not None:
+        audit.count_refusal("login.throttled", target, request.remote_addr, logins.WINDOW)
         db.session.commit()
-        abort(429, "Too many failed logins. Wait 15 minutes and try again.")
-    found = operators.authenticate(email, password, code)
+        raise _too_many("Too many failed logins from here. Wait {wait} and try again.", logins.WINDOW)
+    # Inside the account's wait only the right password with the right TOTP code gets through.
+    found = operators.authenticate(email, password, code, second_factor_required=turn.waiting)
+    if found is None and turn.waiting:
+        audit.count_refusal("login.delayed", target, request.remote_addr, logins.WINDOW)
+        db.session.commit()
+        raise _too_many("Too many failed logins for this account. Wait {wait} and try again.", turn.wait)
     if found is None:
-        audit.record(None, "login.failed", email.strip().lower(), {}, request.remote_addr)
+        audit.record(None, "login.failed", target, {}, request.remote_addr)
         db.session.commit()
         return render_template("admin/login.html", email=email, error=LOGIN_FAILED, next_url=next_url), 401
-    ratelimit.forget_last(account_bucket)
-    ratelimit.forget_last(client_bucket)
+    logins.give_back(turn)
     session.clear()  # nothing from before the login survives it (a fresh CSRF token too)
     login_user(found)
+    sessions.begin(session, time.time())
     audit.record(found, "login", found.email, {}, request.remote_addr)
     db.session.commit()
     return redirect(next_url or url_for("admin.dashboard"))
@@ -126,6 +128,7 @@ def login() -> BaseResponse | str | tuple[str, int]:
 @bp.post("/logout")
 def logout() -> BaseResponse:
     audit.record(operator(), "logout", operator().email, {}, request.remote_addr)
+    operators.end_sessions(operator())  # copies of this cookie, and the operator's other sessions
     db.session.commit()
     logout_user()
     session.clear()
@@ -238,6 +241,7 @@ def grant() -> BaseResponse:
 def pack_orders_csv(pack_id: int) -> Response:
     pack = db.get_or_404(Pack, pack_id, description="No such pack.")
     body = "".join(admin_orders.pack_orders_csv(pack))
+    audit.export(operator(), "pack.orders_csv", f"pack:{pack.id}", body.count("\n") - 1, request.remote_addr)
     response = Response(body, mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{pack.slug}-orders.csv"'
     return response

@@ -37,7 +37,8 @@ JOB_FUNCTION = "shop.dropbox.jobs.run_delivery"
 # Enqueued but never started for this long: the job was lost (Redis restarted empty).
 LOST_AFTER = timedelta(minutes=2)
 # A click this soon after the same delivery finished gets that delivery back, not a new one
-# (the files were just delivered; a buyer who deleted some gets them back after the window).
+# (a double click, a reload): the order page shows it with a "Send again" button, whose
+# ``again=1`` delivers once more; after the window a click delivers again by itself.
 REPEAT_WINDOW = timedelta(minutes=5)
 
 
@@ -290,6 +291,7 @@ def progress(delivery: Delivery, now: datetime | None = None) -> dict[str, Any]:
     """
     now = now or utcnow()
     stalled = is_stalled(delivery, now)
+    finished_for = now - delivery.finished_at if delivery.finished_at is not None else None
     files = delivery.files
     done = sum(1 for f in files if f.status == FileStatus.DONE.value)
     folders = sorted({f.folder for f in files})
@@ -307,7 +309,21 @@ def progress(delivery: Delivery, now: datetime | None = None) -> dict[str, Any]:
             for f in files
         ],
         "error": delivery.error,
+        "finished_ago": _ago(finished_for) if finished_for is not None else None,
+        # Done so recently that a click gets this delivery back: the page offers to send it again.
+        "send_again": finished_for is not None and delivery.status == DeliveryStatus.DONE.value
+                      and finished_for <= REPEAT_WINDOW,
         "heartbeat_age": round((now - delivery.heartbeat_at).total_seconds()) if delivery.heartbeat_at else None,
         "stalled": stalled,
         "notice": PAUSED_NOTICE if stalled else None,
     }
+
+
+def _ago(elapsed: timedelta) -> str:
+    """``"just now"``, ``"2 minutes ago"``, ``"1 hour ago"``, ``"3 days ago"``."""
+    seconds = max(0, int(elapsed.total_seconds()))
+    for unit, length in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= length:
+            count = seconds // length
+            return f"{count} {unit}{'' if count == 1 else 's'} ago"
+    return "just now"

@@ -175,6 +175,9 @@ def _start(token: str, target: str) -> ResponseReturnValue:
         return error_response(400, "Choose one of the formats: " + ", ".join(f.label for f in BUYER_FORMATS) + ".")
     if not target_albums(order, target):
         abort(404)
+    again = request.form.get("again", "")
+    if again not in ("", "1"):
+        return error_response(400, "To send a delivery again, use its Send again button.")
     allowed = ratelimit.allow(f"dropbox:deliver:order:{order.id}", DELIVERIES_PER_HOUR)
     db.session.commit()
     if not allowed:
@@ -184,9 +187,10 @@ def _start(token: str, target: str) -> ResponseReturnValue:
         # One click: connect, and start what was asked on the way back.
         return _begin_oauth(token, {"target": target, "format": fmt})
     existing = active_delivery(order.id, target, fmt)
-    done = None if existing else recently_done(order.id, target, fmt)
+    done = None if existing or again == "1" else recently_done(order.id, target, fmt)
     if done is not None:
-        # Delivered a moment ago: show that instead of copying everything again.
+        # Delivered a moment ago: show that delivery (when, and a "Send again" button) instead of
+        # copying everything again unasked.
         return progress(done) if wants_json() else redirect(_order_url(token, f"delivery-{done.id}"), code=303)
     if existing is None or existing.status == DeliveryStatus.NEEDS_SPACE.value:
         verdict = _space_verdict(order, target, fmt, existing)

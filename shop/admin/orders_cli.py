@@ -1,7 +1,9 @@
 """``flask orders ...``: operator commands on orders that go through the payment provider.
 
-The group is named after what the operator acts on, but it lives with payments: a refund
-asks the provider, and the orders package sits below payments in the floor plan.
+The group lives with the console, not with payments: like the console's own refund it is an
+operator's change to money and is written to the audit log (review finding L6), which
+belongs to the console, the floor above payments. The refund itself is
+:func:`shop.payments.refunds.refund_order`, as for the console.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import re
 
 import click
 
+from shop.admin import audit
+from shop.extensions import db
 from shop.formatting import money
 from shop.money import plain_cents
 from shop.payments.refunds import REASONS, RefundError, refund_order
@@ -41,10 +45,19 @@ def refund_command(order: str, amount: str | None, reason: str | None) -> None:
         cents = plain_cents(amount)
         if not cents:
             raise click.BadParameter("an amount such as 2.50", param_hint="--amount")
+    order_id = int(match.group(1))
+    details: dict[str, object] = {"amount_cents": cents, "reason": reason}
     try:
-        result = refund_order(int(match.group(1)), cents, reason)
+        result = refund_order(order_id, cents, reason)
     except RefundError as exc:
+        db.session.rollback()
+        audit.record_command("order.refund.refused", f"order:{order_id}", {**details, "error": str(exc)})
+        db.session.commit()
         raise click.ClickException(str(exc)) from exc
+    audit.record_command("order.refund", f"order:{order_id}",
+                         {**details, "refunded_cents": result.amount_cents, "refund_id": result.refund_id,
+                          "provider_status": result.status, "revoked_now": result.revoked_now})
+    db.session.commit()
     amount_text = money(result.amount_cents, result.currency)
     if result.refund_id is None:
         state = "refunded and its access revoked" if result.revoked_now else "already refunded"
