@@ -164,7 +164,7 @@ def vm_hwm(pid: int) -> int:
     return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) * 1024
 
 
-def console_round(cache: Path, archive: Path, side: Side) -> None:
+def console_round(cache: Path, archive: Path, side: Side, profile: bool = False) -> None:
     env = fresh_site(cache, "console")
     port = free_port()
     env = {**env, "SHOP_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "1", "SHOP_THREADS": "4"}
@@ -190,6 +190,12 @@ def console_round(cache: Path, archive: Path, side: Side) -> None:
         [worker] = psutil.Process(server.pid).children()
         cookies = "; ".join(f"{c.name}={c.value}" for c in web.cookies)
         side.idle_mb.append(worker.memory_info().rss / MB)
+        spy = None
+        if profile:
+            spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(worker.pid),
+                                    "--rate", "50", "--format", "raw", "--output", str(cache / "console.raw")],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1)
         with RssSampler(worker.pid) as sampler:
             started = time.perf_counter()
             answer = subprocess.run(
@@ -199,6 +205,10 @@ def console_round(cache: Path, archive: Path, side: Side) -> None:
                 capture_output=True, text=True, check=False)
             side.seconds.append(time.perf_counter() - started)
         hwm = vm_hwm(worker.pid)
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
+            print(hot_spots(cache / "console.raw"), file=sys.stderr)
         result = json.loads(answer.stdout or "{}")
         if answer.returncode or not result.get("ok") or result["albums"][0]["tracks_added"] != TRACKS:
             raise SystemExit(f"the upload failed: {answer.stdout[:500]} {answer.stderr[:500]}")
@@ -207,6 +217,24 @@ def console_round(cache: Path, archive: Path, side: Side) -> None:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)
         log.close()
+
+
+def hot_spots(raw: Path, top: int = 12) -> str:
+    """The request thread's samples from py-spy's raw output, by the innermost frame of ours
+    (shop/) or of the library it is in."""
+    counts: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if "pack_upload" not in stack:
+            continue
+        frames = stack.split(";")
+        ours = [f for f in frames if "/shop/" in f or "shop/" in f.split("(")[-1]]
+        key = (ours[-1] if ours else frames[-1]) + " > " + frames[-1]
+        counts[key] = counts.get(key, 0) + int(count)
+        total += int(count)
+    rows = sorted(counts.items(), key=lambda item: -item[1])[:top]
+    return "\n".join(f"{100 * n / max(total, 1):5.1f}%  {name}" for name, n in rows)
 
 
 def cli_round(cache: Path, folder: Path, side: Side) -> None:
@@ -253,6 +281,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--profile", action="store_true", help="py-spy the web worker in the first console round")
     args = parser.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     folder, archive = generate(args.cache)
@@ -263,7 +292,7 @@ def main() -> None:
         for name, side in order if number % 2 == 0 else reversed(order):
             print(f"round {number + 1}/{args.rounds}: {name}", file=sys.stderr)
             if name == "console":
-                console_round(args.cache, archive, side)
+                console_round(args.cache, archive, side, profile=args.profile and number == 0)
             else:
                 cli_round(args.cache, folder, side)
             print(f"  {side.seconds[-1]:.1f} s, peak {side.peak_mb[-1]:.0f} MB", file=sys.stderr)
