@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from shop import create_app
 from shop.extensions import db
 from tests import factories
+from tests.catalog.audio import write_noisy_album
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
@@ -169,6 +170,15 @@ def served_app(app_config: dict) -> Iterator[Callable[..., Flask]]:
             db.session.remove()
             db.drop_all()
             db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def noisy_album(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An album folder of two noise-rich 24-second FLAC masters (about 3.3 MB each, real
+    entropy) and a cover, made once per test session (see :mod:`tests.catalog.audio`).
+    Shared: read it or copy it, never change it."""
+    folder = tmp_path_factory.mktemp("noisy") / "Static Bloom - Hiss Garden"
+    return write_noisy_album(folder, "Static Bloom", "Hiss Garden", ["Tape Hiss", "Rain on Tin"])
 
 
 @pytest.fixture

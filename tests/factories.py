@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -52,9 +53,12 @@ def make_pack(
     file_size: int = 2048,
     formats: tuple[str, ...] = FORMATS,
     previews: bool = True,
+    content: Callable[[str, int, str], bytes | None] | None = None,
 ) -> Pack:
     """A pack whose tracks have a (fake) file in each of ``formats`` (every buyer format by
-    default) and a (fake) preview clip, made directly, without masters or encodes."""
+    default) and a (fake) preview clip, made directly, without masters or encodes.
+
+    ``content(album_title, track_number, fmt)`` may give a file's real bytes (None: the fake ones)."""
     now = utcnow()
     pack = Pack(
         slug=slug,
@@ -79,8 +83,10 @@ def make_pack(
                 track.preview_key, track.preview_size, track.preview_sha256 = key, d.size, d.sha256
                 track.preview_duration_ms = 30_000
             for fmt in formats:
-                key, d = store_blob(app, audio_bytes(f"{slug}/{title}", number, fmt, file_size), "audio",
-                                    get_format(fmt).extension)
+                data = content(title, number, fmt) if content else None
+                if data is None:
+                    data = audio_bytes(f"{slug}/{title}", number, fmt, file_size)
+                key, d = store_blob(app, data, "audio", get_format(fmt).extension)
                 track.files.append(
                     TrackFile(format=fmt, storage_key=key, size=d.size, crc32=d.crc32, sha256=d.sha256,
                               dropbox_content_hash=d.dropbox_content_hash)

@@ -12,7 +12,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import ValidationError  # type: ignore[import-untyped]
 
-from shop.admin import audit, bp, packs, seeding, uploads
+from shop.admin import audit, bp, multipart, packs, seeding, uploads
 from shop.admin.views import operator
 from shop.catalog.importer import CatalogImportError
 from shop.catalog.jobs import enqueue_tracks, waiting_track_ids
@@ -128,11 +128,15 @@ def pack_upload(pack_id: int) -> BaseResponse:
     request.max_content_length = cap
     with uploads.staging() as folder:
         try:
-            received = uploads.receive(request.stream, request.mimetype, request.content_length,
-                                       dict(request.mimetype_params), folder, cap)
-        except RequestEntityTooLarge:
+            if request.mimetype != "multipart/form-data":
+                raise multipart.Refused("the upload must be sent as a multipart form (multipart/form-data)")
+            received = multipart.receive(request.stream, dict(request.mimetype_params), request.content_length,
+                                         folder, cap)
+        except (multipart.Refused, RequestEntityTooLarge) as exc:
+            # The body was not read (whole): only the header can carry the CSRF token here.
             _upload_csrf(request.headers.get("X-CSRFToken"))
-            return _upload_answer(413, f"the upload is larger than {cap} bytes (SHOP_ADMIN_UPLOAD_MAX_BYTES)")
+            refused = exc if isinstance(exc, multipart.Refused) else multipart.TooLarge(cap)
+            return _upload_answer(refused.status, str(refused))
         _upload_csrf(request.headers.get("X-CSRFToken") or received.form.get("csrf_token"))
         refusal = packs.edit_refusal(found)
         if refusal:

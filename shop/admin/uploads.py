@@ -1,8 +1,8 @@
 """Album masters uploaded from the browser: into a temporary folder, checked, then imported.
 
 One upload is one album: its files (masters and a cover) or one zip of them. The request
-body is streamed to files in a fresh temporary folder by werkzeug's multipart parser (see
-:func:`receive`); nothing is held whole in memory. A zip is unpacked member by member,
+body is streamed to files in a fresh temporary folder (:mod:`shop.admin.multipart`);
+nothing is held whole in memory. A zip is unpacked member by member,
 after refusing one with too many members, absolute or ``..`` paths, links, or more
 uncompressed bytes than an upload may have.
 
@@ -14,32 +14,27 @@ storage, so the encoding that follows runs on any worker (queue ``encoding``).
 
 from __future__ import annotations
 
+import re
 import shutil
 import stat
 import tempfile
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
-
-from werkzeug.datastructures import FileStorage, MultiDict
-from werkzeug.formparser import FormDataParser
+from typing import Any
 
 from shop.admin import audit
 from shop.admin.models import Operator
+from shop.admin.multipart import Received
 from shop.catalog.importer import CatalogImportError, import_albums
 from shop.catalog.jobs import enqueue_tracks
 from shop.catalog.pack_settings import PackSettings
 from shop.catalog.scan import COVER_EXTENSIONS
 from shop.models import Pack
 
-#: Form fields and file parts one upload may have (an album of a few hundred tracks fits).
-MAX_PARTS = 1000
 MAX_ZIP_MEMBERS = 1000
-#: Text fields (the CSRF token) are small; only file parts go to disk.
-MAX_FORM_MEMORY = 64 * 1024
 NAME_MAX = 200
 #: Loose files an upload may hold: masters and a cover (the importer refuses lossy-only tracks by name).
 ACCEPTED = (".flac", ".wav", ".aif", ".aiff", ".mp3", *COVER_EXTENSIONS)
@@ -50,15 +45,6 @@ class UploadError(ValueError):
     """An upload refused before anything was imported; ``str(exc)`` says why."""
 
 
-@dataclass
-class Received:
-    """A parsed upload: its text fields, and each file part as it lies in ``folder``."""
-
-    folder: Path
-    form: MultiDict[str, str]
-    files: list[tuple[str, Path]] = field(default_factory=list)  # (name the browser gave, path on disk)
-
-
 @contextmanager
 def staging() -> Iterator[Path]:
     """A fresh temporary folder, removed afterwards whatever happens."""
@@ -67,38 +53,6 @@ def staging() -> Iterator[Path]:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def receive(stream: IO[bytes], mimetype: str, content_length: int | None, options: dict[str, str],
-            folder: Path, max_bytes: int) -> Received:
-    """Parse a multipart body, each file part written straight to a file under ``folder/parts``.
-
-    :raises werkzeug.exceptions.RequestEntityTooLarge: above ``max_bytes`` or :data:`MAX_PARTS`.
-    """
-    parts = folder / "parts"
-    parts.mkdir()
-    opened: list[IO[bytes]] = []
-
-    def to_disk(total_content_length: int | None, content_type: str | None, filename: str | None,
-                content_length: int | None = None) -> IO[bytes]:
-        handle = tempfile.NamedTemporaryFile(dir=parts, delete=False)  # noqa: SIM115 (closed below)
-        opened.append(handle)
-        return handle
-
-    parser = FormDataParser(stream_factory=to_disk, max_form_memory_size=MAX_FORM_MEMORY,
-                            max_content_length=max_bytes, max_form_parts=MAX_PARTS, silent=False)
-    try:
-        _, form, files = parser.parse(stream, mimetype, content_length, options)
-        received = Received(folder, form)
-        storage: FileStorage
-        for storage in files.getlist("files"):
-            if storage.filename:
-                storage.stream.flush()
-                received.files.append((storage.filename, Path(getattr(storage.stream, "name", ""))))
-        return received
-    finally:
-        for handle in opened:
-            handle.close()
 
 
 def safe_name(name: str) -> str:
@@ -184,6 +138,18 @@ def unpack(archive: Path, into: Path, max_bytes: int) -> None:
         raise UploadError(f"the zip holds {Path(exc.filename or '').name} twice") from None
 
 
+def without_server_paths(message: str, folder: Path) -> str:
+    """``message`` with the upload's files named as in the upload, not by their place on this host.
+
+    The importer names files by path; the operator knows them by their place in what they sent.
+    """
+    for root in dict.fromkeys((str(folder.resolve()), str(folder))):
+        message = message.replace(root + "/", "").replace(root, "the upload")
+    # Anything else in the temporary folder (the importer's scratch files): by its own name.
+    scratch = re.escape(tempfile.gettempdir().rstrip("/") or "/tmp")
+    return re.sub(scratch + r"/[^\s:'\"]*/", "", message)
+
+
 @dataclass(frozen=True)
 class UploadResult:
     albums: list[dict[str, Any]]
@@ -208,9 +174,10 @@ def import_upload(pack: Pack, folder: Path, operator: Operator, ip: str | None) 
     try:
         report = import_albums(folder, PackSettings(slug=slug))
     except CatalogImportError as exc:
-        audit.record(operator, "pack.upload.refused", f"pack:{pack_id}", {"error": str(exc)[:1000]}, ip)
+        message = without_server_paths(str(exc), folder)
+        audit.record(operator, "pack.upload.refused", f"pack:{pack_id}", {"error": message[:1000]}, ip)
         db.session.commit()
-        raise
+        raise CatalogImportError(message) from None
     enqueued = enqueue_tracks(report.encode_track_ids) if report.encode_track_ids else None
     albums = [{"label": a.label, "status": a.status, "tracks_added": a.tracks_added,
                "tracks_unchanged": a.tracks_unchanged, "notes": a.notes} for a in report.albums]

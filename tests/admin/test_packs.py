@@ -205,17 +205,17 @@ def test_only_the_upload_takes_large_bodies(app, admin_client, new_pack, pack):
 
 def test_upload_streams_to_disk_not_memory(app, admin_client, new_pack, monkeypatch):
     """File parts go to files as they arrive: the parser never holds a part in memory."""
-    from shop.admin import uploads
+    from shop.admin import multipart
 
     seen = []
-    real = uploads.receive
+    real = multipart.receive
 
     def spy(*args, **kwargs):
         received = real(*args, **kwargs)
         seen.extend(path for _, path in received.files)
         return received
 
-    monkeypatch.setattr(uploads, "receive", spy)
+    monkeypatch.setattr(multipart, "receive", spy)
     upload(admin_client, new_pack.id, [("01 a.flac", b"\1" * (300 * 1024))])
     assert seen and all(re.search(r"admin-upload-[^/]+/parts/", str(p)) for p in seen)
 

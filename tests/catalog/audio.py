@@ -1,4 +1,12 @@
-"""Real, small, tagged audio files for import tests: soundfile writes, mutagen tags.
+"""Real, tagged audio files for tests: soundfile writes, mutagen tags.
+
+Two kinds. :func:`write_track` / :func:`write_album` write small sine tones, fast, for the
+many tests that need an album but not its bytes. :func:`noisy_music` /
+:func:`write_noisy_album` write noise-rich synthetic music that FLAC cannot squeeze (about
+12 bits a sample, 130 KB a second of stereo): masters of real size and real entropy, whose
+bytes hit what tones never do (a multipart parser holding back a CR or LF at the end of a
+read refused every real master and passed every tone). The ``noisy_album`` fixture
+(``tests/conftest.py``) makes one such album once per test session.
 
 Masters are 44.1 kHz (the lowest rate a master may have), 16-bit unless told otherwise;
 MP3 files are written too, to check that a lossy track is refused.
@@ -6,6 +14,7 @@ MP3 files are written too, to check that a lossy track is refused.
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +60,13 @@ def write_track(
     subtype = None if fmt == "mp3" else ("PCM_U8" if bits == 8 else f"PCM_{bits}")
     sf.write(path, tone(seconds, pitch, rate), rate, format=SOUNDFILE_FORMATS[fmt], subtype=subtype)
     fields = {"title": title, "artist": artist, "album": album, "number": number, "genre": genre, "year": year}
+    return tag_track(path, fields, picture)
+
+
+def tag_track(path: Path, fields: dict[str, str | None], picture: bytes | None = None) -> Path:
+    """Tag ``path`` (FLAC, WAV, AIFF or MP3, by its extension) with ``fields`` (title, artist,
+    album, number, genre, year) and an optional PNG cover."""
+    fmt = path.suffix.lower().lstrip(".")
     if fmt == "flac":
         audio = FLAC(path)
         names = {"number": "tracknumber", "year": "date"}
@@ -115,3 +131,47 @@ def write_album(
     if cover:
         (folder / "cover.png").write_bytes(png_bytes(len(titles)))
     return folder
+
+
+def noisy_music(seconds: float, seed: int, rate: int = RATE, channels: int = 2) -> np.ndarray:
+    """``seconds`` of synthetic music as float32 frames: chords that change every bar, a noise
+    drum on each beat, and a hiss bed of its own in each channel, about -30 dBFS. Deterministic
+    for a ``seed``; the hiss and drums keep FLAC at roughly 12 bits a sample."""
+    rng = np.random.default_rng(seed)
+    n = round(seconds * rate)
+    t = np.arange(n) / rate
+    beat = 60.0 / (96 + seed % 40)
+    bars = int(seconds / (4 * beat)) + 1
+    roots = 110.0 * 2.0 ** (rng.integers(0, 12, size=bars) / 12.0)
+    root = roots[(t // (4 * beat)).astype(np.int64)]
+    chords = sum(0.1 / k * np.sin(2 * np.pi * k * root * t) for k in (1.0, 1.5, 2.0, 3.0))
+    drums = 0.3 * np.exp(-18.0 * (t % beat))
+    frames = np.empty((n, channels), dtype=np.float32)
+    for channel in range(channels):
+        hiss = rng.standard_normal(n, dtype=np.float32)
+        frames[:, channel] = chords + drums * rng.standard_normal(n, dtype=np.float32) + 0.03 * hiss
+    return np.clip(frames, -0.98, 0.98)
+
+
+def write_noisy_album(folder: Path, artist: str, album: str, titles: list[str], seconds: float = 24.0,
+                      seed: int = 0, cover: bool = True) -> Path:
+    """A tagged album of 16-bit/44.1 kHz stereo FLAC masters of :func:`noisy_music`
+    (``NN Title.flac``, about 3 MB for 24 s), plus cover.png."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for number, title in enumerate(titles, start=1):
+        path = folder / f"{number:02d} {title}.flac"
+        sf.write(path, noisy_music(seconds, seed + number), RATE, format="FLAC", subtype="PCM_16")
+        tag_track(path, {"title": title, "artist": artist, "album": album, "number": f"{number}/{len(titles)}",
+                         "genre": "Electronic", "year": "2026"})
+    if cover:
+        (folder / "cover.png").write_bytes(png_bytes(seed, size=64))
+    return folder
+
+
+def zip_folder(folder: Path, target: Path) -> Path:
+    """``folder`` as a zip (Deflate, as desktop tools make them) with the folder's name as its top folder."""
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, f"{folder.name}/{path.relative_to(folder)}")
+    return target

@@ -402,3 +402,21 @@ def test_preview_of_a_short_track_is_at_most_half_of_it(masters: dict[str, Maste
         assert clip_seconds <= track_seconds / 2 + DURATION_TOLERANCE
         assert clip_seconds == pytest.approx(track_seconds / 2, abs=DURATION_TOLERANCE)
         assert int(ffprobe_audio(preview.path)["channels"]) == master.channels
+
+
+def test_a_real_entropy_master_encodes_and_decodes_elsewhere(tmp_path: Path, noisy_album: Path) -> None:
+    """A noise-rich master of several MB (``noisy_album``): lossless formats come back bit for bit
+    through Debian's ffmpeg (and ``flac -t``), a lossy one has the right length."""
+    master = sorted(noisy_album.glob("*.flac"))[0]
+    outputs = {fmt: tmp_path / f"out-{fmt}.{get_format(fmt).extension}" for fmt in ("flac", "alac", "mp3-v0")}
+    encoded = encode_all(master, outputs, TAGS, COVER)
+    assert set(encoded) == set(outputs)
+    pcm, rate = sf.read(master, dtype="int32")
+    assert (rate, pcm.shape[1], len(pcm)) == (44100, 2, 24 * 44100)
+    for fmt in ("flac", "alac"):
+        assert decode_pcm(outputs[fmt]) == pcm.tobytes(), fmt
+    tested = run(tool("flac"), "-t", "-s", outputs["flac"])
+    assert tested.returncode == 0, tested.stderr.decode()
+    assert outputs["flac"].stat().st_size > 3 * 1024 * 1024
+    assert abs(decoded_seconds(outputs["mp3-v0"]) - 24.0) < DURATION_TOLERANCE
+    assert_tags(outputs["mp3-v0"], "mp3-v0")

@@ -458,3 +458,20 @@ def test_a_database_without_tables_gets_a_hint(app, runner, tmp_path):
     assert result.exit_code == 1
     assert "flask --app shop db upgrade" in result.output
     assert storage_files(app) == {}
+
+
+def test_real_entropy_masters_are_imported_byte_for_byte(app, runner, noisy_album):
+    """Several MB of noise-rich FLAC per track, as an operator's masters are (see ``noisy_album``)."""
+    result = run_import(runner, noisy_album)
+
+    assert result.exit_code == 0, result.output
+    assert "Static Bloom — Hiss Garden: 2 tracks, masters FLAC 16-bit 44.1 kHz stereo" in result.output
+    media = Path(app.config["MEDIA_ROOT"])
+    [album] = get_pack().albums
+    assert [(t.number, t.title) for t in album.tracks] == [(1, "Tape Hiss"), (2, "Rain on Tin")]
+    for track in album.tracks:
+        original = (noisy_album / f"{track.number:02d} {track.title}.flac").read_bytes()
+        assert len(original) > 3 * 1024 * 1024
+        assert (media / track.master_key).read_bytes() == original
+        assert (track.master_sha256, track.channels, track.duration_ms) == (
+            hashlib.sha256(original).hexdigest(), 2, 24_000)

@@ -186,3 +186,21 @@ def test_a_file_over_150_mib_is_seeded(app, emulator):
     assert emulator.stats.as_json()["calls"]["files/upload_session/finish"] == 1
     remote = {f["path_display"]: f for f in emulator.list_files(STORE_EMAIL, APP_KEY)}
     assert remote[flac.dropbox_path]["content_hash"] == flac.dropbox_content_hash
+
+
+def test_real_entropy_files_are_seeded_whole(app, emulator, noisy_album):
+    """FLAC files of several MB of noise-rich audio (``noisy_album``) reach the store's Dropbox
+    with the content hash computed here."""
+    masters = sorted(noisy_album.glob("*.flac"))
+    pack = factories.make_pack(app, slug="real", albums=(("Static Bloom", "Hiss Garden", "electronic",
+                                                          ["Tape Hiss", "Rain on Tin"]),),
+                               formats=("flac",), content=lambda title, number, fmt: masters[number - 1].read_bytes())
+    files = db.session.scalars(select(TrackFile)).all()
+    assert [f.size for f in files] == [m.stat().st_size for m in masters]
+    summary = run_seed(albums_in_scope(pack_slug=pack.slug))
+    assert summary.failed == 0, summary.failures
+    assert summary.uploaded == 2 and store_bytes_uploaded(emulator) == sum(f.size for f in files)
+    remote = {f["path_display"]: f for f in emulator.list_files(STORE_EMAIL, APP_KEY)}
+    for file in files:
+        assert remote[file.dropbox_path]["content_hash"] == file.dropbox_content_hash
+        assert remote[file.dropbox_path]["size"] == file.size and file.copy_ref
