@@ -1,0 +1,211 @@
+"""Paying: the hosted page's form and PaymentIntents confirmed through the API."""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from . import objects
+from .cards import CARDS, TEST_PAYMENT_METHODS, Card, luhn_valid
+from .core import EmulatorCore
+from .ids import new_id
+from .wire import StripeError, check_known, integer, invalid, metadata, no_such, text
+
+
+@dataclass
+class PaymentResult:
+    """What the hosted page shows: ``redirect`` on success, else ``error`` (a sentence)."""
+
+    redirect: str | None = None
+    error: str | None = None
+    code: str | None = None
+    decline_code: str | None = None
+
+
+class SessionNotPayable(Exception):
+    """The session is expired or already complete; the hosted page says so."""
+
+    def __init__(self, session: dict[str, Any]) -> None:
+        super().__init__(session["status"])
+        self.session = session
+
+
+class Paying(EmulatorCore):
+    """The hosted page's payments and PaymentIntents through the API."""
+
+    def session_for_page(self, session_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        with self.lock:
+            self.expire_due_sessions()
+            session = self._require("sessions", session_id)
+            return self.view(session), copy.deepcopy(self.line_items.get(session_id, []))
+
+    def pay(self, session_id: str, card_number: str) -> PaymentResult:
+        """Pay an open session with a test card, as the hosted page's form does.
+
+        :raises StripeError: 404 for an unknown session.
+        :raises SessionNotPayable: the session is expired or complete.
+        """
+        number = re.sub(r"[\s-]", "", card_number or "")
+        with self.change():
+            self.expire_due_sessions()
+            session = self._require("sessions", session_id)
+            if session["status"] != "open":
+                raise SessionNotPayable(self.view(session))
+            if not number.isdigit() or not 12 <= len(number) <= 19 or not luhn_valid(number):
+                return PaymentResult(error="Your card number is incorrect.",
+                                     code="incorrect_number")
+            card = CARDS.get(number)
+            if card is None:
+                return PaymentResult(
+                    error="Your card was declined. Your request was in test mode, but used a "
+                          "non test (live) card.",
+                    code="card_declined", decline_code="test_mode_live_card")
+            intent = self._intent_for(session)
+            return self._charge(session, intent, number, card)
+
+    def _intent_for(self, session: dict[str, Any]) -> dict[str, Any]:
+        existing = self.payment_intents.get(session["payment_intent"] or "")
+        if existing is not None:
+            return existing
+        data = self.intent_data.get(session["id"], {})
+        intent = objects.payment_intent(
+            created=self.now(), amount=session["amount_total"], currency=session["currency"],
+            metadata=dict(data.get("metadata", {})), description=data.get("description"),
+            receipt_email=data.get("receipt_email"))
+        self.payment_intents[intent["id"]] = intent
+        session["payment_intent"] = intent["id"]
+        self._emit("payment_intent.created", intent)
+        return intent
+
+    def _attempt(self, intent: dict[str, Any], number: str, card: Card, email: str | None
+                 ) -> dict[str, Any]:
+        """Charge ``intent`` with a test card: a charge, the intent's new state, their events."""
+        payment_method = new_id("pm_")
+        charge = objects.charge(created=self.now(), intent=intent, payment_method=payment_method,
+                                number=number, email=email, failure=card.failure)
+        self.charges[charge["id"]] = charge
+        before = copy.deepcopy(intent)
+        intent["latest_charge"] = charge["id"]
+        intent["payment_method"] = payment_method
+        if card.failure is not None:
+            code, decline_code, message = card.failure
+            intent["status"] = "requires_payment_method"
+            intent["last_payment_error"] = {
+                "type": "card_error", "code": code, "decline_code": decline_code,
+                "message": message, "charge": charge["id"],
+                "doc_url": f"https://stripe.com/docs/error-codes/{code.replace('_', '-')}",
+                "payment_method": {"id": payment_method, "object": "payment_method",
+                                   "type": "card"},
+            }
+            self._emit("charge.failed", charge)
+            self._emit("payment_intent.payment_failed", intent, self._changes(before, intent))
+            return charge
+        intent.update(status="succeeded", amount_received=intent["amount"],
+                      last_payment_error=None)
+        self._emit("charge.succeeded", charge)
+        self._emit("payment_intent.succeeded", intent, self._changes(before, intent))
+        return charge
+
+    def _charge(self, session: dict[str, Any], intent: dict[str, Any], number: str,
+                card: Card) -> PaymentResult:
+        charge = self._attempt(intent, number, card, session["customer_email"])
+        if card.failure is not None:
+            code, decline_code, message = card.failure
+            return PaymentResult(error=message, code=code, decline_code=decline_code)
+        session.update(status="complete", payment_status="paid",
+                       customer_details=objects.customer_details(session["customer_email"]),
+                       url=None)
+        self._emit("checkout.session.completed", session)
+        if card.dispute is not None:
+            self._open_dispute(charge, card.dispute)
+        redirect = session["success_url"].replace("{CHECKOUT_SESSION_ID}", session["id"])
+        return PaymentResult(redirect=redirect)
+
+    # -- PaymentIntents through the API (test payment methods) ---------------------------------
+
+    INTENT_PARAMS = ("amount", "currency", "metadata", "description", "receipt_email",
+                     "payment_method", "confirm", "payment_method_types")
+
+    def create_intent(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``POST /v1/payment_intents``; with ``confirm=true`` it is charged at once.
+
+        :raises StripeError: 402 ``card_error`` when the test payment method is declined.
+        """
+        check_known(params, self.INTENT_PARAMS)
+        amount = integer(params, "amount", required=True, minimum=1)
+        currency = text(params, "currency", required=True)
+        assert amount is not None and currency is not None
+        if not re.fullmatch(r"[A-Za-z]{3}", currency):
+            raise invalid("currency", f"Invalid currency: {currency}", "parameter_invalid_string")
+        types = params.get("payment_method_types")
+        if types is not None and types != ["card"]:
+            raise invalid("payment_method_types", "Only payment_method_types[0]=card is emulated.")
+        confirm = self._boolean(params, "confirm")
+        method = text(params, "payment_method")
+        if method is not None:
+            self._test_card(method)
+        with self.change():
+            intent = objects.payment_intent(
+                created=self.now(), amount=amount, currency=currency.lower(),
+                metadata=metadata(params) or {}, description=text(params, "description"),
+                receipt_email=text(params, "receipt_email"))
+            if method is not None:
+                intent["status"] = "requires_confirmation"
+            self.payment_intents[intent["id"]] = intent
+            self._emit("payment_intent.created", intent)
+            if confirm:
+                return self._confirm(intent, method)
+            return self.view(intent)
+
+    def confirm_intent(self, intent_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        """``POST /v1/payment_intents/{id}/confirm`` with a test ``payment_method``."""
+        check_known(params, ("payment_method", "receipt_email"))
+        with self.change():
+            intent = self._require("payment_intents", intent_id)
+            return self._confirm(intent, text(params, "payment_method"))
+
+    def _confirm(self, intent: dict[str, Any], method: str | None) -> dict[str, Any]:
+        if intent["status"] not in ("requires_payment_method", "requires_confirmation"):
+            raise StripeError(
+                "This PaymentIntent's payment_method could not be updated because it has a "
+                f"status of {intent['status']}. You may only update the payment_method of a "
+                "PaymentIntent with one of the following statuses: requires_payment_method, "
+                "requires_confirmation, requires_action.",
+                code="payment_intent_unexpected_state",
+                extra={"payment_intent": self.view(intent)})
+        if method is None:
+            raise StripeError("You cannot confirm this PaymentIntent because it's missing a "
+                              "payment method.", code="payment_intent_unexpected_state",
+                              param="payment_method")
+        number, card = self._test_card(method)
+        charge = self._attempt(intent, number, card, intent["receipt_email"])
+        if card.failure is not None:
+            code, decline_code, message = card.failure
+            raise StripeError(message, status=402, type="card_error", code=code,
+                              decline_code=decline_code,
+                              extra={"charge": charge["id"],
+                                     "payment_intent": self.view(intent),
+                                     "payment_method": intent["last_payment_error"]
+                                     ["payment_method"]})
+        if card.dispute is not None:
+            self._open_dispute(charge, card.dispute)
+        return self.view(intent)
+
+    @staticmethod
+    def _boolean(params: dict[str, Any], name: str) -> bool:
+        value = params.get(name)
+        if value in (None, "false"):
+            return False
+        if value == "true":
+            return True
+        raise invalid(name, f"Invalid boolean: {value}", "parameter_invalid_boolean")
+
+    @staticmethod
+    def _test_card(method: str) -> tuple[str, Card]:
+        number = TEST_PAYMENT_METHODS.get(method)
+        if number is None:
+            raise no_such("PaymentMethod", method, "payment_method")
+        return number, CARDS[number]
+
