@@ -94,9 +94,8 @@ def clock() -> Response:
 @bp.post("/clock/advance")
 def advance_clock() -> Response:
     emulator = _emulator()
-    expired = emulator.advance_clock(_number(_body(), "seconds"))
-    return json_response({"now": emulator.now(), "offset": emulator.clock.offset,
-                          "expired_sessions": expired})
+    changed = emulator.advance_clock(_number(_body(), "seconds"))
+    return json_response({"now": emulator.now(), "offset": emulator.clock.offset, **changed})
 
 
 # -- payments and disputes ---------------------------------------------------------------------
@@ -104,14 +103,31 @@ def advance_clock() -> Response:
 
 @bp.post("/checkout/sessions/<session_id>/pay")
 def pay(session_id: str) -> Response:
-    """Pay as the hosted page would: ``{"card": "4242424242424242"}``."""
+    """Pay as the hosted page would: ``{"card": "4242424242424242"}`` or
+    ``{"iban": "DE89370400440532013000", "name": "..."}`` (SEPA Debit)."""
+    data = _body()
+    emulator = _emulator()
     try:
-        result = _emulator().pay(session_id, _string(_body(), "card"))
+        if "iban" in data:
+            name = data.get("name")
+            if name is not None and not isinstance(name, str):
+                raise ControlError("'name' must be a string")
+            result = emulator.pay_sepa(session_id, _string(data, "iban"), name)
+        else:
+            result = emulator.pay(session_id, _string(data, "card"))
     except SessionNotPayable as error:
         raise ControlError(f"session {session_id} is {error.session['status']}") from None
-    return json_response({"paid": result.redirect is not None, "redirect": result.redirect,
-                          "error": result.error, "code": result.code,
-                          "decline_code": result.decline_code})
+    return json_response({"paid": result.status == "paid", "status": result.status,
+                          "redirect": result.redirect, "error": result.error,
+                          "code": result.code, "decline_code": result.decline_code})
+
+
+@bp.post("/async_delay")
+def async_delay() -> Response:
+    """``{"seconds": 2}``: how long (emulator clock) later delayed payments settle."""
+    emulator = _emulator()
+    emulator.settings.async_delay = _number(_body(), "seconds")
+    return json_response({"async_delay": emulator.settings.async_delay})
 
 
 @bp.post("/disputes")

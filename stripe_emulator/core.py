@@ -40,6 +40,8 @@ class Settings:
     api_version: str = DEFAULT_API_VERSION
     public_url: str | None = None
     dispatch: DispatchSettings = field(default_factory=DispatchSettings)
+    #: Seconds (emulator clock) before a delayed payment (SEPA Debit) succeeds or fails.
+    async_delay: float = 3.0
 
 
 def merge_metadata(current: dict[str, str], params: dict[str, Any]) -> dict[str, str]:
@@ -73,6 +75,8 @@ class EmulatorCore:
         "dp_": ("disputes", "dispute"),
         "evt_": ("events", "event"),
         "we_": ("webhook_endpoints", "webhook_endpoint"),
+        "pm_": ("payment_methods", "payment_method"),
+        "txn_": ("balance_transactions", "balance_transaction"),
     }
 
     def __init__(self, data_dir: str | Path | None = None, settings: Settings | None = None
@@ -88,6 +92,10 @@ class EmulatorCore:
         self.disputes: dict[str, dict[str, Any]] = {}
         self.events: dict[str, dict[str, Any]] = {}
         self.webhook_endpoints: dict[str, dict[str, Any]] = {}
+        self.payment_methods: dict[str, dict[str, Any]] = {}
+        self.balance_transactions: dict[str, dict[str, Any]] = {}
+        #: PaymentIntent id -> when (emulator clock) and how a delayed payment settles.
+        self.settlements: dict[str, dict[str, Any]] = {}
         #: session id -> its line items, and what the session passes on to its PaymentIntent.
         self.line_items: dict[str, list[dict[str, Any]]] = {}
         self.intent_data: dict[str, dict[str, Any]] = {}
@@ -101,7 +109,7 @@ class EmulatorCore:
             if saved is not None:
                 self._load(saved)
         self.webhooks = Dispatcher(self.clock, self.settings.dispatch, self._delivered,
-                                   self.expire_due_sessions)
+                                   self.tick)
 
     def close(self) -> None:
         self.webhooks.close()
@@ -124,7 +132,8 @@ class EmulatorCore:
             self.state_file.save(self._dump())
 
     _COLLECTIONS = ("sessions", "payment_intents", "charges", "refunds", "disputes", "events",
-                    "webhook_endpoints", "line_items", "intent_data", "idempotency")
+                    "webhook_endpoints", "payment_methods", "balance_transactions",
+                    "settlements", "line_items", "intent_data", "idempotency")
 
     def _dump(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in self._COLLECTIONS}
@@ -235,6 +244,13 @@ class EmulatorCore:
     def summary(self) -> dict[str, Any]:
         with self.lock:
             return {"now": self.now(), "clock_offset": self.clock.offset,
+                    "async_delay": self.settings.async_delay,
                     **{name: len(getattr(self, name)) for name in
                        ("sessions", "payment_intents", "charges", "refunds", "disputes",
-                        "events", "webhook_endpoints")}}
+                        "events", "webhook_endpoints", "payment_methods",
+                        "balance_transactions", "settlements")}}
+
+    def tick(self) -> object:
+        """What the clock makes happen (session expiry, delayed payments); the composed
+        :class:`~.emulator.Emulator` fills it in."""
+        raise NotImplementedError

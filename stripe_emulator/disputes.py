@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import objects
+from . import payment_objects
 from .core import EmulatorCore
 
 
@@ -12,7 +12,7 @@ class Disputes(EmulatorCore):
     """Disputes on succeeded charges."""
 
     def _open_dispute(self, charge: dict[str, Any], reason: str) -> dict[str, Any]:
-        dispute = objects.dispute(created=self.now(), charge=charge, reason=reason)
+        dispute = payment_objects.dispute(created=self.now(), charge=charge, reason=reason)
         self.disputes[dispute["id"]] = dispute
         charge["disputed"] = True
         self._emit("charge.dispute.created", dispute)

@@ -1,8 +1,10 @@
 """The hosted payment page a session's ``url`` points to: ``/c/pay/<session id>``.
 
-A plain HTML form with one card-number field (no JavaScript). Paying redirects (303) to
-``success_url``; a decline shows the page again with the reason; a link goes back to
-``cancel_url``. An expired or complete session shows a page saying so.
+Plain HTML forms (no JavaScript): a card number, and an IBAN when the session offers SEPA
+Debit. Paying redirects (303) to ``success_url`` (for SEPA Debit as soon as the debit is
+submitted: the session is complete but unpaid); a decline shows the page again with the
+reason; a link goes back to ``cancel_url``. An expired or complete session shows a page
+saying so.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ def _emulator() -> Emulator:
     return emulator
 
 
-def _page(session_id: str, error: str | None = None, card: str = "", status: int = 200
-          ) -> Response:
+def _page(session_id: str, error: str | None = None, card: str = "", iban: str = "",
+          status: int = 200) -> Response:
     try:
         session, items = _emulator().session_for_page(session_id)
     except StripeError:
@@ -37,7 +39,7 @@ def _page(session_id: str, error: str | None = None, card: str = "", status: int
               "amount": format_amount(item["amount_total"], item["currency"])} for item in items]
     html = render_template("stripe_emulator/pay.html", session=session, lines=lines,
                            total=format_amount(session["amount_total"], session["currency"]),
-                           error=error, card=card)
+                           error=error, card=card, iban=iban)
     response = Response(html, 410 if session["status"] == "expired" else status)
     response.headers["Content-Security-Policy"] = CSP
     response.headers["Cache-Control"] = "no-store"
@@ -51,11 +53,16 @@ def show(session_id: str) -> Response:
 
 @bp.post("/c/pay/<session_id>")
 def submit(session_id: str) -> BaseResponse:
+    """The card form, or the SEPA Debit form (``method=sepa_debit``, ``iban``, ``name``)."""
     card = request.form.get("cardnumber", "")
+    iban = request.form.get("iban", "")
     try:
-        result = _emulator().pay(session_id, card)
+        if request.form.get("method") == "sepa_debit":
+            result = _emulator().pay_sepa(session_id, iban, request.form.get("name") or None)
+        else:
+            result = _emulator().pay(session_id, card)
     except (StripeError, SessionNotPayable):
         return _page(session_id)
     if result.redirect is not None:
         return redirect(result.redirect, 303)
-    return _page(session_id, error=result.error, card=card, status=402)
+    return _page(session_id, error=result.error, card=card, iban=iban, status=402)

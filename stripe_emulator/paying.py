@@ -7,17 +7,23 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from . import objects
+from . import objects, payment_objects
 from .cards import CARDS, TEST_PAYMENT_METHODS, Card, luhn_valid
 from .core import EmulatorCore
-from .ids import new_id
 from .wire import StripeError, check_known, integer, invalid, metadata, no_such, text
 
 
 @dataclass
 class PaymentResult:
-    """What the hosted page shows: ``redirect`` on success, else ``error`` (a sentence)."""
+    """What the hosted page does next.
 
+    ``status`` is ``paid``, ``processing`` (a delayed method: the session is complete but
+    unpaid), ``requires_action`` (3-D Secure: send the buyer to the authentication page) or
+    ``declined`` (show ``error``, a sentence, and let the buyer try again). ``redirect`` is
+    the store's ``success_url`` once the session is complete.
+    """
+
+    status: str = "declined"
     redirect: str | None = None
     error: str | None = None
     code: str | None = None
@@ -33,13 +39,20 @@ class SessionNotPayable(Exception):
 
 
 class Paying(EmulatorCore):
-    """The hosted page's payments and PaymentIntents through the API."""
+    """The hosted page's card payments and PaymentIntents through the API."""
 
     def session_for_page(self, session_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         with self.lock:
             self.expire_due_sessions()
             session = self._require("sessions", session_id)
             return self.view(session), copy.deepcopy(self.line_items.get(session_id, []))
+
+    def _open_session(self, session_id: str) -> dict[str, Any]:
+        self.expire_due_sessions()
+        session = self._require("sessions", session_id)
+        if session["status"] != "open":
+            raise SessionNotPayable(self.view(session))
+        return session
 
     def pay(self, session_id: str, card_number: str) -> PaymentResult:
         """Pay an open session with a test card, as the hosted page's form does.
@@ -49,10 +62,7 @@ class Paying(EmulatorCore):
         """
         number = re.sub(r"[\s-]", "", card_number or "")
         with self.change():
-            self.expire_due_sessions()
-            session = self._require("sessions", session_id)
-            if session["status"] != "open":
-                raise SessionNotPayable(self.view(session))
+            session = self._open_session(session_id)
             if not number.isdigit() or not 12 <= len(number) <= 19 or not luhn_valid(number):
                 return PaymentResult(error="Your card number is incorrect.",
                                      code="incorrect_number")
@@ -63,65 +73,86 @@ class Paying(EmulatorCore):
                           "non test (live) card.",
                     code="card_declined", decline_code="test_mode_live_card")
             intent = self._intent_for(session)
-            return self._charge(session, intent, number, card)
+            method = self._new_card_method(number, session["customer_email"])
+            return self._charge(session, intent, method, card)
+
+    def _new_card_method(self, number: str, email: str | None) -> dict[str, Any]:
+        method = payment_objects.card_payment_method(created=self.now(), number=number,
+                                                     email=email)
+        self.payment_methods[method["id"]] = method
+        return method
 
     def _intent_for(self, session: dict[str, Any]) -> dict[str, Any]:
         existing = self.payment_intents.get(session["payment_intent"] or "")
         if existing is not None:
             return existing
         data = self.intent_data.get(session["id"], {})
-        intent = objects.payment_intent(
+        intent = payment_objects.payment_intent(
             created=self.now(), amount=session["amount_total"], currency=session["currency"],
             metadata=dict(data.get("metadata", {})), description=data.get("description"),
-            receipt_email=data.get("receipt_email"))
+            receipt_email=data.get("receipt_email"),
+            payment_method_types=session["payment_method_types"])
         self.payment_intents[intent["id"]] = intent
         session["payment_intent"] = intent["id"]
         self._emit("payment_intent.created", intent)
         return intent
 
-    def _attempt(self, intent: dict[str, Any], number: str, card: Card, email: str | None
+    def _attempt(self, intent: dict[str, Any], method: dict[str, Any], card: Card
                  ) -> dict[str, Any]:
         """Charge ``intent`` with a test card: a charge, the intent's new state, their events."""
-        payment_method = new_id("pm_")
-        charge = objects.charge(created=self.now(), intent=intent, payment_method=payment_method,
-                                number=number, email=email, failure=card.failure)
+        failure = card.failure
+        charge = payment_objects.charge(created=self.now(), intent=intent, method=method,
+                                        status="failed" if failure else "succeeded",
+                                        failure=failure)
         self.charges[charge["id"]] = charge
         before = copy.deepcopy(intent)
         intent["latest_charge"] = charge["id"]
-        intent["payment_method"] = payment_method
-        if card.failure is not None:
-            code, decline_code, message = card.failure
+        intent["payment_method"] = method["id"]
+        if failure is not None:
+            code, decline_code, message = failure
             intent["status"] = "requires_payment_method"
+            intent["payment_method"] = None
             intent["last_payment_error"] = {
                 "type": "card_error", "code": code, "decline_code": decline_code,
                 "message": message, "charge": charge["id"],
                 "doc_url": f"https://stripe.com/docs/error-codes/{code.replace('_', '-')}",
-                "payment_method": {"id": payment_method, "object": "payment_method",
-                                   "type": "card"},
+                "payment_method": self.view(method),
             }
             self._emit("charge.failed", charge)
             self._emit("payment_intent.payment_failed", intent, self._changes(before, intent))
             return charge
-        intent.update(status="succeeded", amount_received=intent["amount"],
-                      last_payment_error=None)
-        self._emit("charge.succeeded", charge)
-        self._emit("payment_intent.succeeded", intent, self._changes(before, intent))
+        self._succeed(intent, charge, before)
         return charge
 
-    def _charge(self, session: dict[str, Any], intent: dict[str, Any], number: str,
-                card: Card) -> PaymentResult:
-        charge = self._attempt(intent, number, card, session["customer_email"])
-        if card.failure is not None:
-            code, decline_code, message = card.failure
-            return PaymentResult(error=message, code=code, decline_code=decline_code)
-        session.update(status="complete", payment_status="paid",
+    def _succeed(self, intent: dict[str, Any], charge: dict[str, Any],
+                 before: dict[str, Any]) -> None:
+        """The money is in: the charge and the intent succeed, with their events."""
+        previous = {"status": charge["status"]} if charge["status"] != "succeeded" else None
+        charge.update(status="succeeded", paid=True, outcome=payment_objects.outcome(
+            "succeeded", None))
+        intent.update(status="succeeded", amount_received=intent["amount"],
+                      last_payment_error=None, processing=None)
+        self._emit("charge.succeeded", charge, previous)
+        self._emit("payment_intent.succeeded", intent, self._changes(before, intent))
+
+    def _complete(self, session: dict[str, Any], payment_status: str) -> str:
+        """The buyer is done on the page: the session completes; returns the redirect."""
+        session.update(status="complete", payment_status=payment_status,
                        customer_details=objects.customer_details(session["customer_email"]),
                        url=None)
         self._emit("checkout.session.completed", session)
+        return str(session["success_url"]).replace("{CHECKOUT_SESSION_ID}", session["id"])
+
+    def _charge(self, session: dict[str, Any], intent: dict[str, Any], method: dict[str, Any],
+                card: Card) -> PaymentResult:
+        charge = self._attempt(intent, method, card)
+        if card.failure is not None:
+            code, decline_code, message = card.failure
+            return PaymentResult(error=message, code=code, decline_code=decline_code)
+        redirect = self._complete(session, "paid")
         if card.dispute is not None:
             self._open_dispute(charge, card.dispute)
-        redirect = session["success_url"].replace("{CHECKOUT_SESSION_ID}", session["id"])
-        return PaymentResult(redirect=redirect)
+        return PaymentResult(status="paid", redirect=redirect)
 
     # -- PaymentIntents through the API (test payment methods) ---------------------------------
 
@@ -147,7 +178,7 @@ class Paying(EmulatorCore):
         if method is not None:
             self._test_card(method)
         with self.change():
-            intent = objects.payment_intent(
+            intent = payment_objects.payment_intent(
                 created=self.now(), amount=amount, currency=currency.lower(),
                 metadata=metadata(params) or {}, description=text(params, "description"),
                 receipt_email=text(params, "receipt_email"))
@@ -180,7 +211,8 @@ class Paying(EmulatorCore):
                               "payment method.", code="payment_intent_unexpected_state",
                               param="payment_method")
         number, card = self._test_card(method)
-        charge = self._attempt(intent, number, card, intent["receipt_email"])
+        charge = self._attempt(intent, self._new_card_method(number, intent["receipt_email"]),
+                               card)
         if card.failure is not None:
             code, decline_code, message = card.failure
             raise StripeError(message, status=402, type="card_error", code=code,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from . import objects
+from . import payment_objects
 from .core import EmulatorCore, merge_metadata
 from .money import format_amount
 from .wire import StripeError, check_known, integer, invalid, metadata, text
@@ -63,7 +63,7 @@ class Refunds(EmulatorCore):
                     f"Refund amount ({format_amount(amount, currency)}) is greater than "
                     f"unrefunded amount on charge ({format_amount(remaining, currency)})",
                     code="amount_too_large", param="amount")
-            refund = objects.refund(created=self.now(), charge=charge, amount=amount,
+            refund = payment_objects.refund(created=self.now(), charge=charge, amount=amount,
                                     reason=reason, metadata=meta)
             self.refunds[refund["id"]] = refund
             previous = {"amount_refunded": charge["amount_refunded"],

@@ -13,6 +13,7 @@ from .wire import StripeError, check_known, integer, invalid, metadata, missing,
 
 MIN_SESSION_LIFETIME = 30 * 60
 MAX_SESSION_LIFETIME = 24 * 60 * 60
+EMULATED_METHOD_TYPES = ("card", "sepa_debit")
 
 
 class Sessions(EmulatorCore):
@@ -39,10 +40,7 @@ class Sessions(EmulatorCore):
         currencies = {item["currency"] for item in items}
         if len(currencies) > 1:
             raise invalid("line_items", "All line items must use the same currency.")
-        types = params.get("payment_method_types")
-        if types is not None and types != ["card"]:
-            raise invalid("payment_method_types",
-                          "Only payment_method_types[0]=card is emulated.")
+        types = self._method_types(params, items[0]["currency"])
         email = text(params, "customer_email")
         if email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
             raise invalid("customer_email", f"Invalid email address: {email}", "email_invalid")
@@ -81,11 +79,34 @@ class Sessions(EmulatorCore):
                 amount_total=sum(item["amount_total"] for item in items),
                 currency=items[0]["currency"], customer_email=email,
                 client_reference_id=reference, metadata=meta, locale=text(params, "locale"),
-                submit_type=submit_type)
+                submit_type=submit_type, payment_method_types=types)
             self.sessions[session_id] = session
             self.line_items[session_id] = items
             self.intent_data[session_id] = intent_data
             return self.view(session)
+
+    @staticmethod
+    def _method_types(params: dict[str, Any], currency: str) -> list[str]:
+        """What the page offers: without ``payment_method_types``, what a test account
+        enables for the currency (cards, and SEPA Debit for ``eur``)."""
+        types = params.get("payment_method_types")
+        if types is None:
+            return ["card", "sepa_debit"] if currency == "eur" else ["card"]
+        if isinstance(types, str):
+            types = [types]
+        if not isinstance(types, list) or not types:
+            raise invalid("payment_method_types", "Invalid array")
+        for index, kind in enumerate(types):
+            if kind not in EMULATED_METHOD_TYPES:
+                raise invalid(f"payment_method_types[{index}]",
+                              f"Invalid payment_method_types[{index}]: the emulator supports "
+                              f"{', '.join(EMULATED_METHOD_TYPES)}", "parameter_invalid_string")
+        if "sepa_debit" in types and currency != "eur":
+            raise invalid("payment_method_types",
+                          f"The currency provided ({currency}) is invalid for one or more "
+                          "payment method types on this Checkout Session. The payment method "
+                          "type sepa_debit supports the following currencies: eur.")
+        return list(dict.fromkeys(types))
 
     @staticmethod
     def _url(params: dict[str, Any], name: str, required: bool = False) -> str | None:
@@ -178,10 +199,3 @@ class Sessions(EmulatorCore):
                 for session in due:
                     self._expire(session)
             return [session["id"] for session in due]
-
-    def advance_clock(self, seconds: float) -> list[str]:
-        """Move the clock forward; returns the ids of the sessions that expired."""
-        with self.change():
-            self.clock.advance(seconds)
-            return self.expire_due_sessions()
-
