@@ -7,10 +7,12 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Card:
-    """A test card: ``failure`` is ``(code, decline_code, message)``; ``dispute`` a reason."""
+    """A test card: ``failure`` is ``(code, decline_code, message)``; ``dispute`` a reason;
+    ``three_d_secure``: the issuer asks the buyer to authenticate every payment."""
 
     failure: tuple[str, str, str] | None = None
     dispute: str | None = None
+    three_d_secure: bool = False
 
 
 CARDS: dict[str, Card] = {
@@ -21,6 +23,7 @@ CARDS: dict[str, Card] = {
                               "Your card has insufficient funds.")),
     "4000000000009987": Card(("card_declined", "lost_card", "Your card was declined.")),
     "4000000000000069": Card(("expired_card", "expired_card", "Your card has expired.")),
+    "4000002760003184": Card(three_d_secure=True),
 }
 
 #: Stripe's test PaymentMethod ids, for PaymentIntents confirmed through the API.

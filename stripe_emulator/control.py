@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, request
 
 from emulator_common import json_response
 
-from .emulator import Emulator, SessionNotPayable
+from .emulator import AuthenticationNotPending, Emulator, SessionNotPayable
 from .wire import StripeError
 
 bp = Blueprint("control", __name__, url_prefix="/__emulator__")
@@ -117,6 +117,23 @@ def pay(session_id: str) -> Response:
             result = emulator.pay(session_id, _string(data, "card"))
     except SessionNotPayable as error:
         raise ControlError(f"session {session_id} is {error.session['status']}") from None
+    return json_response({"paid": result.status == "paid", "status": result.status,
+                          "redirect": result.redirect, "error": result.error,
+                          "code": result.code, "decline_code": result.decline_code})
+
+
+@bp.post("/checkout/sessions/<session_id>/authenticate")
+def authenticate(session_id: str) -> Response:
+    """Answer the 3-D Secure challenge: ``{"outcome": "complete"}`` or ``"fail"``."""
+    outcome = _string(_body(), "outcome")
+    if outcome not in ("complete", "fail"):
+        raise ControlError("'outcome' must be 'complete' or 'fail'")
+    try:
+        result = _emulator().authenticate(session_id, outcome == "complete")
+    except SessionNotPayable as error:
+        raise ControlError(f"session {session_id} is {error.session['status']}") from None
+    except AuthenticationNotPending:
+        raise ControlError(f"session {session_id} is not waiting for authentication") from None
     return json_response({"paid": result.status == "paid", "status": result.status,
                           "redirect": result.redirect, "error": result.error,
                           "code": result.code, "decline_code": result.decline_code})

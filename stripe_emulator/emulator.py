@@ -1,7 +1,7 @@
 """The :class:`Emulator`: one object with every resource family's operations.
 
 Each family is a mixin in its own module over :class:`~.core.EmulatorCore` (state,
-persistence, reads, events): :mod:`.sessions`, :mod:`.paying`, :mod:`.delayed`, :mod:`.refunds`,
+persistence, reads, events): :mod:`.sessions`, :mod:`.paying`, :mod:`.delayed`, :mod:`.three_d_secure`, :mod:`.refunds`,
 :mod:`.disputes`, :mod:`.endpoints`. The API, the hosted page and the control API all call
 the same methods.
 """
@@ -17,13 +17,14 @@ from .money import format_amount
 from .paying import PaymentResult, SessionNotPayable
 from .refunds import Refunds
 from .sessions import Sessions
+from .three_d_secure import AuthenticationNotPending, ThreeDSecure
 
-__all__ = ["CARDS", "DEFAULT_API_VERSION", "TEST_IBANS", "TEST_PAYMENT_METHODS", "Card", "Emulator",
-           "PaymentResult", "SessionNotPayable", "Settings", "current_request", "format_amount",
-           "luhn_valid", "merge_metadata"]
+__all__ = ["CARDS", "DEFAULT_API_VERSION", "TEST_IBANS", "TEST_PAYMENT_METHODS",
+           "AuthenticationNotPending", "Card", "Emulator", "PaymentResult", "SessionNotPayable",
+           "Settings", "current_request", "format_amount", "luhn_valid", "merge_metadata"]
 
 
-class Emulator(Sessions, DelayedPayments, Refunds, Disputes, Endpoints):
+class Emulator(Sessions, DelayedPayments, ThreeDSecure, Refunds, Disputes, Endpoints):
     """All state behind :attr:`lock`; :meth:`close` stops the webhook thread.
 
     :param data_dir: keep ``state.json`` there (``None``: memory only).

@@ -3,16 +3,17 @@
 Plain HTML forms (no JavaScript): a card number, and an IBAN when the session offers SEPA
 Debit. Paying redirects (303) to ``success_url`` (for SEPA Debit as soon as the debit is
 submitted: the session is complete but unpaid); a decline shows the page again with the
-reason; a link goes back to ``cancel_url``. An expired or complete session shows a page
+reason; the 3-D Secure test card goes through ``/c/authenticate/<session id>`` first; a link
+goes back to ``cancel_url``. An expired or complete session shows a page
 saying so.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from .emulator import Emulator, SessionNotPayable, format_amount
+from .emulator import AuthenticationNotPending, Emulator, SessionNotPayable, format_amount
 from .wire import StripeError
 
 bp = Blueprint("pay", __name__)
@@ -63,6 +64,42 @@ def submit(session_id: str) -> BaseResponse:
             result = _emulator().pay(session_id, card)
     except (StripeError, SessionNotPayable):
         return _page(session_id)
+    if result.status == "requires_action":
+        # Beside the session's own URL, so a --public-url origin is kept.
+        session, _ = _emulator().session_for_page(session_id)
+        return redirect(str(session["url"]).replace("/c/pay/", "/c/authenticate/"), 303)
     if result.redirect is not None:
         return redirect(result.redirect, 303)
     return _page(session_id, error=result.error, card=card, iban=iban, status=402)
+
+
+@bp.get("/c/authenticate/<session_id>")
+def challenge(session_id: str) -> BaseResponse:
+    """Stripe's test 3-D Secure challenge: complete or fail the authentication."""
+    try:
+        session, _ = _emulator().session_for_page(session_id)
+    except StripeError:
+        return _page(session_id)
+    intent = _emulator().payment_intents.get(session["payment_intent"] or "")
+    if session["status"] != "open" or intent is None or intent["status"] != "requires_action":
+        return redirect(url_for("pay.show", session_id=session_id), 303)
+    html = render_template("stripe_emulator/authenticate.html", session=session,
+                           total=format_amount(session["amount_total"], session["currency"]))
+    response = Response(html)
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/c/authenticate/<session_id>")
+def answer_challenge(session_id: str) -> BaseResponse:
+    """``outcome=complete`` pays and goes to ``success_url``; ``fail`` goes back to the
+    payment page with Checkout's message."""
+    try:
+        result = _emulator().authenticate(session_id,
+                                          request.form.get("outcome") == "complete")
+    except (StripeError, SessionNotPayable, AuthenticationNotPending):
+        return redirect(url_for("pay.show", session_id=session_id), 303)
+    if result.redirect is not None:
+        return redirect(result.redirect, 303)
+    return _page(session_id, error=result.error, status=402)

@@ -74,7 +74,14 @@ class Paying(EmulatorCore):
                     code="card_declined", decline_code="test_mode_live_card")
             intent = self._intent_for(session)
             method = self._new_card_method(number, session["customer_email"])
+            if card.three_d_secure:
+                return self._require_authentication(intent, method)
             return self._charge(session, intent, method, card)
+
+    def _require_authentication(self, intent: dict[str, Any], method: dict[str, Any]
+                                ) -> PaymentResult:
+        """Filled in by :class:`~.three_d_secure.ThreeDSecure`."""
+        raise NotImplementedError
 
     def _new_card_method(self, number: str, email: str | None) -> dict[str, Any]:
         method = payment_objects.card_payment_method(created=self.now(), number=number,
@@ -104,6 +111,9 @@ class Paying(EmulatorCore):
         charge = payment_objects.charge(created=self.now(), intent=intent, method=method,
                                         status="failed" if failure else "succeeded",
                                         failure=failure)
+        if card.three_d_secure:
+            charge["payment_method_details"]["card"]["three_d_secure"] = (
+                payment_objects.three_d_secure_details())
         self.charges[charge["id"]] = charge
         before = copy.deepcopy(intent)
         intent["latest_charge"] = charge["id"]

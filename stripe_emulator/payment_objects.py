@@ -6,6 +6,7 @@ top-level field of Stripe's published fixtures; fields the emulator does not mod
 from __future__ import annotations
 
 import hashlib
+import uuid
 from typing import Any
 
 from .ids import new_id
@@ -146,6 +147,13 @@ def method_details(method: dict[str, Any], amount: int, mandate: str | None = No
         },
         "type": "card",
     }
+
+
+def three_d_secure_details() -> dict[str, Any]:
+    """A card charge's ``three_d_secure`` after the buyer passed a challenge."""
+    return {"authentication_flow": "challenge", "electronic_commerce_indicator": "05",
+            "exemption_indicator": None, "result": "authenticated", "result_reason": None,
+            "transaction_id": str(uuid.uuid4()), "version": "2.2.0"}
 
 
 def outcome(status: str, failure: Failure | None) -> dict[str, Any]:
