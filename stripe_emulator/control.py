@@ -104,7 +104,8 @@ def advance_clock() -> Response:
 @bp.post("/checkout/sessions/<session_id>/pay")
 def pay(session_id: str) -> Response:
     """Pay as the hosted page would: ``{"card": "4242424242424242"}`` or
-    ``{"iban": "DE89370400440532013000", "name": "..."}`` (SEPA Debit)."""
+    ``{"iban": "DE89370400440532013000", "name": "..."}`` (SEPA Debit); ``{}`` completes a
+    session of amount 0."""
     data = _body()
     emulator = _emulator()
     try:
@@ -114,7 +115,10 @@ def pay(session_id: str) -> Response:
                 raise ControlError("'name' must be a string")
             result = emulator.pay_sepa(session_id, _string(data, "iban"), name)
         else:
-            result = emulator.pay(session_id, _string(data, "card"))
+            card = data.get("card", "")
+            if not isinstance(card, str):
+                raise ControlError("'card' must be a string")
+            result = emulator.pay(session_id, card)
     except SessionNotPayable as error:
         raise ControlError(f"session {session_id} is {error.session['status']}") from None
     return json_response({"paid": result.status == "paid", "status": result.status,

@@ -51,6 +51,9 @@ class DelayedPayments(Paying, EmulatorCore):
         iban = re.sub(r"\s", "", iban or "").upper()
         with self.change():
             session = self._open_session(session_id)
+            if session["amount_total"] == 0:
+                return PaymentResult(status="paid",
+                                     redirect=self._complete(session, "no_payment_required"))
             if "sepa_debit" not in session["payment_method_types"]:
                 return PaymentResult(error="SEPA Debit is not available for this payment.",
                                      code="payment_method_unavailable")

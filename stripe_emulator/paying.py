@@ -10,6 +10,7 @@ from typing import Any
 from . import objects, payment_objects
 from .cards import CARDS, TEST_PAYMENT_METHODS, Card, luhn_valid
 from .core import EmulatorCore
+from .money import check_amount, check_currency, check_minor_units
 from .wire import StripeError, check_known, integer, invalid, metadata, no_such, text
 
 
@@ -63,6 +64,9 @@ class Paying(EmulatorCore):
         number = re.sub(r"[\s-]", "", card_number or "")
         with self.change():
             session = self._open_session(session_id)
+            if session["amount_total"] == 0:
+                return PaymentResult(status="paid",
+                                     redirect=self._complete(session, "no_payment_required"))
             if not number.isdigit() or not 12 <= len(number) <= 19 or not luhn_valid(number):
                 return PaymentResult(error="Your card number is incorrect.",
                                      code="incorrect_number")
@@ -175,11 +179,12 @@ class Paying(EmulatorCore):
         :raises StripeError: 402 ``card_error`` when the test payment method is declined.
         """
         check_known(params, self.INTENT_PARAMS)
-        amount = integer(params, "amount", required=True, minimum=1)
-        currency = text(params, "currency", required=True)
-        assert amount is not None and currency is not None
-        if not re.fullmatch(r"[A-Za-z]{3}", currency):
-            raise invalid("currency", f"Invalid currency: {currency}", "parameter_invalid_string")
+        amount = integer(params, "amount", required=True)
+        raw_currency = text(params, "currency", required=True)
+        assert amount is not None and raw_currency is not None
+        currency = check_currency(raw_currency, "currency")
+        check_minor_units(amount, currency, "amount")
+        check_amount(amount, currency, "amount", "Amount")
         types = params.get("payment_method_types")
         if types is not None and types != ["card"]:
             raise invalid("payment_method_types", "Only payment_method_types[0]=card is emulated.")
@@ -189,7 +194,7 @@ class Paying(EmulatorCore):
             self._test_card(method)
         with self.change():
             intent = payment_objects.payment_intent(
-                created=self.now(), amount=amount, currency=currency.lower(),
+                created=self.now(), amount=amount, currency=currency,
                 metadata=metadata(params) or {}, description=text(params, "description"),
                 receipt_email=text(params, "receipt_email"))
             if method is not None:

@@ -9,6 +9,7 @@ from typing import Any
 from . import objects
 from .core import EmulatorCore, merge_metadata
 from .ids import new_id
+from .money import MAXIMUM, check_amount, check_currency, check_minor_units, display
 from .wire import StripeError, check_known, integer, invalid, metadata, missing, no_such, text
 
 MIN_SESSION_LIFETIME = 30 * 60
@@ -40,6 +41,11 @@ class Sessions(EmulatorCore):
         currencies = {item["currency"] for item in items}
         if len(currencies) > 1:
             raise invalid("line_items", "All line items must use the same currency.")
+        total = sum(item["amount_total"] for item in items)
+        if total:
+            # A session of 0 completes without a payment (no_payment_required).
+            check_amount(total, items[0]["currency"], None,
+                         "The Checkout Session's total amount due")
         types = self._method_types(params, items[0]["currency"])
         email = text(params, "customer_email")
         if email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
@@ -76,7 +82,7 @@ class Sessions(EmulatorCore):
                 session_id=session_id, created=created, expires_at=expires_at,
                 url=f"{(self.settings.public_url or base_url).rstrip('/')}/c/pay/{session_id}",
                 success_url=success_url, cancel_url=cancel_url,
-                amount_total=sum(item["amount_total"] for item in items),
+                amount_total=total,
                 currency=items[0]["currency"], customer_email=email,
                 client_reference_id=reference, metadata=meta, locale=text(params, "locale"),
                 submit_type=submit_type, payment_method_types=types)
@@ -139,11 +145,14 @@ class Sessions(EmulatorCore):
                         price_label)
             currency = text(price, "currency", required=True, param=f"{price_label}[currency]")
             assert currency is not None
-            if not re.fullmatch(r"[A-Za-z]{3}", currency):
-                raise invalid(f"{price_label}[currency]", f"Invalid currency: {currency}",
-                              "parameter_invalid_string")
+            currency = check_currency(currency, f"{price_label}[currency]")
             amount = integer(price, "unit_amount", required=True,
                              param=f"{price_label}[unit_amount]", minimum=0)
+            assert amount is not None
+            check_minor_units(amount, currency, f"{price_label}[unit_amount]")
+            if amount > MAXIMUM:
+                raise StripeError(f"Amount must be no more than {display(MAXIMUM, currency)}",
+                                  code="amount_too_large", param=f"{price_label}[unit_amount]")
             product = price.get("product_data")
             if not isinstance(product, dict):
                 raise missing(f"{price_label}[product_data]")
@@ -153,7 +162,7 @@ class Sessions(EmulatorCore):
                         param=f"{price_label}[product_data][name]")
             assert name is not None and amount is not None and quantity is not None
             items.append(objects.line_item(name=name, unit_amount=amount, quantity=quantity,
-                                           currency=currency.lower()))
+                                           currency=currency))
         return items
 
     def update_session(self, session_id: str, params: dict[str, Any]) -> dict[str, Any]:
