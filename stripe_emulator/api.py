@@ -328,6 +328,16 @@ def update_refund(refund_id: str) -> Response:
     return _answer(_emulator().update_refund(refund_id, g.params))
 
 
+@bp.get("/balance_transactions/<transaction_id>")
+def retrieve_balance_transaction(transaction_id: str) -> Response:
+    return _retrieve("balance_transactions", transaction_id)
+
+
+@bp.get("/balance_transactions")
+def list_balance_transactions() -> Response:
+    return _list("balance_transactions", "/v1/balance_transactions", ("source", "type"))
+
+
 @bp.get("/disputes/<dispute_id>")
 def retrieve_dispute(dispute_id: str) -> Response:
     return _retrieve("disputes", dispute_id)

@@ -21,7 +21,7 @@ from typing import Any
 
 from emulator_common import Clock, JsonStateFile
 
-from . import objects
+from . import objects, payment_objects
 from .webhooks import Dispatcher, DispatchSettings
 from .wire import metadata, no_such
 
@@ -216,6 +216,16 @@ class EmulatorCore:
             event = self.events.get(event_id)
             if event is not None and event["pending_webhooks"] > 0:
                 event["pending_webhooks"] -= 1
+
+    def _move_balance(self, amount: int, currency: str, kind: str, category: str, source: str,
+                      fee: int = 0, fee_description: str = "Stripe processing fees",
+                      description: str | None = None) -> dict[str, Any]:
+        """Record a balance transaction; returns it (stored, not a copy)."""
+        transaction = payment_objects.balance_transaction(
+            created=self.now(), amount=amount, currency=currency, kind=kind, category=category,
+            source=source, fee=fee, fee_description=fee_description, description=description)
+        self.balance_transactions[transaction["id"]] = transaction
+        return transaction
 
     @staticmethod
     def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
