@@ -2,7 +2,9 @@
 
 Every ``/v1/`` request is checked in this order: the secret key (401), the parameters'
 syntax (400), the idempotency key (replay, 400 ``idempotency_error`` or 409), then the
-route itself. Errors are Stripe's envelope; every answer carries ``Request-Id``.
+route itself. An idempotency key stores the route's answer, whatever it is, unless the route
+refused its parameters (:attr:`StripeError.validation`). Errors are Stripe's envelope;
+every answer carries ``Request-Id``.
 """
 
 from __future__ import annotations
@@ -22,8 +24,6 @@ from .ids import new_request_id
 from .wire import StripeError, check_known, expand_paths, list_object, parse_params, text
 
 IDEMPOTENCY_TTL = 24 * 60 * 60
-#: Results an idempotency key remembers: the request ran (success, card error, missing id).
-_REPLAYABLE = frozenset({200, 402, 404})
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 
@@ -123,7 +123,9 @@ def _after_api_request(response: Response) -> Response:
         return response
     response.headers["Request-Id"] = request_id
     scope = g.get("idempotency_scope")
-    if scope is not None and response.status_code in _REPLAYABLE:
+    # Stripe keeps whatever the request produced once it began executing (errors and 500s
+    # included), but not a refusal of its parameters.
+    if scope is not None and response.is_json and not g.get("validation_error", False):
         emulator = _emulator()
         with emulator.change():
             emulator.idempotency[scope] = {
@@ -165,6 +167,7 @@ def register(app: Flask) -> None:
 
 @bp.errorhandler(StripeError)
 def _stripe_error(error: StripeError) -> Response:
+    g.validation_error = error.validation
     return error_response(error)
 
 
@@ -193,7 +196,8 @@ def _expand(emulator: Emulator, node: Any, parts: list[str], path: str, param: s
         node["line_items"] = {"object": "list", "data": items, "has_more": False,
                               "url": f"/v1/checkout/sessions/{node['id']}/line_items"}
         return
-    cannot = StripeError(f"This property cannot be expanded ({path}).", param=param)
+    cannot = StripeError(f"This property cannot be expanded ({path}).", param=param,
+                         validation=True)
     if not isinstance(node, dict) or key not in node:
         raise cannot
     value = node[key]

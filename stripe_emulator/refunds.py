@@ -33,7 +33,8 @@ class Refunds(EmulatorCore):
         with self.change():
             if charge_id is None and intent_id is None:
                 raise StripeError("One of the following params should be provided for this "
-                                  "request: payment_intent or charge.", code="parameter_missing")
+                                  "request: payment_intent or charge.", code="parameter_missing",
+                                  validation=True)
             if intent_id is not None:
                 intent = self._require("payment_intents", intent_id, "payment_intent")
                 if intent["status"] != "succeeded" or not intent["latest_charge"]:
