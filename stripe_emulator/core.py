@@ -21,7 +21,7 @@ from typing import Any
 
 from emulator_common import Clock, JsonStateFile
 
-from . import objects, payment_objects
+from . import objects, payment_objects, versions
 from .webhooks import Dispatcher, DispatchSettings
 from .wire import metadata, no_such
 
@@ -196,7 +196,8 @@ class EmulatorCore:
 
     def _emit(self, event_type: str, obj: dict[str, Any],
               previous: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Store an event about ``obj`` (its state now) and queue its deliveries."""
+        """Store an event about ``obj`` (its state now, in the account's API version) and
+        queue one delivery per endpoint, rendered for the endpoint's ``api_version``."""
         request_id, idempotency_key = current_request.get()
         endpoints = [endpoint for endpoint in self.webhook_endpoints.values()
                      if endpoint["status"] == "enabled"
@@ -207,8 +208,19 @@ class EmulatorCore:
                               request_id=request_id, idempotency_key=idempotency_key,
                               pending_webhooks=len(endpoints))
         self.events[event["id"]] = event
-        # Stripe sends events pretty-printed; the signature covers these exact bytes.
-        self.webhooks.enqueue(event, json.dumps(event, indent=2), endpoints)
+        payloads: dict[str, str] = {}
+        targets = []
+        for endpoint in endpoints:
+            version = endpoint["api_version"] or self.settings.api_version
+            if version not in payloads:
+                shown = versions.render(event, version)
+                if shown is event:
+                    shown = {**event}
+                shown["api_version"] = version
+                # Stripe sends events pretty-printed; the signature covers these exact bytes.
+                payloads[version] = json.dumps(shown, indent=2)
+            targets.append((endpoint, payloads[version]))
+        self.webhooks.enqueue(event, targets)
         return event
 
     def _delivered(self, event_id: str, endpoint_id: str) -> None:

@@ -82,7 +82,7 @@ def checkout_session(*, session_id: str, created: int, expires_at: int, url: str
         "subscription": None,
         "success_url": success_url,
         "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
-        "ui_mode": "hosted",
+        "ui_mode": "hosted_page",
         "url": url,
         "wallet_options": None,
     }
