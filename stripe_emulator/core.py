@@ -178,7 +178,6 @@ class EmulatorCore:
                               if r["charge"] == served["id"]),
                              key=lambda r: r["created"], reverse=True)
             served["refunds"] = {"object": "list", "data": refunds, "has_more": False,
-                                 "total_count": len(refunds),
                                  "url": f"/v1/charges/{served['id']}/refunds"}
         elif served.get("object") == "webhook_endpoint":
             served.pop("secret", None)

@@ -168,7 +168,7 @@ class Sessions(EmulatorCore):
                         param=f"{price_label}[product_data][name]")
             assert name is not None and amount is not None and quantity is not None
             items.append(objects.line_item(name=name, unit_amount=amount, quantity=quantity,
-                                           currency=currency))
+                                           currency=currency, created=self.now()))
         return items
 
     def update_session(self, session_id: str, params: dict[str, Any]) -> dict[str, Any]:
