@@ -3,13 +3,17 @@ emulator's clock, and the async_payment events follow, shaped as Stripe sends th
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 import requests
 import stripe
 
+from stripe_emulator import create_app
 from stripe_emulator.__main__ import build_parser
 
-from .conftest import Control, Idle, NewSession, Receiver
+from .conftest import Control, Idle, NewSession, Receiver, fast_settings, session_params
 
 GOOD_IBAN = "DE89370400440532013000"
 FAILING_IBAN = "DE62370400440532013001"
@@ -152,3 +156,30 @@ def test_bad_ibans_are_refused_on_the_page(client: stripe.StripeClient, new_sess
 def test_async_delay_flag() -> None:
     assert build_parser().parse_args([]).async_delay == 3.0
     assert build_parser().parse_args(["--async-delay", "0.5"]).async_delay == 0.5
+
+
+def on_the_wire(value: Any) -> Any:
+    """Parameters as the form body carries them: every leaf a string."""
+    if isinstance(value, dict):
+        return {key: on_the_wire(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [on_the_wire(item) for item in value]
+    return str(value)
+
+
+def test_a_pending_debit_survives_a_restart(tmp_path: Path) -> None:
+    first = create_app(tmp_path, settings=fast_settings())
+    emulator = first.extensions["stripe_emulator"]
+    emulator.settings.async_delay = 3600
+    session = emulator.create_session(on_the_wire(session_params()), "http://127.0.0.1:1/")
+    assert emulator.pay_sepa(session["id"], GOOD_IBAN).status == "processing"
+    emulator.close()
+
+    second = create_app(tmp_path, settings=fast_settings())
+    restarted = second.extensions["stripe_emulator"]
+    try:
+        intent_id = restarted.sessions[session["id"]]["payment_intent"]
+        assert restarted.advance_clock(3600)["settled_payments"] == [intent_id]
+        assert restarted.get("sessions", session["id"])["payment_status"] == "paid"
+    finally:
+        restarted.close()
