@@ -14,7 +14,6 @@ import re
 from typing import Any
 
 from . import payment_objects
-from .core import EmulatorCore
 from .paying import Paying, PaymentResult
 
 #: Stripe's test IBANs: does the debit succeed?
@@ -39,7 +38,7 @@ def iban_valid(iban: str) -> bool:
     return int("".join(str(int(char, 36)) for char in rearranged)) % 97 == 1
 
 
-class DelayedPayments(Paying, EmulatorCore):
+class DelayedPayments(Paying):
     """SEPA Debit payments and their settlement on the emulator clock."""
 
     def pay_sepa(self, session_id: str, iban: str, name: str | None = None) -> PaymentResult:

@@ -14,7 +14,6 @@ import copy
 from typing import Any
 
 from .cards import Card
-from .core import EmulatorCore
 from .paying import Paying, PaymentResult
 
 AUTHENTICATION_FAILED = ("The provided PaymentMethod has failed authentication. You can provide "
@@ -29,7 +28,7 @@ class AuthenticationNotPending(Exception):
     """The session's PaymentIntent is not waiting for 3-D Secure (the page goes back)."""
 
 
-class ThreeDSecure(Paying, EmulatorCore):
+class ThreeDSecure(Paying):
     """The challenge step between the card form and the charge."""
 
     def _require_authentication(self, intent: dict[str, Any], method: dict[str, Any]
