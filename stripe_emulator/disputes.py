@@ -16,11 +16,13 @@ Each money movement is a balance transaction listed in the dispute's
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from . import payment_objects
-from .core import EmulatorCore
+from .core import EmulatorCore, merge_metadata
 from .money import decimals
+from .wire import StripeError, check_known, invalid, text
 
 OPENING_STATUSES = ("needs_response", "warning_needs_response", "prevented")
 #: status -> the statuses the control API may move it to.
@@ -109,6 +111,53 @@ class Disputes(EmulatorCore):
                 if status == "won":
                     self._reinstate(dispute)
             return self.view(dispute)
+
+    def update_dispute(self, dispute_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        """``POST /v1/disputes/{id}``: store ``evidence`` and ``metadata``; ``submit=true``
+        sends the evidence (``needs_response`` -> ``under_review``, an inquiry to
+        ``warning_under_review``)."""
+        check_known(params, ("evidence", "metadata", "submit"))
+        evidence = params.get("evidence") or {}
+        if not isinstance(evidence, dict):
+            raise invalid("evidence", "Invalid hash")
+        submit = params.get("submit")
+        if submit not in (None, "true", "false"):
+            raise invalid("submit", f"Invalid boolean: {submit}", "parameter_invalid_boolean")
+        with self.change():
+            dispute = self._require("disputes", dispute_id)
+            fields = dispute["evidence"]
+            check_known(evidence, [key for key in fields if key != "enhanced_evidence"],
+                        "evidence")
+            values = {key: text(evidence, key, param=f"evidence[{key}]", max_length=150_000)
+                      for key in evidence}
+            if dispute["status"] not in TRANSITIONS:
+                raise StripeError(f"This dispute is already closed ({dispute['status']}).",
+                                  param="id")
+            merged = merge_metadata(dispute["metadata"], params)
+            before = copy.deepcopy(dispute)
+            fields.update(values)
+            dispute["metadata"] = merged
+            dispute["evidence_details"]["has_evidence"] = any(
+                value for key, value in fields.items() if key != "enhanced_evidence")
+            if submit == "true":
+                step = ("warning_under_review" if dispute["status"].startswith("warning_")
+                        else "under_review")
+                if dispute["status"] != step:
+                    return self.move_dispute(dispute_id, step)
+            if before != dispute:
+                self._emit("charge.dispute.updated", dispute, self._changes(before, dispute))
+            return self.view(dispute)
+
+    def accept_dispute(self, dispute_id: str) -> dict[str, Any]:
+        """``POST /v1/disputes/{id}/close``: give up; a chargeback is ``lost``, an inquiry
+        ``warning_closed``."""
+        with self.change():
+            dispute = self._require("disputes", dispute_id)
+            if dispute["status"] not in TRANSITIONS:
+                raise StripeError(f"This dispute is already closed ({dispute['status']}).",
+                                  param="id")
+            outcome = "warning_closed" if dispute["status"].startswith("warning_") else "lost"
+            return self.move_dispute(dispute_id, outcome)
 
     def close_dispute(self, dispute_id: str, outcome: str) -> dict[str, Any]:
         """Control: close a dispute as ``won`` or ``lost`` (a chargeback) or

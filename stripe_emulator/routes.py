@@ -122,6 +122,17 @@ def retrieve_dispute(dispute_id: str) -> Response:
     return retrieve("disputes", dispute_id)
 
 
+@bp.post("/disputes/<dispute_id>")
+def update_dispute(dispute_id: str) -> Response:
+    return answer(current_emulator().update_dispute(dispute_id, g.params))
+
+
+@bp.post("/disputes/<dispute_id>/close")
+def close_dispute(dispute_id: str) -> Response:
+    check_known(g.params, ())
+    return answer(current_emulator().accept_dispute(dispute_id))
+
+
 @bp.get("/disputes")
 def list_disputes() -> Response:
     return list_page("disputes", "/v1/disputes", ("charge", "payment_intent"))

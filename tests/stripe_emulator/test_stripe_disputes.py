@@ -147,3 +147,41 @@ def test_impossible_steps_are_refused(client: stripe.StripeClient,
                            json={"status": status}, timeout=10)
     assert answer.status_code == 400 and "can move to" in answer.json()["error"]
     assert client.v1.disputes.retrieve(dispute.id).status == dispute.status
+
+
+def test_evidence_submitted_through_the_api_puts_the_dispute_under_review(
+        client: stripe.StripeClient, paid_session: PaidSession, idle: Idle, receiver: Receiver,
+        endpoint: stripe.WebhookEndpoint) -> None:
+    paid_session(card="4000000000000259")
+    dispute = client.v1.disputes.list().data[0]
+    drafted = client.v1.disputes.update(dispute.id, params={
+        "evidence": {"product_description": "Five albums, downloaded twice"},
+        "metadata": {"case": "7"}})
+    assert drafted.status == "needs_response" and drafted.evidence_details.has_evidence
+    assert drafted.evidence.product_description == "Five albums, downloaded twice"
+    submitted = client.v1.disputes.update(dispute.id, params={"submit": True})
+    assert submitted.status == "under_review"
+    assert submitted.evidence_details.submission_count == 1
+    with pytest.raises(stripe.InvalidRequestError) as unknown:
+        client.v1.disputes.update(dispute.id, params={"evidence": {"nonsense": "x"}})
+    assert unknown.value.param == "evidence[nonsense]"
+    idle()
+    updated = [item.event for item in receiver.received
+               if item.event["type"] == "charge.dispute.updated"]
+    assert [sorted(e["data"]["previous_attributes"]) for e in updated] == [
+        ["evidence", "evidence_details", "metadata"], ["status"]]
+
+
+@pytest.mark.parametrize(("card", "outcome"), [("4000000000000259", "lost"),
+                                               ("4000000000001976", "warning_closed")])
+def test_closing_through_the_api_accepts_the_dispute(client: stripe.StripeClient,
+                                                     paid_session: PaidSession, card: str,
+                                                     outcome: str) -> None:
+    paid_session(card=card)
+    dispute = client.v1.disputes.list().data[0]
+    assert client.v1.disputes.close(dispute.id).status == outcome
+    with pytest.raises(stripe.InvalidRequestError) as again:
+        client.v1.disputes.close(dispute.id)
+    assert "already closed" in str(again.value)
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.disputes.update(dispute.id, params={"submit": True})
