@@ -9,6 +9,7 @@ from emulator_common import serve_until_interrupted
 
 from . import DispatchSettings, Settings, create_app
 from .emulator import DEFAULT_API_VERSION
+from .versions import KNOWN_VERSIONS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,13 +27,18 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the signing secret of the --webhook at the same position")
     parser.add_argument("--public-url", help="origin used in session URLs "
                                              "(default: the Host of the creating request)")
-    parser.add_argument("--api-version", default=DEFAULT_API_VERSION)
+    parser.add_argument("--api-version", default=DEFAULT_API_VERSION,
+                        help="the account's API version: answers without Stripe-Version and "
+                             "events are in it (default: what SDK 16.1.0 pins)")
     parser.add_argument("--retry-base-delay", type=float, default=2.0,
                         help="seconds before the first webhook retry; doubles each time")
     parser.add_argument("--max-attempts", type=int, default=8,
                         help="webhook delivery attempts per event and endpoint")
     parser.add_argument("--delivery-timeout", type=float, default=10.0,
                         help="seconds to wait for a webhook endpoint's answer")
+    parser.add_argument("--async-delay", type=float, default=3.0, metavar="SECONDS",
+                        help="seconds before a SEPA Debit payment succeeds or fails "
+                             "(emulator clock; default 3)")
     return parser
 
 
@@ -45,7 +51,12 @@ def main(argv: list[str] | None = None) -> int:
         if not secret.startswith("whsec_"):
             parser.error("a webhook secret starts with whsec_")
     secrets = args.webhook_secret + [None] * (len(args.webhook) - len(args.webhook_secret))
+    if args.api_version not in KNOWN_VERSIONS:
+        parser.error(f"--api-version: {args.api_version} is not a Stripe API version")
+    if args.async_delay < 0:
+        parser.error("--async-delay cannot be negative")
     settings = Settings(api_version=args.api_version, public_url=args.public_url,
+                        async_delay=args.async_delay,
                         dispatch=DispatchSettings(retry_base_delay=args.retry_base_delay,
                                                   max_attempts=args.max_attempts,
                                                   timeout=args.delivery_timeout))
