@@ -33,6 +33,8 @@ MASTER_PREFERENCE = ("flac", "wav", "aiff")
 #: is refused by name instead of silently missing.
 LOSSY_EXTENSIONS = (".m4a", ".aac", ".ogg", ".oga", ".opus", ".wma")
 ARTIST_MAX, ALBUM_MAX, TRACK_TITLE_MAX, GENRE_MAX = 200, 200, 300, 80
+#: The highest track number: what a file name's leading number can say, and far inside the column's range.
+TRACK_NUMBER_MAX = 9999
 UNKNOWN_ARTIST = "Unknown Artist"
 
 _LEADING_NUMBER = re.compile(r"^\s*(\d{1,4})(?!\d)")
@@ -282,6 +284,10 @@ def _track_number(tags: AudioTags) -> int:
         number = int(match.group(1))
     if number < 1:
         raise CatalogImportError(f"{tags.path}: track number {number}; numbers start at 1")
+    if number > TRACK_NUMBER_MAX:
+        raise CatalogImportError(
+            f"{tags.path}: the track number tag says {number}; track numbers go from 1 to {TRACK_NUMBER_MAX}"
+        )
     return number
 
 

@@ -24,7 +24,8 @@ AUDIO_EXTENSIONS: dict[str, str] = {
     ".mp3": "mp3", ".flac": "flac", ".wav": "wav", ".aif": "aiff", ".aiff": "aiff",
 }
 
-_NUMBER = re.compile(r"^\s*(\d+)\s*(?:/\s*\d*\s*)?$")
+# At most 30 digits: enough to report an absurd number, short of int()'s digit limit.
+_NUMBER = re.compile(r"^\s*(\d{1,30})\s*(?:/\s*\d*\s*)?$")
 _YEAR = re.compile(r"^\s*(\d{4})")
 
 # ID3 picture type 3 and FLAC picture type 3 are both "Cover (front)".
