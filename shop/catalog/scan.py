@@ -21,7 +21,8 @@ from typing import TypeVar
 
 from shop.catalog.encoding import MASTER_CONTAINERS, MasterError, MasterInfo, probe_master
 from shop.catalog.hashing import Digests, digest_file, storage_key
-from shop.catalog.tags import AUDIO_EXTENSIONS, AudioTags, UnreadableAudio, clean_text, read_tags
+from shop.catalog.tags import AUDIO_EXTENSIONS, TEXT_TAGS, AudioTags, UnreadableAudio, clean_text, read_tags
+from shop.text_safety import refusal
 
 T = TypeVar("T")
 
@@ -181,6 +182,9 @@ def scan_album(folder: Path, workdir: Path) -> ScannedAlbum:
     _check_length(folder, "artist", artist, ARTIST_MAX)
     _check_length(folder, "album title", title, ALBUM_MAX)
     _check_length(folder, "genre", genre or "", GENRE_MAX)
+    # Tags were checked as read; these may come from the folder's name.
+    _check_text(folder, "artist", artist)
+    _check_text(folder, "album title", title)
     cover = _find_cover(folder, tags, workdir, notes)
     return ScannedAlbum(folder=folder, artist=artist, title=title, genre=genre or "", year=year, cover=cover,
                         tracks=tracks, notes=notes)
@@ -205,9 +209,16 @@ def _read(path: Path) -> AudioTags:
     if kind is None:
         return AudioTags(path=path, format=path.suffix.lower().lstrip("."), duration_ms=0)
     try:
-        return read_tags(path)
+        tags = read_tags(path)
     except UnreadableAudio as exc:
         raise CatalogImportError(str(exc)) from None
+    # Refused, not stripped: the tag is wrong in the operator's files too, and a silently
+    # changed title would differ from what their other copies say.
+    for field_name, label in TEXT_TAGS.items():
+        problem = refusal(f"{label} tag", getattr(tags, field_name) or "")
+        if problem:
+            raise CatalogImportError(f"{path}: {problem}; correct the tag and import again")
+    return tags
 
 
 def _master_rank(tags: AudioTags) -> int:
@@ -250,6 +261,7 @@ def _assemble_tracks(folder: Path, files: list[AudioTags], notes: list[str]) -> 
             title = _title_from_file_name(chosen.path, number)
             titled_from_name.append(chosen.path.name)
         _check_length(chosen.path, "track title", title, TRACK_TITLE_MAX)
+        _check_text(chosen.path, "track title", title)
         info = _probe(chosen.path)
         master = ScannedMaster(tags=chosen, digests=digest_file(chosen.path), info=info)
         tracks.append(ScannedTrack(number=number, title=title, duration_ms=info.duration_ms, master=master))
@@ -366,6 +378,12 @@ def _image_extension(head: bytes) -> str | None:
 def _check_length(where: Path, what: str, value: str, limit: int) -> None:
     if len(value) > limit:
         raise CatalogImportError(f"{where}: the {what} is longer than {limit} characters: {value[:40]!r}...")
+
+
+def _check_text(where: Path, what: str, value: str) -> None:
+    problem = refusal(what, value)
+    if problem:
+        raise CatalogImportError(f"{where}: {problem} (taken from the name); rename it and import again")
 
 
 def _fold(text: str) -> str:

@@ -64,6 +64,11 @@ class AudioTags:
     picture: EmbeddedPicture | None = None
 
 
+#: The text fields of :class:`AudioTags`, and what an operator calls each.
+TEXT_TAGS = {"artist": "artist", "album_artist": "album artist", "album": "album", "title": "title",
+             "raw_number": "track number", "genre": "genre"}
+
+
 def clean_text(value: object) -> str | None:
     """NFC-normalised, stripped text, or ``None`` when empty.
 

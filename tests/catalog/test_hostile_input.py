@@ -71,3 +71,91 @@ def test_hostile_masters_are_refused_and_change_nothing(app, runner, tmp_path, p
     assert expected in result.output
     assert "Traceback" not in result.output
     assert snapshot(app) == before
+
+
+# ------------------------------------------------------------------ L9: control characters
+
+
+def _escapes_in_artist(music: Path) -> str:
+    folder = _album(music)
+    hostile.retag_flac(folder / "01 x.flac", artist=hostile.TERMINAL_ESCAPES)
+    return "01 x.flac: the artist tag holds the control or direction character U+001B (ESC)"
+
+
+def _bidi_override_in_title(music: Path) -> str:
+    folder = _album(music)
+    hostile.retag_flac(folder / "02 y.flac", title="Fog\u202egpj.exe")
+    return "02 y.flac: the title tag holds the control or direction character U+202E (RIGHT-TO-LEFT OVERRIDE)"
+
+
+def _isolate_in_id3_album(music: Path) -> str:
+    from mutagen.id3 import TALB
+
+    folder = _album(music, formats=("wav",))
+    wav = WAVE(folder / "02 y.wav")
+    wav.tags.delall("TALB")
+    wav.tags.add(TALB(encoding=3, text="B\u2067"))
+    wav.save()
+    return "02 y.wav: the album tag holds the control or direction character U+2067 (RIGHT-TO-LEFT ISOLATE)"
+
+
+def _escape_in_folder_name(music: Path) -> str:
+    # No artist or album tags: both come from the folder's name, which holds the escapes.
+    folder = write_album(music / "Evil\x1b]0;owned\x07\x1b[2J - B", "", "", ["x"], seconds=0.5)
+    for path in folder.glob("*.flac"):
+        audio = hostile.FLAC(path)
+        del audio["artist"], audio["album"]
+        audio.save()
+    return "the artist holds the control or direction character U+001B (ESC) (taken from the name)"
+
+
+TEXT: list[Callable[[Path], str]] = [
+    _escapes_in_artist, _bidi_override_in_title, _isolate_in_id3_album, _escape_in_folder_name,
+]
+
+
+@pytest.mark.parametrize("make", TEXT, ids=lambda make: make.__name__.strip("_"))
+def test_control_characters_in_tags_and_names_are_refused_and_never_printed_raw(app, runner, tmp_path, pack, make):
+    music = tmp_path / "music"
+    expected = make(music)
+    before = snapshot(app)
+
+    result = run_import(runner, music)
+
+    assert result.exit_code == 1, result.output
+    assert "import refused, nothing was changed" in result.output and expected in result.output
+    for raw in ("\x1b", "\x07", "\u202e", "\u2067"):
+        assert raw not in result.output
+    assert snapshot(app) == before
+
+
+def test_a_new_packs_title_and_blurb_are_checked(app, runner, tmp_path):
+    music = tmp_path / "music"
+    _album(music)
+
+    title = run_import(runner, music, "--title", "Autumn\r\nBcc: someone@example.net")
+    blurb = run_import(runner, music, "--blurb", "Four albums.\x1b[2J")
+
+    assert title.exit_code == blurb.exit_code == 1
+    assert "the title holds the control or direction character U+000D (CR)" in title.output
+    assert "the blurb holds the control or direction character U+001B (ESC)" in blurb.output
+    assert "\x1b" not in blurb.output
+    assert run_import(runner, music, "--blurb", "Four albums.\nTwo are new.").exit_code == 0
+
+
+def test_list_and_status_print_stored_titles_escaped(app, runner, tmp_path, pack):
+    from shop.extensions import db
+
+    # Stored before titles and tags were checked.
+    pack.title = f"Spring {hostile.TERMINAL_ESCAPES}"
+    pack.albums[0].title = "Fog\u202eevil"
+    db.session.commit()
+
+    listed = runner.invoke(args=["catalog", "list"])
+    status = runner.invoke(args=["catalog", "status"])
+
+    assert listed.exit_code == 0 and status.exit_code == 0
+    assert "Spring Evil\\x1b]0;owned\\x07\\x1b[2J" in listed.output
+    assert "Spring Evil\\x1b]0;owned\\x07" in status.output
+    for output in (listed.output, status.output):
+        assert "\x1b" not in output and "\x07" not in output and "\u202e" not in output
