@@ -31,10 +31,10 @@ from werkzeug.formparser import FormDataParser
 
 from shop.admin import audit
 from shop.admin.models import Operator
+from shop.catalog.covers import COVER_EXTENSIONS
 from shop.catalog.importer import CatalogImportError, import_albums
 from shop.catalog.jobs import enqueue_tracks
 from shop.catalog.pack_settings import PackSettings
-from shop.catalog.scan import COVER_EXTENSIONS
 from shop.models import Pack
 
 #: Form fields and file parts one upload may have (an album of a few hundred tracks fits).

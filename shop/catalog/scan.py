@@ -11,7 +11,6 @@ lossy is refused.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from shop.catalog.covers import CoverError, ScannedCover, find_cover
 from shop.catalog.encoding import MASTER_CONTAINERS, MasterError, MasterInfo, probe_master
 from shop.catalog.hashing import Digests, digest_file, storage_key
 from shop.catalog.tags import AUDIO_EXTENSIONS, TEXT_TAGS, AudioTags, UnreadableAudio, clean_text, read_tags
@@ -26,8 +26,6 @@ from shop.text_safety import refusal
 
 T = TypeVar("T")
 
-COVER_NAMES = ("cover", "folder")
-COVER_EXTENSIONS = (".jpg", ".jpeg", ".png")
 #: Masters, in the order one is preferred when a track comes in several.
 MASTER_PREFERENCE = ("flac", "wav", "aiff")
 #: Lossy files an operator may leave in a folder: noticed, so a track that is only lossy
@@ -72,18 +70,6 @@ class ScannedMaster:
         channels = {1: "mono", 2: "stereo"}.get(self.info.channels, f"{self.info.channels} channels")
         return (f"{MASTER_CONTAINERS[self.info.container]} {self.info.bit_depth}-bit "
                 f"{self.info.sample_rate / 1000:g} kHz {channels}")
-
-
-@dataclass(frozen=True)
-class ScannedCover:
-    path: Path
-    source: str
-    extension: str
-    digests: Digests
-
-    @property
-    def key(self) -> str:
-        return storage_key("covers", self.digests.sha256, self.extension)
 
 
 @dataclass
@@ -185,7 +171,10 @@ def scan_album(folder: Path, workdir: Path) -> ScannedAlbum:
     # Tags were checked as read; these may come from the folder's name.
     _check_text(folder, "artist", artist)
     _check_text(folder, "album title", title)
-    cover = _find_cover(folder, tags, workdir, notes)
+    try:
+        cover = find_cover(folder, tags, workdir, notes)
+    except CoverError as exc:
+        raise CatalogImportError(str(exc)) from None
     return ScannedAlbum(folder=folder, artist=artist, title=title, genre=genre or "", year=year, cover=cover,
                         tracks=tracks, notes=notes)
 
@@ -338,41 +327,6 @@ def _most_common(what: str, values: Iterable[T | None], notes: list[str]) -> T |
     if len(ranked) > 1:
         notes.append(f"files disagree on the {what} ({', '.join(repr(v) for v, _ in ranked)}): used {ranked[0][0]!r}")
     return ranked[0][0]
-
-
-def _find_cover(folder: Path, tags: list[AudioTags], workdir: Path, notes: list[str]) -> ScannedCover | None:
-    by_name = {p.name.lower(): p for p in folder.iterdir() if p.is_file()}
-    for stem in COVER_NAMES:
-        for ext in COVER_EXTENSIONS:
-            path = by_name.get(stem + ext)
-            if path is not None:
-                with open(path, "rb") as fh:
-                    head = fh.read(16)
-                extension = _image_extension(head)
-                if extension is None:
-                    raise CatalogImportError(f"{path}: not a JPEG or PNG image")
-                return ScannedCover(path=path, source=path.name, extension=extension, digests=digest_file(path))
-
-    for file in tags:
-        picture = file.picture
-        extension = _image_extension(picture.data[:16]) if picture else None
-        if picture is not None and extension is not None:
-            # Named by content so two albums' embedded covers never collide in the workdir.
-            path = workdir / f"{hashlib.sha256(picture.data).hexdigest()}.{extension}"
-            path.write_bytes(picture.data)
-            notes.append(f"no cover file: used the art embedded in {file.path.name}")
-            return ScannedCover(path=path, source=f"embedded in {file.path.name}", extension=extension,
-                                digests=digest_file(path))
-    notes.append("no cover image (cover.jpg/png, folder.jpg/png or embedded art)")
-    return None
-
-
-def _image_extension(head: bytes) -> str | None:
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpg"
-    return None
 
 
 def _check_length(where: Path, what: str, value: str, limit: int) -> None:

@@ -3,6 +3,7 @@ the file and says why, with nothing written (no rows, no blobs in media storage)
 
 from __future__ import annotations
 
+import hashlib
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -11,8 +12,10 @@ import pytest
 from mutagen.id3 import TRCK
 from mutagen.wave import WAVE
 
+from shop.catalog.jobs import MAX_ATTEMPTS, encode_now, waiting_track_ids
 from shop.extensions import db
 from shop.models import Album, Pack, Track
+from tests import factories
 from tests.admin.conftest import audit_rows
 from tests.admin.test_packs import album_files, pack_form, upload
 from tests.catalog import hostile
@@ -147,3 +150,78 @@ def test_hostile_uploads_are_refused_by_name_and_change_nothing(app, admin_clien
     assert db.session.scalar(db.select(db.func.count(Track.id))) == 0
     assert storage_files(app) == before == {}
     assert audit_rows()[-1].action in ("pack.upload.refused", "pack_upload.attempt")
+
+
+# ------------------------------------------------------------------ L8: covers
+
+
+@pytest.mark.parametrize("cover_name, cover, expected", [
+    ("cover.png", hostile.padded(hostile.noise_image(64, 64), 17 * 1024 * 1024),
+     "cover.png: the image is 17.0 MB; a cover may have at most 10.0 MB"),
+    ("cover.png", hostile.png_of_zeros(40_000, 40_000), "cover.png: the image has more than 40 megapixels"),
+    ("cover.jpg", hostile.truncated(hostile.noise_image(300, 300, "JPEG"), 0.3),
+     "cover.jpg: the image cannot be decoded"),
+], ids=["17-MiB-padded-png", "gigapixel-png", "truncated-jpeg"])
+def test_hostile_covers_are_refused_by_name(app, admin_client, new_pack, tmp_path, cover_name, cover, expected):
+    folder = _album(tmp_path, cover=False)
+    (folder / cover_name).write_bytes(cover)
+
+    response = upload(admin_client, new_pack.id, [("album.zip", _zipped(folder))])
+
+    assert response.status_code == 400, response.data
+    assert expected in response.get_json()["error"]
+    assert db.session.scalar(db.select(db.func.count(Album.id))) == 0 and storage_files(app) == {}
+
+
+def _fail_every_encode_with_the_cover(app, album: Album, cover: bytes) -> None:
+    """Give ``album`` a cover no encoder can embed, as imports before covers were decoded
+    could store one, and run its encodes for real until they have all failed.
+
+    (The review's 17 MiB PNG fails them too, but only after minutes of tagging each Opus
+    file with it; a GIF fails at once.)"""
+    key, digests = factories.store_blob(app, cover, "covers", "png")
+    album.cover_key, album.cover_size = key, digests.size
+    album.cover_crc32, album.cover_sha256 = digests.crc32, digests.sha256
+    db.session.commit()
+    for _ in range(MAX_ATTEMPTS):
+        encode_now(waiting_track_ids(pack_id=album.pack_id), workers=1)
+    db.session.expire_all()
+    assert {e.status for t in album.tracks for e in t.encodes} >= {"failed"}
+    assert not any(t.files for t in album.tracks)
+
+
+def test_a_reupload_replaces_the_cover_of_an_album_whose_encodes_failed(app, admin_client, new_pack, tmp_path):
+    folder = _album(tmp_path)
+    assert upload(admin_client, new_pack.id, album_files(folder)).status_code == 200
+    album = db.session.scalar(db.select(Album))
+    _fail_every_encode_with_the_cover(app, album, hostile.noise_image(64, 64, "GIF"))
+    progress = admin_client.get(f"/admin/packs/{new_pack.id}/progress").get_json()
+    assert progress["albums"][0]["state"] == "failed"
+    assert any("fix the master and upload it again" in gap for gap in progress["missing"])
+
+    again = upload(admin_client, new_pack.id, album_files(folder))
+
+    assert again.status_code == 200, again.data
+    answer = again.get_json()
+    assert answer["albums"][0]["status"] == "extended" and answer["tracks_to_encode"] == 2
+    assert any("replaces the one whose encodes failed" in note for note in answer["albums"][0]["notes"])
+    db.session.expire_all()
+    stored = (Path(app.config["MEDIA_ROOT"]) / album.cover_key).read_bytes()
+    assert len(stored) < 64 * 1024 and album.cover_sha256 == hashlib.sha256(stored).hexdigest()
+    assert {(e.status, e.attempts) for t in album.tracks for e in t.encodes} == {("pending", 0)}
+    summary = encode_now(waiting_track_ids(pack_id=new_pack.id), workers=1)
+    assert not summary.failures
+    progress = admin_client.get(f"/admin/packs/{new_pack.id}/progress").get_json()
+    assert progress["albums"][0]["state"] in ("encoded", "ready") and progress["missing"] == []
+
+
+def test_the_cover_of_an_album_with_buyer_files_stays(app, admin_client, new_pack, tmp_path):
+    folder = _album(tmp_path)
+    assert upload(admin_client, new_pack.id, album_files(folder)).status_code == 200
+    assert not encode_now(waiting_track_ids(pack_id=new_pack.id), workers=1).failures
+    (folder / "cover.png").write_bytes(hostile.noise_image(32, 32, seed=9))
+
+    response = upload(admin_client, new_pack.id, album_files(folder))
+
+    assert response.status_code == 400
+    assert "the cover (cover.png) differs from the one in the catalog" in response.get_json()["error"]

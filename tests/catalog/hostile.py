@@ -10,9 +10,12 @@ from __future__ import annotations
 import io
 import struct
 import zipfile
+import zlib
 from pathlib import Path
 
+import numpy as np
 from mutagen.flac import FLAC
+from PIL import Image
 
 #: What an attacker's tag could send to an operator's terminal: a window title, a screen
 #: clear and a hyperlink (OSC 0, CSI 2J, OSC 8).
@@ -105,3 +108,43 @@ def retag_flac(path: Path, **tags: str) -> Path:
         audio[key] = value
     audio.save()
     return path
+
+
+# ------------------------------------------------------------------------------ covers
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def png_of_zeros(width: int, height: int, rows_per_block: int = 100) -> bytes:
+    """A valid all-black greyscale PNG of ``width`` × ``height``: a decompression bomb when
+    large (40000 × 40000 is 1.6 gigapixels in about 1.6 MB).
+
+    Deflate output after a full flush does not depend on what came before, so one block of
+    ``rows_per_block`` zero rows is compressed once and repeated; the Adler-32 of n zero
+    bytes is (n mod 65521) << 16 | 1.
+    """
+    assert height % rows_per_block == 0
+    block = bytes((width + 1) * rows_per_block)  # each row: filter type 0, then its pixels
+    compressor = zlib.compressobj(9)
+    first = compressor.compress(block) + compressor.flush(zlib.Z_FULL_FLUSH)
+    again = compressor.compress(block) + compressor.flush(zlib.Z_FULL_FLUSH)
+    assert again == first[2:]  # the same bytes, without the 2-byte zlib header
+    total = (width + 1) * height
+    stream = first + again * (height // rows_per_block - 1) + b"\x03\x00" + struct.pack(">I", (total % 65521) << 16 | 1)
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", stream) + _png_chunk(b"IEND", b"")
+
+
+def noise_image(width: int, height: int, kind: str = "PNG", seed: int = 0) -> bytes:
+    """A real photo-like (noisy) RGB image, encoded by Pillow."""
+    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels, "RGB").save(out, kind)
+    return out.getvalue()
+
+
+def padded(image: bytes, extra: int) -> bytes:
+    """A valid image followed by ``extra`` zero bytes, which decoders ignore."""
+    return image + bytes(extra)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from mutagen.id3 import TRCK
 from mutagen.wave import WAVE
+from PIL import Image
 
 from tests.catalog import hostile
 from tests.catalog.audio import write_album
@@ -159,3 +160,94 @@ def test_list_and_status_print_stored_titles_escaped(app, runner, tmp_path, pack
     assert "Spring Evil\\x1b]0;owned\\x07" in status.output
     for output in (listed.output, status.output):
         assert "\x1b" not in output and "\x07" not in output and "\u202e" not in output
+
+
+# ------------------------------------------------------------------ L8: covers
+
+
+def _album_with_cover(music: Path, name: str, data: bytes) -> Path:
+    folder = write_album(music / "A - B", "A", "B", ["x"], seconds=0.5, cover=False)
+    (folder / name).write_bytes(data)
+    return folder
+
+
+def _padded_cover(music: Path) -> str:
+    # The review's first cover: a valid PNG with 17 MiB behind it (a FLAC picture holds 16 MiB).
+    _album_with_cover(music, "cover.png", hostile.padded(hostile.noise_image(64, 64), 17 * 1024 * 1024))
+    return "cover.png: the image is 17.0 MB; a cover may have at most 10.0 MB"
+
+
+def _gigapixel_cover(music: Path) -> str:
+    _album_with_cover(music, "cover.png", hostile.png_of_zeros(40_000, 40_000))
+    return "cover.png: the image has more than 40 megapixels"
+
+
+def _over_the_pixel_cap(music: Path) -> str:
+    _album_with_cover(music, "folder.png", hostile.png_of_zeros(8000, 6000))
+    return "folder.png: the image is 8000 × 6000 pixels; a cover may have at most 40 megapixels"
+
+
+def _truncated_png(music: Path) -> str:
+    _album_with_cover(music, "cover.png", hostile.truncated(hostile.noise_image(400, 400), 0.6))
+    return "cover.png: the image cannot be decoded (image file is truncated"
+
+
+def _truncated_jpeg(music: Path) -> str:
+    _album_with_cover(music, "cover.jpg", hostile.truncated(hostile.noise_image(400, 400, "JPEG"), 0.3))
+    return "cover.jpg: the image cannot be decoded (image file is truncated"
+
+
+def _gif_named_jpeg(music: Path) -> str:
+    _album_with_cover(music, "cover.jpg", hostile.noise_image(16, 16, "GIF"))
+    return "cover.jpg: not a JPEG or PNG image"
+
+
+def _bomb_embedded(music: Path) -> str:
+    folder = write_album(music / "A - B", "A", "B", ["x"], seconds=0.5, cover=False)
+    from mutagen.flac import Picture
+
+    audio = hostile.FLAC(folder / "01 x.flac")
+    picture = Picture()
+    picture.type, picture.mime, picture.data = 3, "image/png", hostile.png_of_zeros(8000, 6000)
+    audio.add_picture(picture)
+    audio.save()
+    return "01 x.flac: its embedded cover art: the image is 8000 × 6000 pixels"
+
+
+COVERS: list[Callable[[Path], str]] = [
+    _padded_cover, _gigapixel_cover, _over_the_pixel_cap, _truncated_png, _truncated_jpeg, _gif_named_jpeg,
+    _bomb_embedded,
+]
+
+
+@pytest.mark.parametrize("make", COVERS, ids=lambda make: make.__name__.strip("_"))
+def test_hostile_covers_are_refused_and_change_nothing(app, runner, tmp_path, pack, make):
+    music = tmp_path / "music"
+    expected = make(music)
+    before = snapshot(app)
+
+    result = run_import(runner, music)
+
+    assert result.exit_code == 1, result.output
+    assert "import refused, nothing was changed" in result.output and expected in result.output
+    assert snapshot(app) == before
+
+
+def test_a_large_cover_is_stored_bounded_and_reimports_unchanged(app, runner, tmp_path):
+    from shop.catalog.covers import MAX_SIDE
+    from tests.catalog.test_import import get_pack
+
+    music = tmp_path / "music"
+    _album_with_cover(music, "cover.jpg", hostile.noise_image(3000, 2000, "JPEG"))
+
+    assert run_import(runner, music).exit_code == 0
+    [album] = get_pack().albums
+    stored = Path(app.config["MEDIA_ROOT"]) / album.cover_key
+    with Image.open(stored) as image:
+        assert (image.format, image.size) == ("JPEG", (MAX_SIDE, 800))
+    assert album.cover_key.endswith(".jpg") and album.cover_size == stored.stat().st_size < 1024 * 1024
+
+    before = snapshot(app)
+    again = run_import(runner, music)
+    assert again.exit_code == 0 and "Nothing changed" in again.output
+    assert snapshot(app) == before
