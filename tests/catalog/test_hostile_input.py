@@ -251,3 +251,24 @@ def test_a_large_cover_is_stored_bounded_and_reimports_unchanged(app, runner, tm
     again = run_import(runner, music)
     assert again.exit_code == 0 and "Nothing changed" in again.output
     assert snapshot(app) == before
+
+
+def test_a_cover_imported_raw_before_covers_were_reencoded_still_matches(app, runner, tmp_path):
+    import hashlib
+
+    from shop.extensions import db
+    from tests.catalog.test_import import get_pack
+
+    music = tmp_path / "music"
+    folder = _album_with_cover(music, "cover.png", hostile.noise_image(64, 64))
+    assert run_import(runner, music).exit_code == 0
+    # As an import before this change stored it: the operator's own bytes and their digest.
+    [album] = get_pack().albums
+    album.cover_sha256 = hashlib.sha256((folder / "cover.png").read_bytes()).hexdigest()
+    db.session.commit()
+    before = snapshot(app)
+
+    again = run_import(runner, music)
+
+    assert again.exit_code == 0 and "Nothing changed" in again.output, again.output
+    assert snapshot(app) == before
