@@ -121,7 +121,8 @@ def prepare_cover(data: bytes) -> PreparedCover:
     try:
         with Image.open(io.BytesIO(data), formats=list(_KINDS)) as image:
             _check_pixels(*image.size)
-            kind = str(image.format)
+            # A camera's JPEG may open as MPO (several pictures in one JPEG): its first is the cover.
+            kind = "PNG" if image.format == "PNG" else "JPEG"
             image.load()
             icc = image.info.get("icc_profile")
             upright = ImageOps.exif_transpose(image)

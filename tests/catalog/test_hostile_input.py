@@ -272,3 +272,23 @@ def test_a_cover_imported_raw_before_covers_were_reencoded_still_matches(app, ru
 
     assert again.exit_code == 0 and "Nothing changed" in again.output, again.output
     assert snapshot(app) == before
+
+
+def test_a_multi_picture_jpeg_from_a_camera_is_a_jpeg_cover(app, runner, tmp_path):
+    """Pillow opens a JPEG with several pictures (MPO) as its own kind; the first picture is the cover."""
+    import io
+
+    from tests.catalog.test_import import get_pack
+
+    first, second = Image.new("RGB", (64, 48), "red"), Image.new("RGB", (64, 48), "blue")
+    buffer = io.BytesIO()
+    first.save(buffer, "MPO", save_all=True, append_images=[second])
+    music = tmp_path / "music"
+    _album_with_cover(music, "cover.jpg", buffer.getvalue())
+
+    result = run_import(runner, music)
+
+    assert result.exit_code == 0, result.output
+    [album] = get_pack().albums
+    with Image.open(Path(app.config["MEDIA_ROOT"]) / album.cover_key) as stored:
+        assert (stored.format, stored.size) == ("JPEG", (64, 48))
