@@ -13,22 +13,40 @@ import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from flask import current_app
+from flask import current_app, render_template
+
+from shop.text_safety import for_header
 
 log = logging.getLogger(__name__)
 
 
 class MailError(RuntimeError):
-    pass
+    """A mail that could not be built or sent; callers treat both alike (log, carry on)."""
+
+
+def compose(to: str, subject: str, template: str, **context: Any) -> EmailMessage:
+    """Render ``template + ".txt"`` and ``template + ".html"`` with ``context`` and build the mail.
+
+    :raises MailError: for anything that goes wrong while building it (a template error, a
+        header that cannot be encoded, ...): a mail that cannot be built is a mail that was
+        not sent, never a failed payment or page.
+    """
+    try:
+        return build_message(to=to, subject=subject, text=render_template(f"{template}.txt", **context),
+                             html=render_template(f"{template}.html", **context))
+    except Exception as exc:
+        raise MailError(f"could not build the mail {template!r}: {exc.__class__.__name__}: {exc}") from exc
 
 
 def build_message(to: str, subject: str, text: str, html: str | None = None) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = current_app.config["MAIL_FROM"]
     msg["To"] = to
-    msg["Subject"] = subject
+    # A title typed or stored with a line break or an escape stays on one line.
+    msg["Subject"] = for_header(subject)
     msg["Date"] = formatdate(localtime=False, usegmt=True)
     msg["Message-ID"] = make_msgid(domain="shop.local")
     msg.set_content(text)
@@ -40,15 +58,23 @@ def build_message(to: str, subject: str, text: str, html: str | None = None) -> 
 def send(msg: EmailMessage) -> None:
     """Deliver ``msg``. Logs where it went, never its body (it holds secret links).
 
-    :raises MailError: when the SMTP server cannot be reached or refuses the message.
+    :raises MailError: when the SMTP server cannot be reached or refuses the message, the
+        outbox cannot be written, or the message cannot be serialised.
     """
     url = current_app.config.get("MAIL_URL")
-    if url:
-        _send_smtp(url, msg)
-        log.info("mail %s sent over SMTP to %s", msg["Message-ID"], msg["To"])
-    else:
-        path = _write_outbox(Path(current_app.config["OUTBOX_DIR"]), msg)
-        log.info("mail %s written to %s", msg["Message-ID"], path)
+    try:
+        if url:
+            _send_smtp(url, msg)
+            log.info("mail %s sent over SMTP to %s", msg["Message-ID"], msg["To"])
+        else:
+            path = _write_outbox(Path(current_app.config["OUTBOX_DIR"]), msg)
+            log.info("mail %s written to %s", msg["Message-ID"], path)
+    except MailError:
+        raise
+    except Exception as exc:
+        # Serialising happens only now (a header that cannot be encoded), or the outbox is
+        # not writable: the mail was not sent, like any other refusal.
+        raise MailError(f"could not send mail {msg['Message-ID']}: {exc.__class__.__name__}") from exc
 
 
 def _send_smtp(url: str, msg: EmailMessage) -> None:

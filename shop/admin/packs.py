@@ -30,6 +30,7 @@ from shop.dropbox.models import AlbumFolderRef
 from shop.extensions import db
 from shop.formats import FORMATS_BY_ID
 from shop.models import PREVIEW, Album, Encode, EncodeStatus, Order, Pack, Track, TrackFile, utcnow
+from shop.text_safety import refusal
 
 FIELDS = ("title", "slug", "blurb", "starts_at", "ends_at", "currency", "min_price", "suggested_price")
 BLURB_MAX = 2000
@@ -118,6 +119,10 @@ def parse_form(values: dict[str, str], existing: Pack | None = None, now: dateti
         errors["blurb"] = f"the blurb is at most {BLURB_MAX} characters"
     if not text["title"]:
         errors["title"] = "a title is required"
+    for name, multiline in (("title", False), ("blurb", True)):
+        problem = refusal(name, text[name], multiline=multiline)
+        if problem:
+            errors[name] = f"{problem}; type it again without it"
 
     settings = PackSettings(slug=slug, title=text["title"] or None, blurb=text["blurb"], starts_at=starts,
                             min_price_cents=minimum, suggested_price_cents=suggested, currency=currency)

@@ -14,11 +14,13 @@ storage, so the encoding that follows runs on any worker (queue ``encoding``).
 
 from __future__ import annotations
 
+import lzma
 import re
 import shutil
 import stat
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,10 +30,10 @@ from typing import Any
 from shop.admin import audit
 from shop.admin.models import Operator
 from shop.admin.multipart import Received
+from shop.catalog.covers import COVER_EXTENSIONS
 from shop.catalog.importer import CatalogImportError, import_albums
 from shop.catalog.jobs import enqueue_tracks
 from shop.catalog.pack_settings import PackSettings
-from shop.catalog.scan import COVER_EXTENSIONS
 from shop.models import Pack
 
 MAX_ZIP_MEMBERS = 1000
@@ -39,6 +41,12 @@ NAME_MAX = 200
 #: Loose files an upload may hold: masters and a cover (the importer refuses lossy-only tracks by name).
 ACCEPTED = (".flac", ".wav", ".aif", ".aiff", ".mp3", *COVER_EXTENSIONS)
 COPY_CHUNK = 1024 * 1024
+#: Compression methods Python's zipfile unpacks; others (Deflate64 from Windows' and 7-Zip's
+#: large archives, PPMd, AES...) are refused by name before anything is unpacked.
+ZIP_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "Deflate", zipfile.ZIP_BZIP2: "BZIP2",
+               zipfile.ZIP_LZMA: "LZMA"}
+ZIP_METHOD_NAMES = {9: "Deflate64", 10: "PKWARE DCL Implode", 93: "Zstandard", 95: "XZ", 98: "PPMd",
+                    99: "AES encryption"}
 
 
 class UploadError(ValueError):
@@ -106,6 +114,14 @@ def _member_path(info: zipfile.ZipInfo) -> PurePosixPath | None:
         return None
     if any(len(part) > NAME_MAX for part in path.parts) or "\x00" in name:
         raise UploadError(f"the zip member {info.filename!r} has an unusable name")
+    if info.flag_bits & 0x1:
+        raise UploadError(f"the zip member {info.filename!r} is encrypted; send a zip without a password")
+    if info.compress_type not in ZIP_METHODS:
+        method = ZIP_METHOD_NAMES.get(info.compress_type, "unknown")
+        raise UploadError(
+            f"the zip member {info.filename!r} uses compression method {info.compress_type} ({method}), "
+            "which the store cannot unpack; make the zip again with ordinary (Deflate) compression"
+        )
     return path
 
 
@@ -113,7 +129,8 @@ def unpack(archive: Path, into: Path, max_bytes: int) -> None:
     """Unpack a zip member by member into ``into``.
 
     :raises UploadError: for a file that is no zip, more than :data:`MAX_ZIP_MEMBERS` members,
-        a path outside ``into``, a link, or more than ``max_bytes`` uncompressed.
+        a path outside ``into``, a link, an encrypted member, a compression method zipfile
+        cannot unpack, a corrupt or truncated member, or more than ``max_bytes`` uncompressed.
     """
     try:
         with zipfile.ZipFile(archive) as zipped:
@@ -129,13 +146,34 @@ def unpack(archive: Path, into: Path, max_bytes: int) -> None:
                 if not target.resolve().is_relative_to(root):
                     raise UploadError(f"the zip member {info.filename!r} points outside the album")
                 target.parent.mkdir(parents=True, exist_ok=True)
-                # ZipExtFile stops at the member's declared size and checks its CRC.
-                with zipped.open(info) as source, target.open("xb") as sink:
-                    shutil.copyfileobj(source, sink, COPY_CHUNK)
+                _extract(zipped, info, target)
     except zipfile.BadZipFile as exc:
         raise UploadError(f"the zip cannot be read: {exc}") from None
-    except FileExistsError as exc:
-        raise UploadError(f"the zip holds {Path(exc.filename or '').name} twice") from None
+
+
+def _extract(zipped: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> None:
+    """One member to ``target``; what a damaged member raises becomes an UploadError naming it."""
+    member = repr(info.filename)
+    try:
+        # ZipExtFile stops at the member's declared size and checks its CRC.
+        with zipped.open(info) as source, target.open("xb") as sink:
+            shutil.copyfileobj(source, sink, COPY_CHUNK)
+    except FileExistsError:
+        raise UploadError(f"the zip holds {target.name} twice") from None
+    except (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError) as exc:
+        raise UploadError(f"the zip member {member} is corrupt or truncated ({_reason(exc)})") from None
+    except (RuntimeError, NotImplementedError) as exc:
+        # zipfile's own refusals (encryption, a method) of what _member_path let through.
+        raise UploadError(f"the zip member {member} cannot be unpacked ({_reason(exc)})") from None
+    except OSError as exc:
+        if exc.errno is not None:
+            raise  # this host's disk, not the zip
+        # bz2 says "Invalid data stream" with a bare OSError.
+        raise UploadError(f"the zip member {member} is corrupt ({_reason(exc)})") from None
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
 
 
 def without_server_paths(message: str, folder: Path) -> str:

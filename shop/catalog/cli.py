@@ -32,10 +32,21 @@ from shop.extensions import db
 from shop.formats import FORMATS_BY_ID
 from shop.formatting import filesize, money
 from shop.models import FORMATS, PREVIEW, Album, Encode, EncodeStatus, Pack, Track, TrackFile, utcnow
+from shop.text_safety import for_terminal
 
 catalog_cli = AppGroup("catalog", help="Import albums, encode them, create the demo pack, list packs.")
 
 T = TypeVar("T")
+
+
+def _echo(text: str) -> None:
+    """Every line this group prints holds names from files' tags and names: escaped, so a
+    tag cannot drive the operator's terminal (escape sequences, bidi overrides)."""
+    click.echo(for_terminal(text, lines=True))
+
+
+def _refused(what: str, exc: Exception) -> click.ClickException:
+    return click.ClickException(for_terminal(f"{what} refused, nothing was changed.\n{exc}", lines=True))
 
 
 def _parsed(parse: Callable[[str], T]) -> Callable[[click.Context, click.Parameter, str | None], T | None]:
@@ -99,9 +110,9 @@ def import_command(
         currency=currency.upper() if currency else None,
     )
     try:
-        report = import_albums(directory, settings, echo=click.echo)
+        report = import_albums(directory, settings, echo=_echo)
     except CatalogImportError as exc:
-        raise click.ClickException(f"import refused, nothing was changed.\n{exc}") from None
+        raise _refused("import", exc) from None
     _print_report(report)
     _encode_or_enqueue(report.encode_track_ids, sync, workers)
 
@@ -114,22 +125,22 @@ def _encode_or_enqueue(track_ids: list[int], sync: bool, workers: int | None) ->
         return
     result = enqueue_tracks(track_ids)
     if result.unavailable is not None:
-        click.echo(
+        _echo(
             f"The queue is not available ({result.unavailable}): {len(track_ids)} track(s) wait to be encoded. "
             "Start `flask worker` (it picks them up) or run `flask catalog encode --sync`."
         )
     else:
-        click.echo(f"Queued {len(track_ids)} track(s) for encoding (queue 'encoding'); "
+        _echo(f"Queued {len(track_ids)} track(s) for encoding (queue 'encoding'); "
                    "follow them with `flask catalog status`.")
 
 
 def _encode_here(track_ids: list[int], workers: int | None) -> None:
     workers = workers or default_workers()
-    click.echo(f"Encoding {len(track_ids)} track(s) in {min(workers, len(track_ids))} process(es) ...")
-    summary = encode_now(track_ids, workers=workers, echo=click.echo)
-    click.echo(f"Encoded {summary.files} file(s) of {summary.tracks} track(s); {len(summary.failures)} failed.")
+    _echo(f"Encoding {len(track_ids)} track(s) in {min(workers, len(track_ids))} process(es) ...")
+    summary = encode_now(track_ids, workers=workers, echo=_echo)
+    _echo(f"Encoded {summary.files} file(s) of {summary.tracks} track(s); {len(summary.failures)} failed.")
     if summary.failures:
-        raise click.ClickException("some encodes failed:\n" + "\n".join(summary.failures))
+        raise click.ClickException(for_terminal("some encodes failed:\n" + "\n".join(summary.failures), lines=True))
 
 
 @catalog_cli.command("encode")
@@ -146,7 +157,7 @@ def encode_command(slug: str | None, sync: bool, workers: int | None) -> None:
             raise click.ClickException(f"no pack {slug!r}")
     track_ids = waiting_track_ids(pack_id=pack_id, include_failed=True)
     if not track_ids:
-        click.echo("Nothing to encode: every track's files are done.")
+        _echo("Nothing to encode: every track's files are done.")
         return
     _encode_or_enqueue(track_ids, sync, workers)
 
@@ -181,7 +192,7 @@ def status_command(slug: str | None) -> None:
             state = "being prepared: not on sale until every file is encoded"
         else:
             state = "all files encoded"
-        click.echo(f"{pack.slug}  {pack.title}: {_plural(tracks, 'track')}, {state}")
+        _echo(f"{pack.slug}  {pack.title}: {_plural(tracks, 'track')}, {state}")
         for fmt in ENCODE_FORMATS:
             per = counts.get(fmt)
             if not per:
@@ -189,7 +200,7 @@ def status_command(slug: str | None) -> None:
             label = "preview" if fmt == PREVIEW else FORMATS_BY_ID[fmt].label
             done = per.get(EncodeStatus.DONE.value, 0)
             extra = ", ".join(f"{per[st]} {st}" for st in ("running", "pending", "failed") if per.get(st))
-            click.echo(f"    {label:<8} {done}/{sum(per.values())} done" + (f" ({extra})" if extra else ""))
+            _echo(f"    {label:<8} {done}/{sum(per.values())} done" + (f" ({extra})" if extra else ""))
         failures = db.session.execute(
             select(Track.number, Track.title, Album.title, Encode.format, Encode.error, Encode.attempts)
             .join(Track, Track.id == Encode.track_id).join(Album, Album.id == Track.album_id)
@@ -197,9 +208,9 @@ def status_command(slug: str | None) -> None:
             .order_by(Album.position, Track.number, Encode.format)
         ).tuples().all()
         for number, title, album_title, fmt, error, attempts in failures:
-            click.echo(f"    FAILED {album_title} #{number} {title!r} {fmt} (attempt {attempts}): {error}")
+            _echo(f"    FAILED {album_title} #{number} {title!r} {fmt} (attempt {attempts}): {error}")
         if failures:
-            click.echo("    Fix the master and re-import it, or retry with `flask catalog encode`.")
+            _echo("    Fix the master and re-import it, or retry with `flask catalog encode`.")
 
 
 @catalog_cli.command("demo")
@@ -213,23 +224,23 @@ def demo_command(slug: str) -> None:
     from shop.catalog.demo import create_demo_pack
 
     try:
-        report = create_demo_pack(slug, echo=click.echo)
+        report = create_demo_pack(slug, echo=_echo)
     except CatalogImportError as exc:
-        raise click.ClickException(f"demo refused, nothing was changed.\n{exc}") from None
+        raise _refused("demo", exc) from None
     _print_report(report)
 
 
 def _print_report(report: ImportReport) -> None:
     for note in report.notes:
-        click.echo(f"note: {note}")
+        _echo(f"note: {note}")
     for album in report.albums:
         detail = (
             f"{album.tracks_added} tracks, {album.masters_added} masters added"
             if album.status != "unchanged"
             else f"{album.tracks_unchanged} tracks, {album.masters_unchanged} masters already there"
         )
-        click.echo(f"  {album.status:<9}  {album.label} ({detail})")
-    click.echo(report.summary())
+        _echo(f"  {album.status:<9}  {album.label} ({detail})")
+    _echo(report.summary())
 
 
 @catalog_cli.command("list")
@@ -238,7 +249,7 @@ def list_command() -> None:
     (paid, refunded, disputed, net and average as :mod:`shop.accounting` defines them)."""
     packs = db.session.scalars(select(Pack).order_by(Pack.starts_at, Pack.slug)).all()
     if not packs:
-        click.echo("No packs yet. Add one with `flask catalog import DIR --pack SLUG` or `flask catalog demo`.")
+        _echo("No packs yet. Add one with `flask catalog import DIR --pack SLUG` or `flask catalog demo`.")
         return
 
     album_counts = select(Album.pack_id, func.count(Album.id)).group_by(Album.pack_id)
@@ -269,13 +280,13 @@ def list_command() -> None:
         formats = ", ".join(
             f"{FORMATS_BY_ID[fmt].label} {filesize(per_format[fmt])}" for fmt in FORMATS if fmt in per_format
         )
-        click.echo(f"{pack.slug}  {pack.title}")
-        click.echo(
+        _echo(f"{pack.slug}  {pack.title}")
+        _echo(
             f"    {status:<9} {pack.starts_at:%Y-%m-%d %H:%M} to {pack.ends_at:%Y-%m-%d %H:%M} UTC, "
             f"from {money(pack.min_price_cents, pack.currency)} "
             f"(suggested {money(pack.suggested_price_cents, pack.currency)})"
         )
-        click.echo(
+        _echo(
             f"    {_plural(albums.get(pack.id, 0), 'album')}, {_plural(tracks.get(pack.id, 0), 'track')}"
             + (f"; {formats}" if formats else "; no files")
         )

@@ -249,10 +249,17 @@ def _read_header(path: Path) -> MasterInfo:
         if not container.streams.audio:
             raise MasterError(path, "no audio stream")
         stream = container.streams.audio[0]
-        codec = stream.codec_context.name
+        context = stream.codec_context
+        if context is None:
+            # FFmpeg found no decoder for what the header declares (a WAV format tag it does
+            # not know, 0 bits per sample, ...), so there is no codec to describe.
+            raise MasterError(path, "the header declares no audio codec the store can decode "
+                                    "(unknown format tag or 0 bits per sample); export it again as "
+                                    "16 or 24 bit PCM")
+        codec = context.name
         demuxer = container.format.name
-        rate = stream.codec_context.sample_rate
-        channels = stream.codec_context.channels
+        rate = context.sample_rate
+        channels = context.channels
     if codec in _LOSSY_CODECS:
         raise MasterError(path, f"{_LOSSY_CODECS[codec]} is lossy; a master must be lossless FLAC, WAV or AIFF")
     if codec not in _LOSSLESS_CODECS:

@@ -28,7 +28,7 @@ from shop.catalog.pack_settings import InvalidPackSetting, PackSettings
 from shop.catalog.report import AlbumResult, ImportReport
 from shop.catalog.scan import CatalogImportError, Echo, ScannedAlbum, ScannedTrack, scan_albums
 from shop.extensions import db
-from shop.models import Album, Encode, Pack, Track
+from shop.models import Album, Encode, EncodeStatus, Pack, Track
 from shop.storage import Storage, get_storage
 
 __all__ = ["CatalogImportError", "Echo", "ImportReport", "check_database", "check_settings", "import_albums"]
@@ -206,12 +206,18 @@ def _merge_album(album: Album, scanned: ScannedAlbum, to_encode: list[Track]) ->
         conflicts.append(f"genre is {album.genre!r} in the catalog, {scanned.genre!r} in the folder")
     if album.year != scanned.year:
         conflicts.append(f"year is {album.year} in the catalog, {scanned.year} in the folder")
-    if scanned.cover is not None:
+    cover = scanned.cover
+    replace_cover = False
+    if cover is not None:
         if album.cover_sha256 is None:
             _set_cover(album, scanned)
             result.status = "extended"
-        elif album.cover_sha256 != scanned.cover.digests.sha256:
-            conflicts.append(f"the cover ({scanned.cover.source}) differs from the one in the catalog")
+        elif album.cover_sha256 in (cover.digests.sha256, cover.original_sha256):
+            pass  # the same cover (as stored now, or as imported before covers were re-encoded)
+        elif _cover_replaceable(album):
+            replace_cover = True
+        else:
+            conflicts.append(f"the cover ({cover.source}) differs from the one in the catalog")
 
     existing = {t.number: t for t in album.tracks}
     for track in scanned.tracks:
@@ -244,9 +250,37 @@ def _merge_album(album: Album, scanned: ScannedAlbum, to_encode: list[Track]) ->
             f"{scanned.folder}: {scanned.label} is already in the pack with different content:\n  - "
             + "\n  - ".join(conflicts)
         )
+    if replace_cover:
+        _set_cover(album, scanned)
+        _encode_again(album, to_encode)
+        result.status = "extended"
+        result.notes.append(f"the cover ({cover.source if cover else ''}) replaces the one "
+                            "whose encodes failed; the album's files are encoded again")
     if result.tracks_added or result.masters_added:
         result.status = "extended"
     return result
+
+
+def _cover_replaceable(album: Album) -> bool:
+    """Whether a new cover may replace the album's: some encode failed and none made a buyer
+    file (the cover is inside every one) or is running now. A cover the encoder could not
+    embed fails every encode of the album, and this is how the operator repairs it."""
+    encodes = [e for track in album.tracks for e in track.encodes]
+    statuses = {e.status for e in encodes}
+    return (EncodeStatus.FAILED.value in statuses and EncodeStatus.RUNNING.value not in statuses
+            and not any(track.files for track in album.tracks))
+
+
+def _encode_again(album: Album, to_encode: list[Track]) -> None:
+    """Every encode of the album not done (the failed ones, and a preview's if it failed) back to
+    pending with fresh attempts, its tracks queued."""
+    for track in album.tracks:
+        again = [e for e in track.encodes if e.status != EncodeStatus.DONE.value]
+        for encode in again:
+            encode.status, encode.attempts, encode.error, encode.worker = EncodeStatus.PENDING.value, 0, None, None
+            encode.started_at = encode.heartbeat_at = encode.finished_at = None
+        if again and track not in to_encode:
+            to_encode.append(track)
 
 
 def _set_master(row: Track, track: ScannedTrack) -> None:

@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 
 from shop.models import DEFAULT_MIN_PRICE_CENTS, DEFAULT_SUGGESTED_PRICE_CENTS, PACK_DURATION, utcnow
 from shop.money import plain_cents
+from shop.text_safety import refusal
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -93,6 +94,10 @@ class PackSettings:
             )
         if self.title is not None and not (0 < len(self.title.strip()) <= TITLE_MAX):
             raise InvalidPackSetting(f"title must be 1 to {TITLE_MAX} characters")
+        # Titles go into mail subjects and terminals; a blurb may have lines, nothing else invisible.
+        for problem in (refusal("title", self.title or ""), refusal("blurb", self.blurb or "", multiline=True)):
+            if problem:
+                raise InvalidPackSetting(problem)
         if self.currency is not None and not CURRENCY.match(self.currency):
             raise InvalidPackSetting(
                 f"currency {self.currency!r} must be three capital letters, e.g. USD"

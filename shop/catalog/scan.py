@@ -11,7 +11,6 @@ lossy is refused.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -19,20 +18,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from shop.catalog.covers import CoverError, ScannedCover, find_cover
 from shop.catalog.encoding import MASTER_CONTAINERS, MasterError, MasterInfo, probe_master
 from shop.catalog.hashing import Digests, digest_file, storage_key
-from shop.catalog.tags import AUDIO_EXTENSIONS, AudioTags, UnreadableAudio, clean_text, read_tags
+from shop.catalog.tags import AUDIO_EXTENSIONS, TEXT_TAGS, AudioTags, UnreadableAudio, clean_text, read_tags
+from shop.text_safety import refusal
 
 T = TypeVar("T")
 
-COVER_NAMES = ("cover", "folder")
-COVER_EXTENSIONS = (".jpg", ".jpeg", ".png")
 #: Masters, in the order one is preferred when a track comes in several.
 MASTER_PREFERENCE = ("flac", "wav", "aiff")
 #: Lossy files an operator may leave in a folder: noticed, so a track that is only lossy
 #: is refused by name instead of silently missing.
 LOSSY_EXTENSIONS = (".m4a", ".aac", ".ogg", ".oga", ".opus", ".wma")
 ARTIST_MAX, ALBUM_MAX, TRACK_TITLE_MAX, GENRE_MAX = 200, 200, 300, 80
+#: The highest track number: what a file name's leading number can say, and far inside the column's range.
+TRACK_NUMBER_MAX = 9999
 UNKNOWN_ARTIST = "Unknown Artist"
 
 _LEADING_NUMBER = re.compile(r"^\s*(\d{1,4})(?!\d)")
@@ -69,18 +70,6 @@ class ScannedMaster:
         channels = {1: "mono", 2: "stereo"}.get(self.info.channels, f"{self.info.channels} channels")
         return (f"{MASTER_CONTAINERS[self.info.container]} {self.info.bit_depth}-bit "
                 f"{self.info.sample_rate / 1000:g} kHz {channels}")
-
-
-@dataclass(frozen=True)
-class ScannedCover:
-    path: Path
-    source: str
-    extension: str
-    digests: Digests
-
-    @property
-    def key(self) -> str:
-        return storage_key("covers", self.digests.sha256, self.extension)
 
 
 @dataclass
@@ -179,7 +168,13 @@ def scan_album(folder: Path, workdir: Path) -> ScannedAlbum:
     _check_length(folder, "artist", artist, ARTIST_MAX)
     _check_length(folder, "album title", title, ALBUM_MAX)
     _check_length(folder, "genre", genre or "", GENRE_MAX)
-    cover = _find_cover(folder, tags, workdir, notes)
+    # Tags were checked as read; these may come from the folder's name.
+    _check_text(folder, "artist", artist)
+    _check_text(folder, "album title", title)
+    try:
+        cover = find_cover(folder, tags, workdir, notes)
+    except CoverError as exc:
+        raise CatalogImportError(str(exc)) from None
     return ScannedAlbum(folder=folder, artist=artist, title=title, genre=genre or "", year=year, cover=cover,
                         tracks=tracks, notes=notes)
 
@@ -203,9 +198,16 @@ def _read(path: Path) -> AudioTags:
     if kind is None:
         return AudioTags(path=path, format=path.suffix.lower().lstrip("."), duration_ms=0)
     try:
-        return read_tags(path)
+        tags = read_tags(path)
     except UnreadableAudio as exc:
         raise CatalogImportError(str(exc)) from None
+    # Refused, not stripped: the tag is wrong in the operator's files too, and a silently
+    # changed title would differ from what their other copies say.
+    for field_name, label in TEXT_TAGS.items():
+        problem = refusal(f"{label} tag", getattr(tags, field_name) or "")
+        if problem:
+            raise CatalogImportError(f"{path}: {problem}; correct the tag and import again")
+    return tags
 
 
 def _master_rank(tags: AudioTags) -> int:
@@ -248,6 +250,7 @@ def _assemble_tracks(folder: Path, files: list[AudioTags], notes: list[str]) -> 
             title = _title_from_file_name(chosen.path, number)
             titled_from_name.append(chosen.path.name)
         _check_length(chosen.path, "track title", title, TRACK_TITLE_MAX)
+        _check_text(chosen.path, "track title", title)
         info = _probe(chosen.path)
         master = ScannedMaster(tags=chosen, digests=digest_file(chosen.path), info=info)
         tracks.append(ScannedTrack(number=number, title=title, duration_ms=info.duration_ms, master=master))
@@ -282,6 +285,10 @@ def _track_number(tags: AudioTags) -> int:
         number = int(match.group(1))
     if number < 1:
         raise CatalogImportError(f"{tags.path}: track number {number}; numbers start at 1")
+    if number > TRACK_NUMBER_MAX:
+        raise CatalogImportError(
+            f"{tags.path}: the track number tag says {number}; track numbers go from 1 to {TRACK_NUMBER_MAX}"
+        )
     return number
 
 
@@ -322,44 +329,15 @@ def _most_common(what: str, values: Iterable[T | None], notes: list[str]) -> T |
     return ranked[0][0]
 
 
-def _find_cover(folder: Path, tags: list[AudioTags], workdir: Path, notes: list[str]) -> ScannedCover | None:
-    by_name = {p.name.lower(): p for p in folder.iterdir() if p.is_file()}
-    for stem in COVER_NAMES:
-        for ext in COVER_EXTENSIONS:
-            path = by_name.get(stem + ext)
-            if path is not None:
-                with open(path, "rb") as fh:
-                    head = fh.read(16)
-                extension = _image_extension(head)
-                if extension is None:
-                    raise CatalogImportError(f"{path}: not a JPEG or PNG image")
-                return ScannedCover(path=path, source=path.name, extension=extension, digests=digest_file(path))
-
-    for file in tags:
-        picture = file.picture
-        extension = _image_extension(picture.data[:16]) if picture else None
-        if picture is not None and extension is not None:
-            # Named by content so two albums' embedded covers never collide in the workdir.
-            path = workdir / f"{hashlib.sha256(picture.data).hexdigest()}.{extension}"
-            path.write_bytes(picture.data)
-            notes.append(f"no cover file: used the art embedded in {file.path.name}")
-            return ScannedCover(path=path, source=f"embedded in {file.path.name}", extension=extension,
-                                digests=digest_file(path))
-    notes.append("no cover image (cover.jpg/png, folder.jpg/png or embedded art)")
-    return None
-
-
-def _image_extension(head: bytes) -> str | None:
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpg"
-    return None
-
-
 def _check_length(where: Path, what: str, value: str, limit: int) -> None:
     if len(value) > limit:
         raise CatalogImportError(f"{where}: the {what} is longer than {limit} characters: {value[:40]!r}...")
+
+
+def _check_text(where: Path, what: str, value: str) -> None:
+    problem = refusal(what, value)
+    if problem:
+        raise CatalogImportError(f"{where}: {problem} (taken from the name); rename it and import again")
 
 
 def _fold(text: str) -> str:

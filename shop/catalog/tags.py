@@ -24,7 +24,8 @@ AUDIO_EXTENSIONS: dict[str, str] = {
     ".mp3": "mp3", ".flac": "flac", ".wav": "wav", ".aif": "aiff", ".aiff": "aiff",
 }
 
-_NUMBER = re.compile(r"^\s*(\d+)\s*(?:/\s*\d*\s*)?$")
+# At most 30 digits: enough to report an absurd number, short of int()'s digit limit.
+_NUMBER = re.compile(r"^\s*(\d{1,30})\s*(?:/\s*\d*\s*)?$")
 _YEAR = re.compile(r"^\s*(\d{4})")
 
 # ID3 picture type 3 and FLAC picture type 3 are both "Cover (front)".
@@ -61,6 +62,11 @@ class AudioTags:
     genre: str | None = None
     year: int | None = None
     picture: EmbeddedPicture | None = None
+
+
+#: The text fields of :class:`AudioTags`, and what an operator calls each.
+TEXT_TAGS = {"artist": "artist", "album_artist": "album artist", "album": "album", "title": "title",
+             "raw_number": "track number", "genre": "genre"}
 
 
 def clean_text(value: object) -> str | None:

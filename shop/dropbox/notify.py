@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from flask import current_app, render_template
+from flask import current_app
 from sqlalchemy import update
 
 from shop import mail
@@ -83,11 +83,5 @@ def _notify_if_long(delivery_id: int) -> bool:
         "folders": sorted({f"Apps/{current_app.config['DROPBOX_APP_FOLDER']}{f.folder}" for f in delivery.files}),
         "link": absolute_url("orders.show", token=token) + f"#delivery-{delivery.id}",
     }
-    msg = mail.build_message(
-        to=order.email,
-        subject=SUBJECTS[delivery.status],
-        text=render_template("dropbox/mail/delivery_ended.txt", **context),
-        html=render_template("dropbox/mail/delivery_ended.html", **context),
-    )
-    mail.send(msg)
+    mail.send(mail.compose(order.email, SUBJECTS[delivery.status], "dropbox/mail/delivery_ended", **context))
     return True

@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-from flask import render_template
-
 from shop import mail
 from shop.models import Order
 from shop.urls import absolute_url
 
 
 def send_receipt(order: Order, token: str) -> None:
+    """:raises shop.mail.MailError: when the receipt could not be built or sent."""
     context = {"order": order, "pack": order.pack, "link": absolute_url("orders.show", token=token)}
-    msg = mail.build_message(
-        to=order.email,
-        subject=f"Your music from {order.pack.title}",
-        text=render_template("orders/mail/receipt.txt", **context),
-        html=render_template("orders/mail/receipt.html", **context),
-    )
-    mail.send(msg)
+    mail.send(mail.compose(order.email, f"Your music from {order.pack.title}", "orders/mail/receipt", **context))
 
 
 def send_links_mail(email: str, links: list[tuple[Order, str]]) -> None:
+    """:raises shop.mail.MailError: when the mail could not be built or sent."""
     items = [(order, absolute_url("orders.show", token=token)) for order, token in links]
-    msg = mail.build_message(
-        to=email,
-        subject="Your download links",
-        text=render_template("orders/mail/links.txt", items=items),
-        html=render_template("orders/mail/links.html", items=items),
-    )
-    mail.send(msg)
+    mail.send(mail.compose(email, "Your download links", "orders/mail/links", items=items))

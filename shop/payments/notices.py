@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from flask import render_template
-
 from shop import mail
 from shop.extensions import db
 from shop.mail import MailError
@@ -21,13 +19,8 @@ def send_refund_notice(order_id: int) -> None:
     if order is None:
         return
     context = {"order": order, "pack": order.pack}
-    msg = mail.build_message(
-        to=order.email,
-        subject=f"Your order of {order.pack.title} was refunded",
-        text=render_template("payments/mail/refunded.txt", **context),
-        html=render_template("payments/mail/refunded.html", **context),
-    )
     try:
-        mail.send(msg)
+        mail.send(mail.compose(order.email, f"Your order of {order.pack.title} was refunded",
+                               "payments/mail/refunded", **context))
     except MailError:
         log.exception("refund notice for order %s could not be sent", order_id)
