@@ -51,7 +51,7 @@ def test_a_grant_of_a_pack_whose_title_has_a_line_break_is_mailed(app, admin_cli
 
     assert response.status_code == 303
     [msg] = outbox(app)
-    assert msg["Subject"] == "Your Autumn Bcc: someone@example.net downloads" and msg["Bcc"] is None
+    assert msg["Subject"] == "Your music from Autumn Bcc: someone@example.net" and msg["Bcc"] is None
 
 
 def test_a_grant_whose_receipt_cannot_be_built_is_granted_and_says_so(app, admin_client, pack):
