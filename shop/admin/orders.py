@@ -21,14 +21,16 @@ from sqlalchemy.orm import selectinload
 from shop.admin import audit
 from shop.admin.models import Operator
 from shop.catalog.pack_settings import InvalidPackSetting, parse_price
+from shop.currencies import format_plain
 from shop.downloads.models import DownloadCount
 from shop.dropbox.models import Delivery
 from shop.email_address import normalize_email
 from shop.extensions import db
 from shop.mail import MailError
-from shop.models import Order, OrderLink, OrderStatus, Pack, utcnow
+from shop.models import DisputeStatus, Order, OrderLink, OrderStatus, Pack, utcnow
 from shop.order_links import mint_link
 from shop.orders.receipts import send_receipt
+from shop.payments.models import CheckoutSession
 from shop.payments.refunds import REASONS, RefundError, refund_order
 
 SEARCH_LIMIT = 100
@@ -73,6 +75,7 @@ class OrderDetail:
     links: list[OrderLink]
     downloads: list[DownloadCount]
     deliveries: list[Delivery]
+    checkouts: list[CheckoutSession]
 
 
 def detail(order: Order) -> OrderDetail:
@@ -87,7 +90,10 @@ def detail(order: Order) -> OrderDetail:
     deliveries = db.session.scalars(
         select(Delivery).where(Delivery.order_id == order.id).order_by(Delivery.created_at.desc(), Delivery.id.desc())
     ).all()
-    return OrderDetail(order, list(links), list(downloads), list(deliveries))
+    checkouts = db.session.scalars(
+        select(CheckoutSession).where(CheckoutSession.order_id == order.id).order_by(CheckoutSession.id.desc())
+    ).all()
+    return OrderDetail(order, list(links), list(downloads), list(deliveries), list(checkouts))
 
 
 def _paid(order: Order) -> None:
@@ -135,6 +141,28 @@ def replace_links(order: Order, operator: Operator, ip: str | None) -> tuple[int
     return int(revoked), _mail_receipt(order, token)
 
 
+def restore_access(order: Order, operator: Operator, ip: str | None) -> None:
+    """Open a disputed order again (the operator knows the dispute was withdrawn, or decided to
+    honour the order anyway); audited. Later events of that dispute leave it open
+    (``dispute_status`` ``restored``). Stopped Dropbox deliveries stay stopped: the buyer
+    connects again, as after a won dispute.
+
+    :raises ActionError: for an order that is not disputed.
+    """
+    previous = order.dispute_status
+    restored = db.session.execute(  # type: ignore[attr-defined]
+        update(Order).where(Order.id == order.id, Order.status == OrderStatus.DISPUTED.value)
+        .values(status=OrderStatus.PAID.value, dispute_status=DisputeStatus.RESTORED.value)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if restored != 1:
+        db.session.rollback()
+        raise ActionError(f"order #{order.id} is {order.status}, not disputed: there is no access to restore")
+    audit.record(operator, "order.restore_access", f"order:{order.id}", {"dispute_status": previous}, ip)
+    db.session.commit()
+    db.session.refresh(order)
+
+
 def grant(pack: Pack, email: str, operator: Operator, ip: str | None) -> tuple[Order, bool]:
     """A free copy of ``pack`` for ``email``: a paid order of amount 0 with provider ``grant``,
     and its receipt.
@@ -166,15 +194,15 @@ class RefundAnswer:
     revoked_now: bool
 
 
-def parse_refund_amount(text: str) -> int | None:
-    """The refund form's amount: None (all that is left) when blank, else cents.
+def parse_refund_amount(text: str, currency: str = "USD") -> int | None:
+    """The refund form's amount: None (all that is left) when blank, else in ``currency``'s minor unit.
 
     :raises ActionError: for something that is not a plain amount like 4.50.
     """
     if not text.strip():
         return None
     try:
-        return parse_price(text)
+        return parse_price(text, currency)
     except InvalidPackSetting as exc:
         raise ActionError(f"refund amount: {exc}") from None
 
@@ -232,5 +260,5 @@ def pack_orders_csv(pack: Pack) -> Iterator[str]:
     yield line(CSV_COLUMNS)
     orders = db.session.scalars(select(Order).where(Order.pack_id == pack.id).order_by(Order.id))
     for o in orders:
-        yield line((o.id, o.email, f"{o.amount_cents / 100:.2f}", o.currency, o.status, o.payment_provider,
+        yield line((o.id, o.email, format_plain(o.amount_cents, o.currency), o.currency, o.status, o.payment_provider,
                     o.payment_ref, o.created_at.isoformat(), o.paid_at.isoformat() if o.paid_at else ""))
