@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="webhook delivery attempts per event and endpoint")
     parser.add_argument("--delivery-timeout", type=float, default=10.0,
                         help="seconds to wait for a webhook endpoint's answer")
+    parser.add_argument("--async-delay", type=float, default=3.0, metavar="SECONDS",
+                        help="seconds before a SEPA Debit payment succeeds or fails "
+                             "(emulator clock; default 3)")
     return parser
 
 
@@ -45,7 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         if not secret.startswith("whsec_"):
             parser.error("a webhook secret starts with whsec_")
     secrets = args.webhook_secret + [None] * (len(args.webhook) - len(args.webhook_secret))
+    if args.async_delay < 0:
+        parser.error("--async-delay cannot be negative")
     settings = Settings(api_version=args.api_version, public_url=args.public_url,
+                        async_delay=args.async_delay,
                         dispatch=DispatchSettings(retry_base_delay=args.retry_base_delay,
                                                   max_attempts=args.max_attempts,
                                                   timeout=args.delivery_timeout))

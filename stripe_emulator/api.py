@@ -293,6 +293,11 @@ def confirm_payment_intent(intent_id: str) -> Response:
     return _answer(_emulator().confirm_intent(intent_id, g.params))
 
 
+@bp.get("/payment_methods/<method_id>")
+def retrieve_payment_method(method_id: str) -> Response:
+    return _retrieve("payment_methods", method_id)
+
+
 @bp.get("/charges/<charge_id>")
 def retrieve_charge(charge_id: str) -> Response:
     return _retrieve("charges", charge_id)

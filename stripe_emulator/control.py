@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, request
 
 from emulator_common import json_response
 
-from .emulator import Emulator, SessionNotPayable
+from .emulator import AuthenticationNotPending, Emulator, SessionNotPayable
 from .wire import StripeError
 
 bp = Blueprint("control", __name__, url_prefix="/__emulator__")
@@ -94,9 +94,8 @@ def clock() -> Response:
 @bp.post("/clock/advance")
 def advance_clock() -> Response:
     emulator = _emulator()
-    expired = emulator.advance_clock(_number(_body(), "seconds"))
-    return json_response({"now": emulator.now(), "offset": emulator.clock.offset,
-                          "expired_sessions": expired})
+    changed = emulator.advance_clock(_number(_body(), "seconds"))
+    return json_response({"now": emulator.now(), "offset": emulator.clock.offset, **changed})
 
 
 # -- payments and disputes ---------------------------------------------------------------------
@@ -104,14 +103,52 @@ def advance_clock() -> Response:
 
 @bp.post("/checkout/sessions/<session_id>/pay")
 def pay(session_id: str) -> Response:
-    """Pay as the hosted page would: ``{"card": "4242424242424242"}``."""
+    """Pay as the hosted page would: ``{"card": "4242424242424242"}`` or
+    ``{"iban": "DE89370400440532013000", "name": "..."}`` (SEPA Debit); ``{}`` completes a
+    session of amount 0."""
+    data = _body()
+    emulator = _emulator()
     try:
-        result = _emulator().pay(session_id, _string(_body(), "card"))
+        if "iban" in data:
+            name = data.get("name")
+            if name is not None and not isinstance(name, str):
+                raise ControlError("'name' must be a string")
+            result = emulator.pay_sepa(session_id, _string(data, "iban"), name)
+        else:
+            card = data.get("card", "")
+            if not isinstance(card, str):
+                raise ControlError("'card' must be a string")
+            result = emulator.pay(session_id, card)
     except SessionNotPayable as error:
         raise ControlError(f"session {session_id} is {error.session['status']}") from None
-    return json_response({"paid": result.redirect is not None, "redirect": result.redirect,
-                          "error": result.error, "code": result.code,
-                          "decline_code": result.decline_code})
+    return json_response({"paid": result.status == "paid", "status": result.status,
+                          "redirect": result.redirect, "error": result.error,
+                          "code": result.code, "decline_code": result.decline_code})
+
+
+@bp.post("/checkout/sessions/<session_id>/authenticate")
+def authenticate(session_id: str) -> Response:
+    """Answer the 3-D Secure challenge: ``{"outcome": "complete"}`` or ``"fail"``."""
+    outcome = _string(_body(), "outcome")
+    if outcome not in ("complete", "fail"):
+        raise ControlError("'outcome' must be 'complete' or 'fail'")
+    try:
+        result = _emulator().authenticate(session_id, outcome == "complete")
+    except SessionNotPayable as error:
+        raise ControlError(f"session {session_id} is {error.session['status']}") from None
+    except AuthenticationNotPending:
+        raise ControlError(f"session {session_id} is not waiting for authentication") from None
+    return json_response({"paid": result.status == "paid", "status": result.status,
+                          "redirect": result.redirect, "error": result.error,
+                          "code": result.code, "decline_code": result.decline_code})
+
+
+@bp.post("/async_delay")
+def async_delay() -> Response:
+    """``{"seconds": 2}``: how long (emulator clock) later delayed payments settle."""
+    emulator = _emulator()
+    emulator.settings.async_delay = _number(_body(), "seconds")
+    return json_response({"async_delay": emulator.settings.async_delay})
 
 
 @bp.post("/disputes")

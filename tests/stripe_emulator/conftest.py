@@ -139,6 +139,27 @@ def paid_session(new_session: Callable[..., stripe.checkout.Session],
     return make
 
 
+@pytest.fixture
+def control(server: ServerThread, web: requests.Session) -> Callable[..., Any]:
+    """``control("POST", "/webhooks/fail", {"count": 1})`` -> the JSON answer (asserts 200)."""
+
+    def call(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        response = web.request(method, f"{server.base_url}/__emulator__{path}", json=body,
+                               timeout=15)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    return call
+
+
+@pytest.fixture
+def idle(control: Callable[..., Any]) -> Callable[[], None]:
+    def wait() -> None:
+        assert control("POST", "/webhooks/wait", {"timeout": 10})["idle"] is True
+
+    return wait
+
+
 # -- a real webhook receiver ---------------------------------------------------------------
 
 

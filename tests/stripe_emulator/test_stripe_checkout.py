@@ -19,14 +19,14 @@ client_secret confirmation_method created currency customer customer_account des
 excluded_payment_method_types id last_payment_error latest_charge livemode managed_payments
 metadata next_action object on_behalf_of payment_method payment_method_configuration_details
 payment_method_options payment_method_types processing receipt_email review setup_future_usage
-shipping source statement_descriptor statement_descriptor_suffix status transfer_data
+shipping statement_descriptor statement_descriptor_suffix status transfer_data
 transfer_group""".split())
 CHARGE_FIELDS = set("""amount amount_captured amount_refunded application application_fee
 application_fee_amount balance_transaction billing_details calculated_statement_descriptor
 captured created currency customer description disputed failure_balance_transaction
 failure_code failure_message fraud_details id livemode metadata object on_behalf_of outcome
 paid payment_intent payment_method payment_method_details receipt_email receipt_number
-receipt_url refunded refunds review shipping source source_transfer statement_descriptor
+receipt_url refunded refunds review shipping source_transfer statement_descriptor
 statement_descriptor_suffix status transfer_data transfer_group""".split())
 
 

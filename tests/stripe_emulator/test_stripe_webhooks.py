@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,27 +19,6 @@ WEBHOOK_FIELDS = set("""api_version application created description enabled_even
 metadata object status url""".split())
 EVENT_FIELDS = {"api_version", "created", "data", "id", "livemode", "object", "pending_webhooks",
                 "request", "type"}
-
-
-@pytest.fixture
-def control(server: ServerThread, web: requests.Session) -> Callable[..., Any]:
-    """``control("POST", "/webhooks/fail", {"count": 1})`` -> the JSON answer (asserts 200)."""
-
-    def call(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        response = web.request(method, f"{server.base_url}/__emulator__{path}", json=body,
-                               timeout=15)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    return call
-
-
-@pytest.fixture
-def idle(control: Callable[..., Any]) -> Callable[[], None]:
-    def wait() -> None:
-        assert control("POST", "/webhooks/wait", {"timeout": 10})["idle"] is True
-
-    return wait
 
 
 def verified(item: Any, secret: str) -> stripe.Event:
