@@ -50,7 +50,7 @@ def create_app(data_dir: str | Path | None = None, api_keys: Iterable[str] = (),
 
 
 def _register_blueprints(app: Flask) -> None:
-    from . import api, control, pay
+    from . import api, control, pay, routes  # noqa: F401 (importing routes adds them to api.bp)
 
     api.register(app)
     app.register_blueprint(pay.bp)

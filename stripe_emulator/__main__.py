@@ -9,6 +9,7 @@ from emulator_common import serve_until_interrupted
 
 from . import DispatchSettings, Settings, create_app
 from .emulator import DEFAULT_API_VERSION
+from .versions import KNOWN_VERSIONS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the signing secret of the --webhook at the same position")
     parser.add_argument("--public-url", help="origin used in session URLs "
                                              "(default: the Host of the creating request)")
-    parser.add_argument("--api-version", default=DEFAULT_API_VERSION)
+    parser.add_argument("--api-version", default=DEFAULT_API_VERSION,
+                        help="the account's API version: answers without Stripe-Version and "
+                             "events are in it (default: what SDK 16.1.0 pins)")
     parser.add_argument("--retry-base-delay", type=float, default=2.0,
                         help="seconds before the first webhook retry; doubles each time")
     parser.add_argument("--max-attempts", type=int, default=8,
@@ -48,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         if not secret.startswith("whsec_"):
             parser.error("a webhook secret starts with whsec_")
     secrets = args.webhook_secret + [None] * (len(args.webhook) - len(args.webhook_secret))
+    if args.api_version not in KNOWN_VERSIONS:
+        parser.error(f"--api-version: {args.api_version} is not a Stripe API version")
     if args.async_delay < 0:
         parser.error("--async-delay cannot be negative")
     settings = Settings(api_version=args.api_version, public_url=args.public_url,

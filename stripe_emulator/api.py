@@ -1,8 +1,13 @@
-"""The ``/v1/`` routes: authentication, idempotency keys, ``expand[]`` and the objects.
+"""What every ``/v1/`` request goes through: authentication, ``Stripe-Version``, idempotency
+keys, ``expand[]`` and the answer's shape. The routes themselves are in :mod:`.routes`.
 
-Every ``/v1/`` request is checked in this order: the secret key (401), the parameters'
-syntax (400), the idempotency key (replay, 400 ``idempotency_error`` or 409), then the
-route itself. Errors are Stripe's envelope; every answer carries ``Request-Id``.
+Every ``/v1/`` request is checked in this order: the secret key (401), ``Stripe-Version``
+(400 for a version Stripe never released), the parameters' syntax (400), the idempotency key
+(replay, 400 ``idempotency_error`` or 409), then the route itself. An idempotency key stores
+the route's answer, whatever it is, unless the route refused its parameters
+(:attr:`StripeError.validation`). Errors are Stripe's envelope; every answer carries
+``Request-Id`` and ``Stripe-Version`` (the request's, else the account's), and objects are
+shown as that version shows them.
 """
 
 from __future__ import annotations
@@ -19,16 +24,15 @@ from emulator_common import json_response
 
 from .emulator import Emulator, current_request
 from .ids import new_request_id
+from .versions import check_version, render
 from .wire import StripeError, check_known, expand_paths, list_object, parse_params, text
 
 IDEMPOTENCY_TTL = 24 * 60 * 60
-#: Results an idempotency key remembers: the request ran (success, card error, missing id).
-_REPLAYABLE = frozenset({200, 402, 404})
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 
 
-def _emulator() -> Emulator:
+def current_emulator() -> Emulator:
     emulator: Emulator = current_app.extensions["stripe_emulator"]
     return emulator
 
@@ -79,9 +83,13 @@ def _before_api_request() -> Response | None:
     if not request.path.startswith("/v1/") and request.path != "/v1":
         return None
     g.request_id = new_request_id()
-    emulator = _emulator()
+    emulator = current_emulator()
+    g.api_version = emulator.settings.api_version
     try:
         key = _authenticate(emulator)
+        requested = request.headers.get("Stripe-Version")
+        if requested is not None:
+            g.api_version = check_version(requested.strip())
         g.params = _params()
     except StripeError as error:
         return error_response(error)
@@ -122,9 +130,13 @@ def _after_api_request(response: Response) -> Response:
     if request_id is None:
         return response
     response.headers["Request-Id"] = request_id
+    # The version the answer is in: the request's Stripe-Version, else the account's.
+    response.headers["Stripe-Version"] = g.get("api_version") or current_emulator().settings.api_version
     scope = g.get("idempotency_scope")
-    if scope is not None and response.status_code in _REPLAYABLE:
-        emulator = _emulator()
+    # Stripe keeps whatever the request produced once it began executing (errors and 500s
+    # included), but not a refusal of its parameters.
+    if scope is not None and response.is_json and not g.get("validation_error", False):
+        emulator = current_emulator()
         with emulator.change():
             emulator.idempotency[scope] = {
                 "method": request.method, "path": request.path, "params": g.params,
@@ -137,7 +149,7 @@ def _after_api_request(response: Response) -> Response:
 def _teardown_api_request(_: BaseException | None) -> None:
     scope = g.get("idempotency_scope")
     if scope is not None:
-        emulator = _emulator()
+        emulator = current_emulator()
         with emulator.lock:
             emulator.in_flight.discard(scope)
     token = g.get("context_token")
@@ -165,6 +177,7 @@ def register(app: Flask) -> None:
 
 @bp.errorhandler(StripeError)
 def _stripe_error(error: StripeError) -> Response:
+    g.validation_error = error.validation
     return error_response(error)
 
 
@@ -173,7 +186,7 @@ def _stripe_error(error: StripeError) -> Response:
 
 def expand(obj: dict[str, Any], paths: list[str]) -> dict[str, Any]:
     """Replace id strings named by ``paths`` (``payment_intent.latest_charge``) with objects."""
-    emulator = _emulator()
+    emulator = current_emulator()
     with emulator.lock:
         for index, path in enumerate(paths):
             _expand(emulator, obj, path.split("."), path, f"expand[{index}]")
@@ -193,7 +206,8 @@ def _expand(emulator: Emulator, node: Any, parts: list[str], path: str, param: s
         node["line_items"] = {"object": "list", "data": items, "has_more": False,
                               "url": f"/v1/checkout/sessions/{node['id']}/line_items"}
         return
-    cannot = StripeError(f"This property cannot be expanded ({path}).", param=param)
+    cannot = StripeError(f"This property cannot be expanded ({path}).", param=param,
+                         validation=True)
     if not isinstance(node, dict) or key not in node:
         raise cannot
     value = node[key]
@@ -211,166 +225,23 @@ def _expand(emulator: Emulator, node: Any, parts: list[str], path: str, param: s
         _expand(emulator, value, rest, path, param)
 
 
-def _answer(obj: dict[str, Any]) -> Response:
-    return json_response(expand(obj, expand_paths(g.params)))
+def _shown(obj: dict[str, Any]) -> Response:
+    """The answer as the request's API version shows it."""
+    return json_response(render(obj, g.api_version))
 
 
-def _retrieve(kind: str, object_id: str) -> Response:
+def answer(obj: dict[str, Any]) -> Response:
+    return _shown(expand(obj, expand_paths(g.params)))
+
+
+def retrieve(kind: str, object_id: str) -> Response:
     check_known(g.params, ())
-    return _answer(_emulator().get(kind, object_id))
+    return answer(current_emulator().get(kind, object_id))
 
 
-def _list(kind: str, url: str, filters: tuple[str, ...] = ()) -> Response:
+def list_page(kind: str, url: str, filters: tuple[str, ...] = ()) -> Response:
     params = g.params
     check_known(params, ("limit", "starting_after", "ending_before", *filters))
     chosen = {name: text(params, name) for name in filters}
-    page = list_object(_emulator().listing(kind, **chosen), url, params)
-    return json_response(expand(page, expand_paths(params)))
-
-
-# -- checkout sessions -----------------------------------------------------------------------
-
-
-@bp.post("/checkout/sessions")
-def create_session() -> Response:
-    return _answer(_emulator().create_session(g.params, request.host_url))
-
-
-@bp.get("/checkout/sessions")
-def list_sessions() -> Response:
-    return _list("sessions", "/v1/checkout/sessions",
-                 ("payment_intent", "status", "client_reference_id", "customer_email"))
-
-
-@bp.get("/checkout/sessions/<session_id>")
-def retrieve_session(session_id: str) -> Response:
-    return _retrieve("sessions", session_id)
-
-
-@bp.post("/checkout/sessions/<session_id>")
-def update_session(session_id: str) -> Response:
-    return _answer(_emulator().update_session(session_id, g.params))
-
-
-@bp.post("/checkout/sessions/<session_id>/expire")
-def expire_session(session_id: str) -> Response:
-    check_known(g.params, ())
-    return _answer(_emulator().expire_session(session_id))
-
-
-@bp.get("/checkout/sessions/<session_id>/line_items")
-def session_line_items(session_id: str) -> Response:
-    emulator = _emulator()
-    emulator.get("sessions", session_id)
-    params = g.params
-    check_known(params, ("limit", "starting_after", "ending_before"))
-    with emulator.lock:
-        items = list(emulator.line_items.get(session_id, []))
-    return json_response(list_object(items, f"/v1/checkout/sessions/{session_id}/line_items",
-                                      params))
-
-
-# -- payments --------------------------------------------------------------------------------
-
-
-@bp.get("/payment_intents/<intent_id>")
-def retrieve_payment_intent(intent_id: str) -> Response:
-    return _retrieve("payment_intents", intent_id)
-
-
-@bp.get("/payment_intents")
-def list_payment_intents() -> Response:
-    return _list("payment_intents", "/v1/payment_intents")
-
-
-@bp.post("/payment_intents")
-def create_payment_intent() -> Response:
-    return _answer(_emulator().create_intent(g.params))
-
-
-@bp.post("/payment_intents/<intent_id>/confirm")
-def confirm_payment_intent(intent_id: str) -> Response:
-    return _answer(_emulator().confirm_intent(intent_id, g.params))
-
-
-@bp.get("/payment_methods/<method_id>")
-def retrieve_payment_method(method_id: str) -> Response:
-    return _retrieve("payment_methods", method_id)
-
-
-@bp.get("/charges/<charge_id>")
-def retrieve_charge(charge_id: str) -> Response:
-    return _retrieve("charges", charge_id)
-
-
-@bp.get("/charges")
-def list_charges() -> Response:
-    return _list("charges", "/v1/charges", ("payment_intent",))
-
-
-@bp.post("/refunds")
-def create_refund() -> Response:
-    return _answer(_emulator().create_refund(g.params))
-
-
-@bp.get("/refunds")
-def list_refunds() -> Response:
-    return _list("refunds", "/v1/refunds", ("charge", "payment_intent"))
-
-
-@bp.get("/refunds/<refund_id>")
-def retrieve_refund(refund_id: str) -> Response:
-    return _retrieve("refunds", refund_id)
-
-
-@bp.post("/refunds/<refund_id>")
-def update_refund(refund_id: str) -> Response:
-    return _answer(_emulator().update_refund(refund_id, g.params))
-
-
-@bp.get("/disputes/<dispute_id>")
-def retrieve_dispute(dispute_id: str) -> Response:
-    return _retrieve("disputes", dispute_id)
-
-
-@bp.get("/disputes")
-def list_disputes() -> Response:
-    return _list("disputes", "/v1/disputes", ("charge", "payment_intent"))
-
-
-# -- webhooks and events ---------------------------------------------------------------------
-
-
-@bp.post("/webhook_endpoints")
-def create_webhook_endpoint() -> Response:
-    return _answer(_emulator().create_endpoint(g.params))
-
-
-@bp.get("/webhook_endpoints")
-def list_webhook_endpoints() -> Response:
-    return _list("webhook_endpoints", "/v1/webhook_endpoints")
-
-
-@bp.get("/webhook_endpoints/<endpoint_id>")
-def retrieve_webhook_endpoint(endpoint_id: str) -> Response:
-    return _retrieve("webhook_endpoints", endpoint_id)
-
-
-@bp.post("/webhook_endpoints/<endpoint_id>")
-def update_webhook_endpoint(endpoint_id: str) -> Response:
-    return _answer(_emulator().update_endpoint(endpoint_id, g.params))
-
-
-@bp.delete("/webhook_endpoints/<endpoint_id>")
-def delete_webhook_endpoint(endpoint_id: str) -> Response:
-    return json_response(_emulator().delete_endpoint(endpoint_id))
-
-
-@bp.get("/events/<event_id>")
-def retrieve_event(event_id: str) -> Response:
-    return _retrieve("events", event_id)
-
-
-@bp.get("/events")
-def list_events() -> Response:
-    return _list("events", "/v1/events", ("type",))
+    page = list_object(current_emulator().listing(kind, **chosen), url, params)
+    return _shown(expand(page, expand_paths(params)))

@@ -7,17 +7,21 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Card:
-    """A test card: ``failure`` is ``(code, decline_code, message)``; ``dispute`` a reason;
-    ``three_d_secure``: the issuer asks the buyer to authenticate every payment."""
+    """A test card: ``failure`` is ``(code, decline_code, message)``; ``dispute`` a reason
+    (``inquiry``: the dispute starts as an inquiry); ``three_d_secure``: the issuer asks the
+    buyer to authenticate every payment."""
 
     failure: tuple[str, str, str] | None = None
     dispute: str | None = None
+    inquiry: bool = False
     three_d_secure: bool = False
 
 
 CARDS: dict[str, Card] = {
     "4242424242424242": Card(),
     "4000000000000259": Card(dispute="fraudulent"),
+    "4000000000002685": Card(dispute="product_not_received"),
+    "4000000000001976": Card(dispute="fraudulent", inquiry=True),
     "4000000000000002": Card(("card_declined", "generic_decline", "Your card was declined.")),
     "4000000000009995": Card(("card_declined", "insufficient_funds",
                               "Your card has insufficient funds.")),
@@ -30,6 +34,8 @@ CARDS: dict[str, Card] = {
 TEST_PAYMENT_METHODS: dict[str, str] = {
     "pm_card_visa": "4242424242424242",
     "pm_card_createDispute": "4000000000000259",
+    "pm_card_createDisputeProductNotReceived": "4000000000002685",
+    "pm_card_createDisputeInquiry": "4000000000001976",
     "pm_card_chargeDeclined": "4000000000000002",
     "pm_card_chargeDeclinedInsufficientFunds": "4000000000009995",
     "pm_card_chargeDeclinedLostCard": "4000000000009987",

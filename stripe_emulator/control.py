@@ -153,9 +153,20 @@ def async_delay() -> Response:
 
 @bp.post("/disputes")
 def open_dispute() -> Response:
+    """``{"charge": "ch_...", "reason"?: "fraudulent", "status"?: "needs_response"}``;
+    ``status`` ``warning_needs_response`` opens an inquiry, ``prevented`` a prevented one."""
     data = _body()
-    return json_response(_emulator().open_dispute(_string(data, "charge"),
-                                                  data.get("reason", "fraudulent")))
+    reason = data.get("reason", "fraudulent")
+    status = data.get("status", "needs_response")
+    if not isinstance(reason, str) or not isinstance(status, str):
+        raise ControlError("'reason' and 'status' must be strings")
+    return json_response(_emulator().open_dispute(_string(data, "charge"), reason, status))
+
+
+@bp.post("/disputes/<dispute_id>/status")
+def move_dispute(dispute_id: str) -> Response:
+    """``{"status": "under_review"}``: the dispute's next step."""
+    return json_response(_emulator().move_dispute(dispute_id, _string(_body(), "status")))
 
 
 @bp.post("/disputes/<dispute_id>/close")

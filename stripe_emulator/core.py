@@ -21,7 +21,7 @@ from typing import Any
 
 from emulator_common import Clock, JsonStateFile
 
-from . import objects
+from . import objects, payment_objects, versions
 from .webhooks import Dispatcher, DispatchSettings
 from .wire import metadata, no_such
 
@@ -178,7 +178,6 @@ class EmulatorCore:
                               if r["charge"] == served["id"]),
                              key=lambda r: r["created"], reverse=True)
             served["refunds"] = {"object": "list", "data": refunds, "has_more": False,
-                                 "total_count": len(refunds),
                                  "url": f"/v1/charges/{served['id']}/refunds"}
         elif served.get("object") == "webhook_endpoint":
             served.pop("secret", None)
@@ -196,7 +195,8 @@ class EmulatorCore:
 
     def _emit(self, event_type: str, obj: dict[str, Any],
               previous: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Store an event about ``obj`` (its state now) and queue its deliveries."""
+        """Store an event about ``obj`` (its state now, in the account's API version) and
+        queue one delivery per endpoint, rendered for the endpoint's ``api_version``."""
         request_id, idempotency_key = current_request.get()
         endpoints = [endpoint for endpoint in self.webhook_endpoints.values()
                      if endpoint["status"] == "enabled"
@@ -207,8 +207,19 @@ class EmulatorCore:
                               request_id=request_id, idempotency_key=idempotency_key,
                               pending_webhooks=len(endpoints))
         self.events[event["id"]] = event
-        # Stripe sends events pretty-printed; the signature covers these exact bytes.
-        self.webhooks.enqueue(event, json.dumps(event, indent=2), endpoints)
+        payloads: dict[str, str] = {}
+        targets = []
+        for endpoint in endpoints:
+            version = endpoint["api_version"] or self.settings.api_version
+            if version not in payloads:
+                shown = versions.render(event, version)
+                if shown is event:
+                    shown = {**event}
+                shown["api_version"] = version
+                # Stripe sends events pretty-printed; the signature covers these exact bytes.
+                payloads[version] = json.dumps(shown, indent=2)
+            targets.append((endpoint, payloads[version]))
+        self.webhooks.enqueue(event, targets)
         return event
 
     def _delivered(self, event_id: str, endpoint_id: str) -> None:
@@ -216,6 +227,16 @@ class EmulatorCore:
             event = self.events.get(event_id)
             if event is not None and event["pending_webhooks"] > 0:
                 event["pending_webhooks"] -= 1
+
+    def _move_balance(self, amount: int, currency: str, kind: str, category: str, source: str,
+                      fee: int = 0, fee_description: str = "Stripe processing fees",
+                      description: str | None = None) -> dict[str, Any]:
+        """Record a balance transaction; returns it (stored, not a copy)."""
+        transaction = payment_objects.balance_transaction(
+            created=self.now(), amount=amount, currency=currency, kind=kind, category=category,
+            source=source, fee=fee, fee_description=fee_description, description=description)
+        self.balance_transactions[transaction["id"]] = transaction
+        return transaction
 
     @staticmethod
     def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:

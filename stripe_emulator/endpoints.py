@@ -6,7 +6,7 @@ import copy
 import re
 from typing import Any
 
-from . import objects
+from . import objects, versions
 from .core import EmulatorCore, merge_metadata
 from .ids import new_webhook_secret
 from .wire import check_known, invalid, metadata, missing, text
@@ -26,11 +26,14 @@ class Endpoints(EmulatorCore):
         url = self._url(params, "url", required=True)
         events = self._enabled_events(params, required=True)
         assert url is not None and events is not None
+        version = text(params, "api_version")
+        if version is not None:
+            versions.check_version(version, "api_version")
         with self.change():
             endpoint = objects.webhook_endpoint(
                 created=self.now(), url=url, enabled_events=events,
                 description=text(params, "description"), metadata=metadata(params) or {},
-                api_version=text(params, "api_version"), secret=new_webhook_secret())
+                api_version=version, secret=new_webhook_secret())
             self.webhook_endpoints[endpoint["id"]] = endpoint
             return copy.deepcopy(endpoint)
 

@@ -77,7 +77,8 @@ def check_currency(value: str, param: str) -> str:
     currency = value.lower()
     if currency not in CURRENCIES:
         raise StripeError(f"Invalid currency: {currency}. Stripe currently supports these "
-                          f"currencies: {', '.join(sorted(CURRENCIES))}", param=param)
+                          f"currencies: {', '.join(sorted(CURRENCIES))}", param=param,
+                          validation=True)
     return currency
 
 
@@ -86,7 +87,7 @@ def check_minor_units(amount: int, currency: str, param: str) -> None:
     if currency in THREE_DECIMAL and amount % 10:
         raise StripeError(f"Invalid amount: {amount}. Amounts in {currency} must be rounded to "
                           "the nearest ten (the last digit must be 0).",
-                          code="parameter_invalid_integer", param=param)
+                          code="parameter_invalid_integer", param=param, validation=True)
 
 
 def check_amount(amount: int, currency: str, param: str | None, subject: str) -> None:

@@ -82,7 +82,7 @@ def checkout_session(*, session_id: str, created: int, expires_at: int, url: str
         "subscription": None,
         "success_url": success_url,
         "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
-        "ui_mode": "hosted",
+        "ui_mode": "hosted_page",
         "url": url,
         "wallet_options": None,
     }
@@ -94,7 +94,8 @@ def customer_details(email: str | None) -> dict[str, Any]:
             "tax_ids": []}
 
 
-def line_item(*, name: str, unit_amount: int, quantity: int, currency: str) -> dict[str, Any]:
+def line_item(*, name: str, unit_amount: int, quantity: int, currency: str, created: int
+              ) -> dict[str, Any]:
     """An ``item`` of a session's ``line_items`` list."""
     total = unit_amount * quantity
     return {
@@ -108,7 +109,7 @@ def line_item(*, name: str, unit_amount: int, quantity: int, currency: str) -> d
         "description": name,
         "price": {
             "id": new_id("price_"), "object": "price", "active": False,
-            "billing_scheme": "per_unit", "created": None, "currency": currency,
+            "billing_scheme": "per_unit", "created": created, "currency": currency,
             "custom_unit_amount": None, "livemode": False, "lookup_key": None, "metadata": {},
             "nickname": None, "product": new_id("prod_"), "recurring": None,
             "tax_behavior": "unspecified", "tiers_mode": None, "transform_quantity": None,

@@ -10,7 +10,7 @@ from typing import Any
 from . import objects, payment_objects
 from .cards import CARDS, TEST_PAYMENT_METHODS, Card, luhn_valid
 from .core import EmulatorCore
-from .money import check_amount, check_currency, check_minor_units
+from .money import check_amount, check_currency, check_minor_units, fee
 from .wire import StripeError, check_known, integer, invalid, metadata, no_such, text
 
 
@@ -144,6 +144,9 @@ class Paying(EmulatorCore):
         previous = {"status": charge["status"]} if charge["status"] != "succeeded" else None
         charge.update(status="succeeded", paid=True, outcome=payment_objects.outcome(
             "succeeded", None))
+        charge["balance_transaction"] = self._move_balance(
+            charge["amount"], charge["currency"], "charge", "charge", charge["id"],
+            fee=fee(charge["amount"], charge["currency"]), description=charge["description"])["id"]
         intent.update(status="succeeded", amount_received=intent["amount"],
                       last_payment_error=None, processing=None)
         self._emit("charge.succeeded", charge, previous)
@@ -165,7 +168,8 @@ class Paying(EmulatorCore):
             return PaymentResult(error=message, code=code, decline_code=decline_code)
         redirect = self._complete(session, "paid")
         if card.dispute is not None:
-            self._open_dispute(charge, card.dispute)
+            self._open_dispute(charge, card.dispute,
+                               "warning_needs_response" if card.inquiry else "needs_response")
         return PaymentResult(status="paid", redirect=redirect)
 
     # -- PaymentIntents through the API (test payment methods) ---------------------------------
@@ -237,7 +241,8 @@ class Paying(EmulatorCore):
                                      "payment_method": intent["last_payment_error"]
                                      ["payment_method"]})
         if card.dispute is not None:
-            self._open_dispute(charge, card.dispute)
+            self._open_dispute(charge, card.dispute,
+                               "warning_needs_response" if card.inquiry else "needs_response")
         return self.view(intent)
 
     @staticmethod

@@ -212,7 +212,7 @@ def charge(*, created: int, intent: dict[str, Any], method: dict[str, Any], stat
         "receipt_number": None,
         "receipt_url": None,
         "refunded": False,
-        "refunds": {"object": "list", "data": [], "has_more": False, "total_count": 0,
+        "refunds": {"object": "list", "data": [], "has_more": False,
                     "url": f"/v1/charges/{charge_id}/refunds"},
         "review": None,
         "shipping": None,
@@ -251,7 +251,41 @@ def refund(*, created: int, charge: dict[str, Any], amount: int, reason: str | N
     }
 
 
-def dispute(*, created: int, charge: dict[str, Any], reason: str) -> dict[str, Any]:
+def balance_transaction(*, created: int, amount: int, currency: str, kind: str, category: str,
+                        source: str, fee: int = 0, fee_description: str = "Stripe processing fees",
+                        description: str | None = None) -> dict[str, Any]:
+    """A movement of the account's balance: ``kind`` is the ``type`` (``charge``,
+    ``refund``, ``refund_failure``, ``adjustment``); funds are available two days later."""
+    fee_details = [] if fee == 0 else [{"amount": fee, "application": None, "currency": currency,
+                                         "description": fee_description, "type": "stripe_fee"}]
+    return {
+        "id": new_id("txn_"),
+        "object": "balance_transaction",
+        "amount": amount,
+        "available_on": created + 2 * 86_400,
+        "balance_type": "payments",
+        "created": created,
+        "currency": currency,
+        "description": description,
+        "exchange_rate": None,
+        "fee": fee,
+        "fee_details": fee_details,
+        "net": amount - fee,
+        "reporting_category": category,
+        "source": source,
+        "status": "pending",
+        "type": kind,
+    }
+
+
+CASE_TYPES = {"needs_response": "chargeback", "warning_needs_response": "inquiry",
+              "prevented": "resolution"}
+
+
+def dispute(*, created: int, charge: dict[str, Any], reason: str, status: str
+            ) -> dict[str, Any]:
+    """``status`` is ``needs_response`` (a chargeback), ``warning_needs_response`` (an
+    inquiry) or ``prevented``."""
     evidence_fields = (
         "access_activity_log", "billing_address", "cancellation_policy",
         "cancellation_policy_disclosure", "cancellation_rebuttal", "customer_communication",
@@ -273,14 +307,15 @@ def dispute(*, created: int, charge: dict[str, Any], reason: str) -> dict[str, A
         "evidence": {**dict.fromkeys(evidence_fields), "enhanced_evidence": {}},
         "evidence_details": {"due_by": created + 7 * 86_400, "enhanced_eligibility": {},
                              "has_evidence": False, "past_due": False, "submission_count": 0},
-        "is_charge_refundable": False,
+        "is_charge_refundable": status == "warning_needs_response",
         "livemode": False,
         "metadata": {},
         "payment_intent": charge["payment_intent"],
-        "payment_method_details": {"card": {"brand": "visa", "case_type": "chargeback",
+        "payment_method_details": {"card": {"brand": "visa", "case_type": CASE_TYPES[status],
+                                            "network": "visa",
                                             "network_reason_code": "10.4"},
                                    "type": "card"},
         "reason": reason,
-        "status": "needs_response",
+        "status": status,
     }
 

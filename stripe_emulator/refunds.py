@@ -11,6 +11,8 @@ from .money import format_amount
 from .wire import StripeError, check_known, integer, invalid, metadata, text
 
 REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
+#: A charge with a dispute in one of these states cannot be refunded (an inquiry can).
+BLOCKING_DISPUTES = frozenset({"needs_response", "under_review", "lost", "prevented"})
 
 
 class Refunds(EmulatorCore):
@@ -31,7 +33,8 @@ class Refunds(EmulatorCore):
         with self.change():
             if charge_id is None and intent_id is None:
                 raise StripeError("One of the following params should be provided for this "
-                                  "request: payment_intent or charge.", code="parameter_missing")
+                                  "request: payment_intent or charge.", code="parameter_missing",
+                                  validation=True)
             if intent_id is not None:
                 intent = self._require("payment_intents", intent_id, "payment_intent")
                 if intent["status"] != "succeeded" or not intent["latest_charge"]:
@@ -48,7 +51,7 @@ class Refunds(EmulatorCore):
                 raise StripeError(f"Charge {charge_id} has not succeeded and cannot be refunded.",
                                   code="charge_not_refundable", param="charge")
             for dispute in self.disputes.values():
-                if dispute["charge"] == charge_id and dispute["status"] != "won":
+                if dispute["charge"] == charge_id and dispute["status"] in BLOCKING_DISPUTES:
                     raise StripeError(f"Charge {charge_id} has been charged back; cannot issue a "
                                       "refund.", code="charge_disputed", param="charge")
             remaining = charge["amount"] - charge["amount_refunded"]
@@ -65,6 +68,8 @@ class Refunds(EmulatorCore):
                     code="amount_too_large", param="amount")
             refund = payment_objects.refund(created=self.now(), charge=charge, amount=amount,
                                     reason=reason, metadata=meta)
+            refund["balance_transaction"] = self._move_balance(
+                -amount, charge["currency"], "refund", "refund", refund["id"])["id"]
             self.refunds[refund["id"]] = refund
             previous = {"amount_refunded": charge["amount_refunded"],
                         "refunded": charge["refunded"]}
@@ -90,7 +95,10 @@ class Refunds(EmulatorCore):
             refund = self._require("refunds", refund_id)
             if refund["status"] != "succeeded":
                 raise ValueError(f"refund {refund_id} is {refund['status']}, not succeeded")
-            refund.update(status="failed", failure_reason="expired_or_canceled_card")
+            refund.update(status="failed", failure_reason="expired_or_canceled_card",
+                          failure_balance_transaction=self._move_balance(
+                              refund["amount"], refund["currency"], "refund_failure",
+                              "refund_failure", refund["id"])["id"])
             charge = self.charges[refund["charge"]]
             charge["amount_refunded"] -= refund["amount"]
             charge["refunded"] = False

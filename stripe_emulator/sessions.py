@@ -6,7 +6,7 @@ import copy
 import re
 from typing import Any
 
-from . import objects
+from . import objects, versions
 from .core import EmulatorCore, merge_metadata
 from .ids import new_id
 from .money import MAXIMUM, check_amount, check_currency, check_minor_units, display
@@ -24,16 +24,22 @@ class Sessions(EmulatorCore):
                       "client_reference_id", "metadata", "payment_intent_data", "expires_at",
                       "payment_method_types", "locale", "submit_type", "ui_mode")
 
-    def create_session(self, params: dict[str, Any], base_url: str) -> dict[str, Any]:
-        """``POST /v1/checkout/sessions``: validate everything, then store an open session."""
+    def create_session(self, params: dict[str, Any], base_url: str,
+                       api_version: str | None = None) -> dict[str, Any]:
+        """``POST /v1/checkout/sessions``: validate everything, then store an open session.
+
+        :param api_version: the request's ``Stripe-Version`` (names the ``ui_mode`` values).
+        """
         check_known(params, self.SESSION_PARAMS)
         mode = text(params, "mode", required=True)
         if mode != "payment":
             raise invalid("mode", f"Invalid mode: {mode}; this emulator supports only payment",
                           "parameter_invalid_empty")
         ui_mode = text(params, "ui_mode")
-        if ui_mode not in (None, "hosted"):
-            raise invalid("ui_mode", f"Invalid ui_mode: {ui_mode}; only hosted is emulated")
+        accepted = versions.ui_modes(api_version or self.settings.api_version)
+        if ui_mode is not None and ui_mode not in accepted:
+            raise invalid("ui_mode", f"Invalid ui_mode: {ui_mode}; the emulator has only "
+                          f"{accepted[0]} in this API version")
         success_url = self._url(params, "success_url", required=True)
         assert success_url is not None
         cancel_url = self._url(params, "cancel_url")
@@ -162,7 +168,7 @@ class Sessions(EmulatorCore):
                         param=f"{price_label}[product_data][name]")
             assert name is not None and amount is not None and quantity is not None
             items.append(objects.line_item(name=name, unit_amount=amount, quantity=quantity,
-                                           currency=currency))
+                                           currency=currency, created=self.now()))
         return items
 
     def update_session(self, session_id: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -99,10 +99,11 @@ class Dispatcher:
 
     # -- producing ----------------------------------------------------------------------------
 
-    def enqueue(self, event: dict[str, Any], payload: str,
-                endpoints: list[dict[str, Any]]) -> None:
-        """Queue ``payload`` (the event's JSON) for each endpoint, applying the controls."""
-        if not endpoints:
+    def enqueue(self, event: dict[str, Any],
+                targets: list[tuple[dict[str, Any], str]]) -> None:
+        """Queue the event for each ``(endpoint, payload)`` (the event's JSON as that
+        endpoint's API version shows it), applying the controls."""
+        if not targets:
             return
         with self._cond:
             controls = self.controls
@@ -118,7 +119,7 @@ class Dispatcher:
             hold = controls.hold_remaining > 0
             now = time.monotonic()
             for _ in range(copies):
-                for endpoint in endpoints:
+                for endpoint, payload in targets:
                     self._queue.sequence += 1
                     delivery = Delivery(event["id"], event["type"], payload, endpoint["id"],
                                         endpoint["url"], endpoint["secret"], due=now + delay,

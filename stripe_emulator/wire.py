@@ -24,8 +24,12 @@ class StripeError(Exception):
 
     def __init__(self, message: str, *, status: int = 400, type: str = "invalid_request_error",
                  code: str | None = None, param: str | None = None,
-                 decline_code: str | None = None, extra: dict[str, Any] | None = None) -> None:
+                 decline_code: str | None = None, extra: dict[str, Any] | None = None,
+                 validation: bool = False) -> None:
         super().__init__(message)
+        #: Raised while checking the parameters, before the request began executing: an
+        #: idempotency key does not remember it (Stripe stores every other result).
+        self.validation = validation
         self.message = message
         self.status = status
         self.type = type
@@ -48,16 +52,16 @@ class StripeError(Exception):
 
 
 def missing(param: str) -> StripeError:
-    return StripeError(f"Missing required param: {param}.", code="parameter_missing", param=param)
+    return StripeError(f"Missing required param: {param}.", code="parameter_missing", param=param, validation=True)
 
 
 def invalid(param: str, message: str, code: str = "parameter_invalid_empty") -> StripeError:
-    return StripeError(message, code=code, param=param)
+    return StripeError(message, code=code, param=param, validation=True)
 
 
 def unknown_param(param: str) -> StripeError:
     return StripeError(f"Received unknown parameter: {param}", code="parameter_unknown",
-                       param=param)
+                       param=param, validation=True)
 
 
 def no_such(kind: str, object_id: str, param: str = "id") -> StripeError:
@@ -82,7 +86,7 @@ def parse_params(pairs: MultiDict[str, str] | Iterable[tuple[str, str]]) -> dict
     for raw_key, value in items:
         match = _KEY.match(raw_key)
         if match is None:
-            raise StripeError(f"Invalid parameter name: {raw_key}", param=raw_key)
+            raise StripeError(f"Invalid parameter name: {raw_key}", param=raw_key, validation=True)
         path = [match.group(1), *re.findall(r"\[([^\[\]]*)\]", match.group(2))]
         node: dict[str, Any] = root
         for index, part in enumerate(path):
@@ -91,7 +95,7 @@ def parse_params(pairs: MultiDict[str, str] | Iterable[tuple[str, str]]) -> dict
             if following == "":
                 bucket = node.setdefault(part, {})
                 if not isinstance(bucket, dict):
-                    raise StripeError(f"Invalid array: {raw_key}", param=raw_key)
+                    raise StripeError(f"Invalid array: {raw_key}", param=raw_key, validation=True)
                 bucket[str(len(bucket))] = value
                 break
             if last:
@@ -99,7 +103,7 @@ def parse_params(pairs: MultiDict[str, str] | Iterable[tuple[str, str]]) -> dict
             else:
                 child = node.setdefault(part, {})
                 if not isinstance(child, dict):
-                    raise StripeError(f"Invalid hash: {raw_key}", param=raw_key)
+                    raise StripeError(f"Invalid hash: {raw_key}", param=raw_key, validation=True)
                 node = child
     parsed: dict[str, Any] = _lists(root)
     return parsed
@@ -134,10 +138,10 @@ def text(params: dict[str, Any], name: str, *, required: bool = False, param: st
             raise missing(label)
         return None
     if not isinstance(value, str):
-        raise StripeError(f"Invalid string: {label}", code="parameter_invalid_string", param=label)
+        raise StripeError(f"Invalid string: {label}", code="parameter_invalid_string", param=label, validation=True)
     if len(value) > max_length:
         raise StripeError(f"Invalid {label}: must be at most {max_length} characters",
-                          code="parameter_invalid_string", param=label)
+                          code="parameter_invalid_string", param=label, validation=True)
     return value
 
 
@@ -151,11 +155,11 @@ def integer(params: dict[str, Any], name: str, *, required: bool = False,
         return None
     if not isinstance(value, str) or not re.fullmatch(r"-?\d+", value):
         raise StripeError(f"Invalid integer: {value}", code="parameter_invalid_integer",
-                          param=label)
+                          param=label, validation=True)
     number = int(value)
     if minimum is not None and number < minimum:
         raise StripeError(f"This value must be greater than or equal to {minimum}.",
-                          code="parameter_invalid_integer", param=label)
+                          code="parameter_invalid_integer", param=label, validation=True)
     return number
 
 
@@ -169,16 +173,16 @@ def metadata(params: dict[str, Any], name: str = "metadata", param: str | None =
     if value == "":
         return {}
     if not isinstance(value, dict) or any(not isinstance(v, str) for v in value.values()):
-        raise StripeError("Invalid object", code="parameter_invalid_empty", param=label)
+        raise StripeError("Invalid object", code="parameter_invalid_empty", param=label, validation=True)
     if len(value) > 50:
-        raise StripeError("Invalid metadata: must have at most 50 keys", param=label)
+        raise StripeError("Invalid metadata: must have at most 50 keys", param=label, validation=True)
     for key, item in value.items():
         if len(key) > 40:
             raise StripeError(f"Invalid metadata key: {key} is longer than 40 characters",
-                              param=f"{label}[{key}]")
+                              param=f"{label}[{key}]", validation=True)
         if len(item) > 500:
             raise StripeError("Invalid metadata value: must be at most 500 characters",
-                              param=f"{label}[{key}]")
+                              param=f"{label}[{key}]", validation=True)
     return {key: item for key, item in value.items() if item != ""}
 
 
@@ -189,7 +193,7 @@ def expand_paths(params: dict[str, Any]) -> list[str]:
     if isinstance(value, str):
         return [value]
     if not isinstance(value, list) or any(not isinstance(v, str) for v in value):
-        raise StripeError("Invalid array", param="expand")
+        raise StripeError("Invalid array", param="expand", validation=True)
     return value
 
 
@@ -199,7 +203,7 @@ def list_object(items: list[dict[str, Any]], url: str, params: dict[str, Any]) -
     limit = 10 if limit is None else limit
     if limit > 100:
         raise StripeError("This value must be less than or equal to 100.",
-                          code="parameter_invalid_integer", param="limit")
+                          code="parameter_invalid_integer", param="limit", validation=True)
     after = text(params, "starting_after")
     before = text(params, "ending_before")
     ids = [item["id"] for item in items]

@@ -120,7 +120,7 @@ def test_every_event_type_is_emitted_fetchable_and_delivered(client: stripe.Stri
                 "payment_intent.canceled", "checkout.session.expired", "charge.succeeded",
                 "payment_intent.succeeded", "checkout.session.completed", "refund.created",
                 "charge.refunded", "refund.updated", "charge.dispute.created",
-                "charge.dispute.closed"}
+                "charge.dispute.funds_withdrawn", "charge.dispute.closed"}
     assert set(receiver.types()) == expected
     events = list(client.v1.events.list(params={"limit": 100}).auto_paging_iter())
     assert {e.type for e in events} == expected
