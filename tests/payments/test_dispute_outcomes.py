@@ -54,3 +54,32 @@ def test_an_operator_s_restore_stands_whatever_the_dispute_does_next(app, pack):
     for later in ("under_review", "lost"):
         _sync_dispute(order_now(order.id), later)
         assert (order_now(order.id).status, order_now(order.id).dispute_status) == ("paid", "restored")
+
+
+# -- the same on the emulator's dispute lifecycle, end to end ---------------------------------
+
+
+@pytest.fixture
+def paid_by_card(pack, buyer, emulated):
+    """``(order_id, charge_id)`` of an order paid through Checkout."""
+    checkout = buyer.buy(pack.slug, "12.00")
+    assert emulated.pay(checkout.session_id)["paid"]
+    emulated.wait()
+    return checkout.order_id, emulated.charge_of(checkout.session_id)
+
+
+def test_an_inquiry_that_closes_gives_access_back(app, paid_by_card, emulated):
+    order_id, charge = paid_by_card
+    inquiry = emulated.control("disputes", {"charge": charge, "status": "warning_needs_response"})
+    emulated.wait()
+    assert (order_now(order_id).status, order_now(order_id).dispute_status) == ("disputed", "open")
+    emulated.control(f"disputes/{inquiry['id']}/close", {"outcome": "warning_closed"})
+    emulated.wait()
+    assert (order_now(order_id).status, order_now(order_id).dispute_status) == ("paid", "closed")
+
+
+def test_a_prevented_dispute_leaves_the_order_paid(app, paid_by_card, emulated):
+    order_id, charge = paid_by_card
+    emulated.control("disputes", {"charge": charge, "status": "prevented"})
+    emulated.wait()
+    assert (order_now(order_id).status, order_now(order_id).dispute_status) == ("paid", "prevented")

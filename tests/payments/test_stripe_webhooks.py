@@ -116,17 +116,18 @@ def test_payment_events_out_of_order_end_in_one_paid_order(app, pack, buyer: Buy
 
 
 def test_dispute_events_out_of_order_end_in_the_dispute_s_outcome(app, pack, buyer: Buyer, emulated: Emulated):
-    # The payment's four events, charge.dispute.created and charge.dispute.closed, all held and
-    # then delivered newest first: the dispute closes (won) before it was opened, and both
-    # before the order was paid.
-    emulated.control("webhooks/reorder", {"count": 6})
+    # The payment's four events, charge.dispute.created, .funds_withdrawn, .closed and
+    # .funds_reinstated, all held and then delivered newest first: the dispute closes (won)
+    # before it was opened, and both before the order was paid.
+    emulated.control("webhooks/reorder", {"count": 8})
     checkout = buyer.buy(pack.slug, "12.00")
     emulated.pay(checkout.session_id, DISPUTE_CARD)
     dispute = emulated.client.v1.disputes.list(params={"charge": emulated.charge_of(checkout.session_id)}).data[0]
     emulated.control(f"disputes/{dispute.id}/close", {"outcome": "won"})
     emulated.wait()
     types = [d["type"] for d in emulated.deliveries()]
-    assert types[:2] == ["charge.dispute.closed", "charge.dispute.created"]
+    assert types[:4] == ["charge.dispute.funds_reinstated", "charge.dispute.closed",
+                         "charge.dispute.funds_withdrawn", "charge.dispute.created"]
     order = order_now(checkout.order_id)
     assert (order.status, order.dispute_status) == ("paid", "won")
     assert len(receipts(app)) == 1
