@@ -170,6 +170,7 @@ class Stack:
             "SHOP_TOKEN_KEYS": Fernet.generate_key().decode(),
             # Every simulated buyer comes from 127.0.0.1: the per-client limit would stop them.
             "SHOP_BUYS_PER_CLIENT": "1000000",
+            "SHOP_STRIPE_RETURNS_PER_CLIENT": "1000000",
         })
         if self.s3:
             s3_port = free_port()

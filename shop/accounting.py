@@ -133,8 +133,3 @@ def packs_money() -> dict[int, PackMoney]:
     ).tuples()
     return {int(pack_id): _pack_money(rest) for pack_id, *rest in rows}
 
-
-def decimal_text(cents: int) -> str:
-    """``-1234`` → ``"-12.34"``: an amount for a CSV, without symbol or separators."""
-    whole, part = divmod(abs(cents), 100)
-    return f"{'-' if cents < 0 else ''}{whole}.{part:02d}"

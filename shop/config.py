@@ -88,6 +88,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_AMOUNT_CENTS", 100_000, int, help="Highest amount a buyer may pay, in cents."),
     Setting("BUYS_PER_CLIENT", 30, int,
             help="`/packs/<slug>/buy` requests per client IP per hour (repeats reuse one pending order)."),
+    Setting("STRIPE_RETURNS_PER_CLIENT", 60, int,
+            help="`/payments/stripe/return` requests per client IP per hour (each buyer needs one per payment; "
+                 "an unknown session id is answered from the database, never from Stripe)."),
     Setting("LOST_LINKS_PER_ADDRESS", 3, int, help="`/orders/lost` requests per address per hour."),
     Setting("LOST_LINKS_PER_CLIENT", 10, int, help="`/orders/lost` requests per client IP per hour."),
     Setting("TRUST_PROXY", False, _bool,

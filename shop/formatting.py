@@ -7,17 +7,18 @@ from typing import Any
 
 from flask import Flask, current_app
 
+from shop.currencies import format_grouped, format_plain
 from shop.formats import FORMAT_COUNT_IN_WORDS, FORMAT_NAMES_IN_WORDS
 
-CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
+CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 
 
 def money(cents: int, currency: str = "USD") -> str:
-    """``1234, "USD"`` → ``$12.34``; unknown currencies keep their code."""
-    whole, part = divmod(abs(int(cents)), 100)
+    """An amount in ``currency``'s minor unit as a person reads it: ``1234, "USD"`` → ``$12.34``,
+    ``500, "JPY"`` → ``¥500``, ``12340, "KWD"`` → ``12.340 KWD`` (other currencies keep their code)."""
     sign = "-" if cents < 0 else ""
     symbol = CURRENCY_SYMBOLS.get(currency)
-    amount = f"{whole:,}.{part:02d}"
+    amount = format_grouped(abs(int(cents)), currency)
     return f"{sign}{symbol}{amount}" if symbol else f"{sign}{amount} {currency}"
 
 
@@ -67,6 +68,7 @@ def template_globals() -> dict[str, Any]:
 def register(app: Flask) -> None:
     app.context_processor(template_globals)
     app.add_template_filter(money)
+    app.add_template_filter(format_plain, "plain_amount")
     app.add_template_filter(filesize)
     app.add_template_filter(duration)
     app.add_template_filter(plural)

@@ -267,6 +267,9 @@ class Encode(Model):
 
 class OrderStatus(enum.StrEnum):
     PENDING = "pending"
+    # A delayed payment method (SEPA Debit, ...) was accepted and the money is on its way:
+    # no second payment is needed, but nothing is delivered until it arrives.
+    PROCESSING = "processing"
     PAID = "paid"
     REFUNDED = "refunded"
     # A card dispute is open or was lost: access is suspended (see dispute_status).
@@ -277,16 +280,22 @@ class DisputeStatus(enum.StrEnum):
     OPEN = "open"
     WON = "won"
     LOST = "lost"
+    # An inquiry that closed without a chargeback (Stripe's warning_closed).
+    CLOSED = "closed"
+    # Stripe prevented the dispute: no funds were withdrawn, so the order is not disputed.
+    PREVENTED = "prevented"
+    # An operator restored access from the console; later events of that dispute leave it be.
+    RESTORED = "restored"
 
 
 class Order(Model):
     __tablename__ = "orders"
     __table_args__ = (
         CheckConstraint("amount_cents >= 0", name="ck_orders_amount"),
-        CheckConstraint("status IN ('pending', 'paid', 'refunded', 'disputed')", name="ck_orders_status"),
-        CheckConstraint("status = 'pending' OR paid_at IS NOT NULL", name="ck_orders_paid_at"),
+        CheckConstraint(sql_in("status", OrderStatus), name="ck_orders_status"),
+        CheckConstraint("status IN ('pending', 'processing') OR paid_at IS NOT NULL", name="ck_orders_paid_at"),
         CheckConstraint("refunded_cents >= 0 AND refunded_cents <= amount_cents", name="ck_orders_refunded"),
-        CheckConstraint("dispute_status IS NULL OR dispute_status IN ('open', 'won', 'lost')",
+        CheckConstraint("dispute_status IS NULL OR " + sql_in("dispute_status", DisputeStatus),
                         name="ck_orders_dispute_status"),
         CheckConstraint("status != 'disputed' OR dispute_status IN ('open', 'lost')", name="ck_orders_disputed"),
         UniqueConstraint("payment_provider", "payment_ref", name="uq_orders_payment"),

@@ -55,6 +55,15 @@ def link_params(token: str) -> dict[str, str] | None:
     return {"token_hash": hash_token(token)}
 
 
+def live_link_id(token: str) -> int | None:
+    """The id of the live link ``token`` is (what a cookie may keep instead of the token), or ``None``."""
+    params = link_params(token)
+    if params is None:
+        return None
+    return db.session.scalar(select(OrderLink.id).where(OrderLink.token_hash == params["token_hash"],
+                                                        OrderLink.revoked_at.is_(None)))
+
+
 def find_order(token: str) -> Order | None:
     """The order a raw token opens, or ``None`` for malformed, unknown and revoked tokens alike."""
     params = link_params(token)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from shop.currencies import CURRENCIES
+
 WIDTH = 640
 HEIGHT = 240
 LEFT = 48  # room for the value axis labels
@@ -103,8 +105,8 @@ class Formatter:
     def __call__(self, value: float) -> str:
         if self.currency is None:
             return f"{value:g}" if value != int(value) else str(int(value))
-        dollars = value / 100
-        return f"{dollars:,.0f}" if dollars >= 10 or dollars == int(dollars) else f"{dollars:,.2f}"
+        units = value / CURRENCIES[self.currency].per_unit if self.currency in CURRENCIES else value / 100
+        return f"{units:,.0f}" if units >= 10 or units == int(units) else f"{units:,.2f}"
 
 
 def bar_chart(title: str, desc: str, labels: Sequence[str], series: Sequence[Sequence[float]],

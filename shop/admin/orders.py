@@ -19,19 +19,21 @@ from datetime import datetime
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import selectinload
 
-from shop.accounting import OrderMoney, decimal_text, order_money
+from shop.accounting import OrderMoney, order_money
 from shop.admin import audit
 from shop.admin.models import Operator
 from shop.catalog.pack_settings import InvalidPackSetting, parse_price
+from shop.currencies import format_plain
 from shop.downloads.models import DownloadCount
 from shop.dropbox.models import Delivery
 from shop.email_address import normalize_email
 from shop.extensions import db
 from shop.mail import MailError
-from shop.models import Order, OrderLink, OrderStatus, Pack, utcnow
+from shop.models import DisputeStatus, Order, OrderLink, OrderStatus, Pack, utcnow
 from shop.order_links import mint_link
 from shop.orders.receipts import send_receipt
 from shop.payments.lookup import CHARGE_ID, LookupUnavailable, order_id_for_charge
+from shop.payments.models import CheckoutSession
 from shop.payments.refunds import REASONS, RefundError, refund_order
 
 SEARCH_LIMIT = 100
@@ -107,6 +109,7 @@ class OrderDetail:
     links: list[OrderLink]
     downloads: list[DownloadCount]
     deliveries: list[Delivery]
+    checkouts: list[CheckoutSession]
 
 
 def detail(order: Order) -> OrderDetail:
@@ -121,7 +124,10 @@ def detail(order: Order) -> OrderDetail:
     deliveries = db.session.scalars(
         select(Delivery).where(Delivery.order_id == order.id).order_by(Delivery.created_at.desc(), Delivery.id.desc())
     ).all()
-    return OrderDetail(order, order_money(order), list(links), list(downloads), list(deliveries))
+    checkouts = db.session.scalars(
+        select(CheckoutSession).where(CheckoutSession.order_id == order.id).order_by(CheckoutSession.id.desc())
+    ).all()
+    return OrderDetail(order, order_money(order), list(links), list(downloads), list(deliveries), list(checkouts))
 
 
 def _paid(order: Order) -> None:
@@ -169,6 +175,28 @@ def replace_links(order: Order, operator: Operator, ip: str | None) -> tuple[int
     return int(revoked), _mail_receipt(order, token)
 
 
+def restore_access(order: Order, operator: Operator, ip: str | None) -> None:
+    """Open a disputed order again (the operator knows the dispute was withdrawn, or decided to
+    honour the order anyway); audited. Later events of that dispute leave it open
+    (``dispute_status`` ``restored``). Stopped Dropbox deliveries stay stopped: the buyer
+    connects again, as after a won dispute.
+
+    :raises ActionError: for an order that is not disputed.
+    """
+    previous = order.dispute_status
+    restored = db.session.execute(  # type: ignore[attr-defined]
+        update(Order).where(Order.id == order.id, Order.status == OrderStatus.DISPUTED.value)
+        .values(status=OrderStatus.PAID.value, dispute_status=DisputeStatus.RESTORED.value)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if restored != 1:
+        db.session.rollback()
+        raise ActionError(f"order #{order.id} is {order.status}, not disputed: there is no access to restore")
+    audit.record(operator, "order.restore_access", f"order:{order.id}", {"dispute_status": previous}, ip)
+    db.session.commit()
+    db.session.refresh(order)
+
+
 def grant(pack: Pack, email: str, operator: Operator, ip: str | None) -> tuple[Order, bool]:
     """A free copy of ``pack`` for ``email``: a paid order of amount 0 with provider ``grant``,
     and its receipt.
@@ -200,15 +228,15 @@ class RefundAnswer:
     revoked_now: bool
 
 
-def parse_refund_amount(text: str) -> int | None:
-    """The refund form's amount: None (all that is left) when blank, else cents.
+def parse_refund_amount(text: str, currency: str = "USD") -> int | None:
+    """The refund form's amount: None (all that is left) when blank, else in ``currency``'s minor unit.
 
     :raises ActionError: for something that is not a plain amount like 4.50.
     """
     if not text.strip():
         return None
     try:
-        return parse_price(text)
+        return parse_price(text, currency)
     except InvalidPackSetting as exc:
         raise ActionError(f"refund amount: {exc}") from None
 
@@ -259,13 +287,13 @@ def _isotime(value: datetime | None) -> str:
 CSV_COLUMNS: tuple[CsvColumn, ...] = (
     CsvColumn("order", lambda o, m: o.id),
     CsvColumn("email", lambda o, m: o.email),
-    CsvColumn("amount", lambda o, m: decimal_text(o.amount_cents)),
+    CsvColumn("amount", lambda o, m: format_plain(o.amount_cents, o.currency)),
     CsvColumn("currency", lambda o, m: o.currency),
     CsvColumn("status", lambda o, m: o.status),
-    CsvColumn("refunded", lambda o, m: decimal_text(m.refunded_cents)),
-    CsvColumn("disputed", lambda o, m: decimal_text(m.disputed_cents)),
+    CsvColumn("refunded", lambda o, m: format_plain(m.refunded_cents, o.currency)),
+    CsvColumn("disputed", lambda o, m: format_plain(m.disputed_cents, o.currency)),
     CsvColumn("dispute", lambda o, m: m.dispute or ""),
-    CsvColumn("net", lambda o, m: decimal_text(m.net_cents)),
+    CsvColumn("net", lambda o, m: format_plain(m.net_cents, o.currency)),
     CsvColumn("provider", lambda o, m: o.payment_provider),
     CsvColumn("payment_ref", lambda o, m: o.payment_ref),
     CsvColumn("stripe_payment_intent", lambda o, m: o.payment_intent_id),
@@ -279,7 +307,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def csv_cell(value: object) -> str:
     """A cell a spreadsheet will not run: text starting like a formula gets a leading quote.
 
-    Amounts are written by :func:`~shop.accounting.decimal_text` and never negative, so no
+    Amounts are written by :func:`~shop.currencies.format_plain` and never negative, so no
     number is quoted by this.
     """
     text = "" if value is None else str(value)

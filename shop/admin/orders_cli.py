@@ -15,6 +15,7 @@ import click
 from shop.admin import audit
 from shop.extensions import db
 from shop.formatting import money
+from shop.models import Order
 from shop.money import plain_cents
 from shop.payments.refunds import REASONS, RefundError, refund_order
 
@@ -42,7 +43,8 @@ def refund_command(order: str, amount: str | None, reason: str | None) -> None:
         raise click.BadParameter("an order number such as 12 or #12", param_hint="ORDER")
     cents = None
     if amount is not None:
-        cents = plain_cents(amount)
+        found = db.session.get(Order, int(match.group(1)))
+        cents = plain_cents(amount, found.currency if found is not None else "USD")
         if not cents:
             raise click.BadParameter("an amount such as 2.50", param_hint="--amount")
     order_id = int(match.group(1))

@@ -26,6 +26,7 @@ from shop.catalog.pack_settings import (
     parse_price,
     parse_starts,
 )
+from shop.currencies import CURRENCIES, format_plain
 from shop.dropbox.models import AlbumFolderRef
 from shop.extensions import db
 from shop.formats import FORMATS_BY_ID
@@ -67,8 +68,8 @@ def form_values(pack: Pack | None) -> dict[str, str]:
                 "min_price": "1.00", "suggested_price": "10.00"}
     return {"title": pack.title, "slug": pack.slug, "blurb": pack.blurb, "starts_at": _local(pack.starts_at),
             "ends_at": _local(pack.ends_at), "currency": pack.currency,
-            "min_price": f"{pack.min_price_cents / 100:.2f}",
-            "suggested_price": f"{pack.suggested_price_cents / 100:.2f}"}
+            "min_price": format_plain(pack.min_price_cents, pack.currency),
+            "suggested_price": format_plain(pack.suggested_price_cents, pack.currency)}
 
 
 def _local(value: datetime) -> str:
@@ -95,8 +96,15 @@ def parse_form(values: dict[str, str], existing: Pack | None = None, now: dateti
 
     starts = parsed("starts_at", parse_starts) if text["starts_at"] else None
     ends = parsed("ends_at", parse_starts) if text["ends_at"] else None
-    minimum = parsed("min_price", parse_price)
-    suggested = parsed("suggested_price", parse_price)
+    currency = text["currency"].upper()
+    if not CURRENCY.match(currency):
+        errors["currency"] = f"currency {currency!r} must be three capital letters, e.g. USD"
+    elif currency not in CURRENCIES:
+        errors["currency"] = f"the store cannot take payments in {currency} (known: {', '.join(sorted(CURRENCIES))})"
+    # Prices are typed in the pack's currency (JPY has no decimals, KWD three).
+    price_currency = currency if "currency" not in errors else "USD"
+    minimum = parsed("min_price", lambda value: parse_price(value, price_currency))
+    suggested = parsed("suggested_price", lambda value: parse_price(value, price_currency))
     if starts is None and "starts_at" not in errors:
         errors["starts_at"] = "a start is required"
     if ends is None and "ends_at" not in errors:
@@ -112,9 +120,6 @@ def parse_form(values: dict[str, str], existing: Pack | None = None, now: dateti
             and (existing is None or existing.starts_at != starts):
         # Only "Put on sale now" starts a pack early, after checking it is complete.
         errors["starts_at"] = "the start must be in the future; put the pack on sale once it is ready"
-    currency = text["currency"].upper()
-    if not CURRENCY.match(currency):
-        errors["currency"] = f"currency {currency!r} must be three capital letters, e.g. USD"
     if len(text["blurb"]) > BLURB_MAX:
         errors["blurb"] = f"the blurb is at most {BLURB_MAX} characters"
     if not text["title"]:

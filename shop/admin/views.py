@@ -205,11 +205,23 @@ def replace_links(order_id: int) -> BaseResponse:
     return _after_action(order_id)
 
 
+@bp.post("/orders/<int:order_id>/restore-access")
+def restore_access(order_id: int) -> BaseResponse:
+    found = _order(order_id)
+    try:
+        admin_orders.restore_access(found, operator(), request.remote_addr)
+    except admin_orders.ActionError as exc:
+        flash(str(exc))
+    else:
+        flash(f"Order #{order_id} is paid again: its links and downloads work.")
+    return _after_action(order_id)
+
+
 @bp.post("/orders/<int:order_id>/refund")
 def refund(order_id: int) -> BaseResponse:
     found = _order(order_id)
     try:
-        amount = admin_orders.parse_refund_amount(request.form.get("amount", "")[:32])
+        amount = admin_orders.parse_refund_amount(request.form.get("amount", "")[:32], found.currency)
         reason = request.form.get("reason", "")[:64]
         answer = admin_orders.refund(found, amount, reason or None, operator(), request.remote_addr)
     except admin_orders.ActionError as exc:

@@ -27,7 +27,7 @@ from shop.catalog.jobs import (
     enqueue_tracks,
     waiting_track_ids,
 )
-from shop.catalog.pack_settings import InvalidPackSetting, PackSettings, parse_price, parse_starts
+from shop.catalog.pack_settings import DEFAULT_CURRENCY, InvalidPackSetting, PackSettings, parse_price, parse_starts
 from shop.extensions import db
 from shop.formats import FORMATS_BY_ID
 from shop.formatting import filesize, money
@@ -72,9 +72,10 @@ def _parsed(parse: Callable[[str], T]) -> Callable[[click.Context, click.Paramet
     "--starts", callback=_parsed(parse_starts), help="Start of sale, ISO 8601 (UTC if no zone). Default: now."
 )
 @click.option("--days", type=click.IntRange(1, 366), help="Days on sale. Default: 14.")
-@click.option("--min", "min_price", callback=_parsed(parse_price), help="Minimum price, e.g. 1.00. Default: 1.00.")
-@click.option("--suggested", callback=_parsed(parse_price), help="Suggested price, e.g. 10.00. Default: 10.00.")
-@click.option("--currency", help="ISO 4217 code of a new pack. Default: USD.")
+@click.option("--min", "min_price", help="Minimum price in the pack's currency, e.g. 1.00 (JPY: 500). "
+              "Default: 1.00. At least Stripe's minimum charge in that currency.")
+@click.option("--suggested", help="Suggested price, e.g. 10.00. Default: 10.00.")
+@click.option("--currency", help="ISO 4217 code of a new pack (one Stripe can charge in). Default: USD.")
 @click.option("--sync", is_flag=True, help="Encode the buyer files here and now instead of by the worker.")
 @click.option("--workers", type=click.IntRange(1, 64), help="Parallel encoding processes with --sync.")
 def import_command(
@@ -84,8 +85,8 @@ def import_command(
     blurb: str | None,
     starts: datetime | None,
     days: int | None,
-    min_price: int | None,
-    suggested: int | None,
+    min_price: str | None,
+    suggested: str | None,
     currency: str | None,
     sync: bool,
     workers: int | None,
@@ -99,15 +100,18 @@ def import_command(
     `encoding`) or here with --sync; until then the pack is not on sale. Importing the
     same folder again changes nothing. Pack settings only apply when the pack is created.
     """
+    code = currency.upper() if currency else None
+    # Prices are read in the pack's currency (decimals differ), so after --currency is known.
+    prices = {name: _price(value, code, f"--{name}") for name, value in (("min", min_price), ("suggested", suggested))}
     settings = PackSettings(
         slug=slug,
         title=title,
         blurb=blurb,
         starts_at=starts,
         days=days,
-        min_price_cents=min_price,
-        suggested_price_cents=suggested,
-        currency=currency.upper() if currency else None,
+        min_price_cents=prices["min"],
+        suggested_price_cents=prices["suggested"],
+        currency=code,
     )
     try:
         report = import_albums(directory, settings, echo=_echo)
@@ -115,6 +119,15 @@ def import_command(
         raise _refused("import", exc) from None
     _print_report(report)
     _encode_or_enqueue(report.encode_track_ids, sync, workers)
+
+
+def _price(value: str | None, currency: str | None, option: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return parse_price(value, currency or DEFAULT_CURRENCY)
+    except InvalidPackSetting as exc:
+        raise click.BadParameter(str(exc), param_hint=f"'{option}'") from None
 
 
 def _encode_or_enqueue(track_ids: list[int], sync: bool, workers: int | None) -> None:

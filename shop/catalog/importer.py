@@ -27,6 +27,7 @@ from shop.catalog.jobs import ENCODE_FORMATS
 from shop.catalog.pack_settings import InvalidPackSetting, PackSettings
 from shop.catalog.report import AlbumResult, ImportReport
 from shop.catalog.scan import CatalogImportError, Echo, ScannedAlbum, ScannedTrack, scan_albums
+from shop.currencies import format_plain
 from shop.extensions import db
 from shop.models import Album, Encode, EncodeStatus, Pack, Track
 from shop.storage import Storage, get_storage
@@ -165,12 +166,12 @@ def _ignored_settings(pack: Pack, settings: PackSettings) -> list[str]:
     if settings.days is not None and pack.ends_at - pack.starts_at != timedelta(days=settings.days):
         differing.append(f"days (it ends {pack.ends_at:%Y-%m-%d %H:%M} UTC)")
     if settings.min_price_cents is not None and settings.min_price_cents != pack.min_price_cents:
-        differing.append(f"minimum price (it stays {pack.min_price_cents / 100:.2f})")
+        differing.append(f"minimum price (it stays {format_plain(pack.min_price_cents, pack.currency)})")
     if (
         settings.suggested_price_cents is not None
         and settings.suggested_price_cents != pack.suggested_price_cents
     ):
-        differing.append(f"suggested price (it stays {pack.suggested_price_cents / 100:.2f})")
+        differing.append(f"suggested price (it stays {format_plain(pack.suggested_price_cents, pack.currency)})")
     if settings.currency is not None and settings.currency != pack.currency:
         differing.append(f"currency (it stays {pack.currency})")
     if not differing:

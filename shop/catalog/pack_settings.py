@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
+from shop.currencies import CURRENCIES, UnknownCurrency, example, format_plain, get_currency, stripe_refusal
 from shop.models import DEFAULT_MIN_PRICE_CENTS, DEFAULT_SUGGESTED_PRICE_CENTS, PACK_DURATION, utcnow
 from shop.money import plain_cents
 from shop.text_safety import refusal
@@ -29,16 +30,20 @@ class InvalidPackSetting(ValueError):
     """A pack setting is malformed; the message says which and why."""
 
 
-def parse_price(text: str) -> int:
-    """``"8"``, ``"8.5"``, ``"8.00"`` → cents.
+def parse_price(text: str, currency: str = DEFAULT_CURRENCY) -> int:
+    """``"8"``, ``"8.5"``, ``"8.00"`` → cents (the minor unit of ``currency``: ``"500"`` JPY → 500).
 
     :raises InvalidPackSetting: for empty input, NaN, infinities, exponents, signs,
-        negative amounts, more than two decimals and anything else that is not a plain
-        amount such as ``8.00``.
+        negative amounts, more decimals than the currency has, a currency the store cannot
+        scale, and anything else that is not a plain amount such as ``8.00``.
     """
     raw = text.strip()
+    try:
+        decimals = get_currency(currency).exponent
+    except UnknownCurrency as exc:
+        raise InvalidPackSetting(str(exc)) from None
     if not raw:
-        raise InvalidPackSetting("an amount is required, like 8.00")
+        raise InvalidPackSetting(f"an amount is required, like {example(currency)}")
     try:
         value = Decimal(raw)
     except InvalidOperation:
@@ -50,11 +55,13 @@ def parse_price(text: str) -> int:
     if value < 0 or raw.startswith("-"):
         raise InvalidPackSetting(f"{text!r}: an amount cannot be negative")
     exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -2:
-        raise InvalidPackSetting(f"{text!r} has more than two decimals")
-    cents = plain_cents(raw)
+    if isinstance(exponent, int) and exponent < -decimals:
+        if decimals == 0:
+            raise InvalidPackSetting(f"{text!r}: amounts in {currency} are whole numbers")
+        raise InvalidPackSetting(f"{text!r} has more than {decimals} decimals")
+    cents = plain_cents(raw, currency)
     if cents is None:
-        raise InvalidPackSetting(f"{text!r} is not a plain amount, write it like 8.00")
+        raise InvalidPackSetting(f"{text!r} is not a plain amount, write it like {example(currency)}")
     return cents
 
 
@@ -102,6 +109,12 @@ class PackSettings:
             raise InvalidPackSetting(
                 f"currency {self.currency!r} must be three capital letters, e.g. USD"
             )
+        if self.currency is not None and self.currency not in CURRENCIES:
+            raise InvalidPackSetting(
+                f"currency {self.currency!r} is not one the store can take payments in "
+                f"(known: {', '.join(sorted(CURRENCIES))})"
+            )
+        code = self.currency or DEFAULT_CURRENCY
         if self.days is not None and not (1 <= self.days <= MAX_DAYS):
             raise InvalidPackSetting(f"days must be between 1 and {MAX_DAYS}")
         if self.starts_at is not None and self.starts_at.tzinfo is None:
@@ -114,14 +127,17 @@ class PackSettings:
                 raise InvalidPackSetting(f"the {name} price cannot be negative")
             if cents is not None and max_amount_cents is not None and cents > max_amount_cents:
                 raise InvalidPackSetting(
-                    f"the {name} price {cents / 100:.2f} is above the store's cap of "
-                    f"{max_amount_cents / 100:.2f} (SHOP_MAX_AMOUNT_CENTS): nobody could pay it"
+                    f"the {name} price {format_plain(cents, code)} is above the store's cap of "
+                    f"{format_plain(max_amount_cents, code)} (SHOP_MAX_AMOUNT_CENTS): nobody could pay it"
                 )
+            too_low = None if cents is None else stripe_refusal(cents, code)
+            if too_low is not None:
+                raise InvalidPackSetting(f"the {name} price {format_plain(cents or 0, code)} {code} is {too_low}")
         minimum, suggested = self.resolved_prices()
         if suggested < minimum:
             raise InvalidPackSetting(
-                f"the suggested price {suggested / 100:.2f} is below "
-                f"the minimum {minimum / 100:.2f}"
+                f"the suggested price {format_plain(suggested, code)} is below "
+                f"the minimum {format_plain(minimum, code)}"
             )
 
     def resolved_prices(self) -> tuple[int, int]:

@@ -52,8 +52,8 @@ from shop.errors import error_response, wants_json
 from shop.extensions import db
 from shop.formats import FORMATS as BUYER_FORMATS
 from shop.formats import canonical_format_id
-from shop.models import FORMATS, Order
-from shop.order_links import get_order, get_paid_order
+from shop.models import FORMATS, Order, OrderLink
+from shop.order_links import get_order, get_paid_order, live_link_id, mint_link
 from shop.storage import get_storage
 
 log = logging.getLogger(__name__)
@@ -96,21 +96,46 @@ def connect(token: str) -> ResponseReturnValue:
 def _begin_oauth(token: str, pending_delivery: dict[str, str] | None) -> ResponseReturnValue:
     """Send the buyer to Dropbox's consent page; the callback finishes for this order.
 
+    The session cookie is signed, not encrypted, so it keeps the id of the order link the
+    buyer came through, never the link's token; the callback sends the buyer back through
+    a fresh link of the same order.
+
     :param pending_delivery: ``{"target", "format"}`` to start once connected (one click), if any.
     """
+    link_id = live_link_id(token)
+    if link_id is None:
+        abort(404)
     try:
         flow = connections.oauth_flow(session)
     except DropboxNotConfigured:
         abort(503, "Dropbox delivery is not set up in this store.")
     nonce = secrets.token_urlsafe(16)
-    session[_CONNECT_KEY] = {"nonce": nonce, "order_token": token, _PENDING_DELIVERY: pending_delivery}
+    session[_CONNECT_KEY] = {"nonce": nonce, "link_id": link_id, _PENDING_DELIVERY: pending_delivery}
     return redirect(web_url(flow.start(url_state=nonce)), code=303)
+
+
+def _order_of(pending: dict[str, object]) -> Order | None:
+    """The paid order whose link (still live) started this connect, or ``None``."""
+    link_id = pending.get("link_id")
+    link = db.session.get(OrderLink, link_id) if isinstance(link_id, int) else None
+    if link is None or link.revoked_at is not None or not link.order.is_paid:
+        return None
+    return link.order
+
+
+def _fresh_token(order: Order | None) -> str | None:
+    """A new link to ``order`` for the way back (the cookie never held the buyer's token)."""
+    if order is None:
+        return None
+    token = mint_link(order)
+    db.session.commit()
+    return token
 
 
 @bp.get("/dropbox/callback")
 def callback() -> ResponseReturnValue:
     pending = session.get(_CONNECT_KEY) or {}
-    token = pending.get("order_token")
+    order = _order_of(pending)
     try:
         flow = connections.oauth_flow(session)
         result = flow.finish(request.args.to_dict())
@@ -118,24 +143,28 @@ def callback() -> ResponseReturnValue:
         abort(503, "Dropbox delivery is not set up in this store.")
     except NotApprovedException:
         return _problem("Dropbox not connected", "You chose not to connect Dropbox. Nothing was changed; "
-                        "you can still download everything as zips.", token, 200)
+                        "you can still download everything as zips.", _fresh_token(order), 200)
     except (BadStateException, CsrfException):
         return _problem("Please start again", "This Dropbox sign-in did not start from this browser session "
-                        "or has already been used. Go back to your order and press Connect again.", token, 400)
+                        "or has already been used. Go back to your order and press Connect again.",
+                        _fresh_token(order), 400)
     except (BadRequestException, ProviderException):
         return _problem("Dropbox sign-in failed", "Dropbox sent back an answer we could not use. "
-                        "Go back to your order and try again.", token, 400)
+                        "Go back to your order and try again.", _fresh_token(order), 400)
     except requests.HTTPError:
         return _problem("Dropbox sign-in expired", "This authorisation code has expired or was already used. "
-                        "Go back to your order and press Connect again.", token, 400)
+                        "Go back to your order and press Connect again.", _fresh_token(order), 400)
     except requests.RequestException as exc:
         log.warning("Dropbox sign-in could not be finished: %s", type(exc).__name__)
-        return _unreachable(token)
-    if not token or result.url_state != pending.get("nonce"):
+        return _unreachable(_fresh_token(order))
+    if not pending.get("link_id") or result.url_state != pending.get("nonce"):
         return _problem("Please start again", "This Dropbox sign-in does not belong to the order open in this "
-                        "browser. Go back to your order and press Connect again.", token, 400)
+                        "browser. Go back to your order and press Connect again.", _fresh_token(order), 400)
     session.pop(_CONNECT_KEY, None)
-    order = get_paid_order(token)
+    if order is None:
+        abort(404)  # refunded, disputed or its link revoked since Connect was pressed
+    token = _fresh_token(order)
+    assert token is not None
     try:
         connections.save_connection(order, result)
     except requests.RequestException as exc:

@@ -184,7 +184,8 @@ class PaymentState:
     """The order's payment as the page shows it.
 
     ``state`` is one of ``paid``, ``partly_refunded``, ``refunded``, ``disputed``,
-    ``dispute_lost`` and ``pending``; ``finish_url`` leads back to an open checkout.
+    ``dispute_lost``, ``processing`` (a delayed payment on its way) and ``pending``;
+    ``finish_url`` leads back to an open checkout.
     """
 
     state: str
@@ -198,6 +199,8 @@ def payment_state(order: Order, token: str) -> PaymentState:
         if order.checkout_session_id and order.checkout_expires_at and order.checkout_expires_at > utcnow():
             finish = url_for("payments.finish_payment", token=token)
         return PaymentState("pending", finish_url=finish)
+    if order.status == OrderStatus.PROCESSING.value:
+        return PaymentState("processing")
     if order.status == OrderStatus.REFUNDED.value:
         return PaymentState("refunded", order.refunded_cents)
     if order.status == OrderStatus.DISPUTED.value:

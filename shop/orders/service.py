@@ -18,13 +18,16 @@ from shop.orders.receipts import send_links_mail, send_receipt
 
 log = logging.getLogger(__name__)
 
+#: The statuses an order has before its money arrived.
+UNPAID = (OrderStatus.PENDING.value, OrderStatus.PROCESSING.value)
+
 
 def mark_paid(order_id: int, *, payment_intent_id: str | None = None, amount_cents: int | None = None) -> bool:
-    """Mark a pending order paid and mail its receipt; True if this call did it.
+    """Mark a pending (or processing) order paid and mail its receipt; True if this call did it.
 
     Safe to call any number of times (a double-clicked confirm, a webhook retried by the
-    provider, the buyer's return racing the webhook): the UPDATE only matches a pending
-    order, so only the first call wins and only it sends the receipt.
+    provider, the buyer's return racing the webhook): the UPDATE only matches an order not
+    paid yet, so only the first call wins and only it sends the receipt.
 
     :param payment_intent_id: the provider's payment (Stripe's PaymentIntent), which
         refunds and disputes name later.
@@ -37,7 +40,7 @@ def mark_paid(order_id: int, *, payment_intent_id: str | None = None, amount_cen
         values["amount_cents"] = amount_cents
     result = db.session.execute(
         update(Order)
-        .where(Order.id == order_id, Order.status == OrderStatus.PENDING.value)
+        .where(Order.id == order_id, Order.status.in_(UNPAID))
         .values(**values)
         .execution_options(synchronize_session=False)
     )
@@ -55,6 +58,33 @@ def mark_paid(order_id: int, *, payment_intent_id: str | None = None, amount_cen
         # The order is paid whatever the mail server says; /orders/lost mails a new link.
         log.exception("receipt for order %s could not be sent", order_id)
     return True
+
+
+def mark_processing(order_id: int, payment_intent_id: str | None) -> bool:
+    """A pending order's delayed payment (SEPA Debit, ...) was accepted and is on its way: the
+    order is ``processing`` (no receipt, no access yet); True if this call moved it."""
+    result = db.session.execute(
+        update(Order)
+        .where(Order.id == order_id, Order.status == OrderStatus.PENDING.value)
+        .values(status=OrderStatus.PROCESSING.value, payment_intent_id=payment_intent_id)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return _rowcount(result) == 1
+
+
+def payment_failed(order_id: int, payment_intent_id: str | None) -> bool:
+    """The delayed payment ``payment_intent_id`` of a processing order failed: the order is
+    pending again, so the buyer can pay another way; True if this call moved it."""
+    result = db.session.execute(
+        update(Order)
+        .where(Order.id == order_id, Order.status == OrderStatus.PROCESSING.value,
+               Order.payment_intent_id == payment_intent_id)
+        .values(status=OrderStatus.PENDING.value, payment_intent_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return _rowcount(result) == 1
 
 
 def _rowcount(result: object) -> int:

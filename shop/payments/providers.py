@@ -52,6 +52,10 @@ class FakeCheckoutProvider(PaymentProvider):
         return url_for("payments.fake_checkout", ref=order.payment_ref)
 
 
+class AmountRefused(ValueError):
+    """The provider cannot charge this amount in this currency; ``str(exc)`` says why."""
+
+
 class PaymentsUnavailable(RuntimeError):
     """No provider is configured, or the provider cannot be reached just now."""
 

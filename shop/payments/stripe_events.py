@@ -22,10 +22,11 @@ from sqlalchemy.exc import IntegrityError
 
 from shop.extensions import db
 from shop.models import DisputeStatus, Order, OrderStatus, utcnow
-from shop.orders.service import mark_paid, mark_refunded, restore_access, suspend_access
+from shop.orders.service import mark_refunded, restore_access, suspend_access
+from shop.payments.fulfilment import fulfil_session, recorded_session
 from shop.payments.models import PaymentEvent
 from shop.payments.notices import send_refund_notice
-from shop.payments.stripe_api import PROVIDER, object_id, stripe_client
+from shop.payments.stripe_api import object_id, stripe_client
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,9 @@ CHARGE_EVENTS = frozenset({
 HANDLED_EVENTS = SESSION_EVENTS | CHARGE_EVENTS
 OPEN_DISPUTE_STATUSES = frozenset({"warning_needs_response", "warning_under_review", "needs_response",
                                    "under_review"})
+# A dispute that ended without taking the money: an inquiry that closed, or one Stripe
+# prevented (it never withdraws funds). The order is not disputed: access comes back.
+ENDED_WITHOUT_CHARGEBACK = {"warning_closed": DisputeStatus.CLOSED, "prevented": DisputeStatus.PREVENTED}
 
 
 class InvalidEvent(ValueError):
@@ -127,6 +131,11 @@ def _act_on(event_type: str, obj: dict[str, Any]) -> Order | None:
         session_id = obj.get("id")
         if not isinstance(session_id, str):
             return None
+        if recorded_session(session_id) is None:
+            # Not a session the store made: nothing to ask Stripe about.
+            log.warning("event for Checkout Session %s (naming order %s), which the store did not create; "
+                        "ignored", session_id, obj.get("client_reference_id"))
+            return None
         return fulfil_session(stripe_client().v1.checkout.sessions.retrieve(session_id))
     if event_type in CHARGE_EVENTS:
         charge_id = obj.get("id") if obj.get("object") == "charge" else obj.get("charge")
@@ -134,45 +143,6 @@ def _act_on(event_type: str, obj: dict[str, Any]) -> Order | None:
             return None
         return sync_charge(charge_id)
     return None
-
-
-def order_for_session(session: stripe.checkout.Session) -> Order | None:
-    """The store's order a Checkout Session was made for (its id in ``client_reference_id``
-    and ``metadata.order_id``, both set by the store), or ``None``."""
-    reference = session.client_reference_id
-    metadata = session.metadata.to_dict() if session.metadata is not None else {}
-    if not reference or not reference.isdigit() or metadata.get("order_id") != reference:
-        return None
-    order = db.session.get(Order, int(reference))
-    if order is None or order.payment_provider != PROVIDER:
-        return None
-    return order
-
-
-def fulfil_session(session: stripe.checkout.Session) -> Order | None:
-    """Bring the order of ``session`` in line with it; returns the order (``None``: not ours).
-
-    A paid session pays the order (:func:`mark_paid`: once, with one receipt). An expired
-    session only closes the order's "finish paying" link; the order stays pending and the
-    buyer may buy again.
-    """
-    order = order_for_session(session)
-    if order is None:
-        return None
-    if session.payment_status in ("paid", "no_payment_required"):
-        payment_intent = object_id(session.payment_intent)
-        if mark_paid(order.id, payment_intent_id=payment_intent, amount_cents=session.amount_total):
-            log.info("order %s paid through Checkout Session %s", order.id, session.id)
-        else:
-            db.session.refresh(order)
-            if order.payment_intent_id not in (None, payment_intent):
-                # Two sessions of one order were both paid: the order is paid once; the
-                # second payment must go back.
-                log.warning("order %s was paid again by %s; refund that payment", order.id, payment_intent)
-    elif session.status == "expired" and order.checkout_session_id == session.id:
-        order.checkout_expires_at = None
-        db.session.commit()
-    return order
 
 
 def _order_for_payment_intent(payment_intent_id: str) -> Order | None:
@@ -195,8 +165,9 @@ def sync_charge(charge_id: str) -> Order | None:
 
     * ``refunded_cents`` is the charge's ``amount_refunded``; a charge refunded in full
       revokes the order (:func:`mark_refunded`) and mails the buyer once.
-    * The charge's newest dispute: open suspends access (status ``disputed``), won restores
-      it, lost keeps it suspended.
+    * The charge's newest dispute: open suspends access (status ``disputed``); won, an
+      inquiry that closed (``warning_closed``) and a prevented dispute restore it; lost keeps
+      it suspended. Once an operator restored the order, that dispute's events leave it be.
     """
     client = stripe_client()
     charge = client.v1.charges.retrieve(charge_id)
@@ -229,7 +200,14 @@ def _sync_refunds(order: Order, charge: stripe.Charge) -> None:
 
 
 def _sync_dispute(order: Order, status: str) -> None:
-    if status == "won":
+    if order.dispute_status == DisputeStatus.RESTORED.value:
+        # A charge is disputed at most once, and an operator decided this dispute's outcome.
+        log.info("order %s: dispute now %s; access stays restored by an operator", order.id, status)
+        return
+    if status in ENDED_WITHOUT_CHARGEBACK:
+        restore_access(order.id, OrderStatus.DISPUTED)
+        _set_dispute_status(order.id, ENDED_WITHOUT_CHARGEBACK[status])
+    elif status == "won":
         restore_access(order.id, OrderStatus.DISPUTED)
         _set_dispute_status(order.id, DisputeStatus.WON)
     elif status == "lost":

@@ -13,13 +13,16 @@ import stripe
 from flask import abort, current_app, flash, jsonify, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
-from shop.extensions import csrf
-from shop.models import OrderStatus
+from shop import ratelimit
+from shop.extensions import csrf, db
+from shop.models import Order, OrderStatus
 from shop.order_links import get_order
+from shop.orders.service import UNPAID
 from shop.payments import bp
 from shop.payments.checkout_session import is_own_checkout
+from shop.payments.fulfilment import fulfil_session, recorded_session
 from shop.payments.stripe_api import PROVIDER, StripeNotConfigured, stripe_client
-from shop.payments.stripe_events import InvalidEvent, fulfil_session, handle_event, verify_event
+from shop.payments.stripe_events import InvalidEvent, handle_event, verify_event
 from shop.payments.views import return_to_order
 
 log = logging.getLogger(__name__)
@@ -56,27 +59,44 @@ csrf.exempt(stripe_webhook)
 def stripe_return() -> Response:
     """The Checkout Session's success URL: the buyer's own browser goes on to the order page.
 
-    The session is re-read from Stripe; only a paid session of one of our orders pays it.
+    Only a session the store created is looked at (a database read: an unknown id is a 404
+    that costs Stripe nothing), and each client has ``STRIPE_RETURNS_PER_CLIENT`` returns an
+    hour. The session is re-read from Stripe while its order is not known to be paid by it;
+    only a paid session of one of our orders pays it.
     """
     session_id = request.args.get("session_id", "")
     if not SESSION_ID.fullmatch(session_id):
         abort(404)
-    try:
-        checkout = stripe_client().v1.checkout.sessions.retrieve(session_id)
-        order = fulfil_session(checkout)
-    except stripe.InvalidRequestError:
+    allowed = ratelimit.allow(f"stripe-return:client:{request.remote_addr}",
+                              current_app.config["STRIPE_RETURNS_PER_CLIENT"])
+    db.session.commit()  # the count stands, and the limiter's lock is not held while Stripe answers
+    if not allowed:
+        abort(429, "Too many returns from the payment page in a short while. Please wait a little and try again.")
+    record = recorded_session(session_id)
+    order = db.session.get(Order, record.order_id) if record is not None else None
+    if record is None or order is None:
         abort(404)
-    except (stripe.StripeError, StripeNotConfigured):
-        abort(503, STRIPE_DOWN)
-    if order is None:
-        abort(404)
+    if order.status in UNPAID or record.payment_intent_id is None:
+        try:
+            order = fulfil_session(stripe_client().v1.checkout.sessions.retrieve(session_id))
+        except stripe.InvalidRequestError:
+            abort(404)
+        except (stripe.StripeError, StripeNotConfigured):
+            abort(503, STRIPE_DOWN)
+        if order is None:
+            abort(404)
     if order.status == OrderStatus.PENDING.value:
         # Not paid (yet): back to the pack page with the buyer's amount and address.
         flash("Your payment has not gone through. You have not been charged; you can try again.")
         return redirect(url_for("store.checkout_cancelled", slug=order.pack.slug), code=303)
     if is_own_checkout(session, order.payment_ref):
-        flash(f"Thank you! Your payment went through, and a receipt with this page's link is on its way "
-              f"to {order.email}.")
+        if order.status == OrderStatus.PROCESSING.value:
+            flash(f"Thank you! Your payment is on its way: your bank takes a few days to confirm it. There is no "
+                  f"need to pay again; the receipt and your downloads follow as soon as it arrives, by mail to "
+                  f"{order.email}.")
+        else:
+            flash(f"Thank you! Your payment went through, and a receipt with this page's link is on its way "
+                  f"to {order.email}.")
     return return_to_order(order)
 
 

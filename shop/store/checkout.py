@@ -11,8 +11,9 @@ from sqlalchemy import select
 from shop import ratelimit
 from shop.email_address import EmailError, normalize_email
 from shop.extensions import db
+from shop.formatting import money
 from shop.models import Order, OrderStatus, Pack, utcnow
-from shop.payments.providers import get_provider
+from shop.payments.providers import AmountRefused, get_provider
 from shop.store.money import AmountError, parse_amount
 
 # A buyer who goes back and buys again within this long continues their pending order.
@@ -83,8 +84,14 @@ def start_purchase(pack: Pack, amount: str | None, email: str | None, *, checkou
     else:
         order.amount_cents = cents
     db.session.commit()
+    try:
+        result.checkout_url = provider.start_checkout(order)
+    except AmountRefused:
+        # Stripe's own minimum for a currency whose minimum it does not publish.
+        result.errors["amount"] = (f"Our card processor cannot take {money(cents, pack.currency)} in "
+                                   f"{pack.currency}. Please choose a higher amount.")
+        return result
     result.order = order
-    result.checkout_url = provider.start_checkout(order)
     return result
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
 from shop.accounting import IN_GOOD_STANDING, NET
+from shop.currencies import format_plain
 from shop.extensions import db
 from shop.formats import FORMATS, BuyerFormat, get_format
 from shop.formatting import money
@@ -152,7 +153,7 @@ def pack_page_shell(pack: Pack, state: CatalogState, now: datetime, on_sale: boo
         html = render_template(
             "store/pack.html", pack=pack, catalog=render_catalog(pack), on_sale=on_sale, preparing=False,
             stats={name: SLOTS[name] for name in ("purchases", "average", "total")},
-            form={"amount": f"{pack.suggested_price_cents / 100:.2f}", "email": ""}, errors={}, now=now,
+            form={"amount": format_plain(pack.suggested_price_cents, pack.currency), "email": ""}, errors={}, now=now,
             csrf_token=lambda: SLOTS["csrf"],
         )
         # Indentation is a fifth of the page's bytes; a line break renders the same.
@@ -174,7 +175,7 @@ def render_pack(pack: Pack, state: CatalogState, stats: PackStats, form: dict[st
         for name, slot in SLOTS.items():
             html = html.replace(slot, escape(values[name]))
         return html, status
-    form = form or {"amount": f"{pack.suggested_price_cents / 100:.2f}", "email": ""}
+    form = form or {"amount": format_plain(pack.suggested_price_cents, pack.currency), "email": ""}
     return (
         render_template(
             "store/pack.html",
@@ -235,7 +236,8 @@ def checkout_cancelled(slug: str) -> ResponseReturnValue:
     order = cancelled_order(pack, own_checkouts(session))
     if order is None or not pack.is_on_sale():
         return redirect(url_for("store.pack", slug=slug), code=303)
-    return render_pack(pack, state, stats, form={"amount": f"{order.amount_cents / 100:.2f}", "email": order.email})
+    form = {"amount": format_plain(order.amount_cents, order.currency), "email": order.email}
+    return render_pack(pack, state, stats, form=form)
 
 
 def _album_in_pack(slug: str, album_id: int) -> Album:

@@ -223,3 +223,30 @@ def test_revoked_links_open_nothing(app, pack):
     link.revoked_at = utcnow()
     db.session.commit()
     assert find_order(token) is None
+
+
+def test_restore_access_opens_a_disputed_order_again_audited(app, admin_client, client, pack):
+    """Review 2026-12 L11: the console had no way to restore a disputed order."""
+    from shop.models import DisputeStatus, OrderStatus
+    from shop.orders.service import suspend_access
+
+    order, token = factories.make_order(app, pack)
+    db.session.execute(db.update(Order).where(Order.id == order.id).values(dispute_status=DisputeStatus.LOST.value))
+    db.session.commit()
+    suspend_access(order.id, OrderStatus.DISPUTED)
+    assert client.get(f"/orders/{token}/pack/flac.zip").status_code == 404
+    page = admin_client.get(f"/admin/orders/{order.id}").data.decode()
+    assert f'action="/admin/orders/{order.id}/restore-access"' in page
+    response = admin_client.post(f"/admin/orders/{order.id}/restore-access", follow_redirects=True)
+    assert b"is paid again" in response.data
+    db.session.expire_all()
+    order = db.session.get(Order, order.id)
+    assert (order.status, order.dispute_status) == ("paid", "restored")
+    assert client.get(f"/orders/{token}/pack/flac.zip").status_code == 200
+    event = audit_rows()[-1]
+    assert (event.action, event.target, event.details) == ("order.restore_access", f"order:{order.id}",
+                                                           {"dispute_status": "lost"})
+    # Only a disputed order: nothing else changes, and the operator is told why.
+    again = admin_client.post(f"/admin/orders/{order.id}/restore-access", follow_redirects=True)
+    assert b"not disputed" in again.data
+    assert [e.action for e in audit_rows()].count("order.restore_access") == 1

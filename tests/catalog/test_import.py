@@ -391,6 +391,10 @@ def test_bad_prices_are_refused_and_change_nothing(app, runner, tmp_path, option
         (["--min", "5", "--suggested", "4.99"], "the suggested price 4.99 is below the minimum 5.00"),
         (["--suggested", "5000.00"], "above the store's cap"),
         (["--currency", "dollars"], "must be three capital letters"),
+        # L3: Stripe's minimum charge in the pack's currency, named.
+        (["--currency", "eur", "--min", "0.20"], "below Stripe's minimum charge of 0.50 EUR"),
+        (["--currency", "jpy", "--min", "10", "--suggested", "500"], "below Stripe's minimum charge of 50 JPY"),
+        (["--currency", "xyz"], "not one the store can take payments in"),
         (["--title", "   "], "title must be 1 to 200 characters"),
     ],
 )
@@ -403,6 +407,19 @@ def test_bad_pack_settings_are_refused(app, runner, tmp_path, options, message):
     assert result.exit_code == 1, result.output
     assert message in result.output
     assert snapshot(app) == before
+
+
+@pytest.mark.parametrize(("currency", "minimum", "suggested", "cents"), [
+    ("jpy", "500", "1500", (500, 1500)), ("kwd", "1.5", "4.250", (1500, 4250)),
+])
+def test_prices_are_read_in_the_pack_s_currency(app, runner, tmp_path, currency, minimum, suggested, cents):
+    write_album(tmp_path / "music" / "A - B", "A", "B", ["x"], formats=("flac",))
+    result = run_import(runner, tmp_path / "music", "--currency", currency, "--min", minimum, "--suggested", suggested)
+    assert result.exit_code == 0, result.output
+    pack = get_pack()
+    assert (pack.currency, pack.min_price_cents, pack.suggested_price_cents) == (currency.upper(), *cents)
+    refused = run_import(runner, tmp_path / "music", "--currency", "jpy", "--min", "500.5", slug="other")
+    assert refused.exit_code == 2 and "whole numbers" in refused.output
 
 
 def test_bad_slug_and_start_are_refused(app, runner, tmp_path):

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from cryptography.fernet import Fernet
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from shop.dropbox.crypto import TokenBox
 from shop.dropbox.models import Delivery, DropboxConnection
 from shop.extensions import db
+from shop.models import OrderLink, utcnow
+from shop.order_links import find_order
 from tests import factories
 from tests.dropbox.conftest import APP_KEY, BUYER_EMAIL, connect_buyer
 
@@ -53,7 +56,10 @@ def test_connect_allow_stores_encrypted_tokens_and_shows_the_account(client, app
     scopes = parse_qs(urlsplit(location).query)["scope"][0].split()
     assert sorted(scopes) == ["account_info.read", "files.content.write", "files.metadata.read"]
     back = client.get(callback_path(consent(location)))
-    assert back.status_code == 303 and back.headers["Location"].startswith(f"/orders/{token}")
+    assert back.status_code == 303 and back.headers["Location"].endswith("#dropbox")
+    # Back through a fresh link of the same order: the cookie kept the link's id, not its token.
+    fresh = back.headers["Location"].split("/orders/", 1)[1].split("#", 1)[0]
+    assert fresh != token and find_order(fresh).id == order.id
 
     connection = db.session.scalar(select(DropboxConnection))
     assert connection.order_id == order.id and connection.account_email == BUYER_EMAIL
@@ -67,6 +73,40 @@ def test_connect_allow_stores_encrypted_tokens_and_shows_the_account(client, app
 
     page = client.get(f"/orders/{token}").data.decode()
     assert "connected as <strong>b•••@example.com</strong>" in page  # BUYER_EMAIL, masked
+
+
+def session_cookie(app, client) -> dict:
+    """The buyer's session as anyone holding the cookie can read it (signed, not encrypted):
+    base64 of JSON, zlib-compressed when it starts with a dot."""
+    import base64
+    import zlib
+
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    assert cookie is not None
+    payload = cookie.value.lstrip(".").split(".")[0]
+    data = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    return json.loads(zlib.decompress(data) if cookie.value.startswith(".") else data)
+
+
+def test_the_connect_cookie_keeps_the_link_id_never_the_token(client, app, order):
+    """Review 2026-12 L10: the raw order token sat in the signed cookie until the callback."""
+    order, token = order
+    start(client, token)
+    raw = client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
+    decoded = session_cookie(app, client)
+    assert token not in raw and token not in json.dumps(decoded)
+    link = db.session.scalar(select(OrderLink).where(OrderLink.order_id == order.id))
+    assert decoded["dropbox_connect"]["link_id"] == link.id
+    assert "order_token" not in decoded["dropbox_connect"]
+
+
+def test_a_link_revoked_during_connect_connects_nothing(client, app, order):
+    order, token = order
+    location = consent(start(client, token))
+    db.session.execute(update(OrderLink).values(revoked_at=utcnow()))
+    db.session.commit()
+    assert client.get(callback_path(location)).status_code == 404
+    assert db.session.scalar(select(DropboxConnection)) is None
 
 
 def test_deny_gets_a_clear_page_and_stores_nothing(client, order):

@@ -116,8 +116,8 @@ def test_payment_events_out_of_order_end_in_one_paid_order(app, pack, buyer: Buy
 
 
 def test_dispute_events_out_of_order_end_in_the_dispute_s_outcome(app, pack, buyer: Buyer, emulated: Emulated):
-    # The payment's four events and the dispute's four (created, funds_withdrawn, closed,
-    # funds_reinstated), all held and then delivered newest first: the dispute closes (won)
+    # The payment's four events, charge.dispute.created, .funds_withdrawn, .closed and
+    # .funds_reinstated, all held and then delivered newest first: the dispute closes (won)
     # before it was opened, and both before the order was paid.
     emulated.control("webhooks/reorder", {"count": 8})
     checkout = buyer.buy(pack.slug, "12.00")
