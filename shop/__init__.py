@@ -134,6 +134,7 @@ def register_url_converters(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from shop.codes import bp as codes_bp
     from shop.downloads import bp as downloads_bp
     from shop.dropbox import bp as dropbox_bp
     from shop.orders import bp as orders_bp
@@ -145,6 +146,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(orders_bp)
     app.register_blueprint(downloads_bp)
     app.register_blueprint(dropbox_bp)
+    app.register_blueprint(codes_bp)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -90,6 +90,8 @@ SETTINGS: tuple[Setting, ...] = (
             help="`/packs/<slug>/buy` requests per client IP per hour (repeats reuse one pending order)."),
     Setting("LOST_LINKS_PER_ADDRESS", 3, int, help="`/orders/lost` requests per address per hour."),
     Setting("LOST_LINKS_PER_CLIENT", 10, int, help="`/orders/lost` requests per client IP per hour."),
+    Setting("REDEEMS_PER_CLIENT", 20, int,
+            help="`/redeem` attempts (right or wrong) per client IP per hour."),
     Setting("TRUST_PROXY", False, _bool,
             help="Trust one `X-Forwarded-For` / `X-Forwarded-Proto` hop (never `X-Forwarded-Host`). Only behind "
                  "a proxy that sets these headers itself: without one, clients can forge their address and "

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    ColumnElement,
     DateTime,
     ForeignKey,
     Index,
@@ -353,15 +354,26 @@ class RateLimitHit(Model):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-def pack_stats(pack_id: int) -> tuple[int, int, int]:
-    """``(purchases, total_cents, average_cents)`` over the pack's paid orders, net of partial refunds.
+#: The ``payment_provider`` of an order made by redeeming a download code (:mod:`shop.codes`).
+CODE_PROVIDER = "code"
 
-    Refunded and disputed orders do not count.
+
+def is_sale() -> ColumnElement[bool]:
+    """What the stats count as a purchase: a paid order that was bought, not one redeemed from
+    a download code (those are counted apart, by their batches)."""
+    return (Order.status == OrderStatus.PAID.value) & (Order.payment_provider != CODE_PROVIDER)
+
+
+def pack_stats(pack_id: int) -> tuple[int, int, int]:
+    """``(purchases, total_cents, average_cents)`` over the pack's sales (:func:`is_sale`), net
+    of partial refunds.
+
+    Refunded and disputed orders do not count, nor do orders from download codes.
     """
     count, total = db.session.execute(
         select(func.count(Order.id),
                func.coalesce(func.sum(Order.amount_cents - Order.refunded_cents), 0)).where(
-            Order.pack_id == pack_id, Order.status == OrderStatus.PAID.value
+            Order.pack_id == pack_id, is_sale()
         )
     ).one()
     count, total = int(count), int(total)

@@ -21,6 +21,7 @@ FLOORS: dict[str, int] = {
     "worker": 80,  # the RQ entry point (shop/worker.py)
     "store": 70,
     "payments": 60,
+    "codes": 55,  # download codes: a redemption is an order with its receipt
     "orders": 50,
     "downloads": 40,
     "dropbox": 40,

@@ -16,7 +16,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from shop.downloads.models import DownloadCount
 from shop.dropbox.models import Delivery, DeliveryStatus
 from shop.extensions import db
-from shop.models import FORMATS, Order, OrderStatus, Pack, pack_stats, utcnow
+from shop.models import FORMATS, Order, OrderStatus, Pack, is_sale, pack_stats, utcnow
 
 HOUR = 3600
 RECENT_PACKS = 12
@@ -97,7 +97,7 @@ def hourly(pack: Pack, now: datetime | None = None) -> list[HourRow]:
     hour = _epoch_hour(Order.paid_at).label("hour")
     rows = db.session.execute(
         select(hour, func.count(Order.id), func.sum(Order.amount_cents))
-        .where(Order.pack_id == pack.id, Order.status == OrderStatus.PAID.value)
+        .where(Order.pack_id == pack.id, is_sale())
         .group_by(hour)
     ).all()
     by_hour = {int(h): (int(n), int(c)) for h, n, c in rows}
@@ -135,7 +135,7 @@ def nice_step(largest: int, buckets: int = 8) -> int:
 def amount_histogram(pack_id: int) -> list[AmountBucket]:
     """Paid orders by amount, in equal buckets of a round width, from 0 to the largest amount."""
     largest = db.session.scalar(
-        select(func.max(Order.amount_cents)).where(Order.pack_id == pack_id, Order.status == OrderStatus.PAID.value)
+        select(func.max(Order.amount_cents)).where(Order.pack_id == pack_id, is_sale())
     )
     if largest is None:
         return []
@@ -143,7 +143,7 @@ def amount_histogram(pack_id: int) -> list[AmountBucket]:
     bucket = (Order.amount_cents // step).label("bucket")
     rows = dict(db.session.execute(
         select(bucket, func.count(Order.id))
-        .where(Order.pack_id == pack_id, Order.status == OrderStatus.PAID.value)
+        .where(Order.pack_id == pack_id, is_sale())
         .group_by(bucket)
     ).tuples().all())
     return [AmountBucket(i * step, (i + 1) * step, int(rows.get(i, 0))) for i in range(int(largest) // step + 1)]

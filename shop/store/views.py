@@ -20,7 +20,7 @@ from sqlalchemy.orm import selectinload
 from shop.extensions import db
 from shop.formats import FORMATS, BuyerFormat, get_format
 from shop.formatting import money
-from shop.models import Album, Order, OrderStatus, Pack, Track, TrackFile, pack_stats, utcnow
+from shop.models import Album, Order, Pack, Track, TrackFile, is_sale, pack_stats, utcnow
 from shop.orders.page import STATE_COLUMNS, CatalogState, cached, catalog_state, pack_with_state_statement
 from shop.payments.checkout_session import checkout_tag, own_checkouts, remember_checkout
 from shop.payments.providers import PaymentsUnavailable
@@ -75,7 +75,7 @@ def _pack_page_statement() -> Select[Any]:
     """The pack at ``:value`` (its slug), its catalog state and its stats (what
     :func:`~shop.models.pack_stats` counts: paid orders, net of partial refunds), in one
     round trip. Built once."""
-    paid = (Order.pack_id == Pack.id) & (Order.status == OrderStatus.PAID.value)
+    paid = (Order.pack_id == Pack.id) & is_sale()
     return pack_with_state_statement("slug").add_columns(
         select(func.count(Order.id)).where(paid).scalar_subquery(),
         select(func.coalesce(func.sum(Order.amount_cents - Order.refunded_cents), 0)).where(paid).scalar_subquery(),
