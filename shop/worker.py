@@ -30,6 +30,8 @@ from rq.exceptions import StopRequested
 
 from shop.catalog.jobs import requeue_waiting as requeue_encodes
 from shop.dropbox.deliveries import sweep
+from shop.mailing.announcements import MAIL_QUEUE
+from shop.mailing.announcements import requeue_stalled as requeue_announcements
 from shop.queue import ENCODING_QUEUE, get_queue, get_redis
 
 log = logging.getLogger(__name__)
@@ -84,6 +86,9 @@ def _sweeper(app: Flask, stop: threading.Event) -> None:
                 count = requeue_encodes()
                 if count:
                     log.info("re-enqueued %s tracks with waiting or stale encodes", count)
+                count = requeue_announcements()
+                if count:
+                    log.info("re-enqueued %s unfinished pack announcements", count)
             except redis.exceptions.RedisError:
                 log.warning("sweep skipped: Redis unavailable")
             except sqlalchemy.exc.OperationalError as exc:
@@ -123,7 +128,7 @@ def run_worker(app: Flask, burst: bool, name: str | None) -> None:
         generation += 1
         worker_name = name if name is None or generation == 1 else f"{name}.{generation}"
         # Deliveries first (a buyer waits), then encoding.
-        queues = [get_queue(app), get_queue(app, ENCODING_QUEUE)]
+        queues = [get_queue(app), get_queue(app, MAIL_QUEUE), get_queue(app, ENCODING_QUEUE)]
         worker = DeliveryWorker(queues, connection=get_redis(app), name=worker_name)
         lost: type[Exception] | None = None
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -14,15 +15,35 @@ from aiosmtpd.controller import Controller
 
 
 class Inbox:
+    """What the server accepted. ``hold_at = n`` keeps the n-th message's DATA unanswered until
+    ``release`` is set, then refuses it with a 451 (not kept): a sender killed meanwhile has
+    not delivered it, as with a real server."""
+
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self._lock = threading.Lock()
+        self.received = 0
+        self.hold_at: int | None = None
+        self.holding = threading.Event()
+        self.release = threading.Event()
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        with self._lock:
+            self.received += 1
+            number = self.received
+        if number == self.hold_at:
+            self.holding.set()
+            while not self.release.is_set():
+                await asyncio.sleep(0.02)
+            return "451 4.3.0 Try again later"
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self._lock:
             self.messages.append(message)  # type: ignore[arg-type]
         return "250 OK"
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.messages)
 
     def to(self, address: str) -> list[EmailMessage]:
         with self._lock:

@@ -1,4 +1,4 @@
-"""buyers come back: download codes
+"""buyers come back: download codes, the "next pack" list and its announcements
 
 Revision ID: f6f3b8cae106
 Revises: e4b8d2f61a93
@@ -49,8 +49,57 @@ def upgrade():
     with op.batch_alter_table('download_codes', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_download_codes_batch_id'), ['batch_id'], unique=False)
 
+    op.create_table('subscribers',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('email', sa.String(length=254), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('requested_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('source', sa.String(length=300), nullable=False),
+    sa.Column('wording', sa.String(length=32), nullable=False),
+    sa.Column('request_ip', sa.String(length=64), nullable=True),
+    sa.Column('confirmed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('unsubscribed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('unsubscribe_method', sa.String(length=32), nullable=True),
+    sa.CheckConstraint("status IN ('pending', 'confirmed', 'unsubscribed')", name='ck_subscribers_status'),
+    sa.CheckConstraint('email = lower(email)', name='ck_subscribers_email_lower'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('email')
+    )
+    op.create_table('announcements',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('pack_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('total', sa.Integer(), nullable=False),
+    sa.Column('worker', sa.String(length=64), nullable=True),
+    sa.Column('heartbeat_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['pack_id'], ['packs.id']),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('pack_id')
+    )
+    op.create_table('announcement_sends',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('announcement_id', sa.Integer(), nullable=False),
+    sa.Column('subscriber_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("status IN ('pending', 'sending', 'sent', 'skipped')", name='ck_announcement_sends_status'),
+    sa.ForeignKeyConstraint(['announcement_id'], ['announcements.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['subscriber_id'], ['subscribers.id']),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('announcement_id', 'subscriber_id', name='uq_announcement_sends_once')
+    )
+    with op.batch_alter_table('announcement_sends', schema=None) as batch_op:
+        batch_op.create_index('ix_announcement_sends_todo', ['announcement_id', 'status', 'subscriber_id'],
+                              unique=False)
+
 
 def downgrade():
+    with op.batch_alter_table('announcement_sends', schema=None) as batch_op:
+        batch_op.drop_index('ix_announcement_sends_todo')
+    op.drop_table('announcement_sends')
+    op.drop_table('announcements')
+    op.drop_table('subscribers')
     with op.batch_alter_table('download_codes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_download_codes_batch_id'))
     op.drop_table('download_codes')

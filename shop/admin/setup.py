@@ -32,6 +32,7 @@ def unauthorized() -> Response:
 def register(app: Flask) -> None:
     from shop.admin import bp
     from shop.admin.cli import operators_cli
+    from shop.admin.mailing_cli import mailing_cli
 
     app.session_interface = AdminAwareSessionInterface()
     login_manager = LoginManager()
@@ -40,3 +41,4 @@ def register(app: Flask) -> None:
     login_manager.init_app(app)
     app.register_blueprint(bp)
     app.cli.add_command(operators_cli)
+    app.cli.add_command(mailing_cli)

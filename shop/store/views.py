@@ -20,6 +20,7 @@ from sqlalchemy.orm import selectinload
 from shop.extensions import db
 from shop.formats import FORMATS, BuyerFormat, get_format
 from shop.formatting import money
+from shop.mailing.subscriptions import opt_in_at_checkout
 from shop.models import Album, Order, Pack, Track, TrackFile, is_sale, pack_stats, utcnow
 from shop.orders.page import STATE_COLUMNS, CatalogState, cached, catalog_state, pack_with_state_statement
 from shop.payments.checkout_session import checkout_tag, own_checkouts, remember_checkout
@@ -221,6 +222,8 @@ def buy(slug: str) -> ResponseReturnValue:
         return render_pack(pack, state, stats, form={"amount": amount[:40], "email": email[:300]},
                            errors=result.errors, status=400)
     assert result.order is not None and result.checkout_url is not None
+    if request.form.get("notify") == "yes":
+        opt_in_at_checkout(result.order.email, url_for("store.pack", slug=slug), request.remote_addr)
     remember_checkout(session, result.order.payment_ref)
     return redirect(result.checkout_url, code=303)
 
