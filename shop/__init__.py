@@ -137,6 +137,7 @@ def register_blueprints(app: Flask) -> None:
     from shop.codes import bp as codes_bp
     from shop.downloads import bp as downloads_bp
     from shop.dropbox import bp as dropbox_bp
+    from shop.gifts import bp as gifts_bp
     from shop.mailing import bp as mailing_bp
     from shop.orders import bp as orders_bp
     from shop.payments import bp as payments_bp
@@ -149,6 +150,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(dropbox_bp)
     app.register_blueprint(codes_bp)
     app.register_blueprint(mailing_bp)
+    app.register_blueprint(gifts_bp)
 
 
 def register_error_handlers(app: Flask) -> None:

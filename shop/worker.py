@@ -30,6 +30,7 @@ from rq.exceptions import StopRequested
 
 from shop.catalog.jobs import requeue_waiting as requeue_encodes
 from shop.dropbox.deliveries import sweep
+from shop.gifts.service import send_due as send_due_gifts
 from shop.mailing.announcements import MAIL_QUEUE
 from shop.mailing.announcements import requeue_stalled as requeue_announcements
 from shop.queue import ENCODING_QUEUE, get_queue, get_redis
@@ -86,6 +87,9 @@ def _sweeper(app: Flask, stop: threading.Event) -> None:
                 count = requeue_encodes()
                 if count:
                     log.info("re-enqueued %s tracks with waiting or stale encodes", count)
+                count = send_due_gifts()
+                if count:
+                    log.info("delivered %s scheduled gifts", count)
                 count = requeue_announcements()
                 if count:
                     log.info("re-enqueued %s unfinished pack announcements", count)

@@ -1,4 +1,4 @@
-"""buyers come back: download codes, the "next pack" list and its announcements
+"""buyers come back: download codes, the "next pack" list and its announcements, gifts
 
 Revision ID: f6f3b8cae106
 Revises: e4b8d2f61a93
@@ -93,8 +93,32 @@ def upgrade():
         batch_op.create_index('ix_announcement_sends_todo', ['announcement_id', 'status', 'subscriber_id'],
                               unique=False)
 
+    op.create_table('gifts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('order_id', sa.Integer(), nullable=False),
+    sa.Column('recipient_email', sa.String(length=254), nullable=False),
+    sa.Column('message', sa.Text(), nullable=False),
+    sa.Column('deliver_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('sending_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('sends', sa.Integer(), nullable=False),
+    sa.Column('last_error', sa.String(length=200), nullable=True),
+    sa.CheckConstraint('length(message) <= 500', name='ck_gifts_message_length'),
+    sa.CheckConstraint('recipient_email = lower(recipient_email)', name='ck_gifts_recipient_lower'),
+    sa.ForeignKeyConstraint(['order_id'], ['orders.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('order_id')
+    )
+    with op.batch_alter_table('gifts', schema=None) as batch_op:
+        batch_op.create_index('ix_gifts_due', ['sent_at', 'deliver_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_gifts_recipient_email'), ['recipient_email'], unique=False)
+
 
 def downgrade():
+    with op.batch_alter_table('gifts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_gifts_recipient_email'))
+        batch_op.drop_index('ix_gifts_due')
+    op.drop_table('gifts')
     with op.batch_alter_table('announcement_sends', schema=None) as batch_op:
         batch_op.drop_index('ix_announcement_sends_todo')
     op.drop_table('announcement_sends')

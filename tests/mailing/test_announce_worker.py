@@ -4,66 +4,20 @@ nothing."""
 
 from __future__ import annotations
 
-import shutil
-
-import pytest
-import redis
-from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
 from shop.extensions import db
 from shop.mailing.models import Announcement, AnnouncementSend, SendStatus, Subscriber, SubscriberStatus
 from shop.models import utcnow
-from tests.services import RedisServer, WorkerProcess, wait_until
-from tests.smtp import running_smtp_server
+from tests import worker_mail
+from tests.services import wait_until
+
+# The fixtures this module uses, from tests/worker_mail.py.
+redis_server, smtp, app_overrides, start_worker = (worker_mail.redis_server, worker_mail.smtp,
+                                                   worker_mail.app_overrides, worker_mail.start_worker)
 
 SUBSCRIBERS = 12
 HELD = 6  # the SMTP server holds the 6th mail while the worker is killed
-
-
-@pytest.fixture(scope="module")
-def redis_server():
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
-    server = RedisServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def smtp():
-    with running_smtp_server() as served:
-        yield served
-
-
-@pytest.fixture
-def app_overrides(redis_server, smtp):
-    redis.Redis.from_url(redis_server.url).flushdb()
-    return {"REDIS_URL": redis_server.url, "MAIL_URL": smtp[0], "MAIL_RATE": 20.0, "ANNOUNCE_STALE_SECONDS": 2,
-            "TOKEN_KEYS": Fernet.generate_key().decode()}
-
-
-@pytest.fixture
-def start_worker(app, tmp_path):
-    workers: list[WorkerProcess] = []
-
-    def start(burst: bool = False) -> WorkerProcess:
-        env = {"SHOP_ENV": "testing", "SHOP_SECRET_KEY": app.config["SECRET_KEY"],
-               "SHOP_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "SHOP_MEDIA_ROOT": app.config["MEDIA_ROOT"],
-               "SHOP_REDIS_URL": app.config["REDIS_URL"], "SHOP_BASE_URL": app.config["BASE_URL"],
-               "SHOP_MAIL_URL": app.config["MAIL_URL"], "SHOP_MAIL_RATE": str(app.config["MAIL_RATE"]),
-               "SHOP_ANNOUNCE_STALE_SECONDS": str(app.config["ANNOUNCE_STALE_SECONDS"]),
-               "SHOP_TOKEN_KEYS": app.config["TOKEN_KEYS"]}
-        worker = WorkerProcess(env, burst=burst, log_path=tmp_path / f"worker-{len(workers)}.log")
-        workers.append(worker.start())
-        return worker
-
-    yield start
-    for worker in workers:
-        worker.stop()
-    db.session.remove()
 
 
 def sends(status: str) -> int:
