@@ -124,3 +124,11 @@ def test_console_shows_the_gift_and_resends_it_audited(admin_client, client, app
     assert admin_client.post(f"/admin/orders/{order_id}/resend-gift", data={"csrf_token": token}).status_code == 303
     assert len(inbox.to("friend@example.com")) == 2
     assert audit_rows()[-1].action == "gift.resend"
+    # The order's own receipt actions never hand the giver the music.
+    refused = admin_client.post(f"/admin/orders/{order_id}/resend-receipt", data={"csrf_token": token},
+                                follow_redirects=True)
+    assert "is a gift" in refused.get_data(as_text=True)
+    assert admin_client.post(f"/admin/orders/{order_id}/replace-links", data={"csrf_token": token}).status_code == 303
+    assert len(inbox.to("giver@example.com")) == 1  # the receipt, nothing since
+    newest = ORDER_LINK.search(body(inbox.to("friend@example.com")[-1])).group(1)
+    assert len(inbox.to("friend@example.com")) == 3 and client.get(newest).status_code == 200
