@@ -311,6 +311,8 @@ class Order(Model):
     checkout_session_id: Mapped[str | None] = mapped_column(String(255))
     checkout_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True, index=True)
+    # An order of one album of the pack (from that album's download code); None: the whole pack.
+    album_id: Mapped[int | None] = mapped_column(ForeignKey("albums.id"))
 
     pack: Mapped[Pack] = relationship()
     links: Mapped[list[OrderLink]] = relationship(back_populates="order", cascade="all, delete-orphan")

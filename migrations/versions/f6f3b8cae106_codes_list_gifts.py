@@ -16,9 +16,14 @@ depends_on = None
 
 
 def upgrade():
+    with op.batch_alter_table('orders', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('album_id', sa.Integer(), nullable=True))
+        batch_op.create_foreign_key('fk_orders_album_id_albums', 'albums', ['album_id'], ['id'])
+
     op.create_table('code_batches',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('pack_id', sa.Integer(), nullable=False),
+    sa.Column('album_id', sa.Integer(), nullable=True),
     sa.Column('label', sa.String(length=120), nullable=False),
     sa.Column('size', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
@@ -26,6 +31,7 @@ def upgrade():
     sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint('size > 0', name='ck_code_batches_size'),
     sa.ForeignKeyConstraint(['pack_id'], ['packs.id']),
+    sa.ForeignKeyConstraint(['album_id'], ['albums.id']),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('code_batches', schema=None) as batch_op:
@@ -130,3 +136,6 @@ def downgrade():
     with op.batch_alter_table('code_batches', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_code_batches_pack_id'))
     op.drop_table('code_batches')
+    with op.batch_alter_table('orders', schema=None) as batch_op:
+        batch_op.drop_constraint('fk_orders_album_id_albums', type_='foreignkey')
+        batch_op.drop_column('album_id')

@@ -11,7 +11,7 @@ from shop.admin.views import operator
 from shop.codes import batches
 from shop.codes.models import CodeBatch
 from shop.extensions import db
-from shop.models import Pack
+from shop.models import Album, Pack
 
 
 def _back() -> BaseResponse:
@@ -21,7 +21,8 @@ def _back() -> BaseResponse:
 @bp.get("/codes")
 def codes() -> str:
     packs = db.session.scalars(db.select(Pack).order_by(Pack.starts_at.desc(), Pack.id.desc())).all()
-    return render_template("admin/codes.html", packs=packs, summaries=batches.summaries(),
+    albums = db.session.scalars(db.select(Album).order_by(Album.pack_id, Album.position)).all()
+    return render_template("admin/codes.html", packs=packs, albums=albums, summaries=batches.summaries(),
                            max_batch=batches.MAX_BATCH)
 
 
@@ -30,14 +31,17 @@ def codes_create() -> BaseResponse:
     pack = db.get_or_404(Pack, request.form.get("pack_id", type=int) or 0, description="No such pack.")
     size = request.form.get("size", type=int)
     label = request.form.get("label", "")[:120]
+    album_id = request.form.get("album_id", type=int)
+    album = db.get_or_404(Album, album_id, description="No such album.") if album_id else None
     try:
-        batch = batches.create_batch(pack, size or 0, label=label, created_by=operator().email)
+        batch = batches.create_batch(pack, size or 0, album=album, label=label, created_by=operator().email)
     except batches.BatchError as exc:
         db.session.rollback()
         flash(f"No codes made: {exc}")
         return _back()
     audit.record(operator(), "codes.batch", f"code_batch:{batch.id}",
-                 {"pack": pack.slug, "size": batch.size, "label": batch.label}, request.remote_addr)
+                 {"pack": pack.slug, "album": album.id if album else None, "size": batch.size, "label": batch.label},
+                 request.remote_addr)
     db.session.commit()
     flash(f"{batch.size:,} codes made for {pack.title}. Download them as CSV from the list below.")
     return _back()

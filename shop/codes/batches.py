@@ -21,7 +21,7 @@ from sqlalchemy import CursorResult, func, insert, select, update
 from shop.codes.models import CodeBatch, DownloadCode
 from shop.dropbox.crypto import get_token_box
 from shop.extensions import db
-from shop.models import Pack, utcnow
+from shop.models import Album, Pack, utcnow
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 LENGTH = 12
@@ -53,14 +53,18 @@ def hash_code(canonical: str) -> str:
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
-def create_batch(pack: Pack, size: int, *, label: str = "", created_by: str = "") -> CodeBatch:
-    """A batch of ``size`` fresh codes for ``pack``, flushed, not committed.
+def create_batch(pack: Pack, size: int, *, album: Album | None = None, label: str = "",
+                 created_by: str = "") -> CodeBatch:
+    """A batch of ``size`` fresh codes for ``pack``, or for one ``album`` of it (its orders then
+    hold that album only), flushed, not committed.
 
-    :raises BatchError: for a size outside 1..:data:`MAX_BATCH`.
+    :raises BatchError: for a size outside 1..:data:`MAX_BATCH`, or an album of another pack.
     """
     if not 1 <= size <= MAX_BATCH:
         raise BatchError(f"A batch holds 1 to {MAX_BATCH:,} codes.")
-    batch = CodeBatch(pack=pack, size=size, label=label.strip()[:120], created_by=created_by[:254])
+    if album is not None and album.pack_id != pack.id:
+        raise BatchError("That album is not in this pack.")
+    batch = CodeBatch(pack=pack, album=album, size=size, label=label.strip()[:120], created_by=created_by[:254])
     db.session.add(batch)
     db.session.flush()
     box = get_token_box()
@@ -101,16 +105,17 @@ def export_rows(batch: CodeBatch) -> Iterator[str]:
     box = get_token_box()
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["code", "pack", "status", "redeemed_at"])
+    writer.writerow(["code", "pack", "album", "status", "redeemed_at"])
     yield out.getvalue()
     out.seek(0)
     out.truncate()
+    album = f"{batch.album.artist} - {batch.album.title}" if batch.album else ""
     rows = db.session.execute(
         select(DownloadCode.code_enc, DownloadCode.redeemed_at, DownloadCode.revoked_at)
         .where(DownloadCode.batch_id == batch.id).order_by(DownloadCode.id))
     for code_enc, redeemed_at, revoked_at in rows:
         status = "redeemed" if redeemed_at else "revoked" if revoked_at or batch.revoked_at else "live"
-        writer.writerow([box.decrypt(code_enc), batch.pack.slug, status,
+        writer.writerow([box.decrypt(code_enc), batch.pack.slug, album, status,
                          redeemed_at.isoformat() if redeemed_at else ""])
         yield out.getvalue()
         out.seek(0)

@@ -15,17 +15,18 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.dropbox.crypto import ENCRYPTED
 from shop.extensions import Model
-from shop.models import Order, Pack, UTCDateTime, utcnow
+from shop.models import Album, Order, Pack, UTCDateTime, utcnow
 
 
 class CodeBatch(Model):
-    """N codes made at once for one pack."""
+    """N codes made at once for one pack, or for one album of it."""
 
     __tablename__ = "code_batches"
     __table_args__ = (CheckConstraint("size > 0", name="ck_code_batches_size"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     pack_id: Mapped[int] = mapped_column(ForeignKey("packs.id"), index=True)
+    album_id: Mapped[int | None] = mapped_column(ForeignKey("albums.id"))
     label: Mapped[str] = mapped_column(String(120), default="")
     size: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -34,6 +35,7 @@ class CodeBatch(Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     pack: Mapped[Pack] = relationship()
+    album: Mapped[Album | None] = relationship()
 
 
 class DownloadCode(Model):

@@ -54,28 +54,28 @@ def redeem(typed_code: str, email: str) -> tuple[Order, str, bool]:
         raise CodeRefused()
     found = db.session.execute(
         select(DownloadCode.id, DownloadCode.order_id, DownloadCode.revoked_at, CodeBatch.revoked_at,
-               CodeBatch.pack_id)
+               CodeBatch.pack_id, CodeBatch.album_id)
         .join(CodeBatch, CodeBatch.id == DownloadCode.batch_id)
         .where(DownloadCode.code_hash == hash_code(canonical))
     ).first()
     if found is None or found[2] is not None or found[3] is not None:
         raise CodeRefused()
-    code_id, order_id, _, _, pack_id = found
+    code_id, order_id, _, _, pack_id, album_id = found
     if order_id is None:
-        made = _claim(code_id, pack_id, address)
+        made = _claim(code_id, pack_id, album_id, address)
         if made is not None:
             return made
     return _repeat(code_id, address)
 
 
-def _claim(code_id: int, pack_id: int, address: str) -> tuple[Order, str, bool] | None:
+def _claim(code_id: int, pack_id: int, album_id: int | None, address: str) -> tuple[Order, str, bool] | None:
     """Make the order and claim the code; None when another redemption got there first."""
     pack = db.session.get(Pack, pack_id)
     assert pack is not None
     now = utcnow()
     order = Order(pack=pack, email=address, amount_cents=0, currency=pack.currency,
                   status=OrderStatus.PAID.value, payment_provider=CODE_PROVIDER,
-                  payment_ref=f"code-{code_id}", created_at=now, paid_at=now)
+                  payment_ref=f"code-{code_id}", album_id=album_id, created_at=now, paid_at=now)
     token = mint_link(order)
     db.session.add(order)
     try:

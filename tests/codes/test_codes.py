@@ -7,9 +7,11 @@ import csv
 import io
 import re
 import threading
+import zipfile
 from datetime import timedelta
 
 import pytest
+from markupsafe import escape
 from sqlalchemy import func, select
 
 from shop.codes import batches
@@ -219,3 +221,25 @@ def test_a_code_is_redeemed_once_under_twenty_concurrent_attempts(app, pack):
         assert outcome.endswith(f":{order.id}:{winner}")
     assert outcomes.count("refused") == sum(1 for n in range(attempts)
                                             if (("same@example.com" if n % 2 else f"fan{n}@example.com") != winner))
+
+
+def test_an_album_code_opens_that_album_only(client, app, pack, inbox):
+    first, second = pack.albums
+    batch = batches.create_batch(pack, 1, album=second)
+    db.session.commit()
+    code = list(batches.export_rows(batch))[1].split(",")[0]
+    link = client.post("/redeem", data={"code": code, "email": "fan@example.com"}).headers["Location"]
+    token = link.rsplit("/", 1)[1]
+    page = client.get(link).get_data(as_text=True)
+    assert str(escape(second.title)) in page and str(escape(first.title)) not in page
+    assert client.get(f"/orders/{token}/albums/{second.id}/flac.zip").status_code == 200
+    assert client.get(f"/orders/{token}/albums/{first.id}/flac.zip").status_code == 404
+    assert client.get(f"/orders/{token}/tracks/{first.tracks[0].id}/flac").status_code == 404
+    assert client.get(f"/orders/{token}/tracks/{second.tracks[0].id}/flac").status_code == 200
+    whole = client.get(f"/orders/{token}/pack/flac.zip")
+    assert whole.status_code == 200
+    folders = {name.split("/")[0] for name in zipfile.ZipFile(io.BytesIO(whole.data)).namelist()}
+    assert len(folders) == 1  # the one album
+    assert client.post(f"/orders/{token}/dropbox/albums/{first.id}", data={"format": "flac"}).status_code == 404
+    with pytest.raises(batches.BatchError):
+        batches.create_batch(factories.make_pack(app, slug="other-pack"), 1, album=second)
