@@ -247,6 +247,7 @@ def prepare_catalog(env: dict[str, str], seed: bool) -> threading.Thread | None:
             report = create_demo_pack(encode=False)
             log(f"demo pack imported in {time.monotonic() - started:.1f} s; encoding its "
                 f"{len(report.encode_track_ids)} tracks into every format while the store starts")
+            _demo_codes(app)
             thread = threading.Thread(target=_encode_demo_then_seed, args=(app, report.encode_track_ids, seed),
                                       name="demo-encode", daemon=True)
             thread.start()
@@ -255,6 +256,21 @@ def prepare_catalog(env: dict[str, str], seed: bool) -> threading.Thread | None:
         if seed:
             _seed(app)
     return None
+
+
+def _demo_codes(app) -> None:
+    """A small batch of download codes for the demo pack, printed for /redeem."""
+    from shop.codes.batches import create_batch, export_rows
+    from shop.extensions import db
+    from shop.models import Pack
+
+    pack = db.session.scalar(db.select(Pack).order_by(Pack.id))
+    if pack is None:
+        return
+    batch = create_batch(pack, 3, label="make run demo", created_by="make run")
+    db.session.commit()
+    codes = [line.split(",")[0] for line in list(export_rows(batch))[1:]]
+    log(f"demo download codes for /redeem (one order each): {', '.join(codes)}")
 
 
 def _encode_demo_then_seed(app, track_ids: list[int], seed: bool) -> None:
@@ -339,6 +355,9 @@ def main() -> int:
                 "4000 0000 0000 0002 is declined)")
             log(f"refunds from another shell: SHOP_PAYMENT_PROVIDER=stripe SHOP_STRIPE_API_URL={stripe_url} "
                 f"SHOP_STRIPE_SECRET_KEY={env['SHOP_STRIPE_SECRET_KEY']} .venv/bin/flask --app shop orders refund 12")
+        log(f"download codes:       {store_url}/redeem (demo codes above; make more at {store_url}/admin/codes)")
+        log("the list:             every pack page has \"Tell me about the next pack\"; the confirmation link is in "
+            "the mail, then `flask --app shop mailing announce --pack demo-pack`")
         log("mail is written to instance/outbox/ as .eml files. Press Ctrl-C to stop everything.")
         while True:
             exited = supervisor.first_exited()

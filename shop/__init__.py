@@ -134,8 +134,11 @@ def register_url_converters(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from shop.codes import bp as codes_bp
     from shop.downloads import bp as downloads_bp
     from shop.dropbox import bp as dropbox_bp
+    from shop.gifts import bp as gifts_bp
+    from shop.mailing import bp as mailing_bp
     from shop.orders import bp as orders_bp
     from shop.payments import bp as payments_bp
     from shop.store import bp as store_bp
@@ -145,6 +148,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(orders_bp)
     app.register_blueprint(downloads_bp)
     app.register_blueprint(dropbox_bp)
+    app.register_blueprint(codes_bp)
+    app.register_blueprint(mailing_bp)
+    app.register_blueprint(gifts_bp)
 
 
 def register_error_handlers(app: Flask) -> None:

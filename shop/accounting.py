@@ -31,16 +31,17 @@ from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from shop.extensions import db
-from shop.models import DisputeStatus, Order, OrderStatus
+from shop.models import CODE_PROVIDER, DisputeStatus, Order, OrderStatus, is_sale
 from shop.money import average_cents
 
 #: The statuses of an order that was paid at some point (named, so that a status added later,
 #: such as a payment still on its way, counts nowhere until it is given a place here).
 SOLD_STATUSES = (OrderStatus.PAID.value, OrderStatus.REFUNDED.value, OrderStatus.DISPUTED.value)
 #: An order that was paid at some point (what gross counts).
-SOLD: ColumnElement[bool] = Order.status.in_(SOLD_STATUSES)
+#: Orders redeemed from download codes carry no money and never count here (:func:`is_sale`).
+SOLD: ColumnElement[bool] = Order.status.in_(SOLD_STATUSES) & is_sale()
 #: An order that still gives its buyer the music (paid, not fully refunded, not under dispute).
-IN_GOOD_STANDING: ColumnElement[bool] = Order.status == OrderStatus.PAID.value
+IN_GOOD_STANDING: ColumnElement[bool] = (Order.status == OrderStatus.PAID.value) & is_sale()
 REFUNDED: ColumnElement[int] = case(
     (Order.status == OrderStatus.REFUNDED.value, Order.amount_cents), else_=Order.refunded_cents)
 DISPUTED: ColumnElement[int] = case(
@@ -62,7 +63,7 @@ class OrderMoney:
 
 def order_money(order: Order) -> OrderMoney:
     """The figures of one loaded order, by the rules in this module's docstring."""
-    if order.status not in SOLD_STATUSES:
+    if order.status not in SOLD_STATUSES or order.payment_provider == CODE_PROVIDER:
         return OrderMoney(0, 0, 0, order.dispute_status, 0)
     gross = order.amount_cents
     refunded = gross if order.status == OrderStatus.REFUNDED.value else (order.refunded_cents or 0)

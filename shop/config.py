@@ -93,6 +93,14 @@ SETTINGS: tuple[Setting, ...] = (
                  "an unknown session id is answered from the database, never from Stripe)."),
     Setting("LOST_LINKS_PER_ADDRESS", 3, int, help="`/orders/lost` requests per address per hour."),
     Setting("LOST_LINKS_PER_CLIENT", 10, int, help="`/orders/lost` requests per client IP per hour."),
+    Setting("REDEEMS_PER_CLIENT", 20, int,
+            help="`/redeem` attempts (right or wrong) per client IP per hour."),
+    Setting("NOTIFY_PER_ADDRESS", 3, int, help="`/notify` sign-ups per address per hour."),
+    Setting("NOTIFY_PER_CLIENT", 10, int, help="`/notify` sign-ups per client IP per hour."),
+    Setting("MAIL_RATE", 10.0, float,
+            help="Announcement mails per second each sending worker hands to SMTP (`flask mailing announce`)."),
+    Setting("ANNOUNCE_STALE_SECONDS", 60, int,
+            help="An announcement whose worker sent nothing for this long is resumed by another worker."),
     Setting("TRUST_PROXY", False, _bool,
             help="Trust one `X-Forwarded-For` / `X-Forwarded-Proto` hop (never `X-Forwarded-Host`). Only behind "
                  "a proxy that sets these headers itself: without one, clients can forge their address and "

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    ColumnElement,
     DateTime,
     ForeignKey,
     Index,
@@ -320,6 +321,8 @@ class Order(Model):
     checkout_session_id: Mapped[str | None] = mapped_column(String(255))
     checkout_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True, index=True)
+    # An order of one album of the pack (from that album's download code); None: the whole pack.
+    album_id: Mapped[int | None] = mapped_column(ForeignKey("albums.id"))
 
     pack: Mapped[Pack] = relationship()
     links: Mapped[list[OrderLink]] = relationship(back_populates="order", cascade="all, delete-orphan")
@@ -363,16 +366,27 @@ class RateLimitHit(Model):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-def pack_stats(pack_id: int) -> tuple[int, int, int]:
-    """``(purchases, total_cents, average_cents)`` over the pack's paid orders, net of partial refunds.
+#: The ``payment_provider`` of an order made by redeeming a download code (:mod:`shop.codes`).
+CODE_PROVIDER = "code"
 
-    Refunded and disputed orders do not count, so the total is the pack's net and the average
-    its average as :mod:`shop.accounting` defines them (rounded half up to the cent).
+
+def is_sale() -> ColumnElement[bool]:
+    """An order that was bought, not redeemed from a download code (code orders carry no money
+    and are counted apart, by their batches)."""
+    return Order.payment_provider != CODE_PROVIDER
+
+
+def pack_stats(pack_id: int) -> tuple[int, int, int]:
+    """``(purchases, total_cents, average_cents)`` over the pack's paid sales, net of partial refunds.
+
+    Refunded and disputed orders do not count, nor do orders from download codes, so the total
+    is the pack's net and the average its average as :mod:`shop.accounting` defines them
+    (rounded half up to the cent).
     """
     count, total = db.session.execute(
         select(func.count(Order.id),
                func.coalesce(func.sum(Order.amount_cents - Order.refunded_cents), 0)).where(
-            Order.pack_id == pack_id, Order.status == OrderStatus.PAID.value
+            Order.pack_id == pack_id, Order.status == OrderStatus.PAID.value, is_sale()
         )
     ).one()
     count, total = int(count), int(total)

@@ -1,4 +1,4 @@
-"""``flask worker``: an RQ worker for deliveries and the ``encoding`` queue (encodes, seeds), in the app context.
+"""``flask worker``: an RQ worker for deliveries, the ``mail`` and the ``encoding`` queues, in the app context.
 
 Besides running jobs, every worker sweeps the database every few seconds for
 deliveries that wait for the queue (Redis was down when the buyer clicked) or whose
@@ -30,6 +30,9 @@ from rq.exceptions import StopRequested
 
 from shop.catalog.jobs import requeue_waiting as requeue_encodes
 from shop.dropbox.deliveries import sweep
+from shop.gifts.service import send_due as send_due_gifts
+from shop.mailing.announcements import MAIL_QUEUE
+from shop.mailing.announcements import requeue_stalled as requeue_announcements
 from shop.queue import ENCODING_QUEUE, get_queue, get_redis
 
 log = logging.getLogger(__name__)
@@ -84,6 +87,12 @@ def _sweeper(app: Flask, stop: threading.Event) -> None:
                 count = requeue_encodes()
                 if count:
                     log.info("re-enqueued %s tracks with waiting or stale encodes", count)
+                count = send_due_gifts()
+                if count:
+                    log.info("delivered %s scheduled gifts", count)
+                count = requeue_announcements()
+                if count:
+                    log.info("re-enqueued %s unfinished pack announcements", count)
             except redis.exceptions.RedisError:
                 log.warning("sweep skipped: Redis unavailable")
             except sqlalchemy.exc.OperationalError as exc:
@@ -123,7 +132,7 @@ def run_worker(app: Flask, burst: bool, name: str | None) -> None:
         generation += 1
         worker_name = name if name is None or generation == 1 else f"{name}.{generation}"
         # Deliveries first (a buyer waits), then encoding.
-        queues = [get_queue(app), get_queue(app, ENCODING_QUEUE)]
+        queues = [get_queue(app), get_queue(app, MAIL_QUEUE), get_queue(app, ENCODING_QUEUE)]
         worker = DeliveryWorker(queues, connection=get_redis(app), name=worker_name)
         lost: type[Exception] | None = None
         try:
@@ -160,7 +169,7 @@ def _wait_for_redis_or_a_signal(app: Flask) -> bool:
 @click.option("--name", help="Worker name (default: RQ's).")
 @with_appcontext
 def worker_command(burst: bool, name: str | None) -> None:
-    """Run an RQ worker for deliveries and the encoding queue (with the scheduler and the stale sweep)."""
+    """Run an RQ worker for deliveries, mail and encoding (with the scheduler and the stale sweep)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Before taking jobs: whatever was left behind by a crash or a Redis outage.

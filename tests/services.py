@@ -126,6 +126,7 @@ def worker_env(app) -> dict[str, str]:
         "SHOP_SECRET_KEY": config["SECRET_KEY"],
         "SHOP_DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"],
         "SHOP_MEDIA_ROOT": config["MEDIA_ROOT"],
+        "SHOP_OUTBOX_DIR": config["OUTBOX_DIR"],
         "SHOP_REDIS_URL": config["REDIS_URL"],
         "SHOP_BASE_URL": config["BASE_URL"],
         "SHOP_DROPBOX_APP_KEY": config["DROPBOX_APP_KEY"],

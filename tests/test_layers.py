@@ -21,7 +21,10 @@ FLOORS: dict[str, int] = {
     "worker": 80,  # the RQ entry point (shop/worker.py)
     "store": 70,
     "payments": 60,
+    "codes": 55,  # download codes: a redemption is an order with its receipt
     "orders": 50,
+    "gifts": 45,  # a gift is an order's second person: orders and the store use it
+    "mailing": 45,  # the "next pack" list and its announcements
     "downloads": 40,
     "dropbox": 40,
     "catalog": 30,

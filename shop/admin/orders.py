@@ -28,6 +28,7 @@ from shop.downloads.models import DownloadCount
 from shop.dropbox.models import Delivery
 from shop.email_address import normalize_email
 from shop.extensions import db
+from shop.gifts.service import deliver, gift_of
 from shop.mail import MailError
 from shop.models import DisputeStatus, Order, OrderLink, OrderStatus, Pack, utcnow
 from shop.order_links import mint_link
@@ -149,9 +150,11 @@ def resend_receipt(order: Order, operator: Operator, ip: str | None) -> bool:
     """Mint one more link (earlier ones keep working) and mail the receipt with it; False
     when the mail could not be sent (the link and the audit row stay).
 
-    :raises ActionError: for an order that is not paid.
+    :raises ActionError: for an order that is not paid, or a gift (its links are the recipient's).
     """
     _paid(order)
+    if gift_of(order.id) is not None:
+        raise ActionError(f"order #{order.id} is a gift: its links go to the recipient (Send the recipient a new link)")
     token = mint_link(order)
     audit.record(operator, "order.resend_receipt", f"order:{order.id}", {"email": order.email}, ip)
     db.session.commit()
@@ -169,6 +172,13 @@ def replace_links(order: Order, operator: Operator, ip: str | None) -> tuple[int
         update(OrderLink).where(OrderLink.order_id == order.id, OrderLink.revoked_at.is_(None))
         .values(revoked_at=utcnow()).execution_options(synchronize_session=False)
     ).rowcount
+    gift = gift_of(order.id)
+    if gift is not None:
+        # A gift's links are the recipient's: the new one goes to them (once it was delivered).
+        audit.record(operator, "order.replace_links", f"order:{order.id}",
+                     {"revoked": revoked, "gift_to": gift.recipient_email}, ip)
+        db.session.commit()
+        return int(revoked), deliver(gift.id, again=True)
     token = mint_link(order)
     audit.record(operator, "order.replace_links", f"order:{order.id}", {"revoked": revoked}, ip)
     db.session.commit()

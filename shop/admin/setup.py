@@ -43,6 +43,7 @@ def unauthorized() -> Response:
 def register(app: Flask) -> None:
     from shop.admin import bp
     from shop.admin.cli import operators_cli
+    from shop.admin.mailing_cli import mailing_cli
     from shop.admin.orders_cli import orders_cli
 
     app.session_interface = AdminAwareSessionInterface()
@@ -53,3 +54,4 @@ def register(app: Flask) -> None:
     app.register_blueprint(bp)
     app.cli.add_command(operators_cli)
     app.cli.add_command(orders_cli)
+    app.cli.add_command(mailing_cli)

@@ -18,7 +18,7 @@ from shop.accounting import IN_GOOD_STANDING, NET, SOLD, PackMoney, pack_money
 from shop.downloads.models import DownloadCount
 from shop.dropbox.models import Delivery, DeliveryStatus
 from shop.extensions import db
-from shop.models import FORMATS, Order, OrderStatus, Pack, utcnow
+from shop.models import FORMATS, Order, Pack, utcnow
 from shop.money import average_cents
 
 HOUR = 3600
@@ -122,7 +122,7 @@ def nice_step(largest: int, buckets: int = 8) -> int:
 def amount_histogram(pack_id: int) -> list[AmountBucket]:
     """Paid orders by amount, in equal buckets of a round width, from 0 to the largest amount."""
     largest = db.session.scalar(
-        select(func.max(Order.amount_cents)).where(Order.pack_id == pack_id, Order.status == OrderStatus.PAID.value)
+        select(func.max(Order.amount_cents)).where(Order.pack_id == pack_id, IN_GOOD_STANDING)
     )
     if largest is None:
         return []
@@ -130,7 +130,7 @@ def amount_histogram(pack_id: int) -> list[AmountBucket]:
     bucket = (Order.amount_cents // step).label("bucket")
     rows = dict(db.session.execute(
         select(bucket, func.count(Order.id))
-        .where(Order.pack_id == pack_id, Order.status == OrderStatus.PAID.value)
+        .where(Order.pack_id == pack_id, IN_GOOD_STANDING)
         .group_by(bucket)
     ).tuples().all())
     return [AmountBucket(i * step, (i + 1) * step, int(rows.get(i, 0))) for i in range(int(largest) // step + 1)]

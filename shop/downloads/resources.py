@@ -72,11 +72,12 @@ def find_download(token: str, kind: str, item_id: int | None, fmt: str) -> Downl
 
 
 def track_download(order: Order, track_id: int, fmt: str) -> Download | None:
-    track = db.session.scalar(
-        select(Track).join(Album)
-        .where(Track.id == track_id, Album.pack_id == order.pack_id)
-        .options(selectinload(Track.files), selectinload(Track.album).selectinload(Album.pack))
-    )
+    query = (select(Track).join(Album)
+             .where(Track.id == track_id, Album.pack_id == order.pack_id)
+             .options(selectinload(Track.files), selectinload(Track.album).selectinload(Album.pack)))
+    if order.album_id is not None:  # an order of one album opens that album's tracks only
+        query = query.where(Album.id == order.album_id)
+    track = db.session.scalar(query)
     file = track.file(fmt) if track is not None else None
     if track is None or file is None:
         return None
@@ -151,6 +152,8 @@ def _zip_download(order: Order, kind: str, item_id: int | None, fmt: str, filena
 
 
 def album_download(order: Order, album_id: int, fmt: str) -> Download | None:
+    if order.album_id is not None and album_id != order.album_id:
+        return None
     albums = _albums(order.pack_id, album_id)
     if not albums:
         return None
@@ -162,7 +165,8 @@ def album_download(order: Order, album_id: int, fmt: str) -> Download | None:
 
 
 def pack_download(order: Order, fmt: str) -> Download | None:
-    albums = _albums(order.pack_id)
+    """Every album the order holds (the whole pack, or its one album) as one zip."""
+    albums = _albums(order.pack_id, order.album_id)
     if not albums:
         return None
     pack = albums[0].pack

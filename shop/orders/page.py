@@ -365,6 +365,8 @@ def order_page_context(order: Order, pack: Pack, state: CatalogState, token: str
     counts = download_counts(order) if order.is_paid else {}
     if order.is_paid:
         albums = album_layouts(pack, state)
+        if order.album_id is not None:  # an order of one album (from its download code)
+            albums = tuple(album for album in albums if album.id == order.album_id)
         choice = choose_format(asked_format, remembered_format, pack_formats(albums))
     else:
         albums, choice = (), FormatChoice(FORMATS[0], ())

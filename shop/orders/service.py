@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.engine import CursorResult
 
 from shop.dropbox import connections
 from shop.dropbox.deliveries import cancel_deliveries, stop_reason
 from shop.extensions import db
+from shop.gifts import service as gifts
+from shop.gifts.models import Gift
 from shop.mail import MailError
 from shop.models import Order, OrderStatus, utcnow
 from shop.order_links import mint_link
@@ -50,6 +52,10 @@ def mark_paid(order_id: int, *, payment_intent_id: str | None = None, amount_cen
     order = db.session.get(Order, order_id)
     assert order is not None
     db.session.refresh(order)
+    gift = gifts.gift_of(order_id)
+    if gift is not None:
+        _gift_paid(order, gift)
+        return True
     token = mint_link(order)
     db.session.commit()
     try:
@@ -85,6 +91,17 @@ def payment_failed(order_id: int, payment_intent_id: str | None) -> bool:
     )
     db.session.commit()
     return _rowcount(result) == 1
+
+
+def _gift_paid(order: Order, gift: Gift) -> None:
+    """A gift was paid: the giver's receipt (no music link), and the recipient's own link now
+    if its day has come (else the worker sends it then)."""
+    db.session.commit()
+    try:
+        gifts.send_giver_receipt(order, gift)
+    except MailError:
+        log.exception("gift receipt for order %s could not be sent", order.id)
+    gifts.deliver(gift.id)
 
 
 def _rowcount(result: object) -> int:
@@ -156,12 +173,16 @@ def restore_access(order_id: int, status: OrderStatus) -> bool:
 
 
 def resend_links(email: str) -> int:
-    """Mint a fresh link for every paid order of ``email`` and mail them; returns the count.
+    """Mint a fresh link for every paid order that ``email`` holds the music of, and mail them;
+    returns the count. A gift's music is the recipient's once delivered, never the giver's.
 
     Earlier links keep working. Commits before mailing, so a link in a mail always works.
     """
+    own = (Order.email == email) & Gift.id.is_(None)
+    given = (Gift.recipient_email == email) & Gift.sent_at.is_not(None)
     orders = db.session.scalars(
-        select(Order).where(Order.email == email, Order.status == OrderStatus.PAID.value).order_by(Order.id)
+        select(Order).outerjoin(Gift, Gift.order_id == Order.id)
+        .where(Order.status == OrderStatus.PAID.value, or_(own, given)).order_by(Order.id)
     ).all()
     if not orders:
         return 0

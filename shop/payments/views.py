@@ -8,6 +8,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from shop.extensions import db
+from shop.gifts.service import gift_of, giver_token
 from shop.models import Order
 from shop.order_links import find_order, mint_link
 from shop.orders.service import mark_paid
@@ -29,6 +30,10 @@ def return_to_order(order: Order) -> Response:
     anyone else (no such checkout in their session) to the thank-you page."""
     if not is_own_checkout(session, order.payment_ref):
         return redirect(url_for("payments.thanks"), code=303)
+    gift = gift_of(order.id)
+    if gift is not None:
+        # The music is the recipient's: the giver follows the delivery instead.
+        return redirect(url_for("gifts.status", token=giver_token(gift)), code=303)
     token = mint_link(order)
     db.session.commit()
     return redirect(url_for("orders.show", token=token), code=303)

@@ -22,6 +22,9 @@ from shop.currencies import format_plain
 from shop.extensions import db
 from shop.formats import FORMATS, BuyerFormat, get_format
 from shop.formatting import money
+from shop.gifts.service import attach as attach_gift
+from shop.gifts.service import parse_gift_form
+from shop.mailing.subscriptions import opt_in_at_checkout
 from shop.models import Album, Order, Pack, Track, TrackFile, pack_stats, utcnow
 from shop.money import average_cents
 from shop.orders.page import STATE_COLUMNS, CatalogState, cached, catalog_state, pack_with_state_statement
@@ -212,6 +215,10 @@ def buy(slug: str) -> ResponseReturnValue:
         return render_template("store/ended.html", pack=pack, ended=ended), 410
     amount = request.form.get("amount", "")
     email = request.form.get("email", "")
+    gift, gift_errors = parse_gift_form(request.form, utcnow().date())
+    if gift_errors:
+        _, state, stats = get_pack_and_state(slug)
+        return render_pack(pack, state, stats, form=_form_echo(amount, email), errors=gift_errors, status=400)
     try:
         result = start_purchase(pack, amount, email, checkout_tag=checkout_tag(session),
                                 client=request.remote_addr or "unknown")
@@ -221,11 +228,21 @@ def buy(slug: str) -> ResponseReturnValue:
         abort(429, "You have started many purchases in a short while. Please wait an hour and try again.")
     if result.errors:
         _, state, stats = get_pack_and_state(slug)
-        return render_pack(pack, state, stats, form={"amount": amount[:40], "email": email[:300]},
-                           errors=result.errors, status=400)
+        return render_pack(pack, state, stats, form=_form_echo(amount, email), errors=result.errors, status=400)
     assert result.order is not None and result.checkout_url is not None
+    attach_gift(result.order, gift)
+    if request.form.get("notify") == "yes":
+        opt_in_at_checkout(result.order.email, url_for("store.pack", slug=slug), request.remote_addr)
     remember_checkout(session, result.order.payment_ref)
     return redirect(result.checkout_url, code=303)
+
+
+def _form_echo(amount: str, email: str) -> dict[str, str]:
+    """The buy form's fields as sent, shortened, to fill the form in again."""
+    echo = {"amount": amount[:40], "email": email[:300]}
+    for name, limit in (("gift", 3), ("recipient_email", 300), ("gift_message", 600), ("send_on", 20)):
+        echo[name] = request.form.get(name, "")[:limit]
+    return echo
 
 
 @bp.get("/packs/<slug>/checkout-cancelled")

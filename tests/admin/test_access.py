@@ -93,11 +93,13 @@ FORM_PAGES = {"admin.pack_new", "admin.pack_edit"}
 
 
 def test_every_operator_post_writes_an_audit_row(app, admin_client, pack):
+    from shop.codes.batches import create_batch
     from shop.dropbox.models import Delivery
 
     order, _ = factories.make_order(app, pack)
     delivery = Delivery(order_id=order.id, target="pack", format="flac", status="failed", error="x")
     db.session.add(delivery)
+    batch = create_batch(pack, 2)
     db.session.commit()
     posts = [r for r in app.url_map.iter_rules()
              if r.endpoint.startswith("admin.") and "POST" in r.methods and r.endpoint not in PUBLIC]
@@ -105,7 +107,8 @@ def test_every_operator_post_writes_an_audit_row(app, admin_client, pack):
     posts.sort(key=lambda r: r.endpoint == "admin.logout")
     for rule in posts:
         before = len(audit_rows())
-        url = sample_url(rule, {"order_id": order.id, "pack_id": pack.id, "delivery_id": delivery.id})
+        url = sample_url(rule, {"order_id": order.id, "pack_id": pack.id, "delivery_id": delivery.id,
+                                "batch_id": batch.id})
         response = admin_client.post(url, data={"pack_id": pack.id, "email": "gift@example.com"})
         expected = (302, 303, 400) if rule.endpoint in FORM_PAGES else (302, 303)
         assert response.status_code in expected, (rule.rule, response.status_code)

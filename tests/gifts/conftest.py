@@ -1,0 +1,5 @@
+"""Fixtures for gifts: the console's operator."""
+
+from __future__ import annotations
+
+from tests.admin.conftest import admin_client, fresh_login_per_request, operator  # noqa: F401 (fixtures)
