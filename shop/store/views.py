@@ -14,18 +14,19 @@ from flask import Response, abort, current_app, redirect, render_template, reque
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import selectinload
 
 from shop.extensions import db
 from shop.formats import FORMATS, BuyerFormat, get_format
 from shop.formatting import money
-from shop.models import Album, Order, OrderStatus, Pack, Track, TrackFile, pack_stats, utcnow
+from shop.models import Album, Order, OrderStatus, Pack, Track, TrackFile, utcnow
 from shop.orders.page import STATE_COLUMNS, CatalogState, cached, catalog_state, pack_with_state_statement
 from shop.payments.checkout_session import checkout_tag, own_checkouts, remember_checkout
 from shop.payments.providers import PaymentsUnavailable
+from shop.splits import Artist, bonus_threshold, default_split, pack_artists
 from shop.storage import get_storage
-from shop.store import bp
+from shop.store import bp, paybox
 from shop.store.checkout import TooManyPurchases, cancelled_order, start_purchase
 
 COVER_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
@@ -49,6 +50,22 @@ def buyer_format(format_id: str) -> BuyerFormat:
     return get_format(format_id)
 
 
+@bp.app_template_global("preset_buttons")
+def preset_buttons(pack: Pack, stats: dict[str, str]) -> list[tuple[str, str, str]]:
+    """The pay box's preset amounts as ``(field value, label, title)``: the operator's, else
+    the minimum, the suggested price and the next whole unit above the average (``stats`` as
+    :func:`stats_shown` gives them, or their slots)."""
+    operator = paybox.preset_amounts(pack)
+    if operator is not None:
+        return [(paybox.as_field(c), money(c, pack.currency), "") for c in operator]
+    return [
+        (paybox.as_field(pack.min_price_cents), money(pack.min_price_cents, pack.currency), "The minimum"),
+        (paybox.as_field(pack.suggested_price_cents), money(pack.suggested_price_cents, pack.currency),
+         "The suggested price"),
+        (stats["average_preset"], stats["average_preset_label"], "Above the average paid so far"),
+    ]
+
+
 @bp.get("/")
 def index() -> str:
     now = utcnow()
@@ -62,24 +79,60 @@ def index() -> str:
 
 @dataclass(frozen=True)
 class PackStats:
+    """The pack's paid orders, net of partial refunds (what :func:`~shop.models.pack_stats`
+    counts), and the charity's and store's parts of that money times 100 (each order's kept
+    amount times its split percentage; orders from before the pay box count at the pack's
+    default split)."""
+
     purchases: int
     total: int
+    charity_weighted: int = 0
+    store_weighted: int = 0
 
     @property
     def average(self) -> int:
         return self.total // self.purchases if self.purchases else 0
 
+    def threshold(self, pack: Pack) -> int:
+        return bonus_threshold(self.purchases, self.total, pack.suggested_price_cents)
+
+    def raised(self) -> tuple[int, int, int]:
+        """``(artists, charity, store)`` of all the money so far; they sum to :attr:`total`."""
+        charity, store = self.charity_weighted // 100, self.store_weighted // 100
+        return self.total - charity - store, charity, store
+
+
+def _stats_columns() -> list[Any]:
+    """The outer query's pack's stats as scalar subqueries, in :class:`PackStats`' order."""
+    paid = (Order.pack_id == Pack.id) & (Order.status == OrderStatus.PAID.value)
+    kept = Order.amount_cents - Order.refunded_cents
+
+    def weighted(share: Any, default: Any) -> Any:
+        return select(func.coalesce(func.sum(kept * func.coalesce(share, default)), 0)).where(paid).scalar_subquery()
+
+    return [
+        select(func.count(Order.id)).where(paid).scalar_subquery(),
+        select(func.coalesce(func.sum(kept), 0)).where(paid).scalar_subquery(),
+        weighted(Order.split_charity, Pack.split_charity),
+        weighted(Order.split_store, Pack.split_store),
+    ]
+
 
 @functools.cache
 def _pack_page_statement() -> Select[Any]:
-    """The pack at ``:value`` (its slug), its catalog state and its stats (what
-    :func:`~shop.models.pack_stats` counts: paid orders, net of partial refunds), in one
-    round trip. Built once."""
-    paid = (Order.pack_id == Pack.id) & (Order.status == OrderStatus.PAID.value)
-    return pack_with_state_statement("slug").add_columns(
-        select(func.count(Order.id)).where(paid).scalar_subquery(),
-        select(func.coalesce(func.sum(Order.amount_cents - Order.refunded_cents), 0)).where(paid).scalar_subquery(),
-    )
+    """The pack at ``:value`` (its slug), its catalog state and its stats, in one round trip.
+    Built once."""
+    return pack_with_state_statement("slug").add_columns(*_stats_columns())
+
+
+@functools.cache
+def _stats_statement() -> Select[Any]:
+    """The pack at ``:value`` (its slug) with its stats only: the stats JSON's one query."""
+    return select(Pack, *_stats_columns()).where(Pack.slug == bindparam("value"))
+
+
+def _stats(values: Any) -> PackStats:
+    return PackStats(*(int(v) for v in values))
 
 
 def get_pack_and_state(slug: str) -> tuple[Pack, CatalogState, PackStats]:
@@ -88,8 +141,28 @@ def get_pack_and_state(slug: str) -> tuple[Pack, CatalogState, PackStats]:
     row = db.session.execute(_pack_page_statement(), {"value": slug}).first()
     if row is None:
         abort(404, "There is no pack at this address.")
-    purchases, total = row[STATE_COLUMNS + 1:]
-    return row[0], catalog_state(row[1:STATE_COLUMNS + 1]), PackStats(int(purchases), int(total))
+    return row[0], catalog_state(row[1:STATE_COLUMNS + 1]), _stats(row[STATE_COLUMNS + 1:])
+
+
+@dataclass(frozen=True)
+class Lineup:
+    """What the buy box needs of the albums: the artists (one split slider each) and the bonus
+    album's ``(id, artist, title)``, if the pack has one."""
+
+    artists: tuple[Artist, ...]
+    bonus: tuple[int, str, str] | None
+
+
+def lineup_of(albums: Any) -> Lineup:
+    bonus = next(((a.id, a.artist, a.title) for a in albums if a.is_bonus), None)
+    return Lineup(pack_artists(albums), bonus)
+
+
+def pack_lineup(pack: Pack, state: CatalogState, now: datetime) -> Lineup:
+    def read() -> Lineup:
+        return lineup_of(db.session.scalars(select(Album).where(Album.pack_id == pack.id)).all())
+
+    return cached(("pack lineup", pack.id, state.version), read) if state.cacheable(pack, now) else read()
 
 
 def album_sizes(pack_id: int) -> dict[tuple[int, str], int]:
@@ -104,11 +177,15 @@ def album_sizes(pack_id: int) -> dict[tuple[int, str], int]:
     return {(album_id, fmt): int(size) for album_id, fmt, size in rows}
 
 
-def render_catalog(pack: Pack) -> Markup:
-    """The ``catalog`` block of ``store/pack.html``: three queries whatever the pack's size."""
-    albums = db.session.scalars(
+def pack_albums(pack: Pack) -> list[Album]:
+    return list(db.session.scalars(
         select(Album).where(Album.pack_id == pack.id).order_by(Album.position).options(selectinload(Album.tracks))
-    ).all()
+    ).all())
+
+
+def render_catalog(pack: Pack, albums: list[Album] | None = None) -> Markup:
+    """The ``catalog`` block of ``store/pack.html``: three queries whatever the pack's size."""
+    albums = pack_albums(pack) if albums is None else albums
     template = current_app.jinja_env.get_template("store/pack.html")
     context = template.new_context({"pack": pack, "albums": albums, "sizes": album_sizes(pack.id)})
     return Markup("".join(template.blocks["catalog"](context)))
@@ -122,20 +199,51 @@ def catalog_html(pack: Pack, state: CatalogState, now: datetime) -> Markup:
     return cached(("pack page catalog", pack.id, state.version), lambda: render_catalog(pack))
 
 
-def stats_shown(pack: Pack, stats: PackStats) -> dict[str, str]:
-    """The buy box's three numbers as the page prints them (site.js refreshes them in place)."""
+def stats_shown(pack: Pack, stats: PackStats, threshold_token: str | None = None) -> dict[str, str]:
+    """What differs per view, as the page prints it: the stats (site.js refreshes them in
+    place), the beat-the-average threshold, its signed copy for the form (``threshold_token``
+    when the buyer holds one still, see :func:`shop.store.paybox.held_threshold`), and the
+    preset that beats the average."""
+    threshold = stats.threshold(pack)
+    held = paybox.held_threshold(threshold_token, pack.id)
+    if held is None:
+        threshold_token = None
+    else:
+        threshold = min(threshold, held)
+    artists, charity, store = stats.raised()
+    beat = paybox.whole_unit_above(stats.average if stats.purchases else pack.suggested_price_cents)
     return {
         "purchases": str(stats.purchases),
         "average": money(stats.average, pack.currency) if stats.purchases else "–",
         "total": money(stats.total, pack.currency),
+        "threshold": money(threshold, pack.currency),
+        "threshold_cents": str(threshold),
+        "threshold_token": threshold_token or paybox.sign_threshold(pack.id, threshold),
+        "raised_artists": money(artists, pack.currency),
+        "raised_charity": money(charity, pack.currency),
+        "raised_store": money(store, pack.currency),
+        "average_preset": paybox.as_field(beat),
+        "average_preset_label": money(beat, pack.currency),
     }
 
 
 #: Stand-ins for what differs between two views of a cached pack page: rendered into the
 #: page once, replaced on every view (plain ASCII, so escaping leaves them as they are).
 _SLOT = f"shop-slot-{secrets.token_hex(8)}"
-SLOTS = {name: f"@@{_SLOT}-{name}@@" for name in ("csrf", "purchases", "average", "total")}
+STAT_NAMES = ("purchases", "average", "total", "threshold", "threshold_cents", "threshold_token", "raised_artists",
+              "raised_charity", "raised_store", "average_preset", "average_preset_label")
+SLOTS = {name: f"@@{_SLOT}-{name}@@" for name in ("csrf", *STAT_NAMES)}
 INDENTATION = re.compile(r"\n[ \t]+")
+
+
+def default_form(pack: Pack, lineup: Lineup) -> dict[str, str]:
+    """The buy form as a new visitor sees it: the suggested price and the pack's default split."""
+    form = {"amount": paybox.as_field(pack.suggested_price_cents), "email": "",
+            "split_artists": str(pack.split_artists), "split_charity": str(pack.split_charity),
+            "split_store": str(pack.split_store)}
+    split = default_split(pack, lineup.artists)
+    form.update({f"{paybox.ARTIST_FIELD}{artist.key}": str(share) for artist, share in split.per_artist})
+    return form
 
 
 def pack_page_shell(pack: Pack, state: CatalogState, now: datetime, on_sale: bool) -> str:
@@ -143,15 +251,17 @@ def pack_page_shell(pack: Pack, state: CatalogState, now: datetime, on_sale: boo
     once per process, pack, catalog version and phase while nothing can change it (see
     :meth:`CatalogState.cacheable`; the pack's own fields are in the key as well)."""
     fields = (pack.title, pack.blurb, pack.starts_at, pack.ends_at, pack.currency, pack.min_price_cents,
-              pack.suggested_price_cents)
+              pack.suggested_price_cents, pack.split_artists, pack.split_charity, pack.split_store,
+              pack.store_min_percent, pack.charity_name, pack.charity_min_percent, pack.preset_amounts)
     key = ("pack page", pack.id, state.version, on_sale, fields)
 
     def render() -> str:
+        albums = pack_albums(pack)
+        lineup = lineup_of(albums)
         html = render_template(
-            "store/pack.html", pack=pack, catalog=render_catalog(pack), on_sale=on_sale, preparing=False,
-            stats={name: SLOTS[name] for name in ("purchases", "average", "total")},
-            form={"amount": f"{pack.suggested_price_cents / 100:.2f}", "email": ""}, errors={}, now=now,
-            csrf_token=lambda: SLOTS["csrf"],
+            "store/pack.html", pack=pack, catalog=render_catalog(pack, albums), on_sale=on_sale, preparing=False,
+            stats={name: SLOTS[name] for name in STAT_NAMES}, lineup=lineup,
+            form=default_form(pack, lineup), errors={}, now=now, csrf_token=lambda: SLOTS["csrf"],
         )
         # Indentation is a fifth of the page's bytes; a line break renders the same.
         return INDENTATION.sub("\n", html)
@@ -165,14 +275,16 @@ def render_pack(pack: Pack, state: CatalogState, stats: PackStats, form: dict[st
     on_sale = pack.starts_at <= now < pack.ends_at and not state.preparing
     if on_sale:
         checkout_tag(session)  # start the checkout session with the form (see shop.payments.checkout_session)
-    shown = stats_shown(pack, stats)
     if form is None and not errors and state.cacheable(pack, now) and "_flashes" not in session:
         html = pack_page_shell(pack, state, now, on_sale)
-        values = {"csrf": generate_csrf(), **shown}
+        values = {"csrf": generate_csrf(), **stats_shown(pack, stats)}
         for name, slot in SLOTS.items():
             html = html.replace(slot, escape(values[name]))
         return html, status
-    form = form or {"amount": f"{pack.suggested_price_cents / 100:.2f}", "email": ""}
+    lineup = pack_lineup(pack, state, now)
+    # A form sent back keeps the threshold its buyer was shown while it holds.
+    token = (form or {}).get("threshold") or None
+    form = {**default_form(pack, lineup), **(form or {})}
     return (
         render_template(
             "store/pack.html",
@@ -180,7 +292,8 @@ def render_pack(pack: Pack, state: CatalogState, stats: PackStats, form: dict[st
             catalog=catalog_html(pack, state, now),
             on_sale=on_sale,
             preparing=state.preparing and not pack.has_ended(now),
-            stats=shown,
+            stats=stats_shown(pack, stats, token),
+            lineup=lineup,
             form=form,
             errors=errors or {},
             now=now,
@@ -195,30 +308,37 @@ def pack(slug: str) -> ResponseReturnValue:
 
 
 @bp.get("/packs/<slug>/stats.json")
-def pack_stats_json(slug: str) -> dict[str, int | str]:
-    pack = get_pack(slug)
-    purchases, total, average = pack_stats(pack.id)
-    return {"purchases": purchases, "total_cents": total, "average_cents": average, "currency": pack.currency}
+def pack_stats_json(slug: str) -> dict[str, int | str | None]:
+    row = db.session.execute(_stats_statement(), {"value": slug}).first()
+    if row is None:
+        abort(404, "There is no pack at this address.")
+    pack, stats = row[0], _stats(row[1:])
+    artists, charity, store = stats.raised()
+    return {"purchases": stats.purchases, "total_cents": stats.total, "average_cents": stats.average,
+            "currency": pack.currency, "threshold_cents": stats.threshold(pack),
+            "artists_cents": artists, "charity_cents": charity, "store_cents": store,
+            "charity": pack.charity_name}
 
 
 @bp.post("/packs/<slug>/buy")
 def buy(slug: str) -> ResponseReturnValue:
-    pack = get_pack(slug)
+    pack, state, stats = get_pack_and_state(slug)
     if not pack.is_on_sale():
         ended = pack.has_ended()
         return render_template("store/ended.html", pack=pack, ended=ended), 410
-    amount = request.form.get("amount", "")
+    amount = paybox.chosen_amount(request.form)
     email = request.form.get("email", "")
+    lineup = pack_lineup(pack, state, utcnow())
+    choice = paybox.read_choice(request.form, pack, lineup.artists, lineup.bonus is not None, stats.threshold(pack))
     try:
         result = start_purchase(pack, amount, email, checkout_tag=checkout_tag(session),
-                                client=request.remote_addr or "unknown")
+                                client=request.remote_addr or "unknown", paybox=choice)
     except PaymentsUnavailable:
         abort(503, "Payments are not available right now. Please try again later.")
     except TooManyPurchases:
         abort(429, "You have started many purchases in a short while. Please wait an hour and try again.")
     if result.errors:
-        _, state, stats = get_pack_and_state(slug)
-        return render_pack(pack, state, stats, form={"amount": amount[:40], "email": email[:300]},
+        return render_pack(pack, state, stats, form={"amount": amount[:40], "email": email[:300], **choice.values},
                            errors=result.errors, status=400)
     assert result.order is not None and result.checkout_url is not None
     remember_checkout(session, result.order.payment_ref)
@@ -233,7 +353,11 @@ def checkout_cancelled(slug: str) -> ResponseReturnValue:
     order = cancelled_order(pack, own_checkouts(session))
     if order is None or not pack.is_on_sale():
         return redirect(url_for("store.pack", slug=slug), code=303)
-    return render_pack(pack, state, stats, form={"amount": f"{order.amount_cents / 100:.2f}", "email": order.email})
+    form = {"amount": paybox.as_field(order.amount_cents), "email": order.email}
+    if order.split_artists is not None:
+        form.update(split_artists=str(order.split_artists), split_charity=str(order.split_charity),
+                    split_store=str(order.split_store))
+    return render_pack(pack, state, stats, form=form)
 
 
 def _album_in_pack(slug: str, album_id: int) -> Album:
