@@ -78,7 +78,7 @@ def track_download(order: Order, track_id: int, fmt: str) -> Download | None:
         .options(selectinload(Track.files), selectinload(Track.album).selectinload(Album.pack))
     )
     file = track.file(fmt) if track is not None else None
-    if track is None or file is None:
+    if track is None or file is None or not order.gets_album(track.album):
         return None
     album = track.album
     return Download(
@@ -92,14 +92,17 @@ def track_download(order: Order, track_id: int, fmt: str) -> Download | None:
     )
 
 
-def _albums(pack_id: int, album_id: int | None = None) -> list[Album]:
+def _albums(order: Order, album_id: int | None = None) -> list[Album]:
+    """The order's albums (the bonus album only if it unlocked it, see :meth:`Order.gets_album`)."""
     query = (
-        select(Album).where(Album.pack_id == pack_id)
+        select(Album).where(Album.pack_id == order.pack_id)
         .order_by(Album.position, Album.id)
         .options(selectinload(Album.tracks).selectinload(Track.files), selectinload(Album.pack))
     )
     if album_id is not None:
         query = query.where(Album.id == album_id)
+    if not order.bonus_unlocked:
+        query = query.where(Album.is_bonus.is_(False))
     return list(db.session.scalars(query))
 
 
@@ -151,7 +154,7 @@ def _zip_download(order: Order, kind: str, item_id: int | None, fmt: str, filena
 
 
 def album_download(order: Order, album_id: int, fmt: str) -> Download | None:
-    albums = _albums(order.pack_id, album_id)
+    albums = _albums(order, album_id)
     if not albums:
         return None
     album = albums[0]
@@ -162,7 +165,7 @@ def album_download(order: Order, album_id: int, fmt: str) -> Download | None:
 
 
 def pack_download(order: Order, fmt: str) -> Download | None:
-    albums = _albums(order.pack_id)
+    albums = _albums(order)
     if not albums:
         return None
     pack = albums[0].pack

@@ -6,11 +6,13 @@ from flask import render_template
 
 from shop import mail
 from shop.models import Order
+from shop.orders.page import split_shown
 from shop.urls import absolute_url
 
 
 def send_receipt(order: Order, token: str) -> None:
-    context = {"order": order, "pack": order.pack, "link": absolute_url("orders.show", token=token)}
+    context = {"order": order, "pack": order.pack, "link": absolute_url("orders.show", token=token),
+               "split": split_shown(order)}
     msg = mail.build_message(
         to=order.email,
         subject=f"Your {order.pack.title} downloads",
