@@ -30,6 +30,7 @@ from shop.models import Order, OrderLink, OrderStatus, Pack, utcnow
 from shop.order_links import mint_link
 from shop.orders.receipts import send_receipt
 from shop.payments.refunds import REASONS, RefundError, refund_order
+from shop.splits import order_split
 
 SEARCH_LIMIT = 100
 ORDER_NUMBER = re.compile(r"#?\s*(\d{1,10})")
@@ -208,7 +209,8 @@ def refund(order: Order, amount_cents: int | None, reason: str | None, operator:
     return answer
 
 
-CSV_COLUMNS = ("order", "email", "amount", "currency", "status", "provider", "payment_ref", "created_at", "paid_at")
+CSV_COLUMNS = ("order", "email", "amount", "currency", "status", "provider", "payment_ref", "created_at", "paid_at",
+               "split_artists", "split_charity", "split_store", "split_per_artist", "bonus_unlocked")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -232,5 +234,8 @@ def pack_orders_csv(pack: Pack) -> Iterator[str]:
     yield line(CSV_COLUMNS)
     orders = db.session.scalars(select(Order).where(Order.pack_id == pack.id).order_by(Order.id))
     for o in orders:
+        split = order_split(o)
+        per_artist = "; ".join(f"{artist.name} {percent}" for artist, percent in split.per_artist) if split else ""
         yield line((o.id, o.email, f"{o.amount_cents / 100:.2f}", o.currency, o.status, o.payment_provider,
-                    o.payment_ref, o.created_at.isoformat(), o.paid_at.isoformat() if o.paid_at else ""))
+                    o.payment_ref, o.created_at.isoformat(), o.paid_at.isoformat() if o.paid_at else "",
+                    o.split_artists, o.split_charity, o.split_store, per_artist, "yes" if o.bonus_unlocked else "no"))
