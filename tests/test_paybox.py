@@ -221,7 +221,8 @@ def test_the_page_starts_from_the_packs_split_with_the_minimums_shown(client: Fl
 
 SPLIT_ERRORS = {
     "sums to 99": ({"split_artists": "79", "split_charity": "10", "split_store": "10"}, "add up to 99 %"),
-    "store minimum": ({"split_artists": "88", "split_charity": "10", "split_store": "2"}, "At least 5 % goes to the store"),
+    "store minimum": ({"split_artists": "88", "split_charity": "10", "split_store": "2"},
+                      "At least 5 % goes to the store"),
     "charity minimum": ({"split_artists": "94", "split_charity": "1", "split_store": "5"},
                         "At least 5 % goes to Open Strings"),
     "not whole": ({"split_artists": "79.5", "split_charity": "10.5", "split_store": "10"}, "whole percentage"),
