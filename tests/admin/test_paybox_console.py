@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from datetime import timedelta
 
@@ -73,8 +74,8 @@ def test_orders_show_and_export_amount_split_and_bonus(app, admin_client, pack: 
     plain, _ = factories.make_order(app, pack, email="old@example.com", amount_cents=1000)
     chosen, _ = factories.make_order(app, pack, email="new@example.com", amount_cents=2500)
     chosen.split_artists, chosen.split_charity, chosen.split_store = 85, 0, 15
-    chosen.artist_split = ('[{"album_id": %d, "artist": "=Evil", "percent": 60}, '
-                           '{"album_id": %d, "artist": "B", "percent": 40}]') % (pack.albums[0].id, pack.albums[1].id)
+    chosen.artist_split = json.dumps([{"album_id": pack.albums[0].id, "artist": "=Evil", "percent": 60},
+                                      {"album_id": pack.albums[1].id, "artist": "B", "percent": 40}])
     chosen.bonus_unlocked, chosen.bonus_threshold_cents = True, 1200
     db.session.commit()
     detail = admin_client.get(f"/admin/orders/{chosen.id}").get_data(as_text=True)
