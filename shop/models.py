@@ -101,9 +101,8 @@ class Pack(Model):
     min_price_cents: Mapped[int] = mapped_column(Integer, default=DEFAULT_MIN_PRICE_CENTS)
     suggested_price_cents: Mapped[int] = mapped_column(Integer, default=DEFAULT_SUGGESTED_PRICE_CENTS)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    # The pay box (shop.store.paybox): the split a buyer starts from, in whole percent, the
-    # operator's minimums, an optional charity, and preset amounts ("500 1000 2500", in minor
-    # units; empty: the minimum, the suggested price and the average's next whole unit).
+    # The pay box (shop.store.paybox): the default split in whole percent, minimums, a charity,
+    # preset amounts in minor units ("500 1000"; empty: the page's defaults).
     split_artists: Mapped[int] = mapped_column(Integer, default=90, server_default="90")
     split_charity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     split_store: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
@@ -337,8 +336,7 @@ class Order(Model):
     checkout_session_id: Mapped[str | None] = mapped_column(String(255))
     checkout_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True, index=True)
-    # The split the buyer chose, in whole percent (None: bought before the pay box), the
-    # artists' part per artist (JSON, see shop.store.paybox), and the bonus album.
+    # The split chosen in whole percent (None: before the pay box), per artist (JSON, shop.splits).
     split_artists: Mapped[int | None] = mapped_column(Integer)
     split_charity: Mapped[int | None] = mapped_column(Integer)
     split_store: Mapped[int | None] = mapped_column(Integer)

@@ -111,3 +111,19 @@ def bonus_threshold(purchases: int, total_cents: int, suggested_cents: int) -> i
     if purchases < ORDERS_BEFORE_AVERAGE:
         return max(average, suggested_cents)
     return average
+
+
+@dataclass(frozen=True)
+class SplitShown:
+    """The split an order was bought with, in percent and in the order's money."""
+
+    split: Split
+    amounts: SplitAmounts
+    charity: str | None
+
+
+def split_shown(order: Order) -> SplitShown | None:
+    split = order_split(order)
+    if split is None:
+        return None
+    return SplitShown(split, split_amounts(order.amount_cents, split), order.pack.charity_name)

@@ -38,7 +38,7 @@ from shop.models import (
     utcnow,
 )
 from shop.order_links import link_params, order_by_link_statement
-from shop.splits import Split, SplitAmounts, order_split, split_amounts
+from shop.splits import split_shown
 
 T = TypeVar("T")
 
@@ -392,18 +392,3 @@ def order_page_context(order: Order, pack: Pack, state: CatalogState, token: str
         "split": split_shown(order),
     }
 
-
-@dataclass(frozen=True)
-class SplitShown:
-    """The split an order was bought with, in percent and in the order's money."""
-
-    split: Split
-    amounts: SplitAmounts
-    charity: str | None
-
-
-def split_shown(order: Order) -> SplitShown | None:
-    split = order_split(order)
-    if split is None:
-        return None
-    return SplitShown(split, split_amounts(order.amount_cents, split), order.pack.charity_name)

@@ -6,7 +6,7 @@ from flask import render_template
 
 from shop import mail
 from shop.models import Order
-from shop.orders.page import split_shown
+from shop.splits import split_shown
 from shop.urls import absolute_url
 
 

@@ -6,7 +6,6 @@ import functools
 import io
 import re
 import secrets
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,20 +13,28 @@ from flask import Response, abort, current_app, redirect, render_template, reque
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
 from shop.extensions import db
 from shop.formats import FORMATS, BuyerFormat, get_format
-from shop.formatting import money
-from shop.models import Album, Order, OrderStatus, Pack, Track, TrackFile, utcnow
+from shop.models import Album, Pack, Track, TrackFile, utcnow
 from shop.orders.page import STATE_COLUMNS, CatalogState, cached, catalog_state, pack_with_state_statement
 from shop.payments.checkout_session import checkout_tag, own_checkouts, remember_checkout
 from shop.payments.providers import PaymentsUnavailable
-from shop.splits import Artist, bonus_threshold, default_split, pack_artists
 from shop.storage import get_storage
 from shop.store import bp, paybox
 from shop.store.checkout import TooManyPurchases, cancelled_order, start_purchase
+from shop.store.pack_stats import (
+    Lineup,
+    PackStats,
+    default_form,
+    lineup_of,
+    stats_columns,
+    stats_from,
+    stats_shown,
+    stats_statement,
+)
 
 COVER_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
 
@@ -50,22 +57,6 @@ def buyer_format(format_id: str) -> BuyerFormat:
     return get_format(format_id)
 
 
-@bp.app_template_global("preset_buttons")
-def preset_buttons(pack: Pack, stats: dict[str, str]) -> list[tuple[str, str, str]]:
-    """The pay box's preset amounts as ``(field value, label, title)``: the operator's, else
-    the minimum, the suggested price and the next whole unit above the average (``stats`` as
-    :func:`stats_shown` gives them, or their slots)."""
-    operator = paybox.preset_amounts(pack)
-    if operator is not None:
-        return [(paybox.as_field(c), money(c, pack.currency), "") for c in operator]
-    return [
-        (paybox.as_field(pack.min_price_cents), money(pack.min_price_cents, pack.currency), "The minimum"),
-        (paybox.as_field(pack.suggested_price_cents), money(pack.suggested_price_cents, pack.currency),
-         "The suggested price"),
-        (stats["average_preset"], stats["average_preset_label"], "Above the average paid so far"),
-    ]
-
-
 @bp.get("/")
 def index() -> str:
     now = utcnow()
@@ -77,62 +68,11 @@ def index() -> str:
     return render_template("store/index.html", on_sale=on_sale, upcoming=upcoming, past=past, now=now)
 
 
-@dataclass(frozen=True)
-class PackStats:
-    """The pack's paid orders, net of partial refunds (what :func:`~shop.models.pack_stats`
-    counts), and the charity's and store's parts of that money times 100 (each order's kept
-    amount times its split percentage; orders from before the pay box count at the pack's
-    default split)."""
-
-    purchases: int
-    total: int
-    charity_weighted: int = 0
-    store_weighted: int = 0
-
-    @property
-    def average(self) -> int:
-        return self.total // self.purchases if self.purchases else 0
-
-    def threshold(self, pack: Pack) -> int:
-        return bonus_threshold(self.purchases, self.total, pack.suggested_price_cents)
-
-    def raised(self) -> tuple[int, int, int]:
-        """``(artists, charity, store)`` of all the money so far; they sum to :attr:`total`."""
-        charity, store = self.charity_weighted // 100, self.store_weighted // 100
-        return self.total - charity - store, charity, store
-
-
-def _stats_columns() -> list[Any]:
-    """The outer query's pack's stats as scalar subqueries, in :class:`PackStats`' order."""
-    paid = (Order.pack_id == Pack.id) & (Order.status == OrderStatus.PAID.value)
-    kept = Order.amount_cents - Order.refunded_cents
-
-    def weighted(share: Any, default: Any) -> Any:
-        return select(func.coalesce(func.sum(kept * func.coalesce(share, default)), 0)).where(paid).scalar_subquery()
-
-    return [
-        select(func.count(Order.id)).where(paid).scalar_subquery(),
-        select(func.coalesce(func.sum(kept), 0)).where(paid).scalar_subquery(),
-        weighted(Order.split_charity, Pack.split_charity),
-        weighted(Order.split_store, Pack.split_store),
-    ]
-
-
 @functools.cache
 def _pack_page_statement() -> Select[Any]:
     """The pack at ``:value`` (its slug), its catalog state and its stats, in one round trip.
     Built once."""
-    return pack_with_state_statement("slug").add_columns(*_stats_columns())
-
-
-@functools.cache
-def _stats_statement() -> Select[Any]:
-    """The pack at ``:value`` (its slug) with its stats only: the stats JSON's one query."""
-    return select(Pack, *_stats_columns()).where(Pack.slug == bindparam("value"))
-
-
-def _stats(values: Any) -> PackStats:
-    return PackStats(*(int(v) for v in values))
+    return pack_with_state_statement("slug").add_columns(*stats_columns())
 
 
 def get_pack_and_state(slug: str) -> tuple[Pack, CatalogState, PackStats]:
@@ -141,21 +81,7 @@ def get_pack_and_state(slug: str) -> tuple[Pack, CatalogState, PackStats]:
     row = db.session.execute(_pack_page_statement(), {"value": slug}).first()
     if row is None:
         abort(404, "There is no pack at this address.")
-    return row[0], catalog_state(row[1:STATE_COLUMNS + 1]), _stats(row[STATE_COLUMNS + 1:])
-
-
-@dataclass(frozen=True)
-class Lineup:
-    """What the buy box needs of the albums: the artists (one split slider each) and the bonus
-    album's ``(id, artist, title)``, if the pack has one."""
-
-    artists: tuple[Artist, ...]
-    bonus: tuple[int, str, str] | None
-
-
-def lineup_of(albums: Any) -> Lineup:
-    bonus = next(((a.id, a.artist, a.title) for a in albums if a.is_bonus), None)
-    return Lineup(pack_artists(albums), bonus)
+    return row[0], catalog_state(row[1:STATE_COLUMNS + 1]), stats_from(row[STATE_COLUMNS + 1:])
 
 
 def pack_lineup(pack: Pack, state: CatalogState, now: datetime) -> Lineup:
@@ -199,33 +125,6 @@ def catalog_html(pack: Pack, state: CatalogState, now: datetime) -> Markup:
     return cached(("pack page catalog", pack.id, state.version), lambda: render_catalog(pack))
 
 
-def stats_shown(pack: Pack, stats: PackStats, threshold_token: str | None = None) -> dict[str, str]:
-    """What differs per view, as the page prints it: the stats (site.js refreshes them in
-    place), the beat-the-average threshold, its signed copy for the form (``threshold_token``
-    when the buyer holds one still, see :func:`shop.store.paybox.held_threshold`), and the
-    preset that beats the average."""
-    threshold = stats.threshold(pack)
-    held = paybox.held_threshold(threshold_token, pack.id)
-    if held is None:
-        threshold_token = None
-    else:
-        threshold = min(threshold, held)
-    artists, charity, store = stats.raised()
-    beat = paybox.whole_unit_above(stats.average if stats.purchases else pack.suggested_price_cents)
-    return {
-        "purchases": str(stats.purchases),
-        "average": money(stats.average, pack.currency) if stats.purchases else "–",
-        "total": money(stats.total, pack.currency),
-        "threshold": money(threshold, pack.currency),
-        "threshold_cents": str(threshold),
-        "threshold_token": threshold_token or paybox.sign_threshold(pack.id, threshold),
-        "raised_artists": money(artists, pack.currency),
-        "raised_charity": money(charity, pack.currency),
-        "raised_store": money(store, pack.currency),
-        "average_preset": paybox.as_field(beat),
-        "average_preset_label": money(beat, pack.currency),
-    }
-
 
 #: Stand-ins for what differs between two views of a cached pack page: rendered into the
 #: page once, replaced on every view (plain ASCII, so escaping leaves them as they are).
@@ -234,16 +133,6 @@ STAT_NAMES = ("purchases", "average", "total", "threshold", "threshold_cents", "
               "raised_charity", "raised_store", "average_preset", "average_preset_label")
 SLOTS = {name: f"@@{_SLOT}-{name}@@" for name in ("csrf", *STAT_NAMES)}
 INDENTATION = re.compile(r"\n[ \t]+")
-
-
-def default_form(pack: Pack, lineup: Lineup) -> dict[str, str]:
-    """The buy form as a new visitor sees it: the suggested price and the pack's default split."""
-    form = {"amount": paybox.as_field(pack.suggested_price_cents), "email": "",
-            "split_artists": str(pack.split_artists), "split_charity": str(pack.split_charity),
-            "split_store": str(pack.split_store)}
-    split = default_split(pack, lineup.artists)
-    form.update({f"{paybox.ARTIST_FIELD}{artist.key}": str(share) for artist, share in split.per_artist})
-    return form
 
 
 def pack_page_shell(pack: Pack, state: CatalogState, now: datetime, on_sale: bool) -> str:
@@ -309,10 +198,10 @@ def pack(slug: str) -> ResponseReturnValue:
 
 @bp.get("/packs/<slug>/stats.json")
 def pack_stats_json(slug: str) -> dict[str, int | str | None]:
-    row = db.session.execute(_stats_statement(), {"value": slug}).first()
+    row = db.session.execute(stats_statement(), {"value": slug}).first()
     if row is None:
         abort(404, "There is no pack at this address.")
-    pack, stats = row[0], _stats(row[1:])
+    pack, stats = row[0], stats_from(row[1:])
     artists, charity, store = stats.raised()
     return {"purchases": stats.purchases, "total_cents": stats.total, "average_cents": stats.average,
             "currency": pack.currency, "threshold_cents": stats.threshold(pack),
