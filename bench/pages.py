@@ -6,8 +6,8 @@ a connected Dropbox, a finished delivery of one album and a few download counts.
 loads, interleaved round after round, each of:
 
 * ``home`` — ``GET /``;
-* ``stats JSON`` — ``GET /packs/<slug>/stats.json``, the baseline: one pack row and one
-  aggregate, no template;
+* ``stats JSON`` — ``GET /packs/<slug>/stats.json``, the baseline: one query (the pack row
+  with its stats and the pay box's split of all money), no template;
 * ``pack page`` — ``GET /packs/<slug>`` (CSRF token, stats, the catalog);
 * ``order page`` — ``GET /orders/<token>`` (download counts, the Dropbox panel).
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     ColumnElement,
     DateTime,
@@ -22,8 +23,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
     select,
+    text,
 )
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
@@ -82,6 +85,12 @@ class Pack(Model):
         CheckConstraint("ends_at > starts_at", name="ck_packs_window"),
         CheckConstraint("min_price_cents >= 0", name="ck_packs_min_price"),
         CheckConstraint("suggested_price_cents >= min_price_cents", name="ck_packs_suggested"),
+        CheckConstraint("split_artists >= 0 AND split_charity >= 0 AND split_store >= 0 "
+                        "AND split_artists + split_charity + split_store = 100", name="ck_packs_split"),
+        CheckConstraint("store_min_percent BETWEEN 0 AND 100 AND charity_min_percent BETWEEN 0 AND 100",
+                        name="ck_packs_split_minimums"),
+        CheckConstraint("charity_name IS NOT NULL OR (split_charity = 0 AND charity_min_percent = 0)",
+                        name="ck_packs_charity"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -94,6 +103,15 @@ class Pack(Model):
     min_price_cents: Mapped[int] = mapped_column(Integer, default=DEFAULT_MIN_PRICE_CENTS)
     suggested_price_cents: Mapped[int] = mapped_column(Integer, default=DEFAULT_SUGGESTED_PRICE_CENTS)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The pay box (shop.store.paybox): the default split in whole percent, minimums, a charity,
+    # preset amounts in minor units ("500 1000"; empty: the page's defaults).
+    split_artists: Mapped[int] = mapped_column(Integer, default=90, server_default="90")
+    split_charity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    split_store: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
+    store_min_percent: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
+    charity_name: Mapped[str | None] = mapped_column(String(200))
+    charity_min_percent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    preset_amounts: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
     albums: Mapped[list[Album]] = relationship(
         back_populates="pack", order_by="Album.position", cascade="all, delete-orphan"
@@ -129,7 +147,11 @@ class Pack(Model):
 
 class Album(Model):
     __tablename__ = "albums"
-    __table_args__ = (UniqueConstraint("pack_id", "artist", "title", name="uq_albums_pack_artist_title"),)
+    __table_args__ = (
+        UniqueConstraint("pack_id", "artist", "title", name="uq_albums_pack_artist_title"),
+        Index("uq_albums_one_bonus", "pack_id", unique=True, sqlite_where=text("is_bonus"),
+              postgresql_where=text("is_bonus")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     pack_id: Mapped[int] = mapped_column(ForeignKey("packs.id", ondelete="CASCADE"), index=True)
@@ -142,6 +164,8 @@ class Album(Model):
     cover_size: Mapped[int | None] = mapped_column(BigInteger)
     cover_crc32: Mapped[int | None] = mapped_column(BigInteger)
     cover_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The pack's "beat the average" album: only orders with ``bonus_unlocked`` get it.
+    is_bonus: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     pack: Mapped[Pack] = relationship(back_populates="albums")
     tracks: Mapped[list[Track]] = relationship(
@@ -299,6 +323,8 @@ class Order(Model):
         CheckConstraint("dispute_status IS NULL OR " + sql_in("dispute_status", DisputeStatus),
                         name="ck_orders_dispute_status"),
         CheckConstraint("status != 'disputed' OR dispute_status IN ('open', 'lost')", name="ck_orders_disputed"),
+        CheckConstraint("split_artists IS NULL OR (split_artists >= 0 AND split_charity >= 0 AND split_store >= 0 "
+                        "AND split_artists + split_charity + split_store = 100)", name="ck_orders_split"),
         UniqueConstraint("payment_provider", "payment_ref", name="uq_orders_payment"),
         Index("ix_orders_email_status", "email", "status"),
     )
@@ -323,6 +349,13 @@ class Order(Model):
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True, index=True)
     # An order of one album of the pack (from that album's download code); None: the whole pack.
     album_id: Mapped[int | None] = mapped_column(ForeignKey("albums.id"))
+    # The split chosen in whole percent (None: before the pay box), per artist (JSON, shop.splits).
+    split_artists: Mapped[int | None] = mapped_column(Integer)
+    split_charity: Mapped[int | None] = mapped_column(Integer)
+    split_store: Mapped[int | None] = mapped_column(Integer)
+    artist_split: Mapped[str | None] = mapped_column(Text)
+    bonus_threshold_cents: Mapped[int | None] = mapped_column(Integer)
+    bonus_unlocked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     pack: Mapped[Pack] = relationship()
     links: Mapped[list[OrderLink]] = relationship(back_populates="order", cascade="all, delete-orphan")
@@ -330,6 +363,13 @@ class Order(Model):
     @property
     def is_paid(self) -> bool:
         return self.status == OrderStatus.PAID
+
+    def gets_album(self, album: Album) -> bool:
+        """Whether the order includes ``album``: an order of one album (from its download code)
+        only that one; any other every album, the bonus one only once unlocked."""
+        if self.album_id is not None:
+            return album.id == self.album_id
+        return self.bonus_unlocked or not album.is_bonus
 
     @property
     def kept_cents(self) -> int:

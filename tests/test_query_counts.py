@@ -213,3 +213,9 @@ def test_the_pack_page_counts_what_pack_stats_counts(app: Flask) -> None:
     assert 'data-stat="purchases">2<' in page
     assert ">$12.50<" in page and ">$25.00<" in page
     assert client.get("/packs/busy-pack/stats.json").get_json()["average_cents"] == 1250
+
+
+def test_the_stats_json_is_one_query(app: Flask) -> None:
+    """The pay box's numbers (threshold, the split of all money) come with the pack row."""
+    factories.make_pack(app, slug="large-pack", albums=albums(12))
+    assert len(queries_for(app, "/packs/large-pack/stats.json")) == 1

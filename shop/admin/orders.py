@@ -36,6 +36,7 @@ from shop.orders.receipts import send_receipt
 from shop.payments.lookup import CHARGE_ID, LookupUnavailable, order_id_for_charge
 from shop.payments.models import CheckoutSession
 from shop.payments.refunds import REASONS, RefundError, refund_order
+from shop.splits import order_split
 
 SEARCH_LIMIT = 100
 ORDER_NUMBER = re.compile(r"#?\s*(\d{1,10})")
@@ -310,7 +311,17 @@ CSV_COLUMNS: tuple[CsvColumn, ...] = (
     CsvColumn("stripe_checkout_session", lambda o, m: o.checkout_session_id),
     CsvColumn("created_at", lambda o, m: _isotime(o.created_at)),
     CsvColumn("paid_at", lambda o, m: _isotime(o.paid_at)),
+    CsvColumn("split_artists", lambda o, m: o.split_artists),
+    CsvColumn("split_charity", lambda o, m: o.split_charity),
+    CsvColumn("split_store", lambda o, m: o.split_store),
+    CsvColumn("split_per_artist", lambda o, m: _per_artist(o)),
+    CsvColumn("bonus_unlocked", lambda o, m: "yes" if o.bonus_unlocked else "no"),
 )
+
+
+def _per_artist(order: Order) -> str:
+    split = order_split(order)
+    return "; ".join(f"{artist.name} {percent}" for artist, percent in split.per_artist) if split else ""
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 

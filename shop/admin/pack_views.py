@@ -42,7 +42,7 @@ def packs_list() -> str:
 def pack_new() -> BaseResponse | str | tuple[str, int]:
     if request.method == "GET":
         return render_template("admin/pack_form.html", pack=None, values=packs.form_values(None), errors={})
-    values = {name: request.form.get(name, "")[:2100] for name in packs.FIELDS}
+    values = packs.posted_values(request.form)
     try:
         form = packs.parse_form(values)
     except packs.PackFormError as exc:
@@ -59,7 +59,7 @@ def pack_edit(pack_id: int) -> BaseResponse | str | tuple[str, int]:
     if request.method == "GET":
         return render_template("admin/pack_form.html", pack=pack, values=packs.form_values(pack), errors={},
                                refusal=refusal)
-    values = {name: request.form.get(name, "")[:2100] for name in packs.FIELDS}
+    values = packs.posted_values(request.form)
     try:
         form = packs.parse_form(values, existing=pack)
         packs.update(pack, form, operator(), request.remote_addr)

@@ -9,6 +9,7 @@ only through :func:`put_on_sale`, which refuses while anything is missing (:func
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,8 +22,11 @@ from shop.admin.models import Operator
 from shop.catalog.pack_settings import (
     CURRENCY,
     MAX_DAYS,
+    PAY_FIELDS,
     InvalidPackSetting,
     PackSettings,
+    PaySettings,
+    parse_pay_settings,
     parse_price,
     parse_starts,
 )
@@ -33,7 +37,8 @@ from shop.formats import FORMATS_BY_ID
 from shop.models import PREVIEW, Album, Encode, EncodeStatus, Order, Pack, Track, TrackFile, utcnow
 from shop.text_safety import refusal
 
-FIELDS = ("title", "slug", "blurb", "starts_at", "ends_at", "currency", "min_price", "suggested_price")
+FIELDS = ("title", "slug", "blurb", "starts_at", "ends_at", "currency", "min_price", "suggested_price", *PAY_FIELDS,
+          "bonus_album")
 BLURB_MAX = 2000
 
 
@@ -57,6 +62,15 @@ class PackForm:
     currency: str
     min_price_cents: int
     suggested_price_cents: int
+    pay: PaySettings = PaySettings()
+    bonus_album_id: int | None = None
+
+
+def _pay_values(pay: PaySettings, presets: str) -> dict[str, str]:
+    return {"split_artists": str(pay.split_artists), "split_charity": str(pay.split_charity),
+            "split_store": str(pay.split_store), "store_min_percent": str(pay.store_min_percent),
+            "charity_name": pay.charity_name or "", "charity_min_percent": str(pay.charity_min_percent),
+            "preset_amounts": presets}
 
 
 def form_values(pack: Pack | None) -> dict[str, str]:
@@ -65,11 +79,23 @@ def form_values(pack: Pack | None) -> dict[str, str]:
         starts = (utcnow() + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
         return {"title": "", "slug": "", "blurb": "", "starts_at": _local(starts),
                 "ends_at": _local(starts + timedelta(days=14)), "currency": "USD",
-                "min_price": "1.00", "suggested_price": "10.00"}
+                "min_price": "1.00", "suggested_price": "10.00", **_pay_values(PaySettings(), ""), "bonus_album": ""}
+    pay = PaySettings(pack.split_artists, pack.split_charity, pack.split_store, pack.store_min_percent,
+                      pack.charity_name, pack.charity_min_percent)
+    presets = " ".join(format_plain(int(c), pack.currency) for c in pack.preset_amounts.split())
+    bonus = next((str(a.id) for a in pack.albums if a.is_bonus), "")
     return {"title": pack.title, "slug": pack.slug, "blurb": pack.blurb, "starts_at": _local(pack.starts_at),
             "ends_at": _local(pack.ends_at), "currency": pack.currency,
             "min_price": format_plain(pack.min_price_cents, pack.currency),
-            "suggested_price": format_plain(pack.suggested_price_cents, pack.currency)}
+            "suggested_price": format_plain(pack.suggested_price_cents, pack.currency), **_pay_values(pay, presets),
+            "bonus_album": bonus}
+
+
+def posted_values(form: Mapping[str, str]) -> dict[str, str]:
+    """A posted pack form's fields (shortened); a pay box field it does not send stays out
+    (:func:`parse_form` keeps its default or the pack's)."""
+    kept = (*PAY_FIELDS, "bonus_album")
+    return {name: form.get(name, "")[:2100] for name in FIELDS if name in form or name not in kept}
 
 
 def _local(value: datetime) -> str:
@@ -128,6 +154,10 @@ def parse_form(values: dict[str, str], existing: Pack | None = None, now: dateti
         problem = refusal(name, text[name], multiline=multiline)
         if problem:
             errors[name] = f"{problem}; type it again without it"
+    pay, pay_errors = parse_pay_settings({name: text[name] for name in PAY_FIELDS if name in values}, price_currency)
+    errors.update(pay_errors)
+    bonus_album_id = (_bonus_album(text["bonus_album"], existing, errors) if "bonus_album" in values
+                      else next((a.id for a in existing.albums if a.is_bonus), None) if existing else None)
 
     settings = PackSettings(slug=slug, title=text["title"] or None, blurb=text["blurb"], starts_at=starts,
                             min_price_cents=minimum, suggested_price_cents=suggested, currency=currency)
@@ -145,8 +175,38 @@ def parse_form(values: dict[str, str], existing: Pack | None = None, now: dateti
     if errors:
         raise PackFormError(errors)
     assert starts is not None and ends is not None and minimum is not None and suggested is not None
+    assert pay is not None
     return PackForm(title=text["title"], slug=slug, blurb=text["blurb"], starts_at=starts, ends_at=ends,
-                    currency=currency, min_price_cents=minimum, suggested_price_cents=suggested)
+                    currency=currency, min_price_cents=minimum, suggested_price_cents=suggested, pay=pay,
+                    bonus_album_id=bonus_album_id)
+
+
+def _bonus_album(text: str, existing: Pack | None, errors: dict[str, str]) -> int | None:
+    """The album chosen as the pack's bonus ("beat the average"), or None for none."""
+    if not text:
+        return None
+    albums = existing.albums if existing is not None else []
+    chosen = next((a for a in albums if str(a.id) == text), None)
+    if chosen is None:
+        errors["bonus_album"] = "choose one of this pack's albums"
+        return None
+    if len(albums) < 2:
+        errors["bonus_album"] = "a pack needs another album besides its bonus album"
+        return None
+    return chosen.id
+
+
+def _apply_pay(pack: Pack, form: PackForm) -> None:
+    pay = form.pay
+    pack.split_artists, pack.split_charity, pack.split_store = pay.split_artists, pay.split_charity, pay.split_store
+    pack.store_min_percent, pack.charity_name = pay.store_min_percent, pay.charity_name
+    pack.charity_min_percent, pack.preset_amounts = pay.charity_min_percent, pay.presets_text
+    # One bonus album per pack (a unique index): clear the old one before marking the new one.
+    for album in pack.albums:
+        album.is_bonus = False
+    db.session.flush()
+    for album in pack.albums:
+        album.is_bonus = album.id == form.bonus_album_id
 
 
 def create(form: PackForm, operator: Operator, ip: str | None) -> Pack:
@@ -155,6 +215,7 @@ def create(form: PackForm, operator: Operator, ip: str | None) -> Pack:
                 ends_at=form.ends_at, currency=form.currency, min_price_cents=form.min_price_cents,
                 suggested_price_cents=form.suggested_price_cents)
     db.session.add(pack)
+    _apply_pay(pack, form)
     db.session.flush()
     audit.record(operator, "pack.create", f"pack:{pack.id}", _audited(form), ip)
     db.session.commit()
@@ -184,6 +245,7 @@ def update(pack: Pack, form: PackForm, operator: Operator, ip: str | None) -> No
     pack.title, pack.blurb, pack.currency = form.title, form.blurb, form.currency
     pack.starts_at, pack.ends_at = form.starts_at, form.ends_at
     pack.min_price_cents, pack.suggested_price_cents = form.min_price_cents, form.suggested_price_cents
+    _apply_pay(pack, form)
     audit.record(operator, "pack.update", f"pack:{pack.id}", _audited(form), ip)
     db.session.commit()
 
@@ -191,7 +253,11 @@ def update(pack: Pack, form: PackForm, operator: Operator, ip: str | None) -> No
 def _audited(form: PackForm) -> dict[str, Any]:
     return {"slug": form.slug, "title": form.title, "starts_at": form.starts_at.isoformat(),
             "ends_at": form.ends_at.isoformat(), "currency": form.currency,
-            "min_price_cents": form.min_price_cents, "suggested_price_cents": form.suggested_price_cents}
+            "min_price_cents": form.min_price_cents, "suggested_price_cents": form.suggested_price_cents,
+            "split": [form.pay.split_artists, form.pay.split_charity, form.pay.split_store],
+            "store_min_percent": form.pay.store_min_percent, "charity_name": form.pay.charity_name,
+            "charity_min_percent": form.pay.charity_min_percent, "preset_amounts": list(form.pay.preset_amounts),
+            "bonus_album_id": form.bonus_album_id}
 
 
 # ------------------------------------------------------------------------------- progress

@@ -157,3 +157,93 @@ class PackSettings:
 
     def default_title(self) -> str:
         return self.title.strip() if self.title else self.slug.replace("-", " ").title()
+
+
+# ------------------------------------------------------------------------------- pay box
+
+CHARITY_MAX = 200
+MAX_PRESETS = 6
+PRESET_SEPARATORS = re.compile(r"[\s,;]+")
+
+
+@dataclass(frozen=True)
+class PaySettings:
+    """What the pay box starts from: the default split in whole percent (artists, charity,
+    store), the operator's minimums, an optional charity and preset amounts (minor units;
+    empty: the pack page's defaults)."""
+
+    split_artists: int = 90
+    split_charity: int = 0
+    split_store: int = 10
+    store_min_percent: int = 5
+    charity_name: str | None = None
+    charity_min_percent: int = 0
+    preset_amounts: tuple[int, ...] = ()
+
+    @property
+    def presets_text(self) -> str:
+        """How :attr:`~shop.models.Pack.preset_amounts` stores them: ``"500 1000"``."""
+        return " ".join(str(c) for c in self.preset_amounts)
+
+
+PAY_FIELDS = ("split_artists", "split_charity", "split_store", "store_min_percent", "charity_name",
+              "charity_min_percent", "preset_amounts")
+
+
+def parse_percent(text: str) -> int:
+    """``"15"`` → 15: a whole percentage from 0 to 100.
+
+    :raises InvalidPackSetting: for anything else.
+    """
+    raw = text.strip()
+    if not re.fullmatch(r"[0-9]{1,3}", raw) or int(raw) > 100:
+        raise InvalidPackSetting(f"{text!r} is not a whole percentage from 0 to 100")
+    return int(raw)
+
+
+def parse_presets(text: str, currency: str = DEFAULT_CURRENCY) -> tuple[int, ...]:
+    """``"5 10.00, 25"`` → ``(500, 1000, 2500)`` in ``currency``'s minor unit; empty for none
+    (the page's defaults)."""
+    parts = [p for p in PRESET_SEPARATORS.split(text.strip()) if p]
+    if len(parts) > MAX_PRESETS:
+        raise InvalidPackSetting(f"at most {MAX_PRESETS} preset amounts")
+    return tuple(parse_price(p, currency) for p in parts)
+
+
+def parse_pay_settings(values: dict[str, str],
+                       currency: str = DEFAULT_CURRENCY) -> tuple[PaySettings | None, dict[str, str]]:
+    """Check the pay box's settings of a pack form: ``(settings, {})`` or ``(None, errors)``
+    naming each bad field. A field the form does not send keeps :class:`PaySettings`' default."""
+    errors: dict[str, str] = {}
+    numbers: dict[str, int] = {}
+    for name in ("split_artists", "split_charity", "split_store", "store_min_percent", "charity_min_percent"):
+        try:
+            raw = values.get(name)
+            numbers[name] = getattr(PaySettings(), name) if raw is None else parse_percent(raw)
+        except InvalidPackSetting as exc:
+            errors[name] = str(exc)
+    presets: tuple[int, ...] = ()
+    try:
+        presets = parse_presets(values.get("preset_amounts") or "", currency)
+    except InvalidPackSetting as exc:
+        errors["preset_amounts"] = str(exc)
+    charity = (values.get("charity_name") or "").strip() or None
+    if charity is not None and len(charity) > CHARITY_MAX:
+        errors["charity_name"] = f"the charity's name is at most {CHARITY_MAX} characters"
+    if errors:
+        return None, errors
+    total = numbers["split_artists"] + numbers["split_charity"] + numbers["split_store"]
+    if total != 100:
+        errors["split_store"] = f"the default split adds up to {total} %, not 100 %"
+    elif numbers["split_store"] < numbers["store_min_percent"]:
+        errors["split_store"] = "the default store share is below the store's minimum"
+    elif charity is None and (numbers["split_charity"] or numbers["charity_min_percent"]):
+        errors["charity_name"] = "name the charity, or give it 0 %"
+    elif numbers["split_charity"] < numbers["charity_min_percent"]:
+        errors["split_charity"] = "the default charity share is below its minimum"
+    elif numbers["store_min_percent"] + numbers["charity_min_percent"] > 100:
+        errors["store_min_percent"] = "the minimums add up to more than 100 %"
+    if errors:
+        return None, errors
+    return PaySettings(numbers["split_artists"], numbers["split_charity"], numbers["split_store"],
+                       numbers["store_min_percent"], charity, numbers["charity_min_percent"], presets), {}

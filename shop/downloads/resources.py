@@ -75,11 +75,9 @@ def track_download(order: Order, track_id: int, fmt: str) -> Download | None:
     query = (select(Track).join(Album)
              .where(Track.id == track_id, Album.pack_id == order.pack_id)
              .options(selectinload(Track.files), selectinload(Track.album).selectinload(Album.pack)))
-    if order.album_id is not None:  # an order of one album opens that album's tracks only
-        query = query.where(Album.id == order.album_id)
     track = db.session.scalar(query)
     file = track.file(fmt) if track is not None else None
-    if track is None or file is None:
+    if track is None or file is None or not order.gets_album(track.album):
         return None
     album = track.album
     return Download(
@@ -93,14 +91,20 @@ def track_download(order: Order, track_id: int, fmt: str) -> Download | None:
     )
 
 
-def _albums(pack_id: int, album_id: int | None = None) -> list[Album]:
+def _albums(order: Order, album_id: int | None = None) -> list[Album]:
+    """The order's albums, as :meth:`Order.gets_album` decides (one album's order: that album; the
+    bonus album only for an order that unlocked it)."""
     query = (
-        select(Album).where(Album.pack_id == pack_id)
+        select(Album).where(Album.pack_id == order.pack_id)
         .order_by(Album.position, Album.id)
         .options(selectinload(Album.tracks).selectinload(Track.files), selectinload(Album.pack))
     )
     if album_id is not None:
         query = query.where(Album.id == album_id)
+    if order.album_id is not None:  # an order of one album (from its download code)
+        query = query.where(Album.id == order.album_id)
+    elif not order.bonus_unlocked:
+        query = query.where(Album.is_bonus.is_(False))
     return list(db.session.scalars(query))
 
 
@@ -152,9 +156,7 @@ def _zip_download(order: Order, kind: str, item_id: int | None, fmt: str, filena
 
 
 def album_download(order: Order, album_id: int, fmt: str) -> Download | None:
-    if order.album_id is not None and album_id != order.album_id:
-        return None
-    albums = _albums(order.pack_id, album_id)
+    albums = _albums(order, album_id)
     if not albums:
         return None
     album = albums[0]
@@ -165,8 +167,7 @@ def album_download(order: Order, album_id: int, fmt: str) -> Download | None:
 
 
 def pack_download(order: Order, fmt: str) -> Download | None:
-    """Every album the order holds (the whole pack, or its one album) as one zip."""
-    albums = _albums(order.pack_id, order.album_id)
+    albums = _albums(order)
     if not albums:
         return None
     pack = albums[0].pack

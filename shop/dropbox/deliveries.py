@@ -78,10 +78,9 @@ def heartbeat_interval() -> timedelta:
 
 
 def target_albums(order: Order, target: str) -> list[Album]:
-    """The albums a delivery target names, among those the order holds (an order of one album
-    holds only that one)."""
-    albums = sorted((a for a in order.pack.albums if order.album_id in (None, a.id)),
-                    key=lambda a: (a.position, a.id))
+    """The albums a delivery to ``target`` copies: of the order's albums (the bonus album only
+    for an order that unlocked it, see :meth:`Order.gets_album`)."""
+    albums = sorted((a for a in order.pack.albums if order.gets_album(a)), key=lambda a: (a.position, a.id))
     if target == PACK_TARGET:
         return albums
     return [a for a in albums if delivery_target(a.id) == target]

@@ -38,6 +38,7 @@ from shop.models import (
     utcnow,
 )
 from shop.order_links import link_params, order_by_link_statement
+from shop.splits import split_shown
 
 T = TypeVar("T")
 
@@ -169,7 +170,8 @@ class TrackLayout:
 class AlbumLayout:
     """An album as the order page shows it (the attributes of :class:`~shop.models.Album` it uses).
 
-    ``sizes`` holds the total size of the album's files in each format it has a file in.
+    ``sizes`` holds the total size of the album's files in each format it has a file in;
+    ``bonus`` marks the pack's beat-the-average album.
     """
 
     id: int
@@ -177,6 +179,7 @@ class AlbumLayout:
     artist: str
     tracks: tuple[TrackLayout, ...]
     sizes: dict[str, int]
+    bonus: bool = False
 
 
 @dataclass(frozen=True)
@@ -294,6 +297,7 @@ class AlbumDownloads:
     cover_url: str
     zip: ZipLink | None
     tracks: tuple[TrackRow, ...]
+    bonus: bool = False
 
 
 def album_downloads(token: str, pack: Pack, albums: Sequence[AlbumLayout], fmt: str,
@@ -312,7 +316,8 @@ def album_downloads(token: str, pack: Pack, albums: Sequence[AlbumLayout], fmt: 
                      counts.get(("track", t.id, fmt), 0))
             for t in album.tracks
         )
-        rows.append(AlbumDownloads(album.id, album.title, album.artist, cover_url(album.id), zip_link, tracks))
+        rows.append(AlbumDownloads(album.id, album.title, album.artist, cover_url(album.id), zip_link, tracks,
+                                   album.bonus))
     return rows
 
 
@@ -336,7 +341,7 @@ def read_album_layouts(pack_id: int) -> tuple[AlbumLayout, ...]:
             fmt: sum(files.get(t.id, {}).get(fmt, 0) for t in album.tracks)
             for fmt in FORMATS if any(fmt in t.formats for t in tracks)
         }
-        layouts.append(AlbumLayout(album.id, album.title, album.artist, tracks, sizes))
+        layouts.append(AlbumLayout(album.id, album.title, album.artist, tracks, sizes, album.is_bonus))
     return tuple(layouts)
 
 
@@ -364,9 +369,10 @@ def order_page_context(order: Order, pack: Pack, state: CatalogState, token: str
     """
     counts = download_counts(order) if order.is_paid else {}
     if order.is_paid:
-        albums = album_layouts(pack, state)
-        if order.album_id is not None:  # an order of one album (from its download code)
-            albums = tuple(album for album in albums if album.id == order.album_id)
+        # The albums the order holds (Order.gets_album: one album's order only that one; the
+        # bonus album only for an order that beat the average).
+        albums = tuple(a for a in album_layouts(pack, state) if (
+            a.id == order.album_id if order.album_id is not None else order.bonus_unlocked or not a.bonus))
         choice = choose_format(asked_format, remembered_format, pack_formats(albums))
     else:
         albums, choice = (), FormatChoice(FORMATS[0], ())
@@ -388,4 +394,6 @@ def order_page_context(order: Order, pack: Pack, state: CatalogState, token: str
         "dropbox_album_url": link_maker("dropbox.deliver_album", "album_id", token=token),
         # For an order that is no longer paid, only to show why its deliveries stopped.
         "dropbox": dropbox_state(order),
+        "split": split_shown(order),
     }
+

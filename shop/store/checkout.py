@@ -15,6 +15,7 @@ from shop.formatting import money
 from shop.models import Order, OrderStatus, Pack, utcnow
 from shop.payments.providers import AmountRefused, get_provider
 from shop.store.money import AmountError, parse_amount
+from shop.store.paybox import Choice
 
 # A buyer who goes back and buys again within this long continues their pending order.
 REUSE_PENDING_FOR = timedelta(hours=1)
@@ -32,7 +33,7 @@ class PurchaseResult:
 
 
 def start_purchase(pack: Pack, amount: str | None, email: str | None, *, checkout_tag: str,
-                   client: str) -> PurchaseResult:
+                   client: str, paybox: Choice | None = None) -> PurchaseResult:
     """Validate ``amount`` and ``email``; on success create a pending order, or reuse one.
 
     Nothing is written when any field is wrong. A pending order of the same checkout
@@ -42,6 +43,8 @@ def start_purchase(pack: Pack, amount: str | None, email: str | None, *, checkou
 
     :param checkout_tag: the buyer's session tag (it prefixes the payment reference).
     :param client: the client's address, for the ``BUYS_PER_CLIENT`` rate limit.
+    :param paybox: the pay box's split and threshold (:mod:`shop.store.paybox`): its errors
+        join the form's, and it writes the split and the bonus decision on the order.
     :raises TooManyPurchases: over the rate limit (nothing written).
     :raises PaymentsUnavailable: when no payment provider is configured.
     """
@@ -60,6 +63,8 @@ def start_purchase(pack: Pack, amount: str | None, email: str | None, *, checkou
         address = normalize_email(email)
     except EmailError as exc:
         result.errors["email"] = str(exc)
+    if paybox is not None:
+        result.errors.update(paybox.errors)
     if result.errors:
         return result
 
@@ -83,6 +88,8 @@ def start_purchase(pack: Pack, amount: str | None, email: str | None, *, checkou
         db.session.add(order)
     else:
         order.amount_cents = cents
+    if paybox is not None:
+        paybox.apply(order)
     db.session.commit()
     try:
         result.checkout_url = provider.start_checkout(order)

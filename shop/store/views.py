@@ -6,7 +6,6 @@ import functools
 import io
 import re
 import secrets
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,22 +16,28 @@ from markupsafe import Markup, escape
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
-from shop.accounting import IN_GOOD_STANDING, NET
-from shop.currencies import format_plain
 from shop.extensions import db
 from shop.formats import FORMATS, BuyerFormat, get_format
-from shop.formatting import money
 from shop.gifts.service import attach as attach_gift
 from shop.gifts.service import parse_gift_form
 from shop.mailing.subscriptions import opt_in_at_checkout
-from shop.models import Album, Order, Pack, Track, TrackFile, pack_stats, utcnow
-from shop.money import average_cents
+from shop.models import Album, Pack, Track, TrackFile, utcnow
 from shop.orders.page import STATE_COLUMNS, CatalogState, cached, catalog_state, pack_with_state_statement
 from shop.payments.checkout_session import checkout_tag, own_checkouts, remember_checkout
 from shop.payments.providers import PaymentsUnavailable
 from shop.storage import get_storage
-from shop.store import bp
+from shop.store import bp, paybox
 from shop.store.checkout import TooManyPurchases, cancelled_order, start_purchase
+from shop.store.pack_stats import (
+    Lineup,
+    PackStats,
+    default_form,
+    lineup_of,
+    stats_columns,
+    stats_from,
+    stats_shown,
+    stats_statement,
+)
 
 COVER_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
 
@@ -66,26 +71,11 @@ def index() -> str:
     return render_template("store/index.html", on_sale=on_sale, upcoming=upcoming, past=past, now=now)
 
 
-@dataclass(frozen=True)
-class PackStats:
-    purchases: int
-    total: int
-
-    @property
-    def average(self) -> int:
-        return average_cents(self.total, self.purchases)
-
-
 @functools.cache
 def _pack_page_statement() -> Select[Any]:
-    """The pack at ``:value`` (its slug), its catalog state and its stats (what
-    :func:`~shop.models.pack_stats` counts: paid orders, net of partial refunds), in one
-    round trip. Built once."""
-    paid = (Order.pack_id == Pack.id) & IN_GOOD_STANDING
-    return pack_with_state_statement("slug").add_columns(
-        select(func.count(Order.id)).where(paid).scalar_subquery(),
-        select(func.coalesce(func.sum(NET), 0)).where(paid).scalar_subquery(),
-    )
+    """The pack at ``:value`` (its slug), its catalog state and its stats, in one round trip.
+    Built once."""
+    return pack_with_state_statement("slug").add_columns(*stats_columns())
 
 
 def get_pack_and_state(slug: str) -> tuple[Pack, CatalogState, PackStats]:
@@ -94,8 +84,14 @@ def get_pack_and_state(slug: str) -> tuple[Pack, CatalogState, PackStats]:
     row = db.session.execute(_pack_page_statement(), {"value": slug}).first()
     if row is None:
         abort(404, "There is no pack at this address.")
-    purchases, total = row[STATE_COLUMNS + 1:]
-    return row[0], catalog_state(row[1:STATE_COLUMNS + 1]), PackStats(int(purchases), int(total))
+    return row[0], catalog_state(row[1:STATE_COLUMNS + 1]), stats_from(row[STATE_COLUMNS + 1:])
+
+
+def pack_lineup(pack: Pack, state: CatalogState, now: datetime) -> Lineup:
+    def read() -> Lineup:
+        return lineup_of(db.session.scalars(select(Album).where(Album.pack_id == pack.id)).all())
+
+    return cached(("pack lineup", pack.id, state.version), read) if state.cacheable(pack, now) else read()
 
 
 def album_sizes(pack_id: int) -> dict[tuple[int, str], int]:
@@ -110,11 +106,15 @@ def album_sizes(pack_id: int) -> dict[tuple[int, str], int]:
     return {(album_id, fmt): int(size) for album_id, fmt, size in rows}
 
 
-def render_catalog(pack: Pack) -> Markup:
-    """The ``catalog`` block of ``store/pack.html``: three queries whatever the pack's size."""
-    albums = db.session.scalars(
+def pack_albums(pack: Pack) -> list[Album]:
+    return list(db.session.scalars(
         select(Album).where(Album.pack_id == pack.id).order_by(Album.position).options(selectinload(Album.tracks))
-    ).all()
+    ).all())
+
+
+def render_catalog(pack: Pack, albums: list[Album] | None = None) -> Markup:
+    """The ``catalog`` block of ``store/pack.html``: three queries whatever the pack's size."""
+    albums = pack_albums(pack) if albums is None else albums
     template = current_app.jinja_env.get_template("store/pack.html")
     context = template.new_context({"pack": pack, "albums": albums, "sizes": album_sizes(pack.id)})
     return Markup("".join(template.blocks["catalog"](context)))
@@ -128,19 +128,13 @@ def catalog_html(pack: Pack, state: CatalogState, now: datetime) -> Markup:
     return cached(("pack page catalog", pack.id, state.version), lambda: render_catalog(pack))
 
 
-def stats_shown(pack: Pack, stats: PackStats) -> dict[str, str]:
-    """The buy box's three numbers as the page prints them (site.js refreshes them in place)."""
-    return {
-        "purchases": str(stats.purchases),
-        "average": money(stats.average, pack.currency) if stats.purchases else "–",
-        "total": money(stats.total, pack.currency),
-    }
-
 
 #: Stand-ins for what differs between two views of a cached pack page: rendered into the
 #: page once, replaced on every view (plain ASCII, so escaping leaves them as they are).
 _SLOT = f"shop-slot-{secrets.token_hex(8)}"
-SLOTS = {name: f"@@{_SLOT}-{name}@@" for name in ("csrf", "purchases", "average", "total")}
+STAT_NAMES = ("purchases", "average", "total", "threshold", "threshold_cents", "threshold_token", "raised_artists",
+              "raised_charity", "raised_store", "average_preset", "average_preset_label")
+SLOTS = {name: f"@@{_SLOT}-{name}@@" for name in ("csrf", *STAT_NAMES)}
 INDENTATION = re.compile(r"\n[ \t]+")
 
 
@@ -149,15 +143,17 @@ def pack_page_shell(pack: Pack, state: CatalogState, now: datetime, on_sale: boo
     once per process, pack, catalog version and phase while nothing can change it (see
     :meth:`CatalogState.cacheable`; the pack's own fields are in the key as well)."""
     fields = (pack.title, pack.blurb, pack.starts_at, pack.ends_at, pack.currency, pack.min_price_cents,
-              pack.suggested_price_cents)
+              pack.suggested_price_cents, pack.split_artists, pack.split_charity, pack.split_store,
+              pack.store_min_percent, pack.charity_name, pack.charity_min_percent, pack.preset_amounts)
     key = ("pack page", pack.id, state.version, on_sale, fields)
 
     def render() -> str:
+        albums = pack_albums(pack)
+        lineup = lineup_of(albums)
         html = render_template(
-            "store/pack.html", pack=pack, catalog=render_catalog(pack), on_sale=on_sale, preparing=False,
-            stats={name: SLOTS[name] for name in ("purchases", "average", "total")},
-            form={"amount": format_plain(pack.suggested_price_cents, pack.currency), "email": ""}, errors={}, now=now,
-            csrf_token=lambda: SLOTS["csrf"],
+            "store/pack.html", pack=pack, catalog=render_catalog(pack, albums), on_sale=on_sale, preparing=False,
+            stats={name: SLOTS[name] for name in STAT_NAMES}, lineup=lineup,
+            form=default_form(pack, lineup), errors={}, now=now, csrf_token=lambda: SLOTS["csrf"],
         )
         # Indentation is a fifth of the page's bytes; a line break renders the same.
         return INDENTATION.sub("\n", html)
@@ -171,14 +167,16 @@ def render_pack(pack: Pack, state: CatalogState, stats: PackStats, form: dict[st
     on_sale = pack.starts_at <= now < pack.ends_at and not state.preparing
     if on_sale:
         checkout_tag(session)  # start the checkout session with the form (see shop.payments.checkout_session)
-    shown = stats_shown(pack, stats)
     if form is None and not errors and state.cacheable(pack, now) and "_flashes" not in session:
         html = pack_page_shell(pack, state, now, on_sale)
-        values = {"csrf": generate_csrf(), **shown}
+        values = {"csrf": generate_csrf(), **stats_shown(pack, stats)}
         for name, slot in SLOTS.items():
             html = html.replace(slot, escape(values[name]))
         return html, status
-    form = form or {"amount": format_plain(pack.suggested_price_cents, pack.currency), "email": ""}
+    lineup = pack_lineup(pack, state, now)
+    # A form sent back keeps the threshold its buyer was shown while it holds.
+    token = (form or {}).get("threshold") or None
+    form = {**default_form(pack, lineup), **(form or {})}
     return (
         render_template(
             "store/pack.html",
@@ -186,7 +184,8 @@ def render_pack(pack: Pack, state: CatalogState, stats: PackStats, form: dict[st
             catalog=catalog_html(pack, state, now),
             on_sale=on_sale,
             preparing=state.preparing and not pack.has_ended(now),
-            stats=shown,
+            stats=stats_shown(pack, stats, token),
+            lineup=lineup,
             form=form,
             errors=errors or {},
             now=now,
@@ -201,34 +200,42 @@ def pack(slug: str) -> ResponseReturnValue:
 
 
 @bp.get("/packs/<slug>/stats.json")
-def pack_stats_json(slug: str) -> dict[str, int | str]:
-    pack = get_pack(slug)
-    purchases, total, average = pack_stats(pack.id)
-    return {"purchases": purchases, "total_cents": total, "average_cents": average, "currency": pack.currency}
+def pack_stats_json(slug: str) -> dict[str, int | str | None]:
+    row = db.session.execute(stats_statement(), {"value": slug}).first()
+    if row is None:
+        abort(404, "There is no pack at this address.")
+    pack, stats = row[0], stats_from(row[1:])
+    artists, charity, store = stats.raised()
+    return {"purchases": stats.purchases, "total_cents": stats.total, "average_cents": stats.average,
+            "currency": pack.currency, "threshold_cents": stats.threshold(pack),
+            "artists_cents": artists, "charity_cents": charity, "store_cents": store,
+            "charity": pack.charity_name}
 
 
 @bp.post("/packs/<slug>/buy")
 def buy(slug: str) -> ResponseReturnValue:
-    pack = get_pack(slug)
+    pack, state, stats = get_pack_and_state(slug)
     if not pack.is_on_sale():
         ended = pack.has_ended()
         return render_template("store/ended.html", pack=pack, ended=ended), 410
-    amount = request.form.get("amount", "")
+    amount = paybox.chosen_amount(request.form)
     email = request.form.get("email", "")
+    lineup = pack_lineup(pack, state, utcnow())
+    choice = paybox.read_choice(request.form, pack, lineup.artists, lineup.bonus is not None, stats.threshold(pack))
     gift, gift_errors = parse_gift_form(request.form, utcnow().date())
     if gift_errors:
-        _, state, stats = get_pack_and_state(slug)
-        return render_pack(pack, state, stats, form=_form_echo(amount, email), errors=gift_errors, status=400)
+        return render_pack(pack, state, stats, form={**_form_echo(amount, email), **choice.values},
+                           errors=gift_errors, status=400)
     try:
         result = start_purchase(pack, amount, email, checkout_tag=checkout_tag(session),
-                                client=request.remote_addr or "unknown")
+                                client=request.remote_addr or "unknown", paybox=choice)
     except PaymentsUnavailable:
         abort(503, "Payments are not available right now. Please try again later.")
     except TooManyPurchases:
         abort(429, "You have started many purchases in a short while. Please wait an hour and try again.")
     if result.errors:
-        _, state, stats = get_pack_and_state(slug)
-        return render_pack(pack, state, stats, form=_form_echo(amount, email), errors=result.errors, status=400)
+        return render_pack(pack, state, stats, form={**_form_echo(amount, email), **choice.values},
+                           errors=result.errors, status=400)
     assert result.order is not None and result.checkout_url is not None
     attach_gift(result.order, gift)
     if request.form.get("notify") == "yes":
@@ -253,7 +260,10 @@ def checkout_cancelled(slug: str) -> ResponseReturnValue:
     order = cancelled_order(pack, own_checkouts(session))
     if order is None or not pack.is_on_sale():
         return redirect(url_for("store.pack", slug=slug), code=303)
-    form = {"amount": format_plain(order.amount_cents, order.currency), "email": order.email}
+    form = {"amount": paybox.as_field(order.amount_cents, order.currency), "email": order.email}
+    if order.split_artists is not None:
+        form.update(split_artists=str(order.split_artists), split_charity=str(order.split_charity),
+                    split_store=str(order.split_store))
     return render_pack(pack, state, stats, form=form)
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 from mutagen.flac import FLAC
+from sqlalchemy import select
 
 from shop.catalog.demo import synth
 from shop.catalog.demo.covers import COVERS
@@ -29,6 +30,8 @@ from shop.catalog.demo.png import encode_png
 from shop.catalog.importer import CatalogImportError, Echo, ImportReport, check_database, check_settings, import_albums
 from shop.catalog.jobs import encode_now
 from shop.catalog.pack_settings import PackSettings
+from shop.extensions import db
+from shop.models import Album, Pack
 
 DEFAULT_SLUG = "demo-pack"
 PACK_TITLE = "The Demo Pack: Four Small Worlds"
@@ -39,6 +42,11 @@ PACK_BLURB = (
 )
 MIN_PRICE_CENTS = 100
 SUGGESTED_PRICE_CENTS = 800
+# The pay box's mechanics, visible on a fresh machine: a (made-up) charity with a minimum,
+# and the comedy set as the beat-the-average bonus album.
+DEMO_CHARITY = "Open Strings (music lessons for kids)"
+DEMO_SPLIT = (80, 10, 10)
+DEMO_BONUS_TITLE = "Live at the Crumbling Pier"
 
 
 @dataclass(frozen=True)
@@ -220,4 +228,19 @@ def create_demo_pack(slug: str = DEFAULT_SLUG, echo: Echo | None = None, workers
             echo(f"Encoded {summary.files} files of {summary.tracks} tracks in {time.perf_counter() - started:.1f} s")
         if summary.failures:
             raise CatalogImportError("demo encodes failed:\n" + "\n".join(summary.failures))
+    set_demo_pay_box(slug)
     return report
+
+
+def set_demo_pay_box(slug: str = DEFAULT_SLUG) -> None:
+    """Give the demo pack its charity, split and bonus album, once (a pack that has a charity
+    or a bonus album already is left as it is)."""
+    pack = db.session.scalar(select(Pack).where(Pack.slug == slug))
+    if pack is None or pack.charity_name or any(a.is_bonus for a in pack.albums):
+        return
+    pack.charity_name, pack.charity_min_percent, pack.store_min_percent = DEMO_CHARITY, 5, 5
+    pack.split_artists, pack.split_charity, pack.split_store = DEMO_SPLIT
+    bonus = db.session.scalar(select(Album).where(Album.pack_id == pack.id, Album.title == DEMO_BONUS_TITLE))
+    if bonus is not None:
+        bonus.is_bonus = True
+    db.session.commit()

@@ -46,9 +46,99 @@ function startStats() {
       box.querySelector('[data-stat="average"]').textContent =
         data.purchases ? formatMoney(data.average_cents, data.currency) : "–";
       box.querySelector('[data-stat="total"]').textContent = formatMoney(data.total_cents, data.currency);
+      // The threshold this buyer was shown holds for them; a lower current one applies too.
+      const held = parseInt(box.dataset.thresholdHeld, 10);
+      const threshold = Number.isNaN(held) ? data.threshold_cents : Math.min(held, data.threshold_cents);
+      document.querySelectorAll('[data-stat="threshold"]').forEach((node) => {
+        node.textContent = formatMoney(threshold, data.currency);
+      });
+      [["raised_artists", data.artists_cents], ["raised_charity", data.charity_cents],
+        ["raised_store", data.store_cents]].forEach(([name, cents]) => {
+        const node = document.querySelector('[data-stat="' + name + '"]');
+        if (node) node.textContent = formatMoney(cents, data.currency);
+      });
     } catch (e) { /* offline for a moment: keep the last numbers */ }
   };
   setInterval(refresh, 15000);
+}
+
+// The pay box. Preset buttons fill the price box (without this script they submit the form
+// with their amount). The split's number inputs become sliders that keep their sum at 100:
+// moving one shares the difference among the others in proportion to what each has above its
+// minimum. Each slider shows what it gives in money ("$3.20 to Loud Weather").
+function percentOf(input) {
+  return parseInt(input.value, 10) || 0;
+}
+
+function minimumOf(input) {
+  return parseInt(input.min, 10) || 0;
+}
+
+function rebalance(group, changed) {
+  const others = group.filter((input) => input !== changed);
+  const floor = others.reduce((sum, input) => sum + minimumOf(input), 0);
+  const value = Math.max(minimumOf(changed), Math.min(percentOf(changed), 100 - floor));
+  changed.value = value;
+  if (!others.length) return;
+  const spare = 100 - value - floor;
+  const weights = others.map((input) => Math.max(0, percentOf(input) - minimumOf(input)));
+  const weight = weights.reduce((sum, w) => sum + w, 0);
+  const shares = weights.map((w) => Math.floor(weight ? (spare * w) / weight : spare / others.length));
+  let left = spare - shares.reduce((sum, share) => sum + share, 0);
+  for (let n = 0; left > 0; n = (n + 1) % others.length, left -= 1) shares[n] += 1;
+  others.forEach((input, n) => { input.value = minimumOf(input) + shares[n]; });
+}
+
+function priceInCents(text) {
+  const match = /^\s*([0-9]{1,9})(?:\.([0-9]{1,2}))?\s*$/.exec(text);
+  if (!match) return 0;
+  return parseInt(match[1], 10) * 100 + parseInt((match[2] || "0").padEnd(2, "0"), 10);
+}
+
+function startPayBox() {
+  const form = document.querySelector("form.buy-form");
+  if (!form) return;
+  const amount = form.querySelector("#amount");
+  form.querySelectorAll("button.preset").forEach((button) => {
+    button.addEventListener("click", (event) => {
+      event.preventDefault();
+      amount.value = button.value;
+      amount.dispatchEvent(new Event("input", { bubbles: true }));
+      amount.focus();
+    });
+  });
+  const fieldset = form.querySelector("fieldset[data-split]");
+  if (!fieldset) return;
+  const currency = fieldset.dataset.currency;
+  const top = Array.from(fieldset.querySelectorAll('input[data-split-part="top"]'));
+  const artists = Array.from(fieldset.querySelectorAll('input[data-split-part="artist"]'));
+  top.concat(artists).forEach((input) => { input.type = "range"; });
+  const byName = (name) => top.find((input) => input.name === name);
+  const show = () => {
+    const total = priceInCents(amount.value);
+    const part = (name) => { const input = byName(name); return input ? Math.floor((total * percentOf(input)) / 100) : 0; };
+    const cents = { split_charity: part("split_charity"), split_store: part("split_store") };
+    cents.split_artists = total - cents.split_charity - cents.split_store;
+    top.forEach((input) => {
+      const text = formatMoney(cents[input.name], currency) + " to " + input.dataset.to;
+      fieldset.querySelector('[data-amount-of="' + input.name + '"]').textContent = percentOf(input) + " %: " + text;
+      input.setAttribute("aria-valuetext", percentOf(input) + " percent, " + text);
+    });
+    artists.forEach((input) => {
+      const text = formatMoney(Math.floor((cents.split_artists * percentOf(input)) / 100), currency) + " to " +
+        input.dataset.artist;
+      fieldset.querySelector('[data-amount-of="' + input.name + '"]').textContent = percentOf(input) + " %: " + text;
+      input.setAttribute("aria-valuetext", percentOf(input) + " percent, " + text);
+    });
+  };
+  [top, artists].forEach((group) => {
+    group.forEach((input) => {
+      input.addEventListener("input", () => { rebalance(group, input); show(); });
+    });
+  });
+  amount.addEventListener("input", show);
+  fieldset.classList.add("sliders");
+  show();
 }
 
 const FILE_STATE_LABELS = { pending: "waiting", copying: "copying", done: "in Dropbox", failed: "failed" };
@@ -156,6 +246,7 @@ document.addEventListener("DOMContentLoaded", () => {
   startFormatChoice();
   startCountdowns();
   startStats();
+  startPayBox();
   startDeliveries();
   guardDoubleSubmit();
 });
