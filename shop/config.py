@@ -117,7 +117,7 @@ SETTINGS: tuple[Setting, ...] = (
                  "the body is streamed to a temporary folder, never held in memory."),
     Setting("TOKEN_KEYS", None, required_note="with the key",
             help="Comma-separated Fernet keys for the Dropbox tokens and operators' TOTP secrets; the first "
-                 "encrypts, all decrypt (`flask dropbox rotate-keys`). "
+                 "encrypts, all decrypt (`flask rotate-keys`). "
                  "Development keeps one in `instance/dev_token_key`."),
 )
 

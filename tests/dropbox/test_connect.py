@@ -9,7 +9,7 @@ import requests
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from shop.dropbox.crypto import TokenBox
+from shop.crypto import TokenBox
 from shop.dropbox.models import Delivery, DropboxConnection
 from shop.extensions import db
 from tests import factories
@@ -208,7 +208,7 @@ def test_rotate_keys_re_encrypts_every_token(app, runner, order, emulator):
 
 
 def test_malformed_token_keys_are_refused():
-    from shop.dropbox.crypto import TokenKeyError
+    from shop.crypto import TokenKeyError
 
     with pytest.raises(TokenKeyError):
         TokenBox.from_setting("not-a-key")
