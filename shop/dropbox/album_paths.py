@@ -137,7 +137,6 @@ def try_batch_path(run: Run, delivery: Delivery, files: list[DeliveryFile], todo
     run.claim.hold()
     for (file, _), entry in zip(moves, results, strict=True):
         if is_our_file(entry, file):
-            assert entry is not None
             mark_done(file, None, entry.path_display)
         else:
             left.append(file)  # not moved, or not ours: file by file sorts it out

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import TypeGuard
 
 from dropbox import files as dbx_files
 from dropbox.exceptions import ApiError
@@ -33,7 +34,7 @@ def candidate_names(name: str) -> Iterator[str]:
         yield f"{stem} ({n}){dot}{extension}"
 
 
-def is_our_file(entry: dbx_files.Metadata | None, file: DeliveryFile) -> bool:
+def is_our_file(entry: dbx_files.Metadata | None, file: DeliveryFile) -> TypeGuard[dbx_files.FileMetadata]:
     """Whether a Dropbox entry is this file already (same content hash)."""
     return isinstance(entry, dbx_files.FileMetadata) and entry.content_hash == file.track_file.dropbox_content_hash
 
@@ -63,7 +64,6 @@ def place(run: Run, delivery: Delivery, file: DeliveryFile) -> tuple[str, str]:
             return outcome, path
         existing = metadata(run, path)
         if is_our_file(existing, file):
-            assert existing is not None
             return "already_there", existing.path_display or path
     raise FileFailed(f"no free name for {file.name}")
 
