@@ -173,6 +173,7 @@ def register_template_helpers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from shop.catalog.cli import catalog_cli
+    from shop.crypto import rotate_keys_command
     from shop.dropbox.cli import dropbox_cli
     from shop.worker import worker_command
 
@@ -180,6 +181,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(dropbox_cli)
     app.cli.add_command(worker_command)
     app.cli.add_command(settings_command)
+    app.cli.add_command(rotate_keys_command)
 
 
 def register_admin(app: Flask) -> None:

@@ -133,7 +133,7 @@ SETTINGS: tuple[Setting, ...] = (
                  "a new password and a TOTP change end every session of that operator at once."),
     Setting("TOKEN_KEYS", None, required_note="with the key",
             help="Comma-separated Fernet keys for the Dropbox tokens and operators' TOTP secrets; the first "
-                 "encrypts, all decrypt (`flask dropbox rotate-keys`). "
+                 "encrypts, all decrypt (`flask rotate-keys`). "
                  "Development keeps one in `instance/dev_token_key`."),
 )
 

@@ -2,7 +2,8 @@
 
 This is the ground floor every buyer-facing package stands on: the order page, the
 downloads and the Dropbox views all turn a raw token into an order through here, and
-the paid-only rule lives in one place (:func:`find_paid_order`).
+the paid-only rule lives in one place (:func:`find_paid_order`). "Is this order paid right
+now", asked of the database rather than of a loaded object, is :func:`order_status_now`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from flask import abort
 from sqlalchemy import Select, bindparam, select
 
 from shop.extensions import db
-from shop.models import Order, OrderLink
+from shop.models import Order, OrderLink, OrderStatus
 
 # 32 random bytes, URL-safe base64 without padding: 43 characters, 256 bits.
 TOKEN_BYTES = 32
@@ -90,3 +91,14 @@ def get_paid_order(token: str) -> Order:
     if order is None:
         abort(404)
     return order
+
+
+def order_status_now(order_id: int) -> str | None:
+    """The order's status as committed now (``None`` when it is gone), asked of the database:
+    a refund or dispute commits in another process, so a loaded ``Order`` may be outdated."""
+    return db.session.scalar(select(Order.status).where(Order.id == order_id))
+
+
+def order_is_paid(order_id: int) -> bool:
+    """Whether the order is paid right now (see :func:`order_status_now`)."""
+    return order_status_now(order_id) == OrderStatus.PAID.value

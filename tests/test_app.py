@@ -144,7 +144,7 @@ def test_oversized_form_is_413(client, pack):
 
 def test_development_secrets_are_shared_by_every_process_of_an_installation(app_config, tmp_path):
     from shop.config import instance_secret
-    from shop.dropbox.crypto import get_token_box
+    from shop.crypto import get_token_box
 
     one = instance_secret(str(tmp_path), "dev_secret_key", lambda: "a" * 64)
     two = instance_secret(str(tmp_path), "dev_secret_key", lambda: "b" * 64)

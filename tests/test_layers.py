@@ -9,6 +9,7 @@ decision, not an accident.
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,69 @@ def test_the_checker_sees_every_kind_of_import() -> None:
     )
     assert imported_units(source, "shop.downloads") == {"models", "mail", "orders", "store", "downloads"}
     assert floor("orders") > floor("downloads")
+
+
+# -- RQ job paths ---------------------------------------------------------------------------
+# A job is named by a dotted-path string, which no import checker sees: the worker
+# (shop/worker.py) imports the job's module when it runs it. So the module must exist, hold the
+# function, and sit on a floor the worker may import.
+
+WORKER = "worker"
+
+
+def job_paths(source: str) -> set[str]:
+    """The ``shop.…`` job paths a module names: ``JOB_FUNCTION = "shop.…"`` and ``enqueue("shop.…", …)``."""
+    paths: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        value: ast.expr | None = None
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "JOB_FUNCTION"
+                                                for t in node.targets):
+            value = node.value
+        elif isinstance(node, ast.Call) and node.args:
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            if name == "enqueue":
+                value = node.args[0]
+        if isinstance(value, ast.Constant) and isinstance(value.value, str) and value.value.startswith("shop."):
+            paths.add(value.value)
+    return paths
+
+
+def all_job_paths() -> set[str]:
+    return {path for file in SHOP.rglob("*.py") for path in job_paths(file.read_text())}
+
+
+def worker_may_run(job_path: str) -> bool:
+    """Whether the worker may import the job's module, by the same rule as any import."""
+    target = job_path.split(".")[1]  # a package, or a ground-floor module
+    return floor(WORKER) > floor(target) or (floor(WORKER) == floor(target) == GROUND)
+
+
+def test_jobs_are_found() -> None:
+    paths = all_job_paths()
+    assert "shop.dropbox.jobs.run_delivery" in paths and "shop.dropbox.seed.seed_albums" in paths
+
+
+@pytest.mark.parametrize("job_path", sorted(all_job_paths()))
+def test_job_paths_name_a_function_the_worker_may_import(job_path: str) -> None:
+    module_name, _, function = job_path.rpartition(".")
+    assert worker_may_run(job_path), (
+        f"{job_path} lives above the worker's floor ({floor(WORKER)}): move the job's body down "
+        "and keep only the enqueueing up there"
+    )
+    module = importlib.import_module(module_name)
+    assert callable(getattr(module, function, None)), f"{job_path} names no function"
+
+
+def test_the_job_path_checker_sees_both_spellings_and_refuses_the_console() -> None:
+    source = (
+        'JOB_FUNCTION = "shop.admin.seeding.seed_albums"\n'
+        "def f(queue):\n"
+        '    queue.enqueue("shop.catalog.jobs.encode_track", 1)\n'
+        '    enqueue("shop.orders.mail.send", 2)\n'
+        '    enqueue(JOB_FUNCTION, 3)\n'
+    )
+    assert job_paths(source) == {"shop.admin.seeding.seed_albums", "shop.catalog.jobs.encode_track",
+                                 "shop.orders.mail.send"}
+    assert not worker_may_run("shop.admin.seeding.seed_albums")
+    assert worker_may_run("shop.dropbox.seed.seed_albums") and worker_may_run("shop.mail.send")

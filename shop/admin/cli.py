@@ -9,7 +9,7 @@ import click
 from flask.cli import with_appcontext
 
 from shop.admin import audit, logins, operators
-from shop.dropbox.crypto import TokenKeyError
+from shop.crypto import TokenKeyError
 from shop.email_address import EmailError
 from shop.extensions import db
 

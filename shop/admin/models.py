@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shop.dropbox.crypto import ENCRYPTED
+from shop.crypto import ENCRYPTED
 from shop.extensions import Model
 from shop.models import UTCDateTime, utcnow
 
@@ -18,7 +18,7 @@ class Operator(Model):
 
     ``email`` is stored lower-cased (a check constraint says so), so the unique constraint
     on it is case-insensitive even for a row written by other code. The TOTP secret is
-    Fernet-encrypted with the store's token keys (:func:`shop.dropbox.crypto.get_token_box`).
+    Fernet-encrypted with the store's token keys (:func:`shop.crypto.get_token_box`).
     """
 
     __tablename__ = "operators"

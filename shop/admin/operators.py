@@ -16,7 +16,7 @@ from sqlalchemy import or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from shop.admin.models import Operator
-from shop.dropbox.crypto import get_token_box
+from shop.crypto import get_token_box
 from shop.email_address import normalize_email
 from shop.extensions import db
 from shop.models import utcnow

@@ -1,6 +1,6 @@
-"""Seeding albums into the store's Dropbox from the console: an RQ job, and copy references to re-mint.
+"""Seeding albums into the store's Dropbox from the console: queueing the RQ job, and copy references to re-mint.
 
-The seed (:func:`shop.dropbox.seed.run_seed`) uploads every file of an album in every format
+The seed job (:func:`shop.dropbox.seed.seed_albums`) uploads every file of an album in every format
 and mints its copy references: minutes for a real pack, so it runs as a job on the
 ``encoding`` queue (operator work, behind buyers' deliveries, which workers take first),
 never in a web request. The job takes album ids; a second click while one waits is the
@@ -13,64 +13,22 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from shop.dropbox.client import DropboxNotConfigured
 from shop.dropbox.models import AlbumFolderRef
-from shop.dropbox.seed import albums_in_scope, run_seed
 from shop.extensions import db
 from shop.models import Album, Track, TrackFile, utcnow
 from shop.queue import ENCODING_QUEUE, QueueUnavailable, enqueue, get_redis, job_is_waiting
 
 log = logging.getLogger(__name__)
 
-JOB_FUNCTION = "shop.admin.seeding.seed_albums"
+JOB_FUNCTION = "shop.dropbox.seed.seed_albums"  # the job is Dropbox work; the console queues it
 #: Copy references expiring within this many days are listed on the workers page.
 EXPIRING_WITHIN = timedelta(days=7)
 
 
 def job_id(album_ids: list[int], remint: bool = False) -> str:
     return f"admin-seed-{'remint-' if remint else ''}{'-'.join(map(str, sorted(album_ids)))}"[:120]
-
-
-def seed_albums(album_ids: list[int], remint_before: str | None = None) -> str:
-    """The RQ job: seed these albums (and first let references expiring before ``remint_before``,
-    an ISO time, count as expired, so the seed mints them again).
-
-    Failures are in the summary (and the log), not raised: the rows say what is seeded.
-    """
-    if remint_before is not None:
-        expire_references_before(album_ids, datetime.fromisoformat(remint_before))
-    albums = [a for album_id in album_ids for a in albums_in_scope(album_id=album_id)]
-    try:
-        summary = run_seed(albums)
-    except DropboxNotConfigured as exc:
-        log.warning("seed of albums %s not run: %s", album_ids, exc)
-        return f"not run: {exc}"
-    result = (f"{summary.uploaded} uploaded, {summary.skipped} already there, "
-              f"{summary.references_minted} references minted, {summary.failed} failed")
-    if summary.failures:
-        log.warning("seed of albums %s: %s; %s", album_ids, result, "; ".join(summary.failures[:20]))
-    return result
-
-
-def expire_references_before(album_ids: list[int], before: datetime) -> None:
-    """Make references expiring before ``before`` look expired now (committed).
-
-    The seed re-mints only references about to expire within a day; an operator re-minting
-    a week ahead needs these seen as expired. The reference itself stays (it still works at
-    Dropbox until its real expiry), so a delivery running meanwhile is not disturbed.
-    """
-    now = utcnow()
-    track_files = select(TrackFile.id).join(Track, Track.id == TrackFile.track_id).where(
-        Track.album_id.in_(album_ids))
-    db.session.execute(update(TrackFile).where(
-        TrackFile.id.in_(track_files), TrackFile.copy_ref_expires_at < before,
-    ).values(copy_ref_expires_at=now).execution_options(synchronize_session=False))
-    db.session.execute(update(AlbumFolderRef).where(
-        AlbumFolderRef.album_id.in_(album_ids), AlbumFolderRef.copy_ref_expires_at < before,
-    ).values(copy_ref_expires_at=now).execution_options(synchronize_session=False))
-    db.session.commit()
 
 
 def enqueue_seed(album_ids: list[int], remint_before: datetime | None = None) -> bool:

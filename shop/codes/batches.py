@@ -19,7 +19,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, func, insert, select, update
 
 from shop.codes.models import CodeBatch, DownloadCode
-from shop.dropbox.crypto import get_token_box
+from shop.crypto import get_token_box
 from shop.extensions import db
 from shop.models import Album, Pack, utcnow
 

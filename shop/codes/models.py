@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shop.dropbox.crypto import ENCRYPTED
+from shop.crypto import ENCRYPTED
 from shop.extensions import Model
 from shop.models import Album, Order, Pack, UTCDateTime, utcnow
 

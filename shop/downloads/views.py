@@ -7,7 +7,6 @@ from collections.abc import Callable
 from urllib.parse import quote
 
 from flask import Response, abort, current_app, request, url_for
-from sqlalchemy import select
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.http import http_date, quote_etag
 
@@ -16,10 +15,10 @@ from shop.downloads.conditional import Decision, evaluate
 from shop.downloads.counting import record_download_later
 from shop.downloads.resources import Download, find_download
 from shop.downloads.streaming import stream
-from shop.extensions import db
 from shop.filenames import content_disposition
 from shop.formats import ALIASES
-from shop.models import Order, OrderStatus
+from shop.models import OrderStatus
+from shop.order_links import order_status_now
 from shop.storage import get_storage
 
 log = logging.getLogger(__name__)
@@ -118,7 +117,7 @@ def _order_still_paid(order_id: int) -> Callable[[], bool]:
 
     def check() -> bool:
         with app.app_context():
-            status = db.session.scalar(select(Order.status).where(Order.id == order_id))
+            status = order_status_now(order_id)
         if status != OrderStatus.PAID.value:
             log.info("order %s is %s: stopping a download under way", order_id, status)
             return False

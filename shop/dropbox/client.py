@@ -13,7 +13,7 @@ import dropbox
 import requests
 from flask import Flask, current_app
 
-from shop.dropbox.crypto import get_token_box
+from shop.crypto import get_token_box
 from shop.dropbox.models import DropboxConnection, StoreDropboxAccount
 from shop.extensions import db
 

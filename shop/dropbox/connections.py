@@ -13,8 +13,8 @@ from dropbox.exceptions import DropboxException
 from dropbox.oauth import OAuth2FlowResult
 from sqlalchemy import select, update
 
+from shop.crypto import get_token_box
 from shop.dropbox.client import BUYER_SCOPES, app_credentials, buyer_client, http_session, make_client
-from shop.dropbox.crypto import get_token_box
 from shop.dropbox.models import DropboxConnection
 from shop.extensions import db
 from shop.models import Order

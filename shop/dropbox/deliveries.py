@@ -29,6 +29,7 @@ from shop.dropbox.models import (
 from shop.dropbox.paths import buyer_folder
 from shop.extensions import db
 from shop.models import Album, Order, OrderStatus, utcnow
+from shop.order_links import order_is_paid
 from shop.queue import QueueUnavailable, enqueue, job_is_waiting
 
 log = logging.getLogger(__name__)
@@ -60,11 +61,6 @@ def updated_rows(result: Result[Any]) -> int:
 
 def stop_reason(status: str) -> str:
     return STOP_REASONS.get(status, DEFAULT_STOP_REASON)
-
-
-def order_is_paid(order_id: int) -> bool:
-    """Asked of the database, not of a loaded object that another process may have outdated."""
-    return db.session.scalar(select(Order.status).where(Order.id == order_id)) == OrderStatus.PAID.value
 
 
 def stale_after() -> timedelta:

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shop.dropbox.crypto import ENCRYPTED
+from shop.crypto import ENCRYPTED
 from shop.extensions import Model
 from shop.models import FORMATS, Album, Order, TrackFile, UTCDateTime, utcnow
 

@@ -7,16 +7,21 @@ so a reference is always stored with an aware expiry, and errors read the same i
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from dropbox import files as dbx_files
 from dropbox.exceptions import ApiError
 
+from shop.dropbox.calls import FileFailed, NeedsReconnect, Run
+from shop.extensions import db
 from shop.models import TrackFile, utcnow
 
 if TYPE_CHECKING:  # shop.dropbox.models imports nothing from here, but keep the floors apart
     from shop.dropbox.models import AlbumFolderRef
+
+log = logging.getLogger(__name__)
 
 
 def aware(value: datetime) -> datetime:
@@ -37,3 +42,25 @@ def describe_error(exc: Exception) -> str:
     if isinstance(exc, ApiError):
         return str(exc.error)
     return type(exc).__name__
+
+
+def fresh_reference(run: Run, path: str | None) -> dbx_files.GetCopyReferenceResult | None:
+    """A new copy reference to ``path`` in the store's Dropbox, or None when it cannot be had."""
+    if not path:
+        return None
+    try:
+        return run.call(lambda: run.store().files_copy_reference_get(path), store=True)
+    except (ApiError, FileFailed, NeedsReconnect) as exc:
+        log.warning("delivery %s: cannot mint a reference for %s: %s", run.delivery_id, path, describe_error(exc))
+        return None
+
+
+def remint(run: Run, row: TrackFile | AlbumFolderRef) -> bool:
+    """During a delivery: mint a new reference for a track file or album folder from the
+    store's copy, and record it (committed)."""
+    result = fresh_reference(run, row.dropbox_path)
+    if result is None:
+        return False
+    record_reference(row, result)
+    db.session.commit()
+    return True

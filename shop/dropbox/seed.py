@@ -4,6 +4,9 @@ For each album and format, files go to :func:`shop.dropbox.paths.store_folder`. 
 already there with the same content hash is skipped, so a second run uploads nothing.
 Then every file and every album-and-format folder gets a copy reference, recorded with
 its expiry on the rows; missing or expired references are minted again.
+
+:func:`seed_albums` is the RQ job the operator console queues (``shop/admin/seeding.py``);
+``flask dropbox seed`` calls :func:`run_seed` directly.
 """
 
 from __future__ import annotations
@@ -16,15 +19,15 @@ from datetime import datetime, timedelta
 import dropbox
 from dropbox import files as dbx_files
 from dropbox.exceptions import ApiError, DropboxException
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from shop.catalog.layout import track_entries
-from shop.dropbox.client import store_client
+from shop.dropbox.client import DropboxNotConfigured, store_client
 from shop.dropbox.models import AlbumFolderRef
 from shop.dropbox.paths import store_folder
 from shop.dropbox.references import describe_error, record_reference
 from shop.extensions import db
-from shop.models import FORMATS, Album, Pack, TrackFile, utcnow
+from shop.models import FORMATS, Album, Pack, Track, TrackFile, utcnow
 from shop.storage import get_storage
 
 log = logging.getLogger(__name__)
@@ -178,3 +181,43 @@ def run_seed(albums: Iterable[Album], dry_run: bool = False,
         if dry_run:
             db.session.rollback()
     return summary
+
+
+def seed_albums(album_ids: list[int], remint_before: str | None = None) -> str:
+    """The RQ job: seed these albums (and first let references expiring before ``remint_before``,
+    an ISO time, count as expired, so the seed mints them again).
+
+    Failures are in the summary (and the log), not raised: the rows say what is seeded.
+    """
+    if remint_before is not None:
+        expire_references_before(album_ids, datetime.fromisoformat(remint_before))
+    albums = [a for album_id in album_ids for a in albums_in_scope(album_id=album_id)]
+    try:
+        summary = run_seed(albums)
+    except DropboxNotConfigured as exc:
+        log.warning("seed of albums %s not run: %s", album_ids, exc)
+        return f"not run: {exc}"
+    result = (f"{summary.uploaded} uploaded, {summary.skipped} already there, "
+              f"{summary.references_minted} references minted, {summary.failed} failed")
+    if summary.failures:
+        log.warning("seed of albums %s: %s; %s", album_ids, result, "; ".join(summary.failures[:20]))
+    return result
+
+
+def expire_references_before(album_ids: list[int], before: datetime) -> None:
+    """Make references expiring before ``before`` look expired now (committed).
+
+    The seed re-mints only references about to expire within a day; an operator re-minting
+    a week ahead needs these seen as expired. The reference itself stays (it still works at
+    Dropbox until its real expiry), so a delivery running meanwhile is not disturbed.
+    """
+    now = utcnow()
+    track_files = select(TrackFile.id).join(Track, Track.id == TrackFile.track_id).where(
+        Track.album_id.in_(album_ids))
+    db.session.execute(update(TrackFile).where(
+        TrackFile.id.in_(track_files), TrackFile.copy_ref_expires_at < before,
+    ).values(copy_ref_expires_at=now).execution_options(synchronize_session=False))
+    db.session.execute(update(AlbumFolderRef).where(
+        AlbumFolderRef.album_id.in_(album_ids), AlbumFolderRef.copy_ref_expires_at < before,
+    ).values(copy_ref_expires_at=now).execution_options(synchronize_session=False))
+    db.session.commit()

@@ -9,7 +9,7 @@ import pyotp
 
 from shop.admin import operators
 from shop.admin.models import Operator
-from shop.dropbox.crypto import get_token_box
+from shop.crypto import get_token_box
 from shop.extensions import db
 from tests.admin.conftest import PASSWORD, audit_rows
 
@@ -125,3 +125,22 @@ def test_next_is_followed_only_to_console_pages(client, operator):
 def test_json_clients_get_401(client):
     response = client.get("/admin/", headers={"Accept": "application/json"})
     assert response.status_code == 401 and response.json["status"] == 401
+
+
+def test_rotate_keys_is_a_top_level_command_and_keeps_operators_signing_in(app, runner, operator):
+    """``flask rotate-keys`` (the ground-floor command; ``flask dropbox rotate-keys`` is its alias)."""
+    from cryptography.fernet import Fernet
+
+    from shop.crypto import TokenBox
+
+    old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    app.config["TOKEN_KEYS"] = old_key
+    app.extensions.pop("shop.token_box", None)
+    secret, _ = operators.enable_totp(operator.email)
+    app.config["TOKEN_KEYS"] = f"{new_key},{old_key}"
+    app.extensions.pop("shop.token_box", None)
+    result = runner.invoke(args=["rotate-keys"])
+    assert result.exit_code == 0, result.output
+    assert "operators: 1" in result.output
+    db.session.expire_all()
+    assert TokenBox.from_setting(new_key).decrypt(db.session.get(Operator, operator.id).totp_secret_enc) == secret

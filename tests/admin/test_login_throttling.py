@@ -13,7 +13,7 @@ import pyotp
 import pytest
 
 from shop.admin import logins, operators
-from shop.dropbox.crypto import get_token_box
+from shop.crypto import get_token_box
 from shop.extensions import db
 from shop.models import RateLimitHit
 from tests.admin.conftest import PASSWORD, audit_rows

@@ -160,13 +160,13 @@ def test_expiring_copy_references_and_remint(app, admin_client, pack, redis_app)
     response = admin_client.post("/admin/workers/remint", follow_redirects=True)
     assert b"Re-minting the references of 1 album(s)" in response.data
     [job] = Queue("encoding", connection=get_redis()).get_jobs()
-    assert job.func_name == "shop.admin.seeding.seed_albums" and job.args[0] == [album.id]
+    assert job.func_name == "shop.dropbox.seed.seed_albums" and job.args[0] == [album.id]
     assert audit_rows()[-1].action == "references.remint"
 
     # The job first lets those references count as expired, so the seed mints them again.
     from datetime import datetime
 
-    from shop.admin.seeding import expire_references_before
+    from shop.dropbox.seed import expire_references_before
 
     expire_references_before([album.id], datetime.fromisoformat(job.args[1]))
     db.session.expire_all()

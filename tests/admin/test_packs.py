@@ -235,7 +235,7 @@ def test_seed_is_a_job_on_the_encoding_queue(app, admin_client, new_pack, album_
     admin_client.post(f"/admin/packs/{new_pack.id}/seed")
     admin_client.post(f"/admin/packs/{new_pack.id}/seed")  # a double click: the same job
     jobs = Queue("encoding", connection=get_redis()).get_jobs()
-    seeds = [j for j in jobs if j.func_name == "shop.admin.seeding.seed_albums"]
+    seeds = [j for j in jobs if j.func_name == "shop.dropbox.seed.seed_albums"]
     assert len(seeds) == 1
     assert [a.action for a in audit_rows()[-2:]] == ["pack.seed", "pack.seed"]
     page = admin_client.get(f"/admin/packs/{new_pack.id}").data.decode()

@@ -85,7 +85,7 @@ def test_a_copied_cookie_is_dead_after_a_totp_or_password_change(app, runner, op
         operators.enable_totp(operator.email)
         import pyotp
 
-        from shop.dropbox.crypto import get_token_box
+        from shop.crypto import get_token_box
 
         secret = get_token_box().decrypt(operator.totp_secret_enc)
         admin_client.post("/admin/login", data={"email": operator.email, "password": PASSWORD,

@@ -10,7 +10,7 @@ import requests
 from cryptography.fernet import Fernet
 from sqlalchemy import select, update
 
-from shop.dropbox.crypto import TokenBox
+from shop.crypto import TokenBox
 from shop.dropbox.models import Delivery, DropboxConnection
 from shop.extensions import db
 from shop.models import OrderLink, utcnow
@@ -248,7 +248,7 @@ def test_rotate_keys_re_encrypts_every_token(app, runner, order, emulator):
 
 
 def test_malformed_token_keys_are_refused():
-    from shop.dropbox.crypto import TokenKeyError
+    from shop.crypto import TokenKeyError
 
     with pytest.raises(TokenKeyError):
         TokenBox.from_setting("not-a-key")

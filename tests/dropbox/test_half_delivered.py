@@ -12,8 +12,10 @@ import dropbox
 import pytest
 
 from dropbox_emulator.testing import RedirectingSession
+from shop.dropbox import album_paths
+from shop.dropbox.album_paths import TEMP_PREFIX
 from shop.dropbox.deliveries import create_delivery
-from shop.dropbox.jobs import TEMP_PREFIX, Deliverer
+from shop.dropbox.jobs import Deliverer
 from shop.dropbox.models import Delivery
 from shop.extensions import db
 from shop.models import utcnow
@@ -153,16 +155,16 @@ class Killed(Exception):
 
 
 def kill_once(monkeypatch, method: str) -> None:
-    original = getattr(Deliverer, method)
+    original = getattr(album_paths, method)
     state = {"armed": True}
 
-    def dying(self, *args, **kwargs):
+    def dying(*args, **kwargs):
         if state["armed"]:
             state["armed"] = False
             raise Killed(method)
-        return original(self, *args, **kwargs)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(Deliverer, method, dying)
+    monkeypatch.setattr(album_paths, method, dying)
 
 
 def presumed_dead(delivery_id: int) -> None:

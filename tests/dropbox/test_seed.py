@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from shop.dropbox.models import AlbumFolderRef
-from shop.dropbox.seed import albums_in_scope, run_seed
+from shop.dropbox.seed import albums_in_scope, run_seed, seed_albums
 from shop.extensions import db
 from shop.models import FORMATS, TrackFile, utcnow
 from tests import factories
@@ -134,6 +134,20 @@ def test_seed_without_a_linked_store_account_says_so(app, runner):
     result = runner.invoke(args=["dropbox", "seed"])
     assert result.exit_code == 2
     assert "link-store" in result.output
+
+
+def test_the_seed_job_seeds_and_can_remint_ahead(app, emulator):
+    """What the worker runs for the console (``shop/admin/seeding.py`` queues it)."""
+    pack = factories.make_pack(app)
+    album_ids = [album.id for album in pack.albums]
+    references = FILES + 2 * len(FORMATS)
+    assert seed_albums(album_ids) == f"{FILES} uploaded, 0 already there, {references} references minted, 0 failed"
+    # References expiring before the given time count as expired: all of them are minted again.
+    ahead = (utcnow() + timedelta(days=365 * 30)).isoformat()  # the emulator's references live 20 years
+    again = seed_albums(album_ids, ahead)
+    assert again == f"0 uploaded, {FILES} already there, {references} references minted, 0 failed"
+    app.config["DROPBOX_STORE_REFRESH_TOKEN"] = None
+    assert seed_albums(album_ids).startswith("not run: ")
 
 
 def _big_track_pack(app, size: int):

@@ -9,7 +9,7 @@ from collections import Counter
 
 from sqlalchemy import update
 
-from shop.dropbox.jobs import TEMP_PREFIX
+from shop.dropbox.album_paths import TEMP_PREFIX
 from shop.dropbox.models import Delivery
 from shop.extensions import db
 from shop.models import TrackFile

@@ -7,7 +7,7 @@ import email.policy
 from datetime import timedelta
 from pathlib import Path
 
-from shop.dropbox.crypto import get_token_box
+from shop.crypto import get_token_box
 from shop.dropbox.deliveries import create_delivery
 from shop.dropbox.models import Delivery, DropboxConnection
 from shop.dropbox.notify import notify_if_long

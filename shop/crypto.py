@@ -1,8 +1,9 @@
 """Encryption at rest for Dropbox tokens and operators' TOTP secrets, with rotatable keys.
 
 ``TOKEN_KEYS`` is a comma-separated list of Fernet keys: the first encrypts, every key
-decrypts, so a new key is put first, ``flask dropbox rotate-keys`` re-encrypts every
-secret with it (:func:`rotate_all`), and the old key can then be dropped.
+decrypts, so a new key is put first, ``flask rotate-keys`` (also ``flask dropbox
+rotate-keys``) re-encrypts every secret with it (:func:`rotate_all`), and the old key can
+then be dropped.
 
 A column holding a secret encrypted with these keys says so with ``info=ENCRYPTED`` on its
 ``mapped_column``: that is how :func:`rotate_all` finds it, wherever its model lives.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import click
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import Flask, current_app
 from sqlalchemy import or_, select
@@ -101,3 +103,17 @@ def rotate_all(box: TokenBox) -> dict[str, int]:
             count += 1
         changed[mapper.local_table.name] = count  # type: ignore[attr-defined]
     return changed
+
+
+@click.command("rotate-keys")
+def rotate_keys_command() -> None:
+    """Re-encrypt every stored secret (Dropbox tokens, operators' TOTP secrets) with the first
+    key of SHOP_TOKEN_KEYS: all or nothing."""
+    try:
+        changed = rotate_all(get_token_box())
+    except TokenKeyError as exc:
+        db.session.rollback()
+        raise click.ClickException(f"{exc}; nothing was changed.") from None
+    db.session.commit()
+    summary = ", ".join(f"{table}: {count}" for table, count in changed.items())
+    click.echo(f"Re-encrypted with the newest key ({summary} row(s)).")
