@@ -119,4 +119,4 @@ def test_an_ended_pack_is_cached_without_its_form(app: Flask, ended_pack: Any) -
     client = app.test_client()
     for _ in range(2):
         page = client.get(f"/packs/{ended_pack.slug}").get_data(as_text=True)
-        assert "This pack is no longer on sale." in page and "csrf_token" not in page
+        assert "the pack is no longer on sale." in page and "csrf_token" not in page

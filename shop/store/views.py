@@ -29,6 +29,7 @@ from shop.payments.providers import PaymentsUnavailable
 from shop.storage import get_storage
 from shop.store import bp
 from shop.store.checkout import TooManyPurchases, cancelled_order, start_purchase
+from shop.store.listing import listed_packs, next_pack
 
 COVER_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
 
@@ -54,7 +55,7 @@ def buyer_format(format_id: str) -> BuyerFormat:
 @bp.get("/")
 def index() -> str:
     now = utcnow()
-    packs = db.session.scalars(select(Pack).order_by(Pack.ends_at)).all()
+    packs = listed_packs()
     on_sale = [p for p in packs if p.is_on_sale(now)]
     # Not started yet, or in its window while its files are still being encoded.
     upcoming = [p for p in packs if not p.has_ended(now) and p not in on_sale]
@@ -140,17 +141,21 @@ SLOTS = {name: f"@@{_SLOT}-{name}@@" for name in ("csrf", "purchases", "average"
 INDENTATION = re.compile(r"\n[ \t]+")
 
 
-def pack_page_shell(pack: Pack, state: CatalogState, now: datetime, on_sale: bool) -> str:
+def pack_page_shell(pack: Pack, state: CatalogState, now: datetime, on_sale: bool,
+                    coming: Pack | None = None) -> str:
     """The whole pack page with :data:`SLOTS` where the CSRF token and the stats go, rendered
     once per process, pack, catalog version and phase while nothing can change it (see
-    :meth:`CatalogState.cacheable`; the pack's own fields are in the key as well)."""
+    :meth:`CatalogState.cacheable`; the pack's own fields are in the key as well, and so is
+    the pack an ended page points to)."""
     fields = (pack.title, pack.blurb, pack.starts_at, pack.ends_at, pack.currency, pack.min_price_cents,
               pack.suggested_price_cents)
-    key = ("pack page", pack.id, state.version, on_sale, fields)
+    coming_fields = (coming.id, coming.slug, coming.title, coming.starts_at) if coming else None
+    key = ("pack page", pack.id, state.version, on_sale, fields, coming_fields)
 
     def render() -> str:
         html = render_template(
             "store/pack.html", pack=pack, catalog=render_catalog(pack), on_sale=on_sale, preparing=False,
+            coming=coming,
             stats={name: SLOTS[name] for name in ("purchases", "average", "total")},
             form={"amount": f"{pack.suggested_price_cents / 100:.2f}", "email": ""}, errors={}, now=now,
             csrf_token=lambda: SLOTS["csrf"],
@@ -168,8 +173,10 @@ def render_pack(pack: Pack, state: CatalogState, stats: PackStats, form: dict[st
     if on_sale:
         checkout_tag(session)  # start the checkout session with the form (see shop.payments.checkout_session)
     shown = stats_shown(pack, stats)
+    # An ended page points to what is next: one more query, on ended pages only.
+    coming = next_pack(pack, now) if pack.has_ended(now) else None
     if form is None and not errors and state.cacheable(pack, now) and "_flashes" not in session:
-        html = pack_page_shell(pack, state, now, on_sale)
+        html = pack_page_shell(pack, state, now, on_sale, coming)
         values = {"csrf": generate_csrf(), **shown}
         for name, slot in SLOTS.items():
             html = html.replace(slot, escape(values[name]))
@@ -182,6 +189,7 @@ def render_pack(pack: Pack, state: CatalogState, stats: PackStats, form: dict[st
             catalog=catalog_html(pack, state, now),
             on_sale=on_sale,
             preparing=state.preparing and not pack.has_ended(now),
+            coming=coming,
             stats=shown,
             form=form,
             errors=errors or {},
