@@ -28,6 +28,8 @@ def build_message(to: str, subject: str, text: str, html: str | None = None) -> 
     msg = EmailMessage()
     msg["From"] = current_app.config["MAIL_FROM"]
     msg["To"] = to
+    if current_app.config.get("MAIL_REPLY_TO"):
+        msg["Reply-To"] = current_app.config["MAIL_REPLY_TO"]
     msg["Subject"] = subject
     msg["Date"] = formatdate(localtime=False, usegmt=True)
     msg["Message-ID"] = make_msgid(domain="shop.local")

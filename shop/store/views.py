@@ -246,7 +246,7 @@ def checkout_cancelled(slug: str) -> ResponseReturnValue:
     return render_pack(pack, state, stats, form={"amount": f"{order.amount_cents / 100:.2f}", "email": order.email})
 
 
-def _album_in_pack(slug: str, album_id: int) -> Album:
+def album_in_pack(slug: str, album_id: int) -> Album:
     album = db.session.get(Album, album_id)
     if album is None or album.pack.slug != slug:
         abort(404)
@@ -255,7 +255,7 @@ def _album_in_pack(slug: str, album_id: int) -> Album:
 
 @bp.get("/packs/<slug>/albums/<int:album_id>/cover")
 def cover(slug: str, album_id: int) -> Response:
-    album = _album_in_pack(slug, album_id)
+    album = album_in_pack(slug, album_id)
     if not album.cover_key:
         abort(404)
     data = get_storage().read_bytes(album.cover_key)
