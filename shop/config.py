@@ -78,6 +78,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAIL_REPLY_TO", None,
             help="Where buyers' replies go (the `Reply-To` of every mail), e.g. `help@music.example`; "
                  "unset, replies go to `SHOP_MAIL_FROM`. The shipped about page tells buyers to reply."),
+    Setting("COMPRESS", True, _bool,
+            help="Compress text responses (pages, CSS, JavaScript, JSON, the feed) with Brotli or gzip "
+                 "for browsers that accept it. Leave on unless a proxy in front compresses them "
+                 "(it then passes ours through unchanged)."),
     Setting("PAGES_DIR", None, shown_default="`instance/pages`",
             help="Folder of the operator's own `about.md`, `terms.md`, `privacy.md` and `refunds.md` "
                  "(Markdown, raw HTML shown as text); a page missing there uses the shipped default "
