@@ -9,6 +9,7 @@ from datetime import timedelta
 from flask import Flask
 from flask.testing import FlaskClient
 
+from shop.extensions import db
 from shop.models import Pack
 from tests import factories
 
@@ -46,3 +47,22 @@ def test_an_ended_pack_points_to_the_next_announced_pack(app: Flask, client: Fla
     sooner = factories.make_pack(app, slug="autumn-pack", starts_in=-timedelta(hours=1))
     box = ended_box(client.get(f"/packs/{ended_pack.slug}").get_data(as_text=True))
     assert f'href="/packs/{sooner.slug}"' in box and "on sale now" in box
+
+
+def test_the_feed_costs_the_same_queries_for_one_pack_or_five(app: Flask, client: FlaskClient) -> None:
+    from tests.test_query_counts import counting_queries  # the engine listener the page budgets use
+
+    def queries(path: str) -> int:
+        client.get(path)
+        db.session.remove()
+        with counting_queries(app) as statements:
+            assert client.get(path).status_code == 200
+        db.session.remove()
+        return len(statements)
+
+    factories.make_pack(app, slug="pack-1")
+    # Home is not held to this: it asks each pack whether it is still preparing (one query each).
+    one = queries("/feed.xml")
+    for n in range(2, 6):
+        factories.make_pack(app, slug=f"pack-{n}", starts_in=timedelta(days=n))
+    assert queries("/feed.xml") == one == 2

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import exists, select
+from sqlalchemy.orm import selectinload
 
 from shop.extensions import db
 from shop.models import Album, Pack
@@ -18,8 +19,11 @@ HAS_ALBUMS = exists().where(Album.pack_id == Pack.id)
 
 
 def listed_packs() -> Sequence[Pack]:
-    """Every pack that has at least one album, by end date."""
-    return db.session.scalars(select(Pack).where(HAS_ALBUMS).order_by(Pack.ends_at, Pack.id)).all()
+    """Every pack that has at least one album, by end date, with its albums (home and the feed
+    show them: two queries, however many packs)."""
+    return db.session.scalars(
+        select(Pack).where(HAS_ALBUMS).order_by(Pack.ends_at, Pack.id).options(selectinload(Pack.albums))
+    ).all()
 
 
 def next_pack(after: Pack, now: datetime) -> Pack | None:
