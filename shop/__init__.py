@@ -43,6 +43,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     register_security(app)
     register_template_helpers(app)
+    register_static_assets(app)
+    register_compression(app)
     register_commands(app)
     register_admin(app)
     return app
@@ -167,6 +169,20 @@ def register_security(app: Flask) -> None:
 
 def register_template_helpers(app: Flask) -> None:
     from shop.formatting import register
+
+    register(app)
+
+
+def register_static_assets(app: Flask) -> None:
+    from shop.static_assets import register
+
+    register(app)
+
+
+def register_compression(app: Flask) -> None:
+    """Its step sees the final body: the blueprints' steps run before the app's, and the
+    security headers' step (registered earlier, so run later) only adds headers."""
+    from shop.compression import register
 
     register(app)
 

@@ -72,7 +72,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAIL_URL", None,
             help="`smtp://host:25`, `smtp://user:pass@host:587?starttls=1` or `smtps://user:pass@host:465`; "
                  "unset writes `.eml` files."),
-    Setting("MAIL_FROM", "Indie Packs <store@localhost>", help="Sender of receipts."),
+    Setting("MAIL_FROM", "Indie Packs <store@localhost>",
+            help="Sender of every mail the store sends: a name and an address, e.g. "
+                 "`Indie Packs <orders@music.example>`."),
+    Setting("MAIL_REPLY_TO", None,
+            help="Where buyers' replies go (the `Reply-To` of every mail), e.g. `help@music.example`; "
+                 "unset, replies go to `SHOP_MAIL_FROM`. The shipped about page tells buyers to reply."),
+    Setting("COMPRESS", True, _bool,
+            help="Compress text responses (pages, CSS, JavaScript, JSON, the feed) with Brotli or gzip "
+                 "for browsers that accept it. Leave on unless a proxy in front compresses them "
+                 "(it then passes ours through unchanged)."),
+    Setting("PAGES_DIR", None, shown_default="`instance/pages`",
+            help="Folder of the operator's own `about.md`, `terms.md`, `privacy.md` and `refunds.md` "
+                 "(Markdown, raw HTML shown as text); a page missing there uses the shipped default "
+                 "in `shop/store/pages/`."),
     Setting("OUTBOX_DIR", None, shown_default="`instance/outbox`",
             help="Where `.eml` files go without `SHOP_MAIL_URL`."),
     Setting("PAYMENT_PROVIDER", None, shown_default="`test` outside production",
@@ -179,6 +192,7 @@ def default_paths(instance_path: str) -> dict[str, str]:
         "DATABASE_URL": f"sqlite:///{instance / 'shop.sqlite3'}",
         "MEDIA_ROOT": str(instance / "media"),
         "OUTBOX_DIR": str(instance / "outbox"),
+        "PAGES_DIR": str(instance / "pages"),
     }
 
 

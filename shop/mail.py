@@ -45,6 +45,8 @@ def build_message(to: str, subject: str, text: str, html: str | None = None) -> 
     msg = EmailMessage()
     msg["From"] = current_app.config["MAIL_FROM"]
     msg["To"] = to
+    if current_app.config.get("MAIL_REPLY_TO"):
+        msg["Reply-To"] = current_app.config["MAIL_REPLY_TO"]
     # A title typed or stored with a line break or an escape stays on one line.
     msg["Subject"] = for_header(subject)
     msg["Date"] = formatdate(localtime=False, usegmt=True)

@@ -123,6 +123,6 @@ def test_an_ended_pack_is_cached_without_its_buy_form(app: Flask, ended_pack: An
     client = app.test_client()
     for _ in range(2):
         page = client.get(f"/packs/{ended_pack.slug}").get_data(as_text=True)
-        assert "This pack is no longer on sale." in page and 'class="buy-form"' not in page
+        assert "the pack is no longer on sale." in page and 'class="buy-form"' not in page
         # Only the list's form, whose token comes through the slot like the buy form's.
         assert 'class="notify-form"' in page and len(TOKEN_FIELD.findall(page)) == 1

@@ -28,6 +28,7 @@ from shop.payments.providers import PaymentsUnavailable
 from shop.storage import get_storage
 from shop.store import bp, paybox
 from shop.store.checkout import TooManyPurchases, cancelled_order, start_purchase
+from shop.store.listing import listed_packs, next_pack
 from shop.store.pack_stats import (
     Lineup,
     PackStats,
@@ -63,7 +64,7 @@ def buyer_format(format_id: str) -> BuyerFormat:
 @bp.get("/")
 def index() -> str:
     now = utcnow()
-    packs = db.session.scalars(select(Pack).order_by(Pack.ends_at)).all()
+    packs = listed_packs()
     on_sale = [p for p in packs if p.is_on_sale(now)]
     # Not started yet, or in its window while its files are still being encoded.
     upcoming = [p for p in packs if not p.has_ended(now) and p not in on_sale]
@@ -138,14 +139,17 @@ SLOTS = {name: f"@@{_SLOT}-{name}@@" for name in ("csrf", *STAT_NAMES)}
 INDENTATION = re.compile(r"\n[ \t]+")
 
 
-def pack_page_shell(pack: Pack, state: CatalogState, now: datetime, on_sale: bool) -> str:
+def pack_page_shell(pack: Pack, state: CatalogState, now: datetime, on_sale: bool,
+                    coming: Pack | None = None) -> str:
     """The whole pack page with :data:`SLOTS` where the CSRF token and the stats go, rendered
     once per process, pack, catalog version and phase while nothing can change it (see
-    :meth:`CatalogState.cacheable`; the pack's own fields are in the key as well)."""
+    :meth:`CatalogState.cacheable`; the pack's own fields are in the key as well, and so is
+    the pack an ended page points to)."""
     fields = (pack.title, pack.blurb, pack.starts_at, pack.ends_at, pack.currency, pack.min_price_cents,
               pack.suggested_price_cents, pack.split_artists, pack.split_charity, pack.split_store,
               pack.store_min_percent, pack.charity_name, pack.charity_min_percent, pack.preset_amounts)
-    key = ("pack page", pack.id, state.version, on_sale, fields)
+    coming_fields = (coming.id, coming.slug, coming.title, coming.starts_at) if coming else None
+    key = ("pack page", pack.id, state.version, on_sale, fields, coming_fields)
 
     def render() -> str:
         albums = pack_albums(pack)
@@ -153,7 +157,7 @@ def pack_page_shell(pack: Pack, state: CatalogState, now: datetime, on_sale: boo
         html = render_template(
             "store/pack.html", pack=pack, catalog=render_catalog(pack, albums), on_sale=on_sale, preparing=False,
             stats={name: SLOTS[name] for name in STAT_NAMES}, lineup=lineup,
-            form=default_form(pack, lineup), errors={}, now=now, csrf_token=lambda: SLOTS["csrf"],
+            form=default_form(pack, lineup), errors={}, now=now, csrf_token=lambda: SLOTS["csrf"], coming=coming,
         )
         # Indentation is a fifth of the page's bytes; a line break renders the same.
         return INDENTATION.sub("\n", html)
@@ -167,8 +171,10 @@ def render_pack(pack: Pack, state: CatalogState, stats: PackStats, form: dict[st
     on_sale = pack.starts_at <= now < pack.ends_at and not state.preparing
     if on_sale:
         checkout_tag(session)  # start the checkout session with the form (see shop.payments.checkout_session)
+    # An ended page points to what is next: one more query, on ended pages only.
+    coming = next_pack(pack, now) if pack.has_ended(now) else None
     if form is None and not errors and state.cacheable(pack, now) and "_flashes" not in session:
-        html = pack_page_shell(pack, state, now, on_sale)
+        html = pack_page_shell(pack, state, now, on_sale, coming)
         values = {"csrf": generate_csrf(), **stats_shown(pack, stats)}
         for name, slot in SLOTS.items():
             html = html.replace(slot, escape(values[name]))
@@ -184,6 +190,7 @@ def render_pack(pack: Pack, state: CatalogState, stats: PackStats, form: dict[st
             catalog=catalog_html(pack, state, now),
             on_sale=on_sale,
             preparing=state.preparing and not pack.has_ended(now),
+            coming=coming,
             stats=stats_shown(pack, stats, token),
             lineup=lineup,
             form=form,
@@ -267,7 +274,7 @@ def checkout_cancelled(slug: str) -> ResponseReturnValue:
     return render_pack(pack, state, stats, form=form)
 
 
-def _album_in_pack(slug: str, album_id: int) -> Album:
+def album_in_pack(slug: str, album_id: int) -> Album:
     album = db.session.get(Album, album_id)
     if album is None or album.pack.slug != slug:
         abort(404)
@@ -276,7 +283,7 @@ def _album_in_pack(slug: str, album_id: int) -> Album:
 
 @bp.get("/packs/<slug>/albums/<int:album_id>/cover")
 def cover(slug: str, album_id: int) -> Response:
-    album = _album_in_pack(slug, album_id)
+    album = album_in_pack(slug, album_id)
     if not album.cover_key:
         abort(404)
     data = get_storage().read_bytes(album.cover_key)

@@ -149,6 +149,10 @@ http {{
     server {{
         listen {address}:{port};
         server_name _;
+        location ~ "^/static/(?<asset>.+)\\.[0-9a-f]{{10}}(?<ext>\\.[A-Za-z0-9]+)$" {{
+            alias {root}/shop/static/$asset$ext;
+            add_header Cache-Control "public, max-age=31536000, immutable";
+        }}
         location /static/ {{ alias {root}/shop/static/; expires 7d; }}
         location / {{
             proxy_pass http://shop;
