@@ -83,7 +83,7 @@ def test_orders_show_and_export_amount_split_and_bonus(app, admin_client, pack: 
     listing = admin_client.get("/admin/orders?q=new@example.com").get_data(as_text=True)
     assert "85/0/15 %" in listing and "unlocked" in listing
     rows = list(csv.reader(io.StringIO(admin_client.get(f"/admin/packs/{pack.id}/orders.csv").data.decode())))
-    assert rows[0] == list(admin_orders.CSV_COLUMNS)
+    assert rows[0] == [column.header for column in admin_orders.CSV_COLUMNS]
     header = rows[0]
     old, new = (dict(zip(header, row, strict=True)) for row in rows[1:])
     assert (old["amount"], old["split_artists"], old["bonus_unlocked"]) == ("10.00", "", "no")
