@@ -114,6 +114,10 @@ SETTINGS: tuple[Setting, ...] = (
             help="Announcement mails per second each sending worker hands to SMTP (`flask mailing announce`)."),
     Setting("ANNOUNCE_STALE_SECONDS", 60, int,
             help="An announcement whose worker sent nothing for this long is resumed by another worker."),
+    Setting("ANNOUNCE_WITHIN_HOURS", 24, int,
+            help="The worker announces a pack by itself when its sale has started within this many hours "
+                 "(and it is on sale: in its window, encoded); `0` turns that off (`flask mailing announce` "
+                 "still works)."),
     Setting("TRUST_PROXY", False, _bool,
             help="Trust one `X-Forwarded-For` / `X-Forwarded-Proto` hop (never `X-Forwarded-Host`). Only behind "
                  "a proxy that sets these headers itself: without one, clients can forge their address and "

@@ -2,7 +2,9 @@
 
 Besides running jobs, every worker sweeps the database every few seconds for
 deliveries that wait for the queue (Redis was down when the buyer clicked) or whose
-worker stopped sending heartbeats (killed), and enqueues them again. Claims in the
+worker stopped sending heartbeats (killed), and enqueues them again; likewise encodes,
+scheduled gifts and announcements, and it starts the announcement of a pack that has just
+gone on sale (:func:`shop.mailing.announcements.announce_new_sales`). Claims in the
 database make sure a delivery is worked on by one worker at a time.
 
 A Redis outage does not end the process: RQ's own bookkeeping (when a job ends, or its
@@ -31,7 +33,7 @@ from rq.exceptions import StopRequested
 from shop.catalog.jobs import requeue_waiting as requeue_encodes
 from shop.dropbox.deliveries import sweep
 from shop.gifts.service import send_due as send_due_gifts
-from shop.mailing.announcements import MAIL_QUEUE
+from shop.mailing.announcements import MAIL_QUEUE, announce_new_sales
 from shop.mailing.announcements import requeue_stalled as requeue_announcements
 from shop.queue import ENCODING_QUEUE, get_queue, get_redis
 
@@ -90,6 +92,9 @@ def _sweeper(app: Flask, stop: threading.Event) -> None:
                 count = send_due_gifts()
                 if count:
                     log.info("delivered %s scheduled gifts", count)
+                count = announce_new_sales()
+                if count:
+                    log.info("started %s announcements of packs that went on sale", count)
                 count = requeue_announcements()
                 if count:
                     log.info("re-enqueued %s unfinished pack announcements", count)

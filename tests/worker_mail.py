@@ -48,6 +48,7 @@ def start_worker(app, tmp_path):
                "SHOP_REDIS_URL": app.config["REDIS_URL"], "SHOP_BASE_URL": app.config["BASE_URL"],
                "SHOP_MAIL_URL": app.config["MAIL_URL"], "SHOP_MAIL_RATE": str(app.config["MAIL_RATE"]),
                "SHOP_ANNOUNCE_STALE_SECONDS": str(app.config["ANNOUNCE_STALE_SECONDS"]),
+               "SHOP_ANNOUNCE_WITHIN_HOURS": str(app.config["ANNOUNCE_WITHIN_HOURS"]),
                "SHOP_TOKEN_KEYS": app.config["TOKEN_KEYS"]}
         worker = WorkerProcess(env, burst=burst, log_path=tmp_path / f"worker-{len(workers)}.log")
         workers.append(worker.start())

@@ -1,4 +1,6 @@
-"""The audit log: who did what, to what, when and from where."""
+"""The audit log in the console: recording what operators and commands did, and its pages.
+The rows and the writing itself are on the ground floor (:mod:`shop.audit_log`), where parts of
+the store below the console record too (a giver's gift resend)."""
 
 from __future__ import annotations
 
@@ -11,22 +13,18 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from shop import ratelimit
-from shop.admin.models import AuditEvent, Operator
+from shop.admin.models import Operator
+from shop.audit_log import RECORDED, AuditEvent, record_event
 from shop.extensions import db
 from shop.models import utcnow
 
 PAGE_SIZE = 50
-RECORDED = "shop.admin.audit_recorded"
 
 
 def record(operator: Operator | None, action: str, target: str = "", details: dict[str, Any] | None = None,
            ip: str | None = None) -> AuditEvent:
     """Add one event (the caller commits, usually with the change it describes)."""
-    event = AuditEvent(operator_id=operator.id if operator is not None else None, action=action,
-                       target=target[:200], details=details or {}, ip=ip)
-    db.session.add(event)
-    db.session.info[RECORDED] = True
-    return event
+    return record_event(operator.id if operator is not None else None, action, target, details, ip)
 
 
 def export(operator: Operator, action: str, target: str, rows: int, ip: str | None) -> None:

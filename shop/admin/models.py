@@ -1,16 +1,19 @@
-"""Operators (the people who run the store) and the audit log of what they did."""
+"""Operators: the people who run the store. What they did is in the audit log, whose rows are
+:class:`shop.audit_log.AuditEvent` (re-exported here for the console's modules)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import CheckConstraint, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
 
+from shop.audit_log import AuditEvent
 from shop.crypto import ENCRYPTED
 from shop.extensions import Model
 from shop.models import UTCDateTime, utcnow
+
+__all__ = ["AuditEvent", "Operator"]
 
 
 class Operator(Model):
@@ -57,20 +60,3 @@ class Operator(Model):
     @property
     def totp_enabled(self) -> bool:
         return self.totp_secret_enc is not None
-
-
-class AuditEvent(Model):
-    """One thing an operator did (or tried: failed logins have no operator)."""
-
-    __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_at", "at"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"), index=True)
-    action: Mapped[str] = mapped_column(String(64))
-    target: Mapped[str] = mapped_column(String(200), default="")
-    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    ip: Mapped[str | None] = mapped_column(String(64))
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-
-    operator: Mapped[Operator | None] = relationship()

@@ -1,11 +1,13 @@
-"""The giver's page: whether the gift was delivered, and "send it again"."""
+"""The giver's page: whether the gift was delivered, and "send it again" (audited, like the
+console's resend, in the audit log of :mod:`shop.audit_log`)."""
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from shop import ratelimit
+from shop.audit_log import record_event
 from shop.extensions import db
 from shop.gifts import bp
 from shop.gifts.service import deliver, gift_for_giver
@@ -35,6 +37,9 @@ def resend(token: str) -> ResponseReturnValue:
     if not allowed:
         abort(429, "This gift was sent again several times in the last hour. Please wait and try again.")
     if deliver(gift.id, again=True):
+        record_event(None, "gift.resend", f"order:{gift.order_id}", {"recipient": gift.recipient_email, "by": "giver"},
+                     request.remote_addr)
+        db.session.commit()
         flash(f"We sent {gift.recipient_email} their link again.")
     else:
         flash("We could not send it just now; please try again in a few minutes.")

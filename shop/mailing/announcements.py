@@ -19,18 +19,19 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from flask import current_app
 from sqlalchemy import CursorResult, func, insert, literal, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from shop import mail
 from shop.extensions import db
 from shop.mailing.models import Announcement, AnnouncementSend, SendStatus, Subscriber, SubscriberStatus
 from shop.mailing.subscriptions import list_message
 from shop.models import Pack, utcnow
-from shop.queue import enqueue, job_is_waiting
+from shop.queue import QueueUnavailable, enqueue, job_is_waiting
 from shop.urls import absolute_url
 
 log = logging.getLogger(__name__)
@@ -59,15 +60,25 @@ class Progress:
         return self.announcement.finished_at is not None
 
 
-def start(pack: Pack) -> tuple[Announcement, bool]:
+def start(pack: Pack, automatic: bool = False) -> tuple[Announcement, bool]:
     """The pack's announcement, created with its audience if there is none yet; True if created.
-    Commits. Enqueue it with :func:`enqueue_announcement`."""
+    Commits. Enqueue it with :func:`enqueue_announcement`.
+
+    The announcement's unique ``pack_id`` decides between two callers at once: the second one's
+    insert waits for the first one's commit, fails, and it returns the first one's row.
+    """
     existing = db.session.scalar(select(Announcement).where(Announcement.pack_id == pack.id))
     if existing is not None:
         return existing, False
-    announcement = Announcement(pack=pack)
+    announcement = Announcement(pack_id=pack.id, automatic=automatic)
     db.session.add(announcement)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        existing = db.session.scalar(select(Announcement).where(Announcement.pack_id == pack.id))
+        assert existing is not None  # the row that won the race is committed
+        return existing, False
     db.session.execute(insert(AnnouncementSend).from_select(
         ["announcement_id", "subscriber_id", "status"],
         select(literal(announcement.id), Subscriber.id, literal(SendStatus.PENDING.value))
@@ -78,6 +89,38 @@ def start(pack: Pack) -> tuple[Announcement, bool]:
         announcement.finished_at = utcnow()
     db.session.commit()
     return announcement, True
+
+
+def announce_new_sales(now: datetime | None = None) -> int:
+    """Start (and enqueue) the announcement of every pack whose sale started within the last
+    ``ANNOUNCE_WITHIN_HOURS`` hours, is on sale now (:meth:`Pack.is_on_sale`: in its window and
+    encoded) and has no announcement yet; the worker's sweep calls this. Older packs (on sale
+    before this ran, or ended) are left alone; ``0`` turns it off. Returns how many started.
+
+    A pack still encoding when the window closes is not announced by itself: announce it by hand.
+    """
+    hours = int(current_app.config["ANNOUNCE_WITHIN_HOURS"])
+    if hours <= 0:
+        return 0
+    now = now or utcnow()
+    candidates = db.session.scalars(
+        select(Pack).where(Pack.starts_at <= now, Pack.starts_at > now - timedelta(hours=hours), Pack.ends_at > now,
+                           ~select(Announcement.id).where(Announcement.pack_id == Pack.id).exists())
+        .order_by(Pack.starts_at, Pack.id)
+    ).all()
+    started = 0
+    for pack in candidates:
+        if not pack.is_on_sale(now):
+            continue
+        announcement, created = start(pack, automatic=True)
+        if created:
+            log.info("pack %s went on sale: announcing it to %s subscribers", pack.slug, announcement.total)
+            started += 1
+            try:
+                enqueue_announcement(announcement)
+            except QueueUnavailable:
+                log.warning("announcement of %s recorded; the queue is down, a later sweep sends it", pack.slug)
+    return started
 
 
 def enqueue_announcement(announcement: Announcement) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.extensions import Model
@@ -53,6 +53,8 @@ class Announcement(Model):
     pack_id: Mapped[int] = mapped_column(ForeignKey("packs.id"), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     total: Mapped[int] = mapped_column(Integer, default=0)
+    # Started by the worker's sweep when the pack's sale began, not by a person.
+    automatic: Mapped[bool] = mapped_column(default=False, server_default=false())
     # The worker sending it, and when it last sent (a silent one died; another takes over).
     worker: Mapped[str | None] = mapped_column(String(64))
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -7,7 +7,7 @@ import re
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from shop.extensions import db
 from shop.gifts.models import Gift
@@ -132,3 +132,33 @@ def test_console_shows_the_gift_and_resends_it_audited(admin_client, client, app
     assert len(inbox.to("giver@example.com")) == 1  # the receipt, nothing since
     newest = ORDER_LINK.search(body(inbox.to("friend@example.com")[-1])).group(1)
     assert len(inbox.to("friend@example.com")) == 3 and client.get(newest).status_code == 200
+
+
+def test_the_givers_resends_are_in_the_console_audit_log_with_the_consoles(admin_client, client, app, pack, inbox):
+    tomorrow = (utcnow() + timedelta(days=1)).date()
+    give(client, pack, send_on=tomorrow.isoformat())
+    page = gift_page(inbox)
+    client.post(f"{page}/resend")  # not delivered yet: nothing sent, nothing recorded
+    assert [r for r in audit_rows() if r.action == "gift.resend"] == []
+    # The day comes (the clock, moved: the delivery time put in the past).
+    db.session.execute(update(Gift).values(deliver_at=utcnow() - timedelta(minutes=1)))
+    db.session.commit()
+    assert send_due() == 1
+    order_id = gift_row().order_id
+
+    assert client.post(f"{page}/resend", environ_base={"REMOTE_ADDR": "198.51.100.7"}).status_code == 303
+    token = csrf_token(admin_client, f"/admin/orders/{order_id}")
+    assert admin_client.post(f"/admin/orders/{order_id}/resend-gift", data={"csrf_token": token}).status_code == 303
+    assert len(inbox.to("friend@example.com")) == 3
+    giver, console = [r for r in audit_rows() if r.action == "gift.resend"]
+    assert (giver.operator_id, giver.target, giver.ip) == (None, f"order:{order_id}", "198.51.100.7")
+    assert giver.details == {"recipient": "friend@example.com", "by": "giver"}
+    assert console.operator_id is not None and console.target == f"order:{order_id}"
+
+    log = admin_client.get("/admin/audit").get_data(as_text=True)
+    assert "the giver (gift page)" in log and log.count(f"order:{order_id}") >= 2
+    for _ in range(2):  # the hour's other two resends, each recorded
+        assert client.post(f"{page}/resend").status_code == 303
+    assert client.post(f"{page}/resend").status_code == 429  # over the limit: refused, not recorded
+    assert len([r for r in audit_rows() if r.action == "gift.resend"]) == 4
+    assert len(inbox.to("friend@example.com")) == 5
