@@ -17,15 +17,16 @@ import pytest
 from flask import Flask, url_for
 from sqlalchemy import event
 
+from shop.catalog.state import pack_with_state
 from shop.downloads.models import PACK_ITEM_ID, DownloadCount
 from shop.dropbox.models import Delivery, DeliveryFile, DropboxConnection, delivery_target
 from shop.extensions import db
 from shop.models import FORMATS, Encode, Pack, TrackFile, pack_stats
-from shop.orders.page import clear_catalog_cache, pack_with_state
+from shop.page_cache import clear_catalog_cache
 from tests import factories
 
 # What a page may cost at most, whatever the pack holds. Each process reads a pack's catalog
-# once per catalog version (shop.orders.page.cached): afterwards the pack page costs one query
+# once per catalog version (shop.page_cache.cached): afterwards the pack page costs one query
 # (the pack with its catalog state and its stats); the order page three: the order through its
 # link with its pack and the pack's catalog state, the download counts, and the Dropbox
 # connection with the newest deliveries and their files (one joined query).
