@@ -17,25 +17,22 @@ import time
 
 import requests
 from dropbox.exceptions import DropboxException
-from dropbox.oauth import BadRequestException, BadStateException, CsrfException, NotApprovedException, ProviderException
+from dropbox.oauth import (
+    BadRequestException,
+    BadStateException,
+    CsrfException,
+    NotApprovedException,
+    OAuth2FlowResult,
+    ProviderException,
+)
 from flask import abort, current_app, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from shop import ratelimit
 from shop.dropbox import bp, connections
-from shop.dropbox.client import DropboxNotConfigured, buyer_client, web_url
-from shop.dropbox.connections import remember_refreshed_token
-from shop.dropbox.deliveries import (
-    OrderNotPaid,
-    active_delivery,
-    create_delivery,
-    enqueue_delivery,
-    progress,
-    recently_done,
-    resume_after_reconnect,
-    retry_delivery,
-    target_albums,
-)
+from shop.dropbox.client import DropboxNotConfigured, web_url
+from shop.dropbox.deliveries import OrderNotPaid, progress, resume_after_reconnect, retry_delivery, target_albums
+from shop.dropbox.delivery_requests import Outcome, Step, request_delivery
 from shop.dropbox.fetch_urls import verify_file_token
 from shop.dropbox.models import (
     IN_PROGRESS_STATUSES,
@@ -43,11 +40,10 @@ from shop.dropbox.models import (
     Delivery,
     DeliveryFile,
     DeliveryStatus,
-    FileStatus,
     delivery_target,
 )
 from shop.dropbox.order_panel import SPACE_REFUSAL_KEY, space_refusal_anchor
-from shop.dropbox.space import SPACE_CHECK_TIMEOUT, SpaceVerdict, check_space, wanted_from_rows
+from shop.dropbox.space import SpaceVerdict, space_verdict
 from shop.errors import error_response, wants_json
 from shop.extensions import db
 from shop.formats import FORMATS as BUYER_FORMATS
@@ -132,13 +128,10 @@ def _fresh_token(order: Order | None) -> str | None:
     return token
 
 
-@bp.get("/dropbox/callback")
-def callback() -> ResponseReturnValue:
-    pending = session.get(_CONNECT_KEY) or {}
-    order = _order_of(pending)
+def _finish_oauth(order: Order | None) -> OAuth2FlowResult | ResponseReturnValue:
+    """Dropbox's answer to the consent page: the new tokens, or the page that says what went wrong."""
     try:
-        flow = connections.oauth_flow(session)
-        result = flow.finish(request.args.to_dict())
+        return connections.oauth_flow(session).finish(request.args.to_dict())
     except DropboxNotConfigured:
         abort(503, "Dropbox delivery is not set up in this store.")
     except NotApprovedException:
@@ -157,14 +150,10 @@ def callback() -> ResponseReturnValue:
     except requests.RequestException as exc:
         log.warning("Dropbox sign-in could not be finished: %s", type(exc).__name__)
         return _unreachable(_fresh_token(order))
-    if not pending.get("link_id") or result.url_state != pending.get("nonce"):
-        return _problem("Please start again", "This Dropbox sign-in does not belong to the order open in this "
-                        "browser. Go back to your order and press Connect again.", _fresh_token(order), 400)
-    session.pop(_CONNECT_KEY, None)
-    if order is None:
-        abort(404)  # refunded, disputed or its link revoked since Connect was pressed
-    token = _fresh_token(order)
-    assert token is not None
+
+
+def _save_connection(order: Order, result: OAuth2FlowResult, token: str) -> ResponseReturnValue | None:
+    """Keep the new connection; the page that says why not when Dropbox does not answer."""
     try:
         connections.save_connection(order, result)
     except requests.RequestException as exc:
@@ -174,20 +163,34 @@ def callback() -> ResponseReturnValue:
         log.warning("could not read the new Dropbox account for order %s: %s", order.id, type(exc).__name__)
         return _problem("Dropbox sign-in failed", "Dropbox did not answer as expected. Please try again.", token,
                         502)
+    return None
+
+
+@bp.get("/dropbox/callback")
+def callback() -> ResponseReturnValue:
+    pending = session.get(_CONNECT_KEY) or {}
+    order = _order_of(pending)
+    result = _finish_oauth(order)
+    if not isinstance(result, OAuth2FlowResult):
+        return result
+    if not pending.get("link_id") or result.url_state != pending.get("nonce"):
+        return _problem("Please start again", "This Dropbox sign-in does not belong to the order open in this "
+                        "browser. Go back to your order and press Connect again.", _fresh_token(order), 400)
+    session.pop(_CONNECT_KEY, None)
+    if order is None:
+        abort(404)  # refunded, disputed or its link revoked since Connect was pressed
+    token = _fresh_token(order)
+    assert token is not None
+    failed = _save_connection(order, result, token)
+    if failed is not None:
+        return failed
     resume_after_reconnect(order.id)
-    pending_delivery = pending.get(_PENDING_DELIVERY)
-    if pending_delivery:
-        target, fmt = pending_delivery["target"], pending_delivery["format"]
-        if active_delivery(order.id, target, fmt) is None:
-            # Space first here too: the Dropbox just connected may not have room for it.
-            verdict = _space_verdict(order, target, fmt, None)
-            if verdict is not None and not verdict.fits:
-                return _no_space(token, order, target, verdict)
-        delivery, _ = create_delivery(order, target, fmt)
-        if delivery.status == DeliveryStatus.QUEUED.value:
-            enqueue_delivery(delivery)
-        return redirect(_order_url(token, f"delivery-{delivery.id}"), code=303)
-    return redirect(_order_url(token), code=303)
+    asked = pending.get(_PENDING_DELIVERY)
+    if not asked:
+        return redirect(_order_url(token), code=303)
+    # What was asked before connecting, decided as the button decides it.
+    return _answer(token, order, asked["target"], _request(order, asked["target"], asked["format"],
+                                                           bool(asked.get("again"))))
 
 
 @bp.post("/orders/<token>/dropbox/disconnect")
@@ -197,14 +200,12 @@ def disconnect(token: str) -> ResponseReturnValue:
     return redirect(_order_url(token), code=303)
 
 
-def _start(token: str, target: str) -> ResponseReturnValue:
-    order = get_paid_order(token)
-    fmt = canonical_format_id(request.form.get("format", "")) or ""  # a form from before masters says "mp3"
+def _refusal(order: Order, target: str, fmt: str, again: str) -> ResponseReturnValue | None:
+    """The answer to a request that cannot be taken (bad form, too many), or None."""
     if fmt not in FORMATS:
         return error_response(400, "Choose one of the formats: " + ", ".join(f.label for f in BUYER_FORMATS) + ".")
     if not target_albums(order, target):
         abort(404)
-    again = request.form.get("again", "")
     if again not in ("", "1"):
         return error_response(400, "To send a delivery again, use its Send again button.")
     allowed = ratelimit.allow(f"dropbox:deliver:order:{order.id}", DELIVERIES_PER_HOUR)
@@ -212,56 +213,49 @@ def _start(token: str, target: str) -> ResponseReturnValue:
     if not allowed:
         return error_response(429, "That is a lot of Dropbox deliveries for one order. Please wait a while "
                                    "and try again; everything delivered so far is in your Dropbox.")
-    if connections.connection_for(order) is None:
+    return None
+
+
+def _start(token: str, target: str) -> ResponseReturnValue:
+    order = get_paid_order(token)
+    fmt = canonical_format_id(request.form.get("format", "")) or ""  # a form from before masters says "mp3"
+    again = request.form.get("again", "")
+    refusal = _refusal(order, target, fmt, again)
+    if refusal is not None:
+        return refusal
+    outcome = _request(order, target, fmt, again == "1")
+    if outcome.step is Step.CONNECT_FIRST:
         # One click: connect, and start what was asked on the way back.
-        return _begin_oauth(token, {"target": target, "format": fmt})
-    existing = active_delivery(order.id, target, fmt)
-    done = None if existing or again == "1" else recently_done(order.id, target, fmt)
-    if done is not None:
-        # Delivered a moment ago: show that delivery (when, and a "Send again" button) instead of
-        # copying everything again unasked.
-        return progress(done) if wants_json() else redirect(_order_url(token, f"delivery-{done.id}"), code=303)
-    if existing is None or existing.status == DeliveryStatus.NEEDS_SPACE.value:
-        verdict = _space_verdict(order, target, fmt, existing)
-        if verdict is not None and not verdict.fits:
-            return _no_space(token, order, target, verdict)
-    _forget_refusal(order, target)
-    if existing is not None and existing.status == DeliveryStatus.NEEDS_SPACE.value:
-        # The buyer made room and asked again: the same delivery goes on.
-        retry_delivery(existing)
-        return progress(existing) if wants_json() else redirect(_order_url(token, f"delivery-{existing.id}"),
-                                                                code=303)
+        return _begin_oauth(token, {"target": target, "format": fmt, "again": again})
+    return _answer(token, order, target, outcome)
+
+
+def _request(order: Order, target: str, fmt: str, again: bool) -> Outcome:
     try:
-        delivery, created = create_delivery(order, target, fmt)
+        return request_delivery(order, target, fmt, again=again)
     except OrderNotPaid:
         abort(404)  # refunded between the two queries
-    # A delivery that already waits on the queue needs nothing; one that never got there tries again.
-    if delivery.enqueued_at is None and not enqueue_delivery(delivery):
+
+
+def _answer(token: str, order: Order, target: str, outcome: Outcome) -> ResponseReturnValue:
+    """The response to a delivery request's :class:`Outcome` (JSON clients get the delivery's progress)."""
+    if outcome.step is Step.NO_SPACE:
+        assert outcome.verdict is not None
+        return _no_space(token, order, target, outcome.verdict)
+    delivery = outcome.delivery
+    if delivery is None:  # connect first: the callback has just connected, so only a button gets it
+        return redirect(_order_url(token), code=303)
+    if outcome.step is not Step.RECENTLY_DONE:
+        _forget_refusal(order, target)
+    if outcome.step is Step.QUEUE_DOWN:
         message = ("Our delivery service is unavailable right now. Your request is saved and will start "
                    "by itself as soon as the service is back; try again shortly if nothing happens.")
         if wants_json():
             return {"error": message, "delivery": progress(delivery)}, 503
-        return render_template("dropbox/problem.html", title="Try again shortly", message=message,
-                               token=token), 503
+        return _problem("Try again shortly", message, token, 503)
     if wants_json():
-        return progress(delivery), 202 if created else 200
+        return progress(delivery), 202 if outcome.step is Step.CREATED else 200
     return redirect(_order_url(token, f"delivery-{delivery.id}"), code=303)
-
-
-def _space_verdict(order: Order, target: str, fmt: str, delivery: Delivery | None) -> SpaceVerdict | None:
-    """Whether what ``delivery`` still lacks (or the whole target, for a new one) fits; None: unknown."""
-    connection = connections.connection_for(order)
-    if connection is None:
-        return None
-    dbx = buyer_client(connection, timeout=SPACE_CHECK_TIMEOUT)
-    before = dbx._oauth2_access_token
-    wanted = None
-    if delivery is not None:
-        wanted = wanted_from_rows((f.folder, f.name, f.track_file) for f in delivery.files
-                                  if f.status != FileStatus.DONE.value)
-    verdict = check_space(dbx, target_albums(order, target), fmt, wanted)
-    remember_refreshed_token(connection.id, dbx, before)
-    return verdict
 
 
 def _no_space(token: str, order: Order, target: str, verdict: SpaceVerdict) -> ResponseReturnValue:
@@ -311,7 +305,7 @@ def retry(token: str, delivery_id: int) -> ResponseReturnValue:
     delivery = _delivery(token, delivery_id)
     if delivery.status in (DeliveryStatus.FAILED.value, DeliveryStatus.NEEDS_SPACE.value):
         # Space first, again: a retry that cannot fit would only park once more.
-        verdict = _space_verdict(delivery.order, delivery.target, delivery.format, delivery)
+        verdict = space_verdict(delivery.order, delivery.target, delivery.format, delivery)
         if verdict is not None and not verdict.fits:
             return _no_space(token, delivery.order, delivery.target, verdict)
         _forget_refusal(delivery.order, delivery.target)
