@@ -1,7 +1,7 @@
 """The store's pack page: the pack read with its catalog state and stats in one query, and the
 page rendered from the per-process cache while nothing can change it (:mod:`shop.page_cache`;
-the pay box's numbers and form come from :mod:`shop.store.pack_stats`). The order page's
-counterpart is :mod:`shop.orders.page`."""
+the pay box's numbers and form come from :mod:`shop.store.pack_stats`). It mirrors the
+order page's view model, which reads the same catalog state with the order."""
 
 from __future__ import annotations
 
