@@ -158,6 +158,27 @@ def test_a_packs_catalog_state_is_its_own(app: Flask) -> None:
     assert app.test_client().get("/packs/quiet-pack").get_data(as_text=True).count('class="buy-form"') == 1
 
 
+def test_the_catalog_state_and_the_pack_agree_on_preparing(app: Flask) -> None:
+    """"Preparing" is one expression (shop.models.preparing): the catalog state read with the
+    pack and Pack.is_preparing say the same before, during and after an encode."""
+    pack = factories.make_pack(app, slug="encoding-pack", albums=albums(1, tracks=1), formats=("flac",))
+
+    def both() -> tuple[bool, bool]:
+        db.session.expire_all()
+        found = pack_with_state("id", pack.id)
+        assert found is not None
+        return found[1].preparing, found[0].is_preparing()
+
+    assert both() == (False, False)
+    encode = Encode(track_id=pack.albums[0].tracks[0].id, format="mp3-v0")
+    db.session.add(encode)
+    db.session.commit()
+    assert both() == (True, True)
+    encode.status = "done"
+    db.session.commit()
+    assert both() == (False, False)
+
+
 def test_order_page_queries_do_not_grow_with_the_pack(app: Flask) -> None:
     small = factories.make_pack(app, slug="small-pack", albums=albums(2))
     large = factories.make_pack(app, slug="large-pack", albums=albums(12))
