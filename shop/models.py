@@ -409,14 +409,8 @@ def preparing(pack_id: int | SQLColumnExpression[int]) -> Exists:
     """Whether the pack has an encode that is not done: the one definition of a preparing pack,
     for :meth:`Pack.is_preparing` (a pack id) and the catalog state (``Pack.id`` of an outer
     query, to which it is correlated; :mod:`shop.catalog.state`)."""
-    return (
-        select(Encode.id)
-        .join(Track, Track.id == Encode.track_id)
-        .join(Album, Album.id == Track.album_id)
-        .where(Album.pack_id == pack_id, Encode.status != EncodeStatus.DONE.value)
-        .correlate(Pack)
-        .exists()
-    )
+    return (select(Encode.id).join(Track, Track.id == Encode.track_id).join(Album, Album.id == Track.album_id)
+            .where(Album.pack_id == pack_id, Encode.status != EncodeStatus.DONE.value).correlate(Pack).exists())
 
 
 def is_sale() -> ColumnElement[bool]:
