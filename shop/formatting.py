@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from shop.currencies import format_grouped, format_plain
-from shop.formats import FORMAT_COUNT_IN_WORDS, FORMAT_NAMES_IN_WORDS
+from shop.formats import FORMAT_COUNT_IN_WORDS, FORMAT_NAMES_IN_WORDS, FORMATS, BuyerFormat, get_format
 
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 
@@ -65,8 +65,15 @@ def template_globals() -> dict[str, Any]:
             "format_count": FORMAT_COUNT_IN_WORDS, "format_names": FORMAT_NAMES_IN_WORDS}
 
 
+def buyer_formats() -> tuple[BuyerFormat, ...]:
+    """Every buyer format in display order, with labels and descriptions, for templates."""
+    return FORMATS
+
+
 def register(app: Flask) -> None:
     app.context_processor(template_globals)
+    app.add_template_global(buyer_formats)
+    app.add_template_global(get_format, "buyer_format")
     app.add_template_filter(money)
     app.add_template_filter(format_plain, "plain_amount")
     app.add_template_filter(filesize)

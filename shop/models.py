@@ -17,9 +17,11 @@ from sqlalchemy import (
     CheckConstraint,
     ColumnElement,
     DateTime,
+    Exists,
     ForeignKey,
     Index,
     Integer,
+    SQLColumnExpression,
     String,
     Text,
     UniqueConstraint,
@@ -132,14 +134,7 @@ class Pack(Model):
         session = object_session(self)
         if session is None or self.id is None:
             return False
-        waiting = (
-            select(Encode.id)
-            .join(Track, Track.id == Encode.track_id)
-            .join(Album, Album.id == Track.album_id)
-            .where(Album.pack_id == self.id, Encode.status != EncodeStatus.DONE.value)
-            .limit(1)
-        )
-        return session.scalar(waiting) is not None
+        return bool(session.scalar(select(preparing(self.id))))
 
     def has_ended(self, now: datetime | None = None) -> bool:
         return (now or utcnow()) >= self.ends_at
@@ -408,6 +403,14 @@ class RateLimitHit(Model):
 
 #: The ``payment_provider`` of an order made by redeeming a download code (:mod:`shop.codes`).
 CODE_PROVIDER = "code"
+
+
+def preparing(pack_id: int | SQLColumnExpression[int]) -> Exists:
+    """Whether the pack has an encode that is not done: the one definition of a preparing pack,
+    for :meth:`Pack.is_preparing` (a pack id) and the catalog state (``Pack.id`` of an outer
+    query, to which it is correlated; :mod:`shop.catalog.state`)."""
+    return (select(Encode.id).join(Track, Track.id == Encode.track_id).join(Album, Album.id == Track.album_id)
+            .where(Album.pack_id == pack_id, Encode.status != EncodeStatus.DONE.value).correlate(Pack).exists())
 
 
 def is_sale() -> ColumnElement[bool]:

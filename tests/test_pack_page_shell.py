@@ -1,5 +1,5 @@
 """The pack page of a pack on sale is rendered once per process and catalog version
-(shop.store.views.pack_page_shell); what differs per view (the CSRF token, the stats) is
+(shop.store.pack_page.pack_page_shell); what differs per view (the CSRF token, the stats) is
 filled in on every view. These tests are the promise that no view sees another's."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from flask import Flask
 from shop.extensions import db
 from shop.formatting import money
 from shop.models import Order
-from shop.store.views import SLOTS
+from shop.store.pack_page import SLOTS
 from tests import factories
 
 TOKEN_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -82,7 +82,7 @@ def test_the_cached_page_is_the_rendered_page(app: Flask, pack: Any) -> None:
         from flask import render_template
 
         from shop.models import utcnow
-        from shop.store.views import catalog_html, default_form, get_pack_and_state, pack_lineup, stats_shown
+        from shop.store.pack_page import catalog_html, default_form, get_pack_and_state, pack_lineup, stats_shown
 
         pack_row, state, stats = get_pack_and_state(pack.slug)
         now = utcnow()

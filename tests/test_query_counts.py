@@ -17,15 +17,16 @@ import pytest
 from flask import Flask, url_for
 from sqlalchemy import event
 
+from shop.catalog.state import pack_with_state
 from shop.downloads.models import PACK_ITEM_ID, DownloadCount
 from shop.dropbox.models import Delivery, DeliveryFile, DropboxConnection, delivery_target
 from shop.extensions import db
 from shop.models import FORMATS, Encode, Pack, TrackFile, pack_stats
-from shop.orders.page import clear_catalog_cache, pack_with_state
+from shop.page_cache import clear_catalog_cache
 from tests import factories
 
 # What a page may cost at most, whatever the pack holds. Each process reads a pack's catalog
-# once per catalog version (shop.orders.page.cached): afterwards the pack page costs one query
+# once per catalog version (shop.page_cache.cached): afterwards the pack page costs one query
 # (the pack with its catalog state and its stats); the order page three: the order through its
 # link with its pack and the pack's catalog state, the download counts, and the Dropbox
 # connection with the newest deliveries and their files (one joined query).
@@ -155,6 +156,27 @@ def test_a_packs_catalog_state_is_its_own(app: Flask) -> None:
     assert not quiet_now[1].preparing and quiet_now[1].version == quiet_version
     assert busy_now[1].preparing
     assert app.test_client().get("/packs/quiet-pack").get_data(as_text=True).count('class="buy-form"') == 1
+
+
+def test_the_catalog_state_and_the_pack_agree_on_preparing(app: Flask) -> None:
+    """"Preparing" is one expression (shop.models.preparing): the catalog state read with the
+    pack and Pack.is_preparing say the same before, during and after an encode."""
+    pack = factories.make_pack(app, slug="encoding-pack", albums=albums(1, tracks=1), formats=("flac",))
+
+    def both() -> tuple[bool, bool]:
+        db.session.expire_all()
+        found = pack_with_state("id", pack.id)
+        assert found is not None
+        return found[1].preparing, found[0].is_preparing()
+
+    assert both() == (False, False)
+    encode = Encode(track_id=pack.albums[0].tracks[0].id, format="mp3-v0")
+    db.session.add(encode)
+    db.session.commit()
+    assert both() == (True, True)
+    encode.status = "done"
+    db.session.commit()
+    assert both() == (False, False)
 
 
 def test_order_page_queries_do_not_grow_with_the_pack(app: Flask) -> None:

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("dropbox", __name__)
 
-from shop.dropbox import models, views  # noqa: E402,F401
+from shop.dropbox import connect_views, models, views  # noqa: E402,F401

@@ -1,6 +1,7 @@
 """Does it fit? The buyer's free Dropbox space against what a delivery still has to copy.
 
-Asked before a delivery is enqueued and again before a retry (see :mod:`shop.dropbox.views`).
+Asked before a delivery is enqueued and again before a retry (:func:`space_verdict`, from
+:mod:`shop.dropbox.delivery_requests` and the retry view).
 What a delivery needs is the size of its files that are not delivered yet; only when that
 does not fit are the buyer's album folders listed (one ``list_folder`` per album), so that
 files already there with our content hash do not count twice. A check that cannot be made
@@ -21,9 +22,13 @@ from dropbox import files as dbx_files
 from dropbox.exceptions import DropboxException
 
 from shop.catalog.layout import format_label, track_entries
+from shop.dropbox import connections
+from shop.dropbox.client import buyer_client
+from shop.dropbox.deliveries import target_albums
+from shop.dropbox.models import Delivery, FileStatus
 from shop.dropbox.paths import buyer_folder
 from shop.formatting import filesize
-from shop.models import FORMATS, Album, TrackFile
+from shop.models import FORMATS, Album, Order, TrackFile
 
 log = logging.getLogger(__name__)
 
@@ -168,3 +173,20 @@ def check_space(dbx: dropbox.Dropbox, albums: Sequence[Album], fmt: str,
     sizes = ((other, sum(w.size for w in wanted_files(albums, other))) for other in FORMATS if other != fmt)
     alternatives = sorted(((other, size) for other, size in sizes if size), key=lambda item: item[1])
     return SpaceVerdict(format=fmt, needed=needed, free=usage.free, alternatives=alternatives)
+
+
+def space_verdict(order: Order, target: str, fmt: str, delivery: Delivery | None) -> SpaceVerdict | None:
+    """Whether what ``delivery`` still lacks (or the whole target, for a new one) fits in the
+    order's connected Dropbox; None: unknown (no connection, or the check could not be made)."""
+    connection = connections.connection_for(order)
+    if connection is None:
+        return None
+    dbx = buyer_client(connection, timeout=SPACE_CHECK_TIMEOUT)
+    before = dbx._oauth2_access_token
+    wanted = None
+    if delivery is not None:
+        wanted = wanted_from_rows((f.folder, f.name, f.track_file) for f in delivery.files
+                                  if f.status != FileStatus.DONE.value)
+    verdict = check_space(dbx, target_albums(order, target), fmt, wanted)
+    connections.remember_refreshed_token(connection.id, dbx, before)
+    return verdict

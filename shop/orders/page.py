@@ -1,92 +1,26 @@
-"""What the order page shows (links are built with ``url_for``, so an app context is needed).
-
-Also the catalog state and the per-process catalog cache the pack page shares
-(:mod:`shop.store.views`): a pack's albums, tracks and file sizes are the same for every
-buyer and do not change once the pack is on sale, so each process reads them once per pack
-and catalog version instead of on every page view.
-"""
+"""What the order page shows (links are built with ``url_for``, so an app context is needed)."""
 
 from __future__ import annotations
 
 import functools
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from flask import Flask, current_app, url_for
-from sqlalchemy import Select, bindparam, func, select
+from flask import url_for
+from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
+from shop.catalog.state import STATE_COLUMNS, CatalogState, catalog_state, state_columns
 from shop.downloads.counting import CountKey, download_counts
 from shop.dropbox.order_panel import dropbox_state
 from shop.extensions import db
 from shop.formats import FORMATS_BY_ID, canonical_format_id
-from shop.models import (
-    FORMATS,
-    Album,
-    DisputeStatus,
-    Encode,
-    EncodeStatus,
-    Order,
-    OrderStatus,
-    Pack,
-    Track,
-    TrackFile,
-    utcnow,
-)
+from shop.models import FORMATS, Album, DisputeStatus, Order, OrderStatus, Pack, Track, TrackFile, utcnow
 from shop.order_links import link_params, order_by_link_statement
+from shop.page_cache import cached
 from shop.splits import split_shown
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class CatalogState:
-    """What the pages need to know about a pack's albums, files and encodes, read with the pack.
-
-    ``version`` changes whenever an album, a file or an encode of the pack is added, removed
-    or re-encoded (the last encode's end, the counts, the newest file id, the total size).
-    """
-
-    preparing: bool
-    version: tuple[object, ...]
-
-    def cacheable(self, pack: Pack, now: datetime) -> bool:
-        """Whether the pack's catalog may be cached: on sale or ended, where nothing edits it
-        (the console refuses, shop.admin.packs.edit_refusal; the version catches the rest)."""
-        return not self.preparing and pack.starts_at <= now
-
-
-def _of_pack(query: Select[Any], track_id: Any) -> Select[Any]:
-    """``query`` limited to the rows whose ``track_id`` is a track of the outer query's pack
-    (correlated to it: the subquery must name the outer ``packs`` row, not join its own)."""
-    return (query.join(Track, Track.id == track_id).join(Album, Album.id == Track.album_id)
-            .where(Album.pack_id == Pack.id).correlate(Pack))
-
-
-def _state_columns() -> list[Any]:
-    """The catalog state of the outer query's pack as scalar subqueries correlated to it (each
-    reads only that pack's albums, tracks, files and encodes, through their indexes), in the
-    order :func:`catalog_state` reads them."""
-    return [
-        _of_pack(select(func.count(Encode.id)), Encode.track_id)
-        .where(Encode.status != EncodeStatus.DONE.value).scalar_subquery(),
-        _of_pack(select(func.max(Encode.finished_at)), Encode.track_id).scalar_subquery(),
-        select(func.count(Album.id)).where(Album.pack_id == Pack.id).correlate(Pack).scalar_subquery(),
-        _of_pack(select(func.count(TrackFile.id)), TrackFile.track_id).scalar_subquery(),
-        _of_pack(select(func.coalesce(func.max(TrackFile.id), 0)), TrackFile.track_id).scalar_subquery(),
-        _of_pack(select(func.coalesce(func.sum(TrackFile.size), 0)), TrackFile.track_id).scalar_subquery(),
-    ]
-
-
-@functools.cache
-def pack_with_state_statement(column: str) -> Select[Any]:
-    """The pack whose ``column`` is ``:value``, with its catalog state. Built once: building
-    and hashing a statement this size costs more than running it."""
-    return select(Pack, *_state_columns()).where(getattr(Pack, column) == bindparam("value"))
+from shop.urls import link_maker
 
 
 @functools.cache
@@ -94,7 +28,7 @@ def _order_page_statement() -> Select[Any]:
     """The order a live link opens (:func:`shop.order_links.order_by_link_statement`), with
     its pack and the pack's catalog state: what the order page starts from, in one round
     trip. Built once."""
-    return order_by_link_statement().add_columns(Pack, *_state_columns()).join(Pack, Pack.id == Order.pack_id)
+    return order_by_link_statement().add_columns(Pack, *state_columns()).join(Pack, Pack.id == Order.pack_id)
 
 
 def find_order_with_pack(token: str) -> tuple[Order, Pack, CatalogState] | None:
@@ -105,55 +39,6 @@ def find_order_with_pack(token: str) -> tuple[Order, Pack, CatalogState] | None:
     if row is None:
         return None
     return row[0], row[1], catalog_state(row[2:STATE_COLUMNS + 2])
-
-
-def pack_with_state(column: str, value: object) -> tuple[Pack, CatalogState] | None:
-    """The pack whose ``column`` (``slug`` or ``id``) is ``value`` and its :class:`CatalogState`,
-    in one query; None when there is no such pack."""
-    row = db.session.execute(pack_with_state_statement(column), {"value": value}).first()
-    if row is None:
-        return None
-    return row[0], catalog_state(row[1:STATE_COLUMNS + 1])
-
-
-#: How many columns :func:`pack_with_state_statement` adds after the pack.
-STATE_COLUMNS = 6
-
-
-def catalog_state(values: Sequence[Any]) -> CatalogState:
-    """The :class:`CatalogState` from the state columns of :func:`pack_with_state_statement`."""
-    waiting, *version = values
-    return CatalogState(preparing=bool(waiting), version=tuple(version))
-
-
-CATALOG_CACHE_SIZE = 64
-_cache_lock = threading.Lock()
-
-
-def _cache(app: Flask) -> OrderedDict[tuple[object, ...], Any]:
-    # Per application (tests build many apps in one process, each on its own database).
-    cache: OrderedDict[tuple[object, ...], Any] = app.extensions.setdefault("shop.catalog_cache", OrderedDict())
-    return cache
-
-
-def cached(key: tuple[object, ...], make: Callable[[], T]) -> T:
-    """``make()``, kept in this process's catalog cache under ``key`` (least recently used go first)."""
-    cache = _cache(current_app)
-    with _cache_lock:
-        if key in cache:
-            cache.move_to_end(key)
-            return cache[key]  # type: ignore[no-any-return]
-    value = make()
-    with _cache_lock:
-        cache[key] = value
-        while len(cache) > CATALOG_CACHE_SIZE:
-            cache.popitem(last=False)
-    return value
-
-
-def clear_catalog_cache() -> None:
-    with _cache_lock:
-        _cache(current_app).clear()
 
 
 @dataclass(frozen=True)
@@ -250,21 +135,6 @@ def choose_format(asked: str | None, remembered: str | None, available: Sequence
     if available and fmt not in available:
         fmt = available[0]
     return FormatChoice(fmt, tuple(available), remember=canonical, unknown=unknown)
-
-
-def link_maker(endpoint: str, id_name: str, **values: Any) -> Callable[[int], str]:
-    """``url_for(endpoint, **values, <id_name>=id)`` for many ids from one ``url_for``: a large
-    pack has hundreds of track links, and building each through the URL map cost more than the
-    rest of the page. The id must be the route's last variable part (``values`` come before it)."""
-    sample_id = 2_000_000_001
-    sample = url_for(endpoint, **{**values, id_name: sample_id})
-    head, found, tail = sample.rpartition(f"/{sample_id}")
-    assert found, sample  # the route's shape changed: build each link with url_for again
-
-    def link(item_id: int) -> str:
-        return f"{head}/{item_id}{tail}"
-
-    return link
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -17,6 +18,7 @@ from shop.models import OrderLink, utcnow
 from shop.order_links import find_order
 from tests import factories
 from tests.dropbox.conftest import APP_KEY, BUYER_EMAIL, connect_buyer
+from tests.services import RedisServer
 
 
 @pytest.fixture
@@ -175,6 +177,43 @@ def test_one_click_connects_then_starts_the_delivery(client, order, seeded_pack)
     delivery = db.session.scalar(select(Delivery))
     assert delivery.target == f"album:{album.id}" and delivery.format == "flac"
     assert delivery.enqueued_at is not None
+
+
+def test_a_click_that_connects_first_shows_a_delivery_done_a_moment_ago(client, order, seeded_pack):
+    """The callback decides as the button does: the same delivery finished minutes ago is shown
+    (with its Send again button), not copied again unasked."""
+    order, token = order
+    album = seeded_pack.albums[0]
+    first = client.post(f"/orders/{token}/dropbox/albums/{album.id}", data={"format": "flac"})
+    assert client.get(callback_path(consent(first.headers["Location"]))).status_code == 303
+    done = db.session.scalar(select(Delivery))
+    done.status, done.finished_at = "done", utcnow() - timedelta(minutes=2)
+    db.session.commit()
+    assert client.post(f"/orders/{token}/dropbox/disconnect").status_code == 303
+
+    again = client.post(f"/orders/{token}/dropbox/albums/{album.id}", data={"format": "flac"})
+    assert again.status_code == 303 and "/oauth2/authorize?" in again.headers["Location"]
+    back = client.get(callback_path(consent(again.headers["Location"])))
+    assert back.status_code == 303 and back.headers["Location"].endswith(f"#delivery-{done.id}")
+    assert db.session.query(Delivery).count() == 1
+
+
+def test_a_click_that_connects_first_says_when_the_queue_is_down(app, client, order, seeded_pack):
+    """The callback answers a queue that is down as the button does: the delivery is saved
+    (it starts by itself when the queue is back) and the buyer is told so, with a 503."""
+    order, token = order
+    album = seeded_pack.albums[0]
+    first = client.post(f"/orders/{token}/dropbox/albums/{album.id}", data={"format": "flac"})
+    outage = RedisServer().start()
+    outage.stop()  # a port where Redis used to be
+    app.config["REDIS_URL"] = outage.url
+    app.extensions.pop("shop.redis", None)
+
+    back = client.get(callback_path(consent(first.headers["Location"])))
+    assert back.status_code == 503 and b"Try again shortly" in back.data
+    delivery = db.session.scalar(select(Delivery))
+    assert delivery.status == "queued" and delivery.enqueued_at is None
+    assert db.session.scalar(select(DropboxConnection)) is not None
 
 
 def test_disconnect_revokes_and_forgets(client, app, order, emulator):
