@@ -17,10 +17,11 @@ import pytest
 from flask import Flask, url_for
 from sqlalchemy import event
 
+from shop.accounting import pack_stats
 from shop.downloads.models import PACK_ITEM_ID, DownloadCount
 from shop.dropbox.models import Delivery, DeliveryFile, DropboxConnection, delivery_target
 from shop.extensions import db
-from shop.models import FORMATS, Encode, Pack, TrackFile, pack_stats
+from shop.models import FORMATS, Encode, Pack, TrackFile
 from shop.orders.page import clear_catalog_cache, pack_with_state
 from tests import factories
 

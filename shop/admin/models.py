@@ -8,9 +8,10 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from shop.columns import UTCDateTime
 from shop.crypto import ENCRYPTED
 from shop.extensions import Model
-from shop.models import UTCDateTime, utcnow
+from shop.models import utcnow
 
 
 class Operator(Model):
