@@ -22,7 +22,8 @@ another PyAV wheel may produce different (equally valid) bytes.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,8 +138,7 @@ def encode(
     cover_mime = image_mime(cover) if cover is not None else None
     info = master or read_header(master_path)
     settings = encoder_settings(buyer_format.id, info)
-    partial = out_path.with_name(f".{out_path.name}.{os.getpid()}.part")
-    try:
+    with written_beside(out_path) as partial:
         with open_input(master_path) as source:
             stream = source.streams.audio[0]
             frames = _transcode(source, stream, master_path, partial, settings)
@@ -146,9 +146,6 @@ def encode(
             raise MasterError(master_path, f"truncated or corrupt: {info.frames} frames declared, {frames} decodable")
         write_tags(buyer_format.id, partial, tags, cover, cover_mime)
         digests = digest_file(partial)
-        os.replace(partial, out_path)
-    finally:
-        partial.unlink(missing_ok=True)
     return EncodedFile(
         path=out_path,
         format=buyer_format,
@@ -158,6 +155,18 @@ def encode(
         bit_depth=info.bit_depth if buyer_format.lossless else None,
         duration_ms=info.duration_ms,
     )
+
+
+@contextmanager
+def written_beside(out_path: Path) -> Iterator[Path]:
+    """A path beside ``out_path`` to write to, renamed onto it when the block succeeds and
+    removed when it fails: ``out_path`` only ever holds a complete file."""
+    partial = out_path.with_name(f".{out_path.name}.{os.getpid()}.part")
+    try:
+        yield partial
+        os.replace(partial, out_path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def open_output(path: Path, muxer: str, options: Mapping[str, str]) -> OutputContainer:

@@ -8,7 +8,6 @@ that needs numpy, which it imports only when a preview is made.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -20,7 +19,7 @@ from av.audio.resampler import AudioResampler
 from av.audio.stream import AudioStream
 from av.container import InputContainer
 
-from shop.catalog.encoding import add_audio_stream, layout_name, lossy_rate, open_output
+from shop.catalog.encoding import add_audio_stream, layout_name, lossy_rate, open_output, written_beside
 from shop.catalog.hashing import Digests, digest_file
 from shop.catalog.masters import MasterInfo, decode, open_input, probe_master, read_header
 
@@ -86,8 +85,7 @@ def make_preview(master_path: Path, out_path: Path, *, master: MasterInfo | None
     fade_in = max(1, round(min(PREVIEW_FADE_IN, length / 4) * rate))
     fade_out = max(1, round(min(PREVIEW_FADE_OUT, length / 4) * rate))
 
-    partial = out_path.with_name(f".{out_path.name}.{os.getpid()}.part")
-    try:
+    with written_beside(out_path) as partial:
         with open_input(master_path) as source:
             stream = source.streams.audio[0]
             output = open_output(partial, "mp3", {"id3v2_version": "0"})
@@ -110,9 +108,6 @@ def make_preview(master_path: Path, out_path: Path, *, master: MasterInfo | None
             finally:
                 output.close()
         digests = digest_file(partial)
-        os.replace(partial, out_path)
-    finally:
-        partial.unlink(missing_ok=True)
     return PreviewInfo(
         path=out_path,
         digests=digests,
