@@ -43,7 +43,9 @@ import av
 import numpy as np
 import soundfile as sf
 
-from shop.catalog.encoding import MasterInfo, TrackTags, encode, encoder_settings, probe_master
+from shop.catalog.encoding import encode, encoder_settings
+from shop.catalog.masters import MasterInfo, probe_master
+from shop.catalog.tag_writing import TrackTags
 from shop.formats import FORMAT_IDS, get_format
 
 DEFAULT_CACHE = Path(os.environ.get("SHOP_BENCH_CACHE", "/tmp/shop-bench-encode"))

@@ -12,7 +12,7 @@ been paid (``paid``, ``refunded`` or ``disputed``); a pending order counts nowhe
   **lost** one (gone for good). A **won** dispute deducts nothing: the order is paid again.
 * **net** = gross − refunded − disputed (open and lost): what the store holds now. It equals
   the sum over orders in good standing (``paid``) of their amount less partial refunds, which
-  is the total the public pack page shows (:func:`shop.models.pack_stats`).
+  is the total the public pack page shows (:func:`pack_stats`).
 * **average** = net ÷ the number of orders in good standing, rounded half up to the cent
   (:func:`shop.money.average_cents`), the pack page's "average price" as well.
 
@@ -31,8 +31,15 @@ from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from shop.extensions import db
-from shop.models import CODE_PROVIDER, DisputeStatus, Order, OrderStatus, is_sale
+from shop.models import CODE_PROVIDER, DisputeStatus, Order, OrderStatus
 from shop.money import average_cents
+
+
+def is_sale() -> ColumnElement[bool]:
+    """An order that was bought, not redeemed from a download code (code orders carry no money
+    and are counted apart, by their batches)."""
+    return Order.payment_provider != CODE_PROVIDER
+
 
 #: The statuses of an order that was paid at some point (named, so that a status added later,
 #: such as a payment still on its way, counts nowhere until it is given a place here).
@@ -134,3 +141,19 @@ def packs_money() -> dict[int, PackMoney]:
     ).tuples()
     return {int(pack_id): _pack_money(rest) for pack_id, *rest in rows}
 
+
+def pack_stats(pack_id: int) -> tuple[int, int, int]:
+    """``(purchases, total_cents, average_cents)`` over the pack's paid sales, net of partial refunds.
+
+    Refunded and disputed orders do not count, nor do orders from download codes, so the total
+    is the pack's net and the average its average as this module defines them (rounded half up
+    to the cent): what the public pack page shows.
+    """
+    count, total = db.session.execute(
+        select(func.count(Order.id),
+               func.coalesce(func.sum(Order.amount_cents - Order.refunded_cents), 0)).where(
+            Order.pack_id == pack_id, Order.status == OrderStatus.PAID.value, is_sale()
+        )
+    ).one()
+    count, total = int(count), int(total)
+    return count, total, average_cents(total, count)

@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from shop.columns import UTCDateTime
 from shop.extensions import Model, db
-from shop.models import UTCDateTime, utcnow
+from shop.models import utcnow
 
 #: Set in the session's ``info`` by :func:`record_event` (see ``shop.admin.audit.recorded_since_last_check``).
 RECORDED = "shop.admin.audit_recorded"

@@ -8,15 +8,12 @@ track and format, non-negative prices, a paid order has a payment time.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
-    ColumnElement,
-    DateTime,
     Exists,
     ForeignKey,
     Index,
@@ -26,27 +23,21 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
-    func,
     select,
     text,
 )
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
-from sqlalchemy.types import TypeDecorator
 
-from shop.extensions import Model, db
+from shop.columns import UTCDateTime, sql_in
+from shop.extensions import Model
 from shop.formats import FORMAT_IDS
-from shop.money import average_cents
 
 #: Every buyer format id, in display order (see :mod:`shop.formats`).
 FORMATS: tuple[str, ...] = FORMAT_IDS
 #: The ``format`` of a track's preview clip in :class:`Encode`.
 PREVIEW = "preview"
 
-
-def sql_in(column: str, values: Iterable[str]) -> str:
-    """``column IN ('a', 'b')`` for a check constraint, from an enum or a tuple of names."""
-    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
 PACK_DURATION = timedelta(days=14)
 DEFAULT_MIN_PRICE_CENTS = 100
 DEFAULT_SUGGESTED_PRICE_CENTS = 1000
@@ -60,25 +51,6 @@ def _two_weeks_after_start(context: DefaultExecutionContext) -> datetime:
     """A pack is on sale for two weeks unless told otherwise."""
     starts_at: datetime = context.get_current_parameters()["starts_at"]  # type: ignore[no-untyped-call]
     return starts_at + PACK_DURATION
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Pack(Model):
@@ -412,25 +384,3 @@ def preparing(pack_id: int | SQLColumnExpression[int]) -> Exists:
     return (select(Encode.id).join(Track, Track.id == Encode.track_id).join(Album, Album.id == Track.album_id)
             .where(Album.pack_id == pack_id, Encode.status != EncodeStatus.DONE.value).correlate(Pack).exists())
 
-
-def is_sale() -> ColumnElement[bool]:
-    """An order that was bought, not redeemed from a download code (code orders carry no money
-    and are counted apart, by their batches)."""
-    return Order.payment_provider != CODE_PROVIDER
-
-
-def pack_stats(pack_id: int) -> tuple[int, int, int]:
-    """``(purchases, total_cents, average_cents)`` over the pack's paid sales, net of partial refunds.
-
-    Refunded and disputed orders do not count, nor do orders from download codes, so the total
-    is the pack's net and the average its average as :mod:`shop.accounting` defines them
-    (rounded half up to the cent).
-    """
-    count, total = db.session.execute(
-        select(func.count(Order.id),
-               func.coalesce(func.sum(Order.amount_cents - Order.refunded_cents), 0)).where(
-            Order.pack_id == pack_id, Order.status == OrderStatus.PAID.value, is_sale()
-        )
-    ).one()
-    count, total = int(count), int(total)
-    return count, total, average_cents(total, count)

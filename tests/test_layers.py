@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 import importlib
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -186,3 +188,25 @@ def test_the_job_path_checker_sees_both_spellings_and_refuses_the_console() -> N
                                  "shop.orders.mail.send"}
     assert not worker_may_run("shop.admin.seeding.seed_albums")
     assert worker_may_run("shop.dropbox.seed.seed_albums") and worker_may_run("shop.mail.send")
+
+
+# The demo synthesiser and the preview compute on samples; a web process never does.
+WEB_UNNEEDED = ("numpy", "soundfile")
+
+
+def test_a_web_process_does_not_load_numpy(tmp_path: Path) -> None:
+    """In a fresh interpreter (this one has numpy loaded already), creating the app loads none
+    of the sample-crunching libraries: they are imported where a preview or the demo is made."""
+    config = {"TESTING": True, "ENV": "testing", "SECRET_KEY": "x", "MAIL_URL": None,
+              "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'shop.sqlite3'}",
+              "MEDIA_ROOT": str(tmp_path / "media"), "OUTBOX_DIR": str(tmp_path / "outbox")}
+    script = (
+        "import sys\n"
+        "from shop import create_app\n"
+        f"create_app({config!r})\n"
+        f"print(sorted(name for name in {WEB_UNNEEDED!r} if name in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=SHOP.parent, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", f"create_app() loaded {done.stdout.strip()}"

@@ -17,11 +17,12 @@ import pytest
 from flask import Flask, url_for
 from sqlalchemy import event
 
+from shop.accounting import pack_stats
 from shop.catalog.state import pack_with_state
 from shop.downloads.models import PACK_ITEM_ID, DownloadCount
 from shop.dropbox.models import Delivery, DeliveryFile, DropboxConnection, delivery_target
 from shop.extensions import db
-from shop.models import FORMATS, Encode, Pack, TrackFile, pack_stats
+from shop.models import FORMATS, Encode, Pack, TrackFile
 from shop.page_cache import clear_catalog_cache
 from tests import factories
 

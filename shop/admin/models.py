@@ -9,9 +9,10 @@ from sqlalchemy import CheckConstraint, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shop.audit_log import AuditEvent
+from shop.columns import UTCDateTime
 from shop.crypto import ENCRYPTED
 from shop.extensions import Model
-from shop.models import UTCDateTime, utcnow
+from shop.models import utcnow
 
 __all__ = ["AuditEvent", "Operator"]
 

@@ -37,8 +37,11 @@ from pathlib import Path
 from sqlalchemy import and_, case, distinct, or_, select, update
 from sqlalchemy.orm import selectinload
 
-from shop.catalog.encoding import MasterError, MasterInfo, TrackTags, encode, make_preview, probe_master
+from shop.catalog.encoding import encode
 from shop.catalog.hashing import Digests, storage_key
+from shop.catalog.masters import MasterError, MasterInfo, probe_master
+from shop.catalog.previews import make_preview
+from shop.catalog.tag_writing import TrackTags
 from shop.extensions import db
 from shop.formats import get_format
 from shop.models import FORMATS, PREVIEW, Album, Encode, EncodeStatus, Track, TrackFile, utcnow
@@ -395,9 +398,9 @@ def _pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
         yield None
         return
     # forkserver: the children start from a clean process (no inherited database
-    # connections or threads) and import the encoder once.
+    # connections or threads) and import the encoder, the preview and its numpy once.
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["shop.catalog.encoding"])
+    context.set_forkserver_preload(["shop.catalog.encoding", "shop.catalog.previews", "numpy"])
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         yield pool
 

@@ -2,7 +2,7 @@
 
 Each album folder holds one lossless master per track (FLAC, WAV or AIFF; 16 or 24 bit;
 44.1 to 96 kHz) and a cover. Every master is read once for its tags (mutagen), once for
-its digests, and probed by the encoder (:func:`shop.catalog.encoding.probe_master`), which
+its digests, and probed (:func:`shop.catalog.masters.probe_master`), which
 decodes it fully: a lossy, unsupported or corrupt file is refused here, naming the file,
 before anything is written. A folder holding a track in several files (the MP3 and the
 FLAC of the time before masters) keeps the lossless one, with a note; a track that is only
@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from shop.catalog.covers import CoverError, ScannedCover, find_cover
-from shop.catalog.encoding import MASTER_CONTAINERS, MasterError, MasterInfo, probe_master
 from shop.catalog.hashing import Digests, digest_file, storage_key
+from shop.catalog.masters import MASTER_CONTAINERS, MasterError, MasterInfo, probe_master
 from shop.catalog.tags import AUDIO_EXTENSIONS, TEXT_TAGS, AudioTags, UnreadableAudio, clean_text, read_tags
 from shop.text_safety import refusal
 

@@ -13,9 +13,10 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from shop.columns import UTCDateTime
 from shop.crypto import ENCRYPTED
 from shop.extensions import Model
-from shop.models import Album, Order, Pack, UTCDateTime, utcnow
+from shop.models import Album, Order, Pack, utcnow
 
 
 class CodeBatch(Model):

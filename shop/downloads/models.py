@@ -7,8 +7,9 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shop.columns import UTCDateTime, sql_in
 from shop.extensions import Model
-from shop.models import FORMATS, UTCDateTime, sql_in, utcnow
+from shop.models import FORMATS, utcnow
 
 # ``item_id`` of the whole-pack zip. Not NULL: NULLs never collide in a unique
 # constraint (SQLite and PostgreSQL alike), and one row per item is the point.

@@ -14,9 +14,10 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from shop.columns import UTCDateTime
 from shop.crypto import ENCRYPTED
 from shop.extensions import Model
-from shop.models import FORMATS, Album, Order, TrackFile, UTCDateTime, utcnow
+from shop.models import FORMATS, Album, Order, TrackFile, utcnow
 
 # A delivery's target: the whole pack, or ``album:<id>``. A string rather than a nullable
 # album id because NULLs never collide in the partial unique index below (the same reason

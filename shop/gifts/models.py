@@ -7,8 +7,9 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from shop.columns import UTCDateTime
 from shop.extensions import Model
-from shop.models import Order, UTCDateTime
+from shop.models import Order
 
 MESSAGE_MAX = 500
 

@@ -12,8 +12,9 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from shop.columns import UTCDateTime, sql_in
 from shop.extensions import Model
-from shop.models import Pack, UTCDateTime, sql_in, utcnow
+from shop.models import Pack, utcnow
 
 
 class SubscriberStatus(enum.StrEnum):

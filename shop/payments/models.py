@@ -7,8 +7,9 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shop.columns import UTCDateTime
 from shop.extensions import Model
-from shop.models import UTCDateTime, utcnow
+from shop.models import utcnow
 
 
 class PaymentEvent(Model):

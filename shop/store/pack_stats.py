@@ -39,7 +39,7 @@ def preset_buttons(pack: Pack, stats: dict[str, str]) -> list[tuple[str, str, st
 @dataclass(frozen=True)
 class PackStats:
     """The pack's orders in good standing and their net (as :mod:`shop.accounting` defines
-    them, what :func:`~shop.models.pack_stats` counts; the average rounded half up), and the
+    them, what :func:`~shop.accounting.pack_stats` counts; the average rounded half up), and the
     charity's and store's parts of that money times 100 (each order's kept amount times its
     split percentage; orders from before the pay box count at the pack's default split)."""
 

@@ -6,11 +6,12 @@ import re
 from datetime import timedelta
 from html.parser import HTMLParser
 
+from shop.accounting import pack_stats
 from shop.admin import charts, stats
 from shop.downloads.models import DownloadCount
 from shop.dropbox.models import Delivery
 from shop.extensions import db
-from shop.models import FORMATS, pack_stats, utcnow
+from shop.models import FORMATS, utcnow
 from tests import factories
 
 

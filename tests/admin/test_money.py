@@ -19,8 +19,9 @@ from decimal import Decimal
 import pytest
 
 from shop import accounting
+from shop.accounting import pack_stats
 from shop.extensions import db
-from shop.models import Order, pack_stats
+from shop.models import Order
 from shop.money import average_cents
 from tests import factories
 from tests.admin.test_dashboard import read_tables

@@ -27,15 +27,10 @@ from mutagen.mp4 import MP4
 from mutagen.oggopus import OggOpus
 from mutagen.wave import WAVE
 
-from shop.catalog.encoding import (
-    MasterError,
-    TrackTags,
-    encode,
-    encode_all,
-    make_preview,
-    preview_window,
-    probe_master,
-)
+from shop.catalog.encoding import EncodedFile, encode
+from shop.catalog.masters import MasterError, probe_master
+from shop.catalog.previews import make_preview, preview_window
+from shop.catalog.tag_writing import TrackTags
 from shop.catalog.tags import read_tags
 from shop.formats import FORMAT_IDS, FORMATS, canonical_format_id, get_format
 from tests.catalog.audio import png_bytes, write_track
@@ -132,6 +127,13 @@ def decode_pcm(path: Path, sample_format: str = "s32le") -> bytes:
 def decoded_seconds(path: Path) -> float:
     info = ffprobe_audio(path)
     return len(decode_pcm(path)) / 4 / int(info["channels"]) / int(info["sample_rate"])
+
+
+def encode_after_one_probe(master: Path, outputs: dict[str, Path], tags: TrackTags,
+                           cover: bytes | None) -> dict[str, EncodedFile]:
+    """Each ``format id -> path`` of ``outputs`` from one probe of the master, as the encode job does."""
+    info = probe_master(master)
+    return {fmt: encode(master, fmt, path, tags, cover, master=info) for fmt, path in outputs.items()}
 
 
 # ---------------------------------------------------------------------------- formats
@@ -336,10 +338,10 @@ def assert_tags(path: Path, fmt: str) -> None:
         assert (picture.type, picture.mime, picture.data) == (3, "image/png", COVER)
 
 
-def test_encode_all_probes_once_and_accepts_the_old_mp3_id(tmp_path: Path, masters: dict[str, Master]) -> None:
+def test_encoding_after_one_probe_accepts_the_old_mp3_id(tmp_path: Path, masters: dict[str, Master]) -> None:
     master = masters["aiff-24-48k-mono"].path
     outputs = {"mp3": tmp_path / "a.mp3", "alac": tmp_path / "a.m4a"}
-    encoded = encode_all(master, outputs, TAGS, None)
+    encoded = encode_after_one_probe(master, outputs, TAGS, None)
     assert encoded["mp3"].format.id == "mp3-v0" and encoded["mp3"].bit_depth is None
     assert encoded["alac"].bit_depth == 24 and encoded["alac"].duration_ms == 2000
     alac_tags = MP4(outputs["alac"]).tags
@@ -409,7 +411,7 @@ def test_a_real_entropy_master_encodes_and_decodes_elsewhere(tmp_path: Path, noi
     through Debian's ffmpeg (and ``flac -t``), a lossy one has the right length."""
     master = sorted(noisy_album.glob("*.flac"))[0]
     outputs = {fmt: tmp_path / f"out-{fmt}.{get_format(fmt).extension}" for fmt in ("flac", "alac", "mp3-v0")}
-    encoded = encode_all(master, outputs, TAGS, COVER)
+    encoded = encode_after_one_probe(master, outputs, TAGS, COVER)
     assert set(encoded) == set(outputs)
     pcm, rate = sf.read(master, dtype="int32")
     assert (rate, pcm.shape[1], len(pcm)) == (44100, 2, 24 * 44100)

@@ -14,11 +14,12 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import func, select
 
+from shop.accounting import pack_stats
 from shop.codes import batches
 from shop.codes.models import CodeBatch, DownloadCode
 from shop.codes.redeem import REFUSED, CodeRefused, redeem
 from shop.extensions import db
-from shop.models import CODE_PROVIDER, Order, pack_stats
+from shop.models import CODE_PROVIDER, Order
 from tests import factories
 from tests.admin.conftest import audit_rows, csrf_token
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from shop.models import pack_stats
+from shop.accounting import pack_stats
 from shop.payments.refunds import RefundError, refund_order
 from tests.payments.conftest import (
     DISPUTE_CARD,

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import time
 
+from shop.accounting import pack_stats
 from shop.extensions import db
-from shop.models import Order, pack_stats
+from shop.models import Order
 from tests.payments.conftest import (
     BUYER,
     DECLINE_CARD,
