@@ -20,6 +20,7 @@ import logging
 import random
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 
 import click
@@ -79,25 +80,24 @@ class DeliveryWorker(SimpleWorker):
         return self._guard("check_for_suspension", *args, **kwargs)
 
 
+#: What every sweep does, in order, with the line logged when a step counts anything.
+SWEEP_STEPS: tuple[tuple[Callable[[], int], str], ...] = (
+    (sweep, "re-enqueued %s waiting or stale deliveries"),
+    (requeue_encodes, "re-enqueued %s tracks with waiting or stale encodes"),
+    (send_due_gifts, "delivered %s scheduled gifts"),
+    (announce_new_sales, "started %s announcements of packs that went on sale"),
+    (requeue_announcements, "re-enqueued %s unfinished pack announcements"),
+)
+
+
 def _sweeper(app: Flask, stop: threading.Event) -> None:
     while not stop.wait(SWEEP_EVERY):
         with app.app_context():
             try:
-                count = sweep()
-                if count:
-                    log.info("re-enqueued %s waiting or stale deliveries", count)
-                count = requeue_encodes()
-                if count:
-                    log.info("re-enqueued %s tracks with waiting or stale encodes", count)
-                count = send_due_gifts()
-                if count:
-                    log.info("delivered %s scheduled gifts", count)
-                count = announce_new_sales()
-                if count:
-                    log.info("started %s announcements of packs that went on sale", count)
-                count = requeue_announcements()
-                if count:
-                    log.info("re-enqueued %s unfinished pack announcements", count)
+                for step, message in SWEEP_STEPS:
+                    count = step()
+                    if count:
+                        log.info(message, count)
             except redis.exceptions.RedisError:
                 log.warning("sweep skipped: Redis unavailable")
             except sqlalchemy.exc.OperationalError as exc:
