@@ -27,6 +27,12 @@ pytestmark = pytest.mark.slow
 EMAIL = "ops@example.com"
 
 
+@pytest.fixture(autouse=True)
+def fresh_login_per_request() -> None:
+    """Overrides the package's fixture: this module serves its own app through gunicorn, on its
+    own SQLite file, so the in-process ``app`` (and a second run per database) does not apply."""
+
+
 @dataclass
 class UploadSite(Site):
     pack_id: int = 0

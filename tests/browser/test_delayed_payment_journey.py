@@ -40,7 +40,7 @@ def subjects(store: Store) -> list[str]:
 
 
 def receipts(store: Store) -> int:
-    return sum(1 for s in subjects(store) if s == f"Your {store.pack.title} downloads")
+    return sum(1 for s in subjects(store) if s == f"Your music from {store.pack.title}")
 
 
 def sell_in(store: Store, currency: str) -> None:

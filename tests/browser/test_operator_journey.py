@@ -175,7 +175,7 @@ def test_operator_journey(viewport: str, page, problems: BrowserProblems, store:
     shots.snap("02-packs")
 
     # Create and schedule a pack; a mistake first (the minimum above the suggested price).
-    page.get_by_role("link", name="New pack").click()
+    page.get_by_role("link", name="New pack", exact=True).click()
     page.get_by_label("Title").fill(NEW_PACK["title"])
     page.get_by_label("Slug (in the pack's address)").fill(NEW_PACK["slug"])
     page.get_by_label("Blurb").fill("Two songs for a crossing at night.")
