@@ -106,7 +106,8 @@ def configure_logging(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from shop import transactions
+    from shop import artists, transactions  # noqa: F401  (artists: the Artist model every album names)
+    from shop.ledger import models as ledger_models  # noqa: F401  (the ledger's tables, for the metadata)
 
     db.init_app(app)
     transactions.register(app)  # read-only requests commit, keeping psycopg's prepared statements

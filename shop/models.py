@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -118,6 +119,7 @@ class Album(Model):
         UniqueConstraint("pack_id", "artist", "title", name="uq_albums_pack_artist_title"),
         Index("uq_albums_one_bonus", "pack_id", unique=True, sqlite_where=text("is_bonus"),
               postgresql_where=text("is_bonus")),
+        CheckConstraint("share_weight >= 0", name="ck_albums_share_weight"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -133,8 +135,13 @@ class Album(Model):
     cover_sha256: Mapped[str | None] = mapped_column(String(64))
     # The pack's "beat the average" album: only orders with ``bonus_unlocked`` get it.
     is_bonus: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Who the album's money goes to (shop.artists.Artist, named here, not imported: it stands
+    # on this module), and its weight in the artists' part of the pack's shares.
+    artist_id: Mapped[int] = mapped_column(ForeignKey("artists.id"), index=True)
+    share_weight: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     pack: Mapped[Pack] = relationship(back_populates="albums")
+    artist_record: Mapped[Any] = relationship("Artist", back_populates="albums")
     tracks: Mapped[list[Track]] = relationship(
         back_populates="album", order_by="Track.number", cascade="all, delete-orphan"
     )

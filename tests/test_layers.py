@@ -31,6 +31,7 @@ FLOORS: dict[str, int] = {
     "downloads": 40,
     "dropbox": 40,
     "catalog": 30,
+    "ledger": 25,  # the money owed to artists, the charity and the store: payments post to it
     "storage": 10,
 }
 GROUND = 20  # single modules at the top of shop/: models, order_links, urls, mail, ...
