@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Response, g, request
 
 from .api import acting_account, answer, bp, current_emulator, list_page, retrieve
-from .wire import StripeError, check_known
+from .wire import StripeError, check_known, no_such
 
 
 @bp.post("/accounts")
@@ -99,6 +99,8 @@ def list_transfer_reversals(transfer_id: str) -> Response:
 @bp.get("/transfers/<transfer_id>/reversals/<reversal_id>")
 def retrieve_transfer_reversal(transfer_id: str, reversal_id: str) -> Response:
     check_known(g.params, ())
+    if acting_account() is not None:
+        raise no_such("transfer_reversal", reversal_id)
     return answer(current_emulator().reversal(transfer_id, reversal_id))
 
 

@@ -213,6 +213,12 @@ def test_reversals_partial_then_full(client: stripe.StripeClient, paid_session: 
     listed = client.v1.transfers.reversals.list(transfer.id)
     assert [r.id for r in listed.data] == [rest.id, part.id]
     assert client.v1.transfers.reversals.retrieve(transfer.id, part.id).amount == 400
+    acting = {"stripe_account": account.id}
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.transfers.reversals.retrieve(transfer.id, part.id, options=acting)
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.transfers.retrieve(transfer.id, options=acting)
+    assert client.v1.transfers.list(options=acting).data == []
     assert amounts(client.v1.balance.retrieve().available) == {"usd": 4825}
     assert amounts(client.v1.balance.retrieve(
         options={"stripe_account": account.id}).available) == {"usd": 0}
