@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from dropbox_emulator.testing import RedirectingSession
-from shop.dropbox.deliveries import create_delivery, progress, resume_after_reconnect, retry_delivery
+from shop.dropbox.deliveries import create_delivery, resume_after_reconnect, retry_delivery
+from shop.dropbox.delivery_progress import progress
 from shop.dropbox.jobs import Deliverer
 from shop.dropbox.models import AlbumFolderRef, Delivery, DeliveryFile
 from shop.extensions import db
