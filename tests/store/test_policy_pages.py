@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from shop.store.policy_pages import PAGES
-from tests.test_orders import smtp_server, wait_for  # noqa: F401  (a fixture, used by name)
+from tests.orders.test_orders import smtp_server, wait_for  # noqa: F401  (a fixture, used by name)
 
 
 @pytest.mark.parametrize("name", list(PAGES))

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from shop.extensions import db
 from shop.models import Order
 from tests import factories
-from tests.test_orders import Inbox, free_port, wait_for
+from tests.orders.test_orders import Inbox, free_port, wait_for
 
 CRLF_TITLE = "Autumn\r\nBcc: someone@example.net"
 
