@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from markupsafe import escape
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from shop.downloads.models import PACK_ITEM_ID, DownloadCount
 from shop.dropbox.models import Delivery, delivery_target
 from shop.extensions import db
 from shop.formats import get_format
-from shop.models import FORMATS, Order, OrderLink
+from shop.models import FORMATS, Order, OrderLink, RateLimitHit
 from shop.order_links import hash_token
 from tests import factories
 
@@ -445,3 +445,24 @@ def test_rate_limit_window_slides(client, app):
     db.session.execute(text("UPDATE rate_limit_hits SET at = :old"), {"old": "2000-01-01 00:00:00+00:00"})
     db.session.commit()
     assert client.post("/orders/lost", data={"email": "a@example.com"}).status_code == 200
+
+
+# --- SMTP down during "lost links" (security review L7) ---------------------------------------
+
+
+def test_lost_link_when_smtp_is_down_is_a_503_and_not_counted(client, app, pack):
+    app.config["MAIL_URL"] = "smtp://127.0.0.1:1"
+    app.config["LOST_LINKS_PER_ADDRESS"] = 1
+    factories.make_order(app, pack, email="fan@example.com")
+    for _ in range(3):
+        response = client.post("/orders/lost", data={"email": "fan@example.com"})
+        assert response.status_code == 503
+        assert b"We could not send mail just now" in response.data
+        assert response.headers.get("Retry-After")
+    assert db.session.scalar(select(func.count(RateLimitHit.id))) == 0
+
+
+def test_lost_link_to_an_unknown_address_answers_the_same_when_smtp_is_down(client, app, pack):
+    app.config["MAIL_URL"] = "smtp://127.0.0.1:1"
+    response = client.post("/orders/lost", data={"email": "nobody@example.com"})
+    assert response.status_code == 200
