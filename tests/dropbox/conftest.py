@@ -16,8 +16,10 @@ from dropbox.oauth import OAuth2FlowResult
 import dropbox_emulator
 from emulator_common import ServerThread
 from shop.dropbox.connections import save_connection
+from shop.dropbox.models import Delivery
 from shop.dropbox.seed import albums_in_scope, run_seed
 from shop.extensions import db
+from shop.models import Order
 from tests import factories
 from tests.services import APP_KEY, APP_SECRET, STORE_EMAIL, RedisServer, WorkerProcess, free_port, worker_env
 
@@ -144,3 +146,42 @@ def start_worker(app, tmp_path: Path):
     for worker in workers:
         worker.stop()
     db.session.remove()
+
+
+# --- Helpers for the tests of this folder ----------------------------------------------------------
+
+
+def fresh(delivery_id: int) -> Delivery:
+    """The delivery as the database has it now (and the read transaction ended, for SQLite)."""
+    db.session.expire_all()
+    delivery = db.session.get(Delivery, delivery_id)
+    db.session.commit()
+    return delivery
+
+
+def done_count(delivery_id: int) -> int:
+    return sum(1 for f in fresh(delivery_id).files if f.status == "done")
+
+
+def click(client, token, target: str | int = "pack", fmt: str = "mp3-v0", **kw):
+    """Add to Dropbox as the order page's script clicks it: the pack, or one album by id."""
+    url = f"/orders/{token}/dropbox/pack" if target == "pack" else f"/orders/{token}/dropbox/albums/{target}"
+    return client.post(url, data={"format": fmt}, headers={"Accept": "application/json"}, **kw)
+
+
+def refund_directly(order: Order) -> None:
+    """A refund as the code before M3 knew it: only the status value changes."""
+    db.session.get(Order, order.id).status = "refunded"
+    db.session.commit()
+
+
+def force_save_url(seeded_pack, album_index: int = 1, fmt: str = "flac") -> None:
+    """No copy references for one album and format: the job fetches from our signed links."""
+    from shop.dropbox.models import AlbumFolderRef
+
+    album = seeded_pack.albums[album_index]
+    for track in album.tracks:
+        track.file(fmt).copy_ref = None
+        track.file(fmt).dropbox_path = None
+    db.session.execute(AlbumFolderRef.__table__.delete())
+    db.session.commit()
