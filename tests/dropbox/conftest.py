@@ -7,8 +7,6 @@ official SDK talks HTTP to it, and workers are separate processes.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from cryptography.fernet import Fernet
 from dropbox.oauth import OAuth2FlowResult
@@ -21,18 +19,9 @@ from shop.dropbox.seed import albums_in_scope, run_seed
 from shop.extensions import db
 from shop.models import Order
 from tests import factories
-from tests.services import APP_KEY, APP_SECRET, STORE_EMAIL, RedisServer, WorkerProcess, free_port, worker_env
+from tests.services import APP_KEY, APP_SECRET, STORE_EMAIL
 
 BUYER_EMAIL = "buyer@example.com"
-
-
-@pytest.fixture(scope="session")
-def redis_server():
-    server = RedisServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -53,11 +42,6 @@ def emulator(emulator_server):
 
 
 @pytest.fixture
-def store_port():
-    return free_port()
-
-
-@pytest.fixture
 def app_overrides(emulator_server, redis_server, store_port):
     import redis
 
@@ -74,16 +58,6 @@ def app_overrides(emulator_server, redis_server, store_port):
         BASE_URL=f"http://127.0.0.1:{store_port}",
         DELIVERY_STALE_SECONDS=3,
     )
-
-
-@pytest.fixture
-def store_server(app, store_port):
-    """The store itself on a loopback port (the URL in ``BASE_URL``)."""
-    server = ServerThread(app, port=store_port).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 # The formats a seeded pack comes in unless a test asks for others with
@@ -130,22 +104,6 @@ def connect_buyer(order, emulator, email: str = BUYER_EMAIL):
         expires_in=4 * 3600, scope=None,
     )
     return save_connection(order, result)
-
-
-@pytest.fixture
-def start_worker(app, tmp_path: Path):
-    """Start worker processes on demand; every one is stopped at the end of the test."""
-    workers: list[WorkerProcess] = []
-
-    def start(burst: bool = False) -> WorkerProcess:
-        worker = WorkerProcess(worker_env(app), burst=burst, log_path=tmp_path / f"worker-{len(workers)}.log")
-        workers.append(worker.start())
-        return worker
-
-    yield start
-    for worker in workers:
-        worker.stop()
-    db.session.remove()
 
 
 # --- Helpers for the tests of this folder ----------------------------------------------------------

@@ -21,9 +21,7 @@ from tests.dropbox.conftest import (  # noqa: F401 (fixtures)
     emulator,
     emulator_server,
     fresh,
-    redis_server,
     seeded_pack,
-    start_worker,
 )
 from tests.payments.conftest import BUYER, Buyer, Emulated, order_now, order_token
 from tests.services import wait_until
