@@ -274,7 +274,7 @@ def _demo_codes(app) -> None:
 
 
 def _encode_demo_then_seed(app, track_ids: list[int], seed: bool) -> None:
-    from shop.catalog.jobs import encode_now
+    from shop.catalog.encode_sync import encode_now
 
     started = time.monotonic()
     with app.app_context():

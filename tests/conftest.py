@@ -24,6 +24,9 @@ from shop.extensions import db
 from tests import factories
 from tests.catalog.audio import write_noisy_album
 
+# The fixtures several folders share (redis_server, smtp_server, inbox, store_server, start_worker).
+pytest_plugins = ["tests.fixtures"]
+
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
 

@@ -119,20 +119,12 @@ class WorkerProcess:
 
 
 def worker_env(app) -> dict[str, str]:
-    """The same configuration as ``app``, as ``SHOP_*`` variables for a worker process."""
+    """The same configuration as ``app``, as ``SHOP_*`` variables for a worker process (a setting
+    that is None is left out: the worker falls back to its default, as ``app`` did)."""
     config = app.config
-    return {
-        "SHOP_ENV": "testing",
-        "SHOP_SECRET_KEY": config["SECRET_KEY"],
-        "SHOP_DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"],
-        "SHOP_MEDIA_ROOT": config["MEDIA_ROOT"],
-        "SHOP_OUTBOX_DIR": config["OUTBOX_DIR"],
-        "SHOP_REDIS_URL": config["REDIS_URL"],
-        "SHOP_BASE_URL": config["BASE_URL"],
-        "SHOP_DROPBOX_APP_KEY": config["DROPBOX_APP_KEY"],
-        "SHOP_DROPBOX_APP_SECRET": config["DROPBOX_APP_SECRET"],
-        "SHOP_DROPBOX_API_URL": config["DROPBOX_API_URL"],
-        "SHOP_DROPBOX_STORE_REFRESH_TOKEN": config["DROPBOX_STORE_REFRESH_TOKEN"],
-        "SHOP_TOKEN_KEYS": config["TOKEN_KEYS"],
-        "SHOP_DELIVERY_STALE_SECONDS": str(config["DELIVERY_STALE_SECONDS"]),
-    }
+    names = ("SECRET_KEY", "MEDIA_ROOT", "OUTBOX_DIR", "REDIS_URL", "BASE_URL", "DROPBOX_APP_KEY", "DROPBOX_APP_SECRET",
+             "DROPBOX_API_URL", "DROPBOX_STORE_REFRESH_TOKEN", "TOKEN_KEYS", "DELIVERY_STALE_SECONDS", "MAIL_URL",
+             "MAIL_RATE", "ANNOUNCE_STALE_SECONDS", "ANNOUNCE_WITHIN_HOURS")
+    env = {"SHOP_ENV": "testing", "SHOP_DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"]}
+    env.update({f"SHOP_{name}": str(config[name]) for name in names if config.get(name) is not None})
+    return env

@@ -1,6 +1,6 @@
 """The console's pack pages: create and schedule, edit, upload masters, watch them encode and
-seed, put the pack on sale. Thin: the work is in :mod:`shop.admin.packs`, ``uploads`` and
-``seeding``."""
+seed, put the pack on sale. Thin: the work is in :mod:`shop.admin.pack_form` (the pack form),
+:mod:`shop.admin.packs` (progress and going on sale), ``uploads`` and ``seeding``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import ValidationError  # type: ignore[import-untyped]
 
-from shop.admin import audit, bp, multipart, packs, seeding, uploads
+from shop.admin import audit, bp, multipart, pack_form, packs, seeding, uploads
 from shop.admin.views import operator
 from shop.catalog.importer import CatalogImportError
 from shop.catalog.jobs import enqueue_tracks, waiting_track_ids
@@ -41,13 +41,13 @@ def packs_list() -> str:
 @bp.route("/packs/new", methods=["GET", "POST"])
 def pack_new() -> BaseResponse | str | tuple[str, int]:
     if request.method == "GET":
-        return render_template("admin/pack_form.html", pack=None, values=packs.form_values(None), errors={})
-    values = packs.posted_values(request.form)
+        return render_template("admin/pack_form.html", pack=None, values=pack_form.form_values(None), errors={})
+    values = pack_form.posted_values(request.form)
     try:
-        form = packs.parse_form(values)
-    except packs.PackFormError as exc:
+        form = pack_form.parse_form(values)
+    except pack_form.PackFormError as exc:
         return render_template("admin/pack_form.html", pack=None, values=values, errors=exc.errors), 400
-    pack = packs.create(form, operator(), request.remote_addr)
+    pack = pack_form.create(form, operator(), request.remote_addr)
     flash(f"Pack {pack.title} created, scheduled from {pack.starts_at:%Y-%m-%d %H:%M} UTC. Upload its albums next.")
     return _back(pack.id)
 
@@ -55,15 +55,15 @@ def pack_new() -> BaseResponse | str | tuple[str, int]:
 @bp.route("/packs/<int:pack_id>/edit", methods=["GET", "POST"])
 def pack_edit(pack_id: int) -> BaseResponse | str | tuple[str, int]:
     pack = _pack(pack_id)
-    refusal = packs.edit_refusal(pack)
+    refusal = pack_form.edit_refusal(pack)
     if request.method == "GET":
-        return render_template("admin/pack_form.html", pack=pack, values=packs.form_values(pack), errors={},
+        return render_template("admin/pack_form.html", pack=pack, values=pack_form.form_values(pack), errors={},
                                refusal=refusal)
-    values = packs.posted_values(request.form)
+    values = pack_form.posted_values(request.form)
     try:
-        form = packs.parse_form(values, existing=pack)
-        packs.update(pack, form, operator(), request.remote_addr)
-    except packs.PackFormError as exc:
+        form = pack_form.parse_form(values, existing=pack)
+        pack_form.update(pack, form, operator(), request.remote_addr)
+    except pack_form.PackFormError as exc:
         return render_template("admin/pack_form.html", pack=pack, values=values, errors=exc.errors,
                                refusal=refusal), 400
     flash("Pack saved.")
@@ -85,7 +85,7 @@ def pack(pack_id: int) -> str:
     found = _pack(pack_id)
     return render_template("admin/pack.html", pack=found, progress=_progress(found), poll_ms=POLL_MS,
                            upload_max=current_app.config["ADMIN_UPLOAD_MAX_BYTES"],
-                           refusal=packs.edit_refusal(found))
+                           refusal=pack_form.edit_refusal(found))
 
 
 @bp.get("/packs/<int:pack_id>/progress")
@@ -138,7 +138,7 @@ def pack_upload(pack_id: int) -> BaseResponse:
             refused = exc if isinstance(exc, multipart.Refused) else multipart.TooLarge(cap)
             return _upload_answer(refused.status, str(refused))
         _upload_csrf(request.headers.get("X-CSRFToken") or received.form.get("csrf_token"))
-        refusal = packs.edit_refusal(found)
+        refusal = pack_form.edit_refusal(found)
         if refusal:
             # A new album puts the pack back to "being prepared", off sale until it is encoded.
             return _upload_answer(409, f"no albums can be added: {refusal}")

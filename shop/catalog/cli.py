@@ -19,14 +19,10 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from shop.accounting import NOTHING, PackMoney, packs_money
+from shop.catalog.encode_rows import ENCODE_FORMATS
+from shop.catalog.encode_sync import default_workers, encode_now
 from shop.catalog.importer import CatalogImportError, ImportReport, import_albums
-from shop.catalog.jobs import (
-    ENCODE_FORMATS,
-    default_workers,
-    encode_now,
-    enqueue_tracks,
-    waiting_track_ids,
-)
+from shop.catalog.jobs import enqueue_tracks, waiting_track_ids
 from shop.catalog.pack_settings import DEFAULT_CURRENCY, InvalidPackSetting, PackSettings, parse_price, parse_starts
 from shop.extensions import db
 from shop.formats import FORMATS_BY_ID

@@ -23,7 +23,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from shop.catalog.jobs import ENCODE_FORMATS
+from shop.catalog.encode_rows import ENCODE_FORMATS
 from shop.catalog.pack_settings import InvalidPackSetting, PackSettings
 from shop.catalog.report import AlbumResult, ImportReport
 from shop.catalog.scan import CatalogImportError, Echo, ScannedAlbum, ScannedTrack, scan_albums

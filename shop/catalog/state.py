@@ -32,7 +32,7 @@ class CatalogState:
 
     def cacheable(self, pack: Pack, now: datetime) -> bool:
         """Whether the pack's catalog may be cached: on sale or ended, where nothing edits it
-        (the console refuses, shop.admin.packs.edit_refusal; the version catches the rest)."""
+        (the console refuses, shop.admin.pack_form.edit_refusal; the version catches the rest)."""
         return not self.preparing and pack.starts_at <= now
 
 

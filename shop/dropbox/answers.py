@@ -17,7 +17,8 @@ import time
 from flask import abort, redirect, render_template, session, url_for
 from flask.typing import ResponseReturnValue
 
-from shop.dropbox.deliveries import OrderNotPaid, progress
+from shop.dropbox.deliveries import OrderNotPaid
+from shop.dropbox.delivery_progress import progress
 from shop.dropbox.delivery_requests import Outcome, Step, request_delivery
 from shop.dropbox.order_panel import SPACE_REFUSAL_KEY, space_refusal_anchor
 from shop.dropbox.space import SpaceVerdict

@@ -1,4 +1,5 @@
-"""Deliveries as the database sees them: create, enqueue, report, retry, recover.
+"""Deliveries as the database sees them: create, enqueue, retry, recover (what the order
+page shows of one is :mod:`shop.dropbox.delivery_progress`).
 
 Order of events: the Delivery row and one row per file are committed first, then the
 id goes on the queue. If Redis is down the row waits (``enqueued_at`` is NULL) and
@@ -263,65 +264,3 @@ def cancel_deliveries(order_id: int, reason: str) -> int:
         .execution_options(synchronize_session=False)
     )
     return len(ids)
-
-
-PAUSED_NOTICE = "Paused: waiting for our delivery service to restart; this will continue by itself."
-
-
-def is_stalled(delivery: Delivery, now: datetime) -> bool:
-    """Under way in the database, but no worker is moving it (none running, or one died).
-
-    The sweep of the next worker to start picks it up again, so the buyer need do nothing.
-    """
-    if delivery.status == DeliveryStatus.RUNNING.value:
-        return delivery.heartbeat_at is None or delivery.heartbeat_at < now - stale_after()
-    if delivery.status == DeliveryStatus.QUEUED.value:
-        waiting_since = delivery.enqueued_at or delivery.created_at
-        return waiting_since is not None and waiting_since < now - LOST_AFTER
-    return False
-
-
-def progress(delivery: Delivery, now: datetime | None = None) -> dict[str, Any]:
-    """The JSON the order page polls.
-
-    ``heartbeat_age`` is the seconds since the worker last said it was alive; ``stalled``
-    and ``notice`` say when nothing is moving the delivery (see :func:`is_stalled`).
-    """
-    now = now or utcnow()
-    stalled = is_stalled(delivery, now)
-    finished_for = now - delivery.finished_at if delivery.finished_at is not None else None
-    files = delivery.files
-    done = sum(1 for f in files if f.status == FileStatus.DONE.value)
-    folders = sorted({f.folder for f in files})
-    return {
-        "id": delivery.id,
-        "status": delivery.status,
-        "format": delivery.format,
-        "target": delivery.target,
-        "done": done,
-        "total": len(files),
-        "folders": folders,
-        "used_fallback": delivery.used_fallback,
-        "files": [
-            {"name": f.name, "folder": f.folder, "status": f.status, "path": f.final_path or f.path}
-            for f in files
-        ],
-        "error": delivery.error,
-        "finished_ago": _ago(finished_for) if finished_for is not None else None,
-        # Done so recently that a click gets this delivery back: the page offers to send it again.
-        "send_again": finished_for is not None and delivery.status == DeliveryStatus.DONE.value
-                      and finished_for <= REPEAT_WINDOW,
-        "heartbeat_age": round((now - delivery.heartbeat_at).total_seconds()) if delivery.heartbeat_at else None,
-        "stalled": stalled,
-        "notice": PAUSED_NOTICE if stalled else None,
-    }
-
-
-def _ago(elapsed: timedelta) -> str:
-    """``"just now"``, ``"2 minutes ago"``, ``"1 hour ago"``, ``"3 days ago"``."""
-    seconds = max(0, int(elapsed.total_seconds()))
-    for unit, length in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= length:
-            count = seconds // length
-            return f"{count} {unit}{'' if count == 1 else 's'} ago"
-    return "just now"

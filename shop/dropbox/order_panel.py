@@ -11,7 +11,7 @@ from flask import current_app, has_request_context, session
 from sqlalchemy import BindParameter, Select, bindparam, func, select
 from sqlalchemy.orm import joinedload
 
-from shop.dropbox.deliveries import progress
+from shop.dropbox.delivery_progress import progress
 from shop.dropbox.models import IN_PROGRESS_STATUSES, Delivery, DropboxConnection, delivery_target
 from shop.extensions import db
 from shop.models import Order

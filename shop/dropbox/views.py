@@ -14,7 +14,8 @@ from shop import ratelimit
 from shop.dropbox import bp
 from shop.dropbox.answers import answer, ask, forget_refusal, no_space, order_url
 from shop.dropbox.connect_views import begin_oauth
-from shop.dropbox.deliveries import progress, retry_delivery, target_albums
+from shop.dropbox.deliveries import retry_delivery, target_albums
+from shop.dropbox.delivery_progress import progress
 from shop.dropbox.delivery_requests import Step
 from shop.dropbox.fetch_urls import verify_file_token
 from shop.dropbox.models import (

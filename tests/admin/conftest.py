@@ -49,22 +49,6 @@ def audit_rows():
     return db.session.scalars(db.select(AuditEvent).order_by(AuditEvent.id)).all()
 
 
-@pytest.fixture(scope="session")
-def redis_server():
-    """A private redis-server for the console's queue pages (skipped where there is none)."""
-    import shutil
-
-    from tests.services import RedisServer
-
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
-    server = RedisServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture
 def redis_app(app, redis_server):
     """``app`` talking to a real, empty Redis."""

@@ -9,7 +9,7 @@ from shop.extensions import db
 from shop.models import Order, Pack
 from tests.admin.test_orders import outbox
 from tests.admin.test_packs import pack_form
-from tests.test_mail_building import CRLF_TITLE, break_template
+from tests.orders.test_mail_building import CRLF_TITLE, break_template
 
 
 @pytest.mark.parametrize("field, value, shown", [

@@ -12,7 +12,9 @@ import pytest
 from mutagen.id3 import TRCK
 from mutagen.wave import WAVE
 
-from shop.catalog.jobs import MAX_ATTEMPTS, encode_now, waiting_track_ids
+from shop.catalog.encode_rows import MAX_ATTEMPTS
+from shop.catalog.encode_sync import encode_now
+from shop.catalog.jobs import waiting_track_ids
 from shop.extensions import db
 from shop.models import Album, Pack, Track
 from tests import factories

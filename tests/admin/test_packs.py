@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from shop.catalog.jobs import encode_now, waiting_track_ids
+from shop.catalog.encode_sync import encode_now
+from shop.catalog.jobs import waiting_track_ids
 from shop.extensions import db
 from shop.models import Album, Encode, Pack, utcnow
 from tests.admin.conftest import audit_rows

@@ -183,7 +183,7 @@ def _make_pack(app: Flask, demo_albums: Path | None) -> tuple[Pack, bool]:
     report = import_albums(demo_albums, demo_settings())
     if report.encode_track_ids:
         # The buyer files and previews are encoded from the masters; until then the pack is not on sale.
-        from shop.catalog.jobs import encode_now
+        from shop.catalog.encode_sync import encode_now
 
         summary = encode_now(report.encode_track_ids, workers=1)
         assert not summary.failures, summary.failures

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from shop.catalog.jobs import ENCODE_FORMATS
+from shop.catalog.encode_rows import ENCODE_FORMATS
 from shop.catalog.pack_settings import InvalidPackSetting, parse_price
 from shop.extensions import db
 from shop.models import Pack

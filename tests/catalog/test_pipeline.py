@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import select, update
 
 from shop.catalog import jobs
-from shop.catalog.jobs import ENCODE_FORMATS, claim, run_track, waiting_track_ids
+from shop.catalog.encode_rows import ENCODE_FORMATS, claim
+from shop.catalog.jobs import run_track, waiting_track_ids
 from shop.extensions import db
 from shop.formats import get_format
 from shop.models import FORMATS, PREVIEW, Encode, EncodeStatus, Pack, Track, TrackFile, utcnow

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import socket
 import subprocess
 import zipfile
 from pathlib import Path
@@ -47,12 +46,6 @@ def pack_url(token: str, fmt: str = "flac") -> str:
 
 def first_track(pack: Pack) -> Track:
     return pack.albums[0].tracks[0]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def need_tool(name: str) -> str:

@@ -21,7 +21,8 @@ from shop.downloads.counting import download_counts
 from shop.extensions import db
 from shop.models import Order
 from tests import factories
-from tests.downloads.conftest import free_port, need_tool, pack_url
+from tests.downloads.conftest import need_tool, pack_url
+from tests.services import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 FILE_SIZE = 4 * 1024 * 1024  # five WAV tracks: a 20 MB pack zip, far more than socket buffers

@@ -7,8 +7,6 @@ official SDK talks HTTP to it, and workers are separate processes.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from cryptography.fernet import Fernet
 from dropbox.oauth import OAuth2FlowResult
@@ -16,21 +14,14 @@ from dropbox.oauth import OAuth2FlowResult
 import dropbox_emulator
 from emulator_common import ServerThread
 from shop.dropbox.connections import save_connection
+from shop.dropbox.models import Delivery
 from shop.dropbox.seed import albums_in_scope, run_seed
 from shop.extensions import db
+from shop.models import Order
 from tests import factories
-from tests.services import APP_KEY, APP_SECRET, STORE_EMAIL, RedisServer, WorkerProcess, free_port, worker_env
+from tests.services import APP_KEY, APP_SECRET, STORE_EMAIL
 
 BUYER_EMAIL = "buyer@example.com"
-
-
-@pytest.fixture(scope="session")
-def redis_server():
-    server = RedisServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -51,11 +42,6 @@ def emulator(emulator_server):
 
 
 @pytest.fixture
-def store_port():
-    return free_port()
-
-
-@pytest.fixture
 def app_overrides(emulator_server, redis_server, store_port):
     import redis
 
@@ -72,16 +58,6 @@ def app_overrides(emulator_server, redis_server, store_port):
         BASE_URL=f"http://127.0.0.1:{store_port}",
         DELIVERY_STALE_SECONDS=3,
     )
-
-
-@pytest.fixture
-def store_server(app, store_port):
-    """The store itself on a loopback port (the URL in ``BASE_URL``)."""
-    server = ServerThread(app, port=store_port).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 # The formats a seeded pack comes in unless a test asks for others with
@@ -130,17 +106,40 @@ def connect_buyer(order, emulator, email: str = BUYER_EMAIL):
     return save_connection(order, result)
 
 
-@pytest.fixture
-def start_worker(app, tmp_path: Path):
-    """Start worker processes on demand; every one is stopped at the end of the test."""
-    workers: list[WorkerProcess] = []
+# --- Helpers for the tests of this folder ----------------------------------------------------------
 
-    def start(burst: bool = False) -> WorkerProcess:
-        worker = WorkerProcess(worker_env(app), burst=burst, log_path=tmp_path / f"worker-{len(workers)}.log")
-        workers.append(worker.start())
-        return worker
 
-    yield start
-    for worker in workers:
-        worker.stop()
-    db.session.remove()
+def fresh(delivery_id: int) -> Delivery:
+    """The delivery as the database has it now (and the read transaction ended, for SQLite)."""
+    db.session.expire_all()
+    delivery = db.session.get(Delivery, delivery_id)
+    db.session.commit()
+    return delivery
+
+
+def done_count(delivery_id: int) -> int:
+    return sum(1 for f in fresh(delivery_id).files if f.status == "done")
+
+
+def click(client, token, target: str | int = "pack", fmt: str = "mp3-v0", **kw):
+    """Add to Dropbox as the order page's script clicks it: the pack, or one album by id."""
+    url = f"/orders/{token}/dropbox/pack" if target == "pack" else f"/orders/{token}/dropbox/albums/{target}"
+    return client.post(url, data={"format": fmt}, headers={"Accept": "application/json"}, **kw)
+
+
+def refund_directly(order: Order) -> None:
+    """A refund as the code before M3 knew it: only the status value changes."""
+    db.session.get(Order, order.id).status = "refunded"
+    db.session.commit()
+
+
+def force_save_url(seeded_pack, album_index: int = 1, fmt: str = "flac") -> None:
+    """No copy references for one album and format: the job fetches from our signed links."""
+    from shop.dropbox.models import AlbumFolderRef
+
+    album = seeded_pack.albums[album_index]
+    for track in album.tracks:
+        track.file(fmt).copy_ref = None
+        track.file(fmt).dropbox_path = None
+    db.session.execute(AlbumFolderRef.__table__.delete())
+    db.session.commit()

@@ -320,3 +320,89 @@ def test_link_store_with_the_no_redirect_flow(app, runner, emulator_server):
 
     bad = runner.invoke(args=["dropbox", "link-store", "--code", "wrong"])
     assert bad.exit_code != 0 and "did not accept" in bad.output
+
+
+# --- Disconnect and the OAuth callback when Dropbox is unreachable (security review L2) -------------
+
+
+def unreachable(*args, **kwargs):
+    raise requests.exceptions.ConnectionError("Dropbox is down")
+
+
+def test_disconnect_forgets_tokens_even_when_dropbox_is_unreachable(client, app, buyer, monkeypatch):
+    order, token = buyer
+    monkeypatch.setattr(requests.Session, "request", unreachable)
+    assert client.post(f"/orders/{token}/dropbox/disconnect").status_code == 303
+    assert db.session.query(DropboxConnection).count() == 0
+
+
+def test_disconnect_revokes_with_a_short_timeout(app, buyer, monkeypatch):
+    from shop.dropbox import connections
+
+    order, _ = buyer
+    seen: list[object] = []
+
+    def slow(self, method, url, *args, **kwargs):
+        seen.append(kwargs.get("timeout"))
+        raise requests.exceptions.ReadTimeout("hung")
+
+    monkeypatch.setattr(requests.Session, "request", slow)
+    assert connections.disconnect(order) is True
+    assert seen and all(t is not None and t <= connections.REVOKE_TIMEOUT <= 5 for t in seen)
+    assert db.session.query(DropboxConnection).count() == 0
+
+
+def test_callback_when_dropbox_is_unreachable_shows_the_problem_page(client, app, seeded_pack, monkeypatch):
+    import re
+
+    from shop.order_links import find_order
+    from tests import factories
+    from tests.dropbox.test_connect import callback_path, consent, start
+
+    order, token = factories.make_order(app, seeded_pack, email=BUYER_EMAIL)
+    location = consent(start(client, token))
+    monkeypatch.setattr(requests.Session, "request", unreachable)
+    response = client.get(callback_path(location))
+    assert response.status_code == 503
+    page = response.data.decode()
+    assert "Dropbox is unreachable" in page and "try again" in page
+    # Back to the order through a fresh link (the cookie never held the token: L10 of 2026-12).
+    back = re.search(r'href="/orders/([A-Za-z0-9_-]{43})#dropbox"', page)
+    assert back and find_order(back.group(1)).id == order.id
+    assert db.session.query(DropboxConnection).count() == 0
+
+
+# --- Connecting is a CSRF-protected POST from the order page (security review L9) ----------------
+
+
+def test_connect_is_a_post_from_the_order_page_and_the_page_shows_whom_it_linked(client, app, seeded_pack):
+    import re
+
+    from tests import factories
+    from tests.dropbox.test_connect import callback_path, consent
+
+    order, token = factories.make_order(app, seeded_pack, email=BUYER_EMAIL)
+    app.config["WTF_CSRF_ENABLED"] = True
+    # An order link opened in someone else's browser starts nothing.
+    opened = client.get(f"/orders/{token}/dropbox/connect")
+    assert opened.status_code in (303, 405)
+    if opened.status_code == 303:
+        assert opened.headers["Location"] == f"/orders/{token}#dropbox"
+    with client.session_transaction() as session:
+        assert "dropbox_connect" not in session and "dropbox-auth-csrf-token" not in session
+    assert client.post(f"/orders/{token}/dropbox/connect").status_code == 400  # no CSRF token
+
+    page = client.get(f"/orders/{token}").data.decode()
+    form = re.search(r'<form[^>]*action="(/orders/[^"]+/dropbox/connect)"[^>]*>\s*'
+                     r'<input type="hidden" name="csrf_token" value="([^"]+)">', page)
+    assert form and form.group(1) == f"/orders/{token}/dropbox/connect"
+    started = client.post(form.group(1), data={"csrf_token": form.group(2)})
+    assert started.status_code in (302, 303) and "/oauth2/authorize?" in started.headers["Location"]
+    back = client.get(callback_path(consent(started.headers["Location"])))
+    assert back.status_code == 303
+
+    page = client.get(f"/orders/{token}").data.decode()
+    assert "connected as <strong>b•••@example.com</strong>" in page
+    assert BUYER_EMAIL not in page.replace(f"Order #{order.id}", "").split("dropbox-box", 1)[1]
+    assert re.search(r'action="/orders/[^"]+/dropbox/disconnect"', page)
+    assert db.session.scalar(select(DropboxConnection)).account_email == BUYER_EMAIL

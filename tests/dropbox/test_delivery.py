@@ -5,19 +5,33 @@ Worker processes, Redis and crashes have their own tests in ``test_worker.py``.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
 
 import dropbox
 import pytest
+import requests
 from sqlalchemy import select
 
 from dropbox_emulator.testing import RedirectingSession
-from shop.dropbox.deliveries import create_delivery, progress, resume_after_reconnect, retry_delivery
+from shop.dropbox.deliveries import create_delivery, resume_after_reconnect, retry_delivery
+from shop.dropbox.delivery_progress import progress
 from shop.dropbox.jobs import Deliverer
-from shop.dropbox.models import AlbumFolderRef, Delivery, DeliveryFile
+from shop.dropbox.models import AlbumFolderRef, Delivery, DeliveryFile, delivery_target
 from shop.extensions import db
 from shop.models import TrackFile
-from tests.dropbox.conftest import APP_KEY, BUYER_EMAIL, STORE_EMAIL, connect_buyer, per_file_only
+from tests.dropbox.conftest import (
+    APP_KEY,
+    BUYER_EMAIL,
+    STORE_EMAIL,
+    connect_buyer,
+    force_save_url,
+    fresh,
+    per_file_only,
+    refund_directly,
+)
+from tests.services import wait_until
 
 
 class FakeSleep:
@@ -309,3 +323,149 @@ def test_a_delivery_that_keeps_crashing_is_given_up_and_can_be_retried(buyer, se
     assert stopped.status == "failed" and "interrupted" in stopped.error
     assert retry_delivery(stopped)
     assert run(stopped).status == "done"
+
+
+# --- Refunded orders get no more deliveries (security review M3) -----------------------------------
+
+
+def test_a_refunded_order_gets_no_more_deliveries(buyer, seeded_pack, emulator):
+    order, _ = buyer
+    delivery, _ = create_delivery(order, delivery_target(seeded_pack.albums[0].id), "mp3-v0")
+    refund_directly(order)
+    Deliverer(delivery.id, sleep=lambda s: None).run()
+    delivery = fresh(delivery.id)
+    assert delivery.status == "cancelled"
+    assert delivery.error == "This order was refunded, so the delivery stopped."
+    assert emulator.list_files(BUYER_EMAIL, APP_KEY) == []
+
+
+# --- Seen in the code: save_url job status errors and "appeared meanwhile" ------------------------
+
+
+class HookedSession(requests.Session):
+    """The emulator's outgoing save_url fetch, with something happening just before it."""
+
+    before = staticmethod(lambda url: None)
+
+    def get(self, url, *args, **kwargs):  # type: ignore[override]
+        type(self).before(url)
+        return super().get(url, *args, **kwargs)
+
+
+def test_a_lost_save_url_job_fails_that_file_with_a_message(buyer, seeded_pack, emulator, store_server):
+    order, _ = buyer
+    force_save_url(seeded_pack)
+
+    def emulator_restarted(url):
+        # The emulator keeps save_url jobs in memory: after a restart it knows none of them.
+        with emulator.store.lock:
+            emulator.store.jobs.clear()
+        raise requests.exceptions.ConnectionError("restarting")
+
+    HookedSession.before = staticmethod(emulator_restarted)
+    emulator.http_session_factory = HookedSession
+    delivery, _ = create_delivery(order, delivery_target(seeded_pack.albums[1].id), "flac")
+    outcome = Deliverer(delivery.id, sleep=lambda s: None).run()
+    assert outcome == "failed"
+    delivery = fresh(delivery.id)
+    assert delivery.status == "failed" and delivery.worker is None
+    assert all(f.status == "failed" for f in delivery.files)
+    assert "lost track of" in delivery.files[0].error and "Press retry" in delivery.error
+
+
+def test_a_save_url_target_that_appeared_meanwhile_with_our_content_counts_as_delivered(
+        buyer, seeded_pack, emulator, store_server, monkeypatch):
+    import dropbox
+    from dropbox import files as dbx_files
+
+    order, _ = buyer
+    force_save_url(seeded_pack)
+    delivery, _ = create_delivery(order, delivery_target(seeded_pack.albums[1].id), "flac")
+    real_check = dropbox.Dropbox.files_save_url_check_job_status
+
+    def appeared_meanwhile(self, job_id):
+        # The emulator writes identical content without complaint; real Dropbox (or a second
+        # worker that got there first) may instead answer "failed: path/conflict".
+        status = real_check(self, job_id)
+        if status.is_complete():
+            conflict = dbx_files.WriteError.conflict(dbx_files.WriteConflictError.file)
+            return dbx_files.SaveUrlJobStatus.failed(dbx_files.SaveUrlError.path(conflict))
+        return status
+
+    monkeypatch.setattr(dropbox.Dropbox, "files_save_url_check_job_status", appeared_meanwhile)
+    assert Deliverer(delivery.id, sleep=lambda s: None).run() == "done"
+    delivery = fresh(delivery.id)
+    assert [f.status for f in delivery.files] == ["done"] * len(delivery.files)
+    assert {f.method for f in delivery.files} == {"already_there"}
+    files = emulator.list_files(BUYER_EMAIL, APP_KEY)
+    assert sorted(f["path_display"] for f in files) == sorted(f.path for f in delivery.files)  # no "(2)"
+    assert {f["content_hash"] for f in files} == {f.track_file.dropbox_content_hash for f in delivery.files}
+
+
+# --- A heartbeat during long calls, and writes only while holding the claim (security review L6) ---
+
+
+def run_in_thread(app, deliverer: Deliverer) -> tuple[threading.Thread, list[str]]:
+    outcome: list[str] = []
+
+    def target() -> None:
+        with app.app_context():
+            try:
+                outcome.append(deliverer.run())
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def test_a_slow_call_keeps_the_claim_alive(app, buyer, seeded_pack, emulator):
+    order, _ = buyer
+    stale = app.config["DELIVERY_STALE_SECONDS"]
+    delivery, _ = create_delivery(order, delivery_target(seeded_pack.albums[0].id), "mp3-v0")
+    db.session.commit()
+    # One fast-path call that takes longer than the stale limit. The SDK timeout is kept below
+    # half of it, but a read timeout bounds each socket read, not the call: an answer that
+    # trickles in can take longer. A long timeout and a slow answer stand in for that here.
+    app.config["DROPBOX_TIMEOUT"] = 30
+    emulator.set_latency((stale + 2) * 1000, route="files/copy_reference/save")
+    thread, outcome = run_in_thread(app, Deliverer(delivery.id, sleep=lambda s: None))
+    assert wait_until(lambda: fresh(delivery.id).status == "running", timeout=10)
+    time.sleep(stale + 0.5)
+    assert fresh(delivery.id).status == "running"
+    assert not Deliverer(delivery.id).claim()  # not presumed dead: no second worker takes it
+    thread.join(timeout=30)
+    assert outcome == ["done"]
+    delivery = fresh(delivery.id)
+    assert delivery.status == "done" and delivery.attempts == 1
+
+
+def test_a_worker_that_lost_its_claim_during_the_fast_path_writes_nothing(app, buyer, seeded_pack, emulator):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from shop.models import utcnow
+
+    order, _ = buyer
+    delivery, _ = create_delivery(order, delivery_target(seeded_pack.albums[0].id), "mp3-v0")
+    db.session.commit()
+    app.config["DROPBOX_TIMEOUT"] = 30  # see test_a_slow_call_keeps_the_claim_alive
+    emulator.set_latency(2500, route="files/copy_reference/save")
+    first = Deliverer(delivery.id, sleep=lambda s: None)
+    thread, outcome = run_in_thread(app, first)
+    assert wait_until(lambda: fresh(delivery.id).worker == first.worker, timeout=10)
+    time.sleep(0.8)  # the fast path's one call is in flight
+    # A stale takeover (the first worker was presumed dead): in one transaction, so its
+    # own heartbeat cannot slip in between.
+    db.session.execute(update(Delivery).where(Delivery.id == delivery.id)
+                       .values(heartbeat_at=utcnow() - timedelta(hours=1)))
+    second = Deliverer(delivery.id)
+    assert second.claim()
+    thread.join(timeout=30)
+    assert outcome == ["lost claim"]
+    delivery = fresh(delivery.id)
+    # Worker 2's state stands: still its claim, still running, no file marked by worker 1.
+    assert delivery.status == "running" and delivery.worker == second.worker and delivery.finished_at is None
+    assert {f.status for f in delivery.files} == {"pending"} and {f.method for f in delivery.files} == {None}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from shop.dropbox.deliveries import create_delivery
-from shop.dropbox.models import DeliveryStatus
+from shop.dropbox.models import DeliveryStatus, delivery_target
 from shop.extensions import db
 
 
@@ -57,3 +57,37 @@ def test_without_dropbox_settings_the_page_offers_no_dropbox(client, app, buyer)
     html = client.get(f"/orders/{token}").data.decode()
     assert "Add to Dropbox" not in html
     assert client.post(f"/orders/{token}/dropbox/connect").status_code == 503
+
+
+# --- The page tells the truth when no worker is running (security review L5) -----------------------
+
+
+PAUSED = "Paused: waiting for our delivery service to restart; this will continue by itself."
+
+
+def test_a_delivery_without_a_live_worker_says_it_is_paused(client, buyer, seeded_pack):
+    from datetime import timedelta
+
+    from shop.models import utcnow
+
+    order, token = buyer
+    running, _ = create_delivery(order, delivery_target(seeded_pack.albums[0].id), "mp3-v0")
+    queued, _ = create_delivery(order, delivery_target(seeded_pack.albums[1].id), "mp3-v0")
+    fresh_one, _ = create_delivery(order, delivery_target(seeded_pack.albums[2].id), "mp3-v0")
+    running.status, running.worker = "running", "gone:1:abc"
+    running.heartbeat_at = utcnow() - timedelta(minutes=5)
+    running.files[0].status = "done"
+    queued.created_at = queued.enqueued_at = utcnow() - timedelta(minutes=10)
+    db.session.commit()
+
+    data = client.get(f"/orders/{token}/dropbox/deliveries/{running.id}").json
+    assert data["status"] == "running" and data["stalled"] is True and data["notice"] == PAUSED
+    assert 290 <= data["heartbeat_age"] <= 400
+    data = client.get(f"/orders/{token}/dropbox/deliveries/{queued.id}").json
+    assert data["stalled"] is True and data["notice"] == PAUSED
+    data = client.get(f"/orders/{token}/dropbox/deliveries/{fresh_one.id}").json
+    assert data["stalled"] is False and data["notice"] is None
+
+    page = client.get(f"/orders/{token}").data.decode()
+    assert page.count(PAUSED) == 2
+    assert "1 of 3 files…" not in page  # not the frozen count as if all were well

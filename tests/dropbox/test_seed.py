@@ -14,8 +14,8 @@ from shop.dropbox.seed import albums_in_scope, run_seed, seed_albums
 from shop.extensions import db
 from shop.models import FORMATS, TrackFile, utcnow
 from tests import factories
-from tests.dropbox.conftest import APP_KEY, STORE_EMAIL, worker_env
-from tests.services import ROOT
+from tests.dropbox.conftest import APP_KEY, STORE_EMAIL
+from tests.services import ROOT, worker_env
 
 # The factory pack: 5 tracks on 2 albums, each in every buyer format.
 FILES = 5 * len(FORMATS)

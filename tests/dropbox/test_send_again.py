@@ -12,9 +12,11 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from shop.dropbox.jobs import Deliverer
 from shop.dropbox.models import Delivery
 from shop.extensions import db
 from shop.models import utcnow
+from tests.dropbox.conftest import click, fresh
 from tests.dropbox.test_delivery import buyer_files, expected_files, run
 from tests.dropbox.test_half_delivered import buyer_dbx
 
@@ -133,3 +135,38 @@ def test_send_again_with_a_real_worker(client, buyer, seeded_pack, emulator_serv
     second = deliveries()[-1]
     assert second.id != first.id and second.status == "done"
     assert buyer_files(emulator_server[1]) == files  # every file back, once
+
+
+# --- Repeated clicks (security review L10) --------------------------------------------------------
+
+
+def test_a_click_after_a_recent_done_delivery_returns_it_instead_of_delivering_again(client, buyer, seeded_pack):
+    order, token = buyer
+    album_id = str(seeded_pack.albums[0].id)
+    first = click(client, token, album_id)
+    assert first.status_code == 202
+    delivery = fresh(first.json["id"])
+    Deliverer(delivery.id, sleep=lambda s: None).run()
+    assert fresh(delivery.id).status == "done"
+    again = click(client, token, album_id)
+    assert again.status_code == 200 and again.json["id"] == delivery.id and again.json["status"] == "done"
+    assert db.session.query(Delivery).count() == 1
+    # Another format is another delivery.
+    assert click(client, token, album_id, "wav").status_code == 202
+
+
+def test_add_to_dropbox_is_rate_limited_per_order(client, app, buyer, seeded_pack, emulator):
+    from tests import factories
+    from tests.dropbox.conftest import connect_buyer
+
+    order, token = buyer
+    album_id = str(seeded_pack.albums[0].id)
+    statuses = [click(client, token, album_id).status_code for _ in range(20)]
+    assert statuses[0] == 202 and set(statuses[1:]) == {200}
+    refused = click(client, token, album_id)
+    assert refused.status_code == 429
+    assert db.session.query(Delivery).count() == 1
+    # Another order has its own allowance.
+    other, other_token = factories.make_order(app, seeded_pack, email="other@example.com")
+    connect_buyer(other, emulator, "other@example.com")
+    assert click(client, other_token, album_id).status_code == 202

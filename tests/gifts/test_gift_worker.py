@@ -17,8 +17,7 @@ from tests import factories, worker_mail
 from tests.services import wait_until
 
 # The fixtures this module uses, from tests/worker_mail.py.
-redis_server, smtp, app_overrides, start_worker = (worker_mail.redis_server, worker_mail.smtp,
-                                                   worker_mail.app_overrides, worker_mail.start_worker)
+smtp, app_overrides = worker_mail.smtp, worker_mail.app_overrides
 SWEEP_EVERY = 5.0  # shop.worker.SWEEP_EVERY
 
 

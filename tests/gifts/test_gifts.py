@@ -15,16 +15,10 @@ from shop.gifts.service import send_due
 from shop.models import Order, utcnow
 from shop.orders.service import mark_refunded
 from tests.admin.conftest import audit_rows, csrf_token
-from tests.smtp import running_smtp_server
 
 ORDER_LINK = re.compile(r"http://shop\.test(/orders/[A-Za-z0-9_-]{43})")
 
 
-@pytest.fixture
-def inbox(app):
-    with running_smtp_server() as (url, received):
-        app.config["MAIL_URL"] = url
-        yield received
 
 
 def give(client, pack, send_on: str = "", message: str = "Happy birthday!\n<3", **extra):

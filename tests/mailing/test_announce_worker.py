@@ -16,8 +16,7 @@ from tests import factories, worker_mail
 from tests.services import wait_until
 
 # The fixtures this module uses, from tests/worker_mail.py.
-redis_server, smtp, app_overrides, start_worker = (worker_mail.redis_server, worker_mail.smtp,
-                                                   worker_mail.app_overrides, worker_mail.start_worker)
+smtp, app_overrides = worker_mail.smtp, worker_mail.app_overrides
 
 SUBSCRIBERS = 12
 HELD = 6  # the SMTP server holds the 6th mail while the worker is killed

@@ -31,7 +31,6 @@ from emulator_common import ServerThread
 from shop.extensions import db
 from shop.models import Order
 from shop.payments.models import PaymentEvent
-from tests.services import free_port
 
 API_KEY = "sk_test_indiepacks_store"
 WEBHOOK_SECRET = "whsec_indiepacks_test_endpoint"
@@ -102,11 +101,6 @@ def stripe_server() -> Iterator[ServerThread]:
 
 
 @pytest.fixture
-def store_port() -> int:
-    return free_port()
-
-
-@pytest.fixture
 def stripe_overrides(stripe_server: ServerThread, store_port: int) -> dict[str, Any]:
     return {
         "PAYMENT_PROVIDER": "stripe",
@@ -120,15 +114,6 @@ def stripe_overrides(stripe_server: ServerThread, store_port: int) -> dict[str, 
 @pytest.fixture
 def app_overrides(stripe_overrides: dict[str, Any]) -> dict[str, Any]:
     return stripe_overrides
-
-
-@pytest.fixture
-def store_server(app: Flask, store_port: int) -> Iterator[ServerThread]:
-    server = ServerThread(app, port=store_port).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

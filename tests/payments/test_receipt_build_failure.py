@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 
+from tests.orders.test_mail_building import break_template, mend_templates
 from tests.payments.conftest import events_recorded, order_now, receipts
 from tests.payments.test_stripe_webhooks import paid_without_webhooks, post_event, signed  # noqa: F401 (fixture)
-from tests.test_mail_building import break_template, mend_templates
 
 
 def test_the_event_pays_the_order_whose_receipt_cannot_be_built(app, store_server,

@@ -10,7 +10,6 @@ import time
 
 import pytest
 
-from shop.dropbox.models import Delivery
 from shop.extensions import db
 from shop.models import Order
 from tests.dropbox.conftest import (  # noqa: F401 (fixtures)
@@ -18,11 +17,11 @@ from tests.dropbox.conftest import (  # noqa: F401 (fixtures)
     APP_SECRET,
     STORE_EMAIL,
     connect_buyer,
+    done_count,
     emulator,
     emulator_server,
-    redis_server,
+    fresh,
     seeded_pack,
-    start_worker,
 )
 from tests.payments.conftest import BUYER, Buyer, Emulated, order_now, order_token
 from tests.services import wait_until
@@ -45,17 +44,6 @@ def app_overrides(stripe_overrides, emulator_server, redis_server):  # noqa: F81
         "REDIS_URL": redis_server.url,
         "DELIVERY_STALE_SECONDS": 3,
     }
-
-
-def fresh(delivery_id: int) -> Delivery:
-    db.session.expire_all()
-    delivery = db.session.get(Delivery, delivery_id)
-    db.session.commit()
-    return delivery
-
-
-def done_count(delivery_id: int) -> int:
-    return sum(1 for f in fresh(delivery_id).files if f.status == "done")
 
 
 def test_a_refund_stops_a_running_delivery_before_its_next_file(app, client, runner, seeded_pack,  # noqa: F811

@@ -3,7 +3,7 @@
 The masters are written to a temporary folder exactly as an operator's would be (one
 folder per album, tagged FLAC, 16-bit 44.1 kHz, and a ``cover.png``), go through
 :func:`shop.catalog.importer.import_albums`, and are then encoded into every buyer format
-and a preview by :func:`shop.catalog.jobs.encode_now` (tracks in parallel processes), so
+and a preview by :func:`shop.catalog.encode_sync.encode_now` (tracks in parallel processes), so
 the demo exercises the real pipeline. Output is deterministic, so a second run finds
 everything in place and changes nothing.
 """
@@ -27,8 +27,8 @@ from sqlalchemy import select
 from shop.catalog.demo import synth
 from shop.catalog.demo.covers import COVERS
 from shop.catalog.demo.png import encode_png
+from shop.catalog.encode_sync import encode_now
 from shop.catalog.importer import CatalogImportError, Echo, ImportReport, check_database, check_settings, import_albums
-from shop.catalog.jobs import encode_now
 from shop.catalog.pack_settings import PackSettings
 from shop.extensions import db
 from shop.models import Album, Pack

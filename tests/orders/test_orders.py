@@ -5,22 +5,20 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-import socket
-import time
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from markupsafe import escape
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from shop.downloads.models import PACK_ITEM_ID, DownloadCount
 from shop.dropbox.models import Delivery, delivery_target
 from shop.extensions import db
 from shop.formats import get_format
-from shop.models import FORMATS, Order, OrderLink
+from shop.models import FORMATS, Order, OrderLink, RateLimitHit
 from shop.order_links import hash_token
 from tests import factories
+from tests.services import free_port, wait_until
 
 
 def test_token_has_enough_entropy_and_only_its_hash_is_stored(app, pack):
@@ -325,47 +323,12 @@ def test_receipt_in_outbox_has_text_and_html_with_a_working_link(client, app, pa
     assert client.get(link).status_code == 200
 
 
-class Inbox:
-    def __init__(self):
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_server():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield controller, inbox
-    finally:
-        controller.stop()
-
-
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def test_receipt_over_real_smtp(client, app, pack, smtp_server):
     controller, inbox = smtp_server
     app.config["MAIL_URL"] = f"smtp://{controller.hostname}:{controller.port}"
     response = client.post(f"/packs/{pack.slug}/buy", data={"amount": "20", "email": "smtp@example.com"})
     client.post(response.headers["Location"])
-    assert wait_for(lambda: len(inbox.messages) == 1)
+    assert wait_until(lambda: len(inbox.messages) == 1)
     msg = inbox.messages[0]
     assert msg["To"] == "smtp@example.com"
     assert msg.get_body(("html",)) is not None
@@ -392,7 +355,7 @@ def test_lost_links_mints_fresh_links_and_old_ones_keep_working(client, app, pac
 
     response = client.post("/orders/lost", data={"email": "FAN@example.com "})
     assert response.status_code == 200
-    assert wait_for(lambda: len(inbox.messages) == 1)
+    assert wait_until(lambda: len(inbox.messages) == 1)
     body = inbox.messages[0].get_body(("plain",)).get_content()
     new_links = re.findall(r"/orders/([A-Za-z0-9_-]{43})", body)
     assert len(new_links) == 2 and old1 not in new_links and old2 not in new_links
@@ -445,3 +408,24 @@ def test_rate_limit_window_slides(client, app):
     db.session.execute(text("UPDATE rate_limit_hits SET at = :old"), {"old": "2000-01-01 00:00:00+00:00"})
     db.session.commit()
     assert client.post("/orders/lost", data={"email": "a@example.com"}).status_code == 200
+
+
+# --- SMTP down during "lost links" (security review L7) ---------------------------------------
+
+
+def test_lost_link_when_smtp_is_down_is_a_503_and_not_counted(client, app, pack):
+    app.config["MAIL_URL"] = "smtp://127.0.0.1:1"
+    app.config["LOST_LINKS_PER_ADDRESS"] = 1
+    factories.make_order(app, pack, email="fan@example.com")
+    for _ in range(3):
+        response = client.post("/orders/lost", data={"email": "fan@example.com"})
+        assert response.status_code == 503
+        assert b"We could not send mail just now" in response.data
+        assert response.headers.get("Retry-After")
+    assert db.session.scalar(select(func.count(RateLimitHit.id))) == 0
+
+
+def test_lost_link_to_an_unknown_address_answers_the_same_when_smtp_is_down(client, app, pack):
+    app.config["MAIL_URL"] = "smtp://127.0.0.1:1"
+    response = client.post("/orders/lost", data={"email": "nobody@example.com"})
+    assert response.status_code == 200

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from shop.models import Pack
 from shop.static_assets import hashed_name
 
-STATIC = Path(__file__).resolve().parent.parent / "shop" / "static"
+STATIC = Path(__file__).resolve().parents[2] / "shop" / "static"
 
 
 def test_a_page_is_sent_with_brotli_or_gzip_as_the_browser_accepts(client: FlaskClient, pack: Pack) -> None:

@@ -13,15 +13,13 @@ import email.policy
 import logging
 from pathlib import Path
 
-import pytest
-from aiosmtpd.controller import Controller
 from jinja2 import ChoiceLoader, DictLoader
 from sqlalchemy import select
 
 from shop.extensions import db
 from shop.models import Order
 from tests import factories
-from tests.test_orders import Inbox, free_port, wait_for
+from tests.services import wait_until
 
 CRLF_TITLE = "Autumn\r\nBcc: someone@example.net"
 
@@ -47,17 +45,6 @@ def mend_templates(app) -> None:
     app.jinja_env.loader = app.jinja_env.loader.loaders[-1]
 
 
-@pytest.fixture
-def smtp_server():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield controller, inbox
-    finally:
-        controller.stop()
-
-
 def test_a_title_with_a_line_break_still_gets_its_receipt(app, client, pack):
     pack.title = CRLF_TITLE
     db.session.commit()
@@ -78,7 +65,7 @@ def test_a_title_with_a_line_break_over_real_smtp(app, client, pack, smtp_server
     db.session.commit()
 
     assert buy(client, pack).status_code == 303
-    assert wait_for(lambda: len(inbox.messages) == 1)
+    assert wait_until(lambda: len(inbox.messages) == 1)
     assert inbox.messages[0]["Subject"] == "Your music from Autumn ]0;owned evil"
 
 

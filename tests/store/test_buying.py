@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
+import threading
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
+from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from shop.extensions import db
@@ -219,3 +226,123 @@ def test_index_lists_on_sale_and_past_packs_with_countdown(client, pack, ended_p
     on_sale, past = html.split('id="past-heading"')
     assert pack.title in on_sale and "data-countdown" in on_sale
     assert ended_pack.title in past and ended_pack.title not in on_sale
+
+
+# --- No raw order token in the session cookie (security review L8) -----------------------------
+
+
+TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+def session_of(client: FlaskClient, app: Flask) -> dict[str, Any]:
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    if cookie is None:
+        return {}
+    return SecureCookieSessionInterface().get_signing_serializer(app).loads(cookie.value)
+
+
+def test_the_session_cookie_never_holds_an_order_token(client, app, pack):
+    bought = client.post(f"/packs/{pack.slug}/buy", data={"amount": "9", "email": "x@example.com"})
+    assert not TOKEN.search(json.dumps(session_of(client, app)))
+    confirmed = client.post(bought.headers["Location"])
+    token = re.fullmatch(r"/orders/([A-Za-z0-9_-]{43})", confirmed.headers["Location"]).group(1)
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
+    assert token not in cookie and token not in json.dumps(session_of(client, app))
+    assert not TOKEN.search(json.dumps(session_of(client, app)))
+
+    again = client.post(bought.headers["Location"])
+    assert re.fullmatch(r"/orders/[A-Za-z0-9_-]{43}", again.headers["Location"])
+    assert client.get(again.headers["Location"]).status_code == 200
+    assert not TOKEN.search(json.dumps(session_of(client, app)))
+    assert client.get(confirmed.headers["Location"]).status_code == 200
+
+
+def test_reaching_the_order_page_forgets_the_checkout(client, app, pack):
+    bought = client.post(f"/packs/{pack.slug}/buy", data={"amount": "9", "email": "x@example.com"})
+    ref = bought.headers["Location"].rsplit("/", 1)[1]
+    assert ref in json.dumps(session_of(client, app))
+    confirmed = client.post(bought.headers["Location"])
+    assert client.get(confirmed.headers["Location"]).status_code == 200
+    assert ref not in json.dumps(session_of(client, app))
+    # Someone else's browser confirming the same checkout gets no link.
+    stranger = app.test_client().post(bought.headers["Location"])
+    assert stranger.headers["Location"] == "/checkout/thanks"
+
+
+# --- One pending order per session, e-mail and pack; buying is rate-limited (security review L10) --
+
+
+def pending_orders() -> list[Order]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(Order).where(Order.status == OrderStatus.PENDING.value)))
+
+
+def test_repeated_buys_reuse_one_pending_order(client, app, pack):
+    for amount in range(10, 20):
+        response = client.post(f"/packs/{pack.slug}/buy", data={"amount": str(amount), "email": "fan@example.com"})
+        assert response.status_code == 303
+    [order] = pending_orders()
+    assert order.amount_cents == 1900
+    assert response.headers["Location"] == f"/checkout/test/{order.payment_ref}"
+    # Another address, or another browser, is another order.
+    client.post(f"/packs/{pack.slug}/buy", data={"amount": "10", "email": "other@example.com"})
+    app.test_client().post(f"/packs/{pack.slug}/buy", data={"amount": "10", "email": "fan@example.com"})
+    assert len(pending_orders()) == 3
+
+
+def test_a_paid_order_is_never_reused(client, app, pack):
+    bought = client.post(f"/packs/{pack.slug}/buy", data={"amount": "10", "email": "fan@example.com"})
+    client.post(bought.headers["Location"])
+    again = client.post(f"/packs/{pack.slug}/buy", data={"amount": "10", "email": "fan@example.com"})
+    assert again.headers["Location"] != bought.headers["Location"]
+    assert len(pending_orders()) == 1
+
+
+def test_concurrent_buys_from_one_session_create_one_pending_order(client, app, pack):
+    assert client.get(f"/packs/{pack.slug}").status_code == 200  # the form page starts the session
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    assert cookie is not None
+    statuses: list[int] = []
+    barrier = threading.Barrier(10)
+
+    def buy() -> None:
+        own = app.test_client()
+        own.set_cookie(cookie.key, cookie.value)
+        barrier.wait()
+        statuses.append(own.post(f"/packs/{pack.slug}/buy",
+                                 data={"amount": "12", "email": "fan@example.com"}).status_code)
+
+    threads = [threading.Thread(target=buy) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [303] * 10
+    assert len(pending_orders()) == 1
+
+
+def test_buying_is_rate_limited_per_client(client, app, pack):
+    app.config["BUYS_PER_CLIENT"] = 3
+    for i in range(3):
+        assert client.post(f"/packs/{pack.slug}/buy",
+                           data={"amount": "10", "email": f"u{i}@example.com"}).status_code == 303
+    refused = client.post(f"/packs/{pack.slug}/buy", data={"amount": "10", "email": "late@example.com"})
+    assert refused.status_code == 429
+    assert len(pending_orders()) == 3
+    other = app.test_client().post(f"/packs/{pack.slug}/buy", data={"amount": "10", "email": "late@example.com"},
+                                   environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert other.status_code == 303
+
+
+# --- Payments naming ---------------------------------------------------------------------------
+
+
+def test_the_fake_checkout_is_named_fake_and_production_code_has_no_test_functions(app):
+    from flask import url_for
+
+    with app.test_request_context():
+        assert url_for("payments.fake_checkout", ref="r") == "/checkout/test/r"
+        assert url_for("payments.fake_confirm", ref="r") == "/checkout/test/r"
+    shop = Path(__file__).resolve().parents[2] / "shop"
+    offenders = [str(p) for p in shop.rglob("*.py") if re.search(r"^\s*def test_", p.read_text(), re.M)]
+    assert offenders == []

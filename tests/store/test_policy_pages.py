@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from shop.store.policy_pages import PAGES
-from tests.test_orders import smtp_server, wait_for  # noqa: F401  (a fixture, used by name)
+from tests.services import wait_until
 
 
 @pytest.mark.parametrize("name", list(PAGES))
@@ -56,7 +56,7 @@ def test_receipt_comes_from_the_configured_sender_with_reply_to(client: FlaskCli
                       MAIL_FROM="Rain Records <orders@rain.example>", MAIL_REPLY_TO="help@rain.example")
     response = client.post(f"/packs/{pack.slug}/buy", data={"amount": "20", "email": "fan@example.com"})
     client.post(response.headers["Location"])
-    assert wait_for(lambda: len(inbox.messages) == 1)
+    assert wait_until(lambda: len(inbox.messages) == 1)
     message = inbox.messages[0]
     assert message["From"] == "Rain Records <orders@rain.example>"
     assert message["Reply-To"] == "help@rain.example"
@@ -69,5 +69,5 @@ def test_without_reply_to_there_is_no_reply_to_header(client: FlaskClient, app: 
     app.config["MAIL_URL"] = f"smtp://{controller.hostname}:{controller.port}"
     response = client.post(f"/packs/{pack.slug}/buy", data={"amount": "20", "email": "fan@example.com"})
     client.post(response.headers["Location"])
-    assert wait_for(lambda: len(inbox.messages) == 1)
+    assert wait_until(lambda: len(inbox.messages) == 1)
     assert inbox.messages[0]["Reply-To"] is None
