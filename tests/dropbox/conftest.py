@@ -80,8 +80,9 @@ def seeded_pack(app, emulator, request: pytest.FixtureRequest):
 
 
 @pytest.fixture
-def buyer(app, seeded_pack, emulator):
-    """``(order, token)``: a paid order whose buyer has connected Dropbox."""
+def dropbox_buyer(app, seeded_pack, emulator):
+    """``(order, token)``: a paid order whose buyer has connected Dropbox (``tests/payments``'
+    ``buyer`` is a browser-like buyer of its own)."""
     order, token = factories.make_order(app, seeded_pack, email=BUYER_EMAIL)
     connect_buyer(order, emulator)
     return order, token
