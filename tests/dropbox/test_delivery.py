@@ -429,9 +429,12 @@ def test_a_slow_call_keeps_the_claim_alive(app, dropbox_buyer, seeded_pack, emul
     # half of it, but a read timeout bounds each socket read, not the call: an answer that
     # trickles in can take longer. A long timeout and a slow answer stand in for that here.
     app.config["DROPBOX_TIMEOUT"] = 30
-    emulator.set_latency((stale + 2) * 1000, route="files/copy_reference/save")
+    # The call lasts the stale limit and 4 s more: the checks below run 0.5 s past the limit,
+    # counted from when the emulator received the call, which leaves 3.5 s for a busy machine.
+    emulator.set_latency((stale + 4) * 1000, route="files/copy_reference/save")
     thread, outcome = run_in_thread(app, Deliverer(delivery.id, sleep=lambda s: None))
     assert wait_until(lambda: fresh(delivery.id).status == "running", timeout=10)
+    assert wait_until(lambda: calls(emulator, "files/copy_reference/save") >= 1, timeout=30)
     time.sleep(stale + 0.5)
     assert fresh(delivery.id).status == "running"
     assert not Deliverer(delivery.id).claim()  # not presumed dead: no second worker takes it
@@ -456,7 +459,8 @@ def test_a_worker_that_lost_its_claim_during_the_fast_path_writes_nothing(app, d
     first = Deliverer(delivery.id, sleep=lambda s: None)
     thread, outcome = run_in_thread(app, first)
     assert wait_until(lambda: fresh(delivery.id).worker == first.worker, timeout=10)
-    time.sleep(0.8)  # the fast path's one call is in flight
+    # The fast path's one call is in flight: the emulator has received it (and holds it 2.5 s).
+    assert wait_until(lambda: calls(emulator, "files/copy_reference/save") >= 1, timeout=30)
     # A stale takeover (the first worker was presumed dead): in one transaction, so its
     # own heartbeat cannot slip in between.
     db.session.execute(update(Delivery).where(Delivery.id == delivery.id)
