@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.server
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,3 +191,13 @@ def file_server() -> Iterator[tuple[str, dict[str, bytes]]]:
     server.shutdown()
     server.server_close()
     thread.join()
+
+
+def wait_for_job(dbx: dropbox.Dropbox, job_id: str, timeout: float = 10.0) -> Any:
+    """The save_url job's status once it is no longer in progress (or when ``timeout`` is up)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = dbx.files_save_url_check_job_status(job_id)
+        if not status.is_in_progress() or time.monotonic() > deadline:
+            return status
+        time.sleep(0.02)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from dropbox.exceptions import ApiError, AuthError
 from dropbox.files import CommitInfo, FileMetadata, UploadSessionCursor, WriteMode
 
 from dropbox_emulator import create_app
 from dropbox_emulator.emulator import UnknownError
+from tests.dropbox_emulator.conftest import wait_for_job
 
 GiB = 1024**3
 
@@ -190,27 +189,18 @@ def test_conflict_is_reported_before_space(store_dbx, buyer_dbx, transport, name
     assert caught.value.error.get_path().get_conflict().is_folder()
 
 
-def _wait(dbx, job_id: str, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        status = dbx.files_save_url_check_job_status(job_id)
-        if not status.is_in_progress() or time.monotonic() > deadline:
-            return status
-        time.sleep(0.02)
-
-
 def test_save_url_past_the_allocation_fails_the_job(store_dbx, transport, names, file_server):
     base, files = file_server
     files["/big.bin"] = b"0123456789"
     allocate(transport, names.store_email, 9)
     job = store_dbx.files_save_url("/big.bin", f"{base}/big.bin").get_async_job_id()
-    status = _wait(store_dbx, job)
+    status = wait_for_job(store_dbx, job)
     assert status.is_failed()
     assert status.get_failed().is_path() and status.get_failed().get_path().is_insufficient_space()
     assert used(store_dbx) == 0
     allocate(transport, names.store_email, 10)
     job = store_dbx.files_save_url("/big.bin", f"{base}/big.bin").get_async_job_id()
-    assert _wait(store_dbx, job).is_complete()
+    assert wait_for_job(store_dbx, job).is_complete()
 
 
 def test_folders_and_moves_need_no_space(store_dbx, transport, names):
