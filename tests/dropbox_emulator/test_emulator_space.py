@@ -29,10 +29,10 @@ def test_new_account_has_2_gib_and_uses_nothing(store_dbx):
     assert usage.allocation.get_individual().allocated == 2 * GiB
 
 
-def test_used_counts_every_file_of_every_app(store_dbx, link, client, names):
+def test_used_counts_every_file_of_every_app(store_dbx, link, sdk_client, names):
     store_dbx.files_upload(b"abc", "/a.bin")
     store_dbx.files_upload(b"abc", "/Copy/a.bin")  # the same bytes twice count twice
-    other = client(link(names.store_email, app_key=names.other_key)["access_token"])
+    other = sdk_client(link(names.store_email, app_key=names.other_key)["access_token"])
     other.files_upload(b"12345", "/b.bin")
     store_dbx.files_create_folder_v2("/Empty")
     assert used(store_dbx) == used(other) == 11
@@ -79,14 +79,14 @@ def test_space_in_process(emulator, names, store_dbx):
         emulator.space_usage("ghost@example.com")
 
 
-def test_get_space_usage_needs_account_info_read(link, client, names):
+def test_get_space_usage_needs_account_info_read(link, sdk_client, names):
     token = link(names.store_email, scopes=["files.content.write", "files.metadata.read"])
     with pytest.raises(AuthError) as caught:
-        client(token["access_token"]).users_get_space_usage()
+        sdk_client(token["access_token"]).users_get_space_usage()
     assert caught.value.error.is_missing_scope()
     assert caught.value.error.get_missing_scope().required_scope == "account_info.read"
     allowed = link(names.store_email, scopes=["account_info.read"])
-    assert client(allowed["access_token"]).users_get_space_usage().used == 0
+    assert sdk_client(allowed["access_token"]).users_get_space_usage().used == 0
 
 
 def test_allocation_persists_with_a_data_dir(tmp_path):
