@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 
 from shop.admin import operators
 from shop.extensions import db
+from shop.models import Pack, utcnow
 
 PASSWORD = "correct horse battery"
 
@@ -70,3 +72,25 @@ def redis_down(app):
     app.extensions.pop("shop.redis", None)
     yield app
     app.extensions.pop("shop.redis", None)
+
+
+# --- A pack made through the console's form ----------------------------------------------------
+
+
+def when(delta: timedelta) -> str:
+    return (utcnow() + delta).strftime("%Y-%m-%dT%H:%M")
+
+
+def pack_form(**changes: str) -> dict[str, str]:
+    form = {"title": "Autumn Pack", "slug": "autumn-2026", "blurb": "Four albums.",
+            "starts_at": when(timedelta(days=1)), "ends_at": when(timedelta(days=15)), "currency": "EUR",
+            "min_price": "2.00", "suggested_price": "9.50"}
+    form.update(changes)
+    return form
+
+
+@pytest.fixture
+def new_pack(app, admin_client) -> Pack:
+    response = admin_client.post("/admin/packs/new", data=pack_form())
+    assert response.status_code == 303, response.data
+    return db.session.scalar(db.select(Pack).where(Pack.slug == "autumn-2026"))

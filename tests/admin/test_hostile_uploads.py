@@ -16,20 +16,13 @@ from shop.catalog.encode_rows import MAX_ATTEMPTS
 from shop.catalog.encode_sync import encode_now
 from shop.catalog.jobs import waiting_track_ids
 from shop.extensions import db
-from shop.models import Album, Pack, Track
+from shop.models import Album, Track
 from tests import factories
 from tests.admin.conftest import audit_rows
-from tests.admin.test_packs import album_files, pack_form, upload
+from tests.admin.test_packs import album_files, upload
 from tests.catalog import hostile
 from tests.catalog.audio import write_album, write_track
 from tests.catalog.snapshot import storage_files
-
-
-@pytest.fixture
-def new_pack(app, admin_client):
-    response = admin_client.post("/admin/packs/new", data=pack_form())
-    assert response.status_code == 303, response.data
-    return db.session.scalar(db.select(Pack).where(Pack.slug == "autumn-2026"))
 
 
 def _album(tmp_path: Path, formats: tuple[str, ...] = ("flac",), **options) -> Path:

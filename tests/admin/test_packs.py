@@ -15,29 +15,10 @@ from shop.catalog.encode_sync import encode_now
 from shop.catalog.jobs import waiting_track_ids
 from shop.extensions import db
 from shop.models import Album, Encode, Pack, utcnow
-from tests.admin.conftest import audit_rows
+from tests.admin.conftest import audit_rows, pack_form, when
 from tests.catalog.audio import write_album
 
 XHR = {"X-Requested-With": "XMLHttpRequest", "Accept": "application/json"}
-
-
-def when(delta: timedelta) -> str:
-    return (utcnow() + delta).strftime("%Y-%m-%dT%H:%M")
-
-
-def pack_form(**changes: str) -> dict[str, str]:
-    form = {"title": "Autumn Pack", "slug": "autumn-2026", "blurb": "Four albums.",
-            "starts_at": when(timedelta(days=1)), "ends_at": when(timedelta(days=15)), "currency": "EUR",
-            "min_price": "2.00", "suggested_price": "9.50"}
-    form.update(changes)
-    return form
-
-
-@pytest.fixture
-def new_pack(app, admin_client) -> Pack:
-    response = admin_client.post("/admin/packs/new", data=pack_form())
-    assert response.status_code == 303, response.data
-    return db.session.scalar(db.select(Pack).where(Pack.slug == "autumn-2026"))
 
 
 @pytest.fixture
@@ -254,7 +235,7 @@ def test_a_zip_member_that_is_a_link_is_refused(app, admin_client, new_pack):
 
 
 @pytest.fixture
-def csrf_client(app_config, tmp_path):
+def operator_csrf_client(app_config, tmp_path):
     """An operator's client on an app with CSRF on (as in production)."""
     from flask import g
 
@@ -284,8 +265,8 @@ def csrf_client(app_config, tmp_path):
         db.engine.dispose()
 
 
-def test_the_upload_checks_csrf_itself(csrf_client, album_dir):
-    client, pack, token = csrf_client
+def test_the_upload_checks_csrf_itself(operator_csrf_client, album_dir):
+    client, pack, token = operator_csrf_client
     files = album_files(album_dir)
     refused = upload(client, pack.id, files)
     assert refused.status_code == 400 and b"form has expired" in refused.data

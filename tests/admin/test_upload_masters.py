@@ -22,7 +22,7 @@ from shop.admin import multipart
 from shop.extensions import db
 from shop.models import Album
 from tests.admin.conftest import audit_rows
-from tests.admin.test_packs import XHR, album_files, new_pack  # noqa: F401 (new_pack: a fixture)
+from tests.admin.test_packs import XHR, album_files
 from tests.catalog.audio import zip_folder
 
 BOUNDARY = "----shopTestBoundary7MA4YWxkTrZu0gW"

@@ -329,17 +329,17 @@ def unreachable(*args, **kwargs):
     raise requests.exceptions.ConnectionError("Dropbox is down")
 
 
-def test_disconnect_forgets_tokens_even_when_dropbox_is_unreachable(client, app, buyer, monkeypatch):
-    order, token = buyer
+def test_disconnect_forgets_tokens_even_when_dropbox_is_unreachable(client, app, dropbox_buyer, monkeypatch):
+    order, token = dropbox_buyer
     monkeypatch.setattr(requests.Session, "request", unreachable)
     assert client.post(f"/orders/{token}/dropbox/disconnect").status_code == 303
     assert db.session.query(DropboxConnection).count() == 0
 
 
-def test_disconnect_revokes_with_a_short_timeout(app, buyer, monkeypatch):
+def test_disconnect_revokes_with_a_short_timeout(app, dropbox_buyer, monkeypatch):
     from shop.dropbox import connections
 
-    order, _ = buyer
+    order, _ = dropbox_buyer
     seen: list[object] = []
 
     def slow(self, method, url, *args, **kwargs):

@@ -70,8 +70,8 @@ def album_delivery(order, album, fmt="flac") -> Delivery:
     return delivery
 
 
-def test_fast_path_saves_a_whole_album_in_one_call(buyer, seeded_pack, emulator):
-    order, _ = buyer
+def test_fast_path_saves_a_whole_album_in_one_call(dropbox_buyer, seeded_pack, emulator):
+    order, _ = dropbox_buyer
     album = seeded_pack.albums[0]
     emulator.stats.reset()
     delivery = run(album_delivery(order, album))
@@ -89,8 +89,8 @@ def test_fast_path_saves_a_whole_album_in_one_call(buyer, seeded_pack, emulator)
     assert progress(delivery)["done"] == progress(delivery)["total"] == 3
 
 
-def test_per_file_path_when_the_folder_exists_and_identical_files_count(buyer, seeded_pack, emulator_server):
-    order, _ = buyer
+def test_per_file_path_when_the_folder_exists_and_identical_files_count(dropbox_buyer, seeded_pack, emulator_server):
+    order, _ = dropbox_buyer
     server, emulator = emulator_server
     album = seeded_pack.albums[0]
     first = run(album_delivery(order, album, "mp3-v0"))
@@ -111,8 +111,8 @@ def test_per_file_path_when_the_folder_exists_and_identical_files_count(buyer, s
     assert calls(emulator, "files/copy_reference/save") == 1
 
 
-def test_a_different_file_in_the_way_gets_a_free_name(buyer, seeded_pack, emulator):
-    order, _ = buyer
+def test_a_different_file_in_the_way_gets_a_free_name(dropbox_buyer, seeded_pack, emulator):
+    order, _ = dropbox_buyer
     album = seeded_pack.albums[0]
     emulator.seed_file(BUYER_EMAIL, APP_KEY, "/The Quiet Fires - Ember Line (WAV)/02 Smoke Signals.wav", b"mine!")
     delivery = run(album_delivery(order, album, "wav"))
@@ -125,8 +125,8 @@ def test_a_different_file_in_the_way_gets_a_free_name(buyer, seeded_pack, emulat
     assert len(files) == 4
 
 
-def test_expired_file_references_are_minted_again(buyer, seeded_pack, emulator):
-    order, _ = buyer
+def test_expired_file_references_are_minted_again(dropbox_buyer, seeded_pack, emulator):
+    order, _ = dropbox_buyer
     album = seeded_pack.albums[0]
     emulator.seed_file(BUYER_EMAIL, APP_KEY, "/The Quiet Fires - Ember Line (MP3 V0)/other.txt", b"x")  # no fast path
     refs = {f.id: f.copy_ref for t in album.tracks for f in t.files if f.format == "mp3-v0"}
@@ -142,8 +142,8 @@ def test_expired_file_references_are_minted_again(buyer, seeded_pack, emulator):
     assert expected_files(delivery).items() <= buyer_files(emulator).items()
 
 
-def test_expired_folder_reference_is_minted_again(buyer, seeded_pack, emulator):
-    order, _ = buyer
+def test_expired_folder_reference_is_minted_again(dropbox_buyer, seeded_pack, emulator):
+    order, _ = dropbox_buyer
     album = seeded_pack.albums[0]
     ref = db.session.scalar(select(AlbumFolderRef).where(AlbumFolderRef.album_id == album.id,
                                                          AlbumFolderRef.format == "flac"))
@@ -153,8 +153,8 @@ def test_expired_folder_reference_is_minted_again(buyer, seeded_pack, emulator):
     assert {f.method for f in delivery.files} == {"folder"}
 
 
-def test_no_reference_falls_back_to_save_url_from_a_signed_link(buyer, seeded_pack, emulator, store_server):
-    order, _ = buyer
+def test_no_reference_falls_back_to_save_url_from_a_signed_link(dropbox_buyer, seeded_pack, emulator, store_server):
+    order, _ = dropbox_buyer
     album = seeded_pack.albums[1]
     for track in album.tracks:
         track.file("flac").copy_ref = None
@@ -170,10 +170,10 @@ def test_no_reference_falls_back_to_save_url_from_a_signed_link(buyer, seeded_pa
     assert calls(emulator, "files/save_url") == 2
 
 
-def test_signed_fetch_links_refuse_forgery(client, app, buyer, seeded_pack):
+def test_signed_fetch_links_refuse_forgery(client, app, dropbox_buyer, seeded_pack):
     from shop.dropbox.fetch_urls import signed_file_url
 
-    order, _ = buyer
+    order, _ = dropbox_buyer
     file = album_delivery(order, seeded_pack.albums[0]).files[0]
     with app.test_request_context():
         url = signed_file_url(file.id)
@@ -184,8 +184,8 @@ def test_signed_fetch_links_refuse_forgery(client, app, buyer, seeded_pack):
     assert client.get("/dropbox/files/not-a-token").status_code == 404
 
 
-def test_429_storms_are_waited_out_as_told(buyer, seeded_pack, emulator):
-    order, _ = buyer
+def test_429_storms_are_waited_out_as_told(dropbox_buyer, seeded_pack, emulator):
+    order, _ = dropbox_buyer
     album = seeded_pack.albums[2]
     emulator.seed_file(BUYER_EMAIL, APP_KEY, "/Mono Lake - Salt Flats (FLAC)/notes.txt", b"x")
     emulator.add_fault({"kind": "too_many_requests", "route": "files/copy_reference/save", "email": BUYER_EMAIL,
@@ -202,8 +202,8 @@ def test_429_storms_are_waited_out_as_told(buyer, seeded_pack, emulator):
     assert len(buyer_files(emulator)) == 5  # four tracks, each exactly once, plus notes.txt
 
 
-def test_server_errors_get_bounded_retries(buyer, seeded_pack, emulator):
-    order, _ = buyer
+def test_server_errors_get_bounded_retries(dropbox_buyer, seeded_pack, emulator):
+    order, _ = dropbox_buyer
     album = seeded_pack.albums[2]
     emulator.seed_file(BUYER_EMAIL, APP_KEY, "/Mono Lake - Salt Flats (MP3 V0)/notes.txt", b"x")
     emulator.add_fault({"status": 500, "route": "files/copy_reference/save", "email": BUYER_EMAIL, "count": 2})
@@ -225,8 +225,8 @@ def test_server_errors_get_bounded_retries(buyer, seeded_pack, emulator):
     assert again.status == "done"
 
 
-def test_revoked_buyer_token_parks_the_delivery_until_reconnect(buyer, seeded_pack, emulator):
-    order, _ = buyer
+def test_revoked_buyer_token_parks_the_delivery_until_reconnect(dropbox_buyer, seeded_pack, emulator):
+    order, _ = dropbox_buyer
     album = seeded_pack.albums[2]
     emulator.seed_file(BUYER_EMAIL, APP_KEY, "/Mono Lake - Salt Flats (WAV)/notes.txt", b"x")
     emulator.unlink(BUYER_EMAIL, APP_KEY)
@@ -242,15 +242,15 @@ def test_revoked_buyer_token_parks_the_delivery_until_reconnect(buyer, seeded_pa
     assert buyer_files(emulator).items() >= expected_files(resumed).items()
 
 
-def test_expired_buyer_access_token_is_refreshed_silently(buyer, seeded_pack, emulator):
-    order, _ = buyer
+def test_expired_buyer_access_token_is_refreshed_silently(dropbox_buyer, seeded_pack, emulator):
+    order, _ = dropbox_buyer
     emulator.expire_access_tokens(email=BUYER_EMAIL)
     delivery = run(album_delivery(order, seeded_pack.albums[0]))
     assert delivery.status == "done"
 
 
-def test_a_second_click_returns_the_same_delivery(buyer, seeded_pack):
-    order, _ = buyer
+def test_a_second_click_returns_the_same_delivery(dropbox_buyer, seeded_pack):
+    order, _ = dropbox_buyer
     album = seeded_pack.albums[0]
     first, created = create_delivery(order, f"album:{album.id}", "mp3-v0")
     second, created_again = create_delivery(order, f"album:{album.id}", "mp3-v0")
@@ -260,10 +260,10 @@ def test_a_second_click_returns_the_same_delivery(buyer, seeded_pack):
     assert create_delivery(order, "pack", "mp3-v0")[1]
 
 
-def test_the_database_refuses_two_active_deliveries(buyer, seeded_pack):
+def test_the_database_refuses_two_active_deliveries(dropbox_buyer, seeded_pack):
     from sqlalchemy.exc import IntegrityError
 
-    order, _ = buyer
+    order, _ = dropbox_buyer
     db.session.add(Delivery(order_id=order.id, target="pack", format="mp3-v0"))
     db.session.commit()
     db.session.add(Delivery(order_id=order.id, target="pack", format="mp3-v0"))
@@ -276,8 +276,8 @@ def test_the_database_refuses_two_active_deliveries(buyer, seeded_pack):
     db.session.commit()
 
 
-def test_pack_delivery_covers_every_album(buyer, seeded_pack, emulator):
-    order, _ = buyer
+def test_pack_delivery_covers_every_album(dropbox_buyer, seeded_pack, emulator):
+    order, _ = dropbox_buyer
     delivery, _ = create_delivery(order, "pack", "mp3-v0")
     assert len(delivery.files) == 9
     delivery = run(delivery)
@@ -286,8 +286,8 @@ def test_pack_delivery_covers_every_album(buyer, seeded_pack, emulator):
     assert calls(emulator, "files/copy_reference/save") == 3  # one per album folder
 
 
-def test_a_claimed_delivery_is_not_run_twice(buyer, seeded_pack, emulator):
-    order, _ = buyer
+def test_a_claimed_delivery_is_not_run_twice(dropbox_buyer, seeded_pack, emulator):
+    order, _ = dropbox_buyer
     delivery = album_delivery(order, seeded_pack.albums[0])
     first = Deliverer(delivery.id)
     assert first.claim()
@@ -295,8 +295,8 @@ def test_a_claimed_delivery_is_not_run_twice(buyer, seeded_pack, emulator):
     assert Deliverer(delivery.id).run().startswith("not claimed")
 
 
-def test_progress_reports_each_file(buyer, seeded_pack):
-    order, _ = buyer
+def test_progress_reports_each_file(dropbox_buyer, seeded_pack):
+    order, _ = dropbox_buyer
     delivery = album_delivery(order, seeded_pack.albums[1], "wav")
     data = progress(delivery)
     assert data["status"] == "queued" and data["done"] == 0 and data["total"] == 2
@@ -305,17 +305,17 @@ def test_progress_reports_each_file(buyer, seeded_pack):
     assert db.session.scalar(select(DeliveryFile).limit(1)).status == "pending"
 
 
-def test_store_account_is_never_written_by_a_delivery(buyer, seeded_pack, emulator):
-    order, _ = buyer
+def test_store_account_is_never_written_by_a_delivery(dropbox_buyer, seeded_pack, emulator):
+    order, _ = dropbox_buyer
     before = buyer_files(emulator, STORE_EMAIL)
     run(album_delivery(order, seeded_pack.albums[0]))
     assert buyer_files(emulator, STORE_EMAIL) == before
 
 
-def test_a_delivery_that_keeps_crashing_is_given_up_and_can_be_retried(buyer, seeded_pack, emulator):
+def test_a_delivery_that_keeps_crashing_is_given_up_and_can_be_retried(dropbox_buyer, seeded_pack, emulator):
     from shop.dropbox.jobs import MAX_ATTEMPTS
 
-    order, _ = buyer
+    order, _ = dropbox_buyer
     delivery = album_delivery(order, seeded_pack.albums[0])
     delivery.attempts = MAX_ATTEMPTS
     db.session.commit()
@@ -328,8 +328,8 @@ def test_a_delivery_that_keeps_crashing_is_given_up_and_can_be_retried(buyer, se
 # --- Refunded orders get no more deliveries (security review M3) -----------------------------------
 
 
-def test_a_refunded_order_gets_no_more_deliveries(buyer, seeded_pack, emulator):
-    order, _ = buyer
+def test_a_refunded_order_gets_no_more_deliveries(dropbox_buyer, seeded_pack, emulator):
+    order, _ = dropbox_buyer
     delivery, _ = create_delivery(order, delivery_target(seeded_pack.albums[0].id), "mp3-v0")
     refund_directly(order)
     Deliverer(delivery.id, sleep=lambda s: None).run()
@@ -352,8 +352,8 @@ class HookedSession(requests.Session):
         return super().get(url, *args, **kwargs)
 
 
-def test_a_lost_save_url_job_fails_that_file_with_a_message(buyer, seeded_pack, emulator, store_server):
-    order, _ = buyer
+def test_a_lost_save_url_job_fails_that_file_with_a_message(dropbox_buyer, seeded_pack, emulator, store_server):
+    order, _ = dropbox_buyer
     force_save_url(seeded_pack)
 
     def emulator_restarted(url):
@@ -374,11 +374,11 @@ def test_a_lost_save_url_job_fails_that_file_with_a_message(buyer, seeded_pack, 
 
 
 def test_a_save_url_target_that_appeared_meanwhile_with_our_content_counts_as_delivered(
-        buyer, seeded_pack, emulator, store_server, monkeypatch):
+        dropbox_buyer, seeded_pack, emulator, store_server, monkeypatch):
     import dropbox
     from dropbox import files as dbx_files
 
-    order, _ = buyer
+    order, _ = dropbox_buyer
     force_save_url(seeded_pack)
     delivery, _ = create_delivery(order, delivery_target(seeded_pack.albums[1].id), "flac")
     real_check = dropbox.Dropbox.files_save_url_check_job_status
@@ -420,8 +420,8 @@ def run_in_thread(app, deliverer: Deliverer) -> tuple[threading.Thread, list[str
     return thread, outcome
 
 
-def test_a_slow_call_keeps_the_claim_alive(app, buyer, seeded_pack, emulator):
-    order, _ = buyer
+def test_a_slow_call_keeps_the_claim_alive(app, dropbox_buyer, seeded_pack, emulator):
+    order, _ = dropbox_buyer
     stale = app.config["DELIVERY_STALE_SECONDS"]
     delivery, _ = create_delivery(order, delivery_target(seeded_pack.albums[0].id), "mp3-v0")
     db.session.commit()
@@ -429,9 +429,12 @@ def test_a_slow_call_keeps_the_claim_alive(app, buyer, seeded_pack, emulator):
     # half of it, but a read timeout bounds each socket read, not the call: an answer that
     # trickles in can take longer. A long timeout and a slow answer stand in for that here.
     app.config["DROPBOX_TIMEOUT"] = 30
-    emulator.set_latency((stale + 2) * 1000, route="files/copy_reference/save")
+    # The call lasts the stale limit and 4 s more: the checks below run 0.5 s past the limit,
+    # counted from when the emulator received the call, which leaves 3.5 s for a busy machine.
+    emulator.set_latency((stale + 4) * 1000, route="files/copy_reference/save")
     thread, outcome = run_in_thread(app, Deliverer(delivery.id, sleep=lambda s: None))
     assert wait_until(lambda: fresh(delivery.id).status == "running", timeout=10)
+    assert wait_until(lambda: calls(emulator, "files/copy_reference/save") >= 1, timeout=30)
     time.sleep(stale + 0.5)
     assert fresh(delivery.id).status == "running"
     assert not Deliverer(delivery.id).claim()  # not presumed dead: no second worker takes it
@@ -441,14 +444,14 @@ def test_a_slow_call_keeps_the_claim_alive(app, buyer, seeded_pack, emulator):
     assert delivery.status == "done" and delivery.attempts == 1
 
 
-def test_a_worker_that_lost_its_claim_during_the_fast_path_writes_nothing(app, buyer, seeded_pack, emulator):
+def test_a_worker_that_lost_its_claim_during_the_fast_path_writes_nothing(app, dropbox_buyer, seeded_pack, emulator):
     from datetime import timedelta
 
     from sqlalchemy import update
 
     from shop.models import utcnow
 
-    order, _ = buyer
+    order, _ = dropbox_buyer
     delivery, _ = create_delivery(order, delivery_target(seeded_pack.albums[0].id), "mp3-v0")
     db.session.commit()
     app.config["DROPBOX_TIMEOUT"] = 30  # see test_a_slow_call_keeps_the_claim_alive
@@ -456,7 +459,8 @@ def test_a_worker_that_lost_its_claim_during_the_fast_path_writes_nothing(app, b
     first = Deliverer(delivery.id, sleep=lambda s: None)
     thread, outcome = run_in_thread(app, first)
     assert wait_until(lambda: fresh(delivery.id).worker == first.worker, timeout=10)
-    time.sleep(0.8)  # the fast path's one call is in flight
+    # The fast path's one call is in flight: the emulator has received it (and holds it 2.5 s).
+    assert wait_until(lambda: calls(emulator, "files/copy_reference/save") >= 1, timeout=30)
     # A stale takeover (the first worker was presumed dead): in one transaction, so its
     # own heartbeat cannot slip in between.
     db.session.execute(update(Delivery).where(Delivery.id == delivery.id)

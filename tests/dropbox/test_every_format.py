@@ -21,8 +21,8 @@ def run(delivery: Delivery) -> Delivery:
     return db.session.get(Delivery, delivery.id)
 
 
-def test_an_album_and_the_pack_are_delivered_in_every_format(buyer, seeded_pack, emulator):
-    order, _ = buyer
+def test_an_album_and_the_pack_are_delivered_in_every_format(dropbox_buyer, seeded_pack, emulator):
+    order, _ = dropbox_buyer
     album = seeded_pack.albums[0]
     for fmt in FORMATS:
         label, extension = fmt.label, fmt.extension
@@ -41,8 +41,8 @@ def test_an_album_and_the_pack_are_delivered_in_every_format(buyer, seeded_pack,
 
 
 @pytest.mark.parametrize("fmt", ["opus", "aiff"])
-def test_the_whole_pack_in_a_new_format(buyer, seeded_pack, emulator, fmt):
-    order, _ = buyer
+def test_the_whole_pack_in_a_new_format(dropbox_buyer, seeded_pack, emulator, fmt):
+    order, _ = dropbox_buyer
     delivery, _ = create_delivery(order, "pack", fmt)
     delivery = run(delivery)
     assert delivery.status == "done", delivery.error
@@ -53,8 +53,8 @@ def test_the_whole_pack_in_a_new_format(buyer, seeded_pack, emulator, fmt):
     assert all(f.path.endswith(f".{get_format(fmt).extension}") for f in delivery.files)
 
 
-def test_the_dropbox_form_takes_the_old_mp3_id_and_names_the_formats_when_refusing(client, buyer, seeded_pack):
-    order, token = buyer
+def test_the_dropbox_form_takes_the_old_mp3_id_and_names_the_formats_when_refusing(client, dropbox_buyer, seeded_pack):
+    order, token = dropbox_buyer
     album = seeded_pack.albums[0]
     url = f"/orders/{token}/dropbox/albums/{album.id}"
     refused = client.post(url, data={"format": "ogg"}, headers={"Accept": "application/json"})

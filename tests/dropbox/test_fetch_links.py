@@ -19,12 +19,12 @@ def fetch_path(app, delivery_file_id: int) -> str:
         return "/" + signed_file_url(delivery_file_id).split("/", 3)[3]
 
 
-def test_fetch_links_serve_only_an_active_delivery_of_a_paid_order(client, app, buyer, seeded_pack, emulator,
+def test_fetch_links_serve_only_an_active_delivery_of_a_paid_order(client, app, dropbox_buyer, seeded_pack, emulator,
                                                                     monkeypatch):
     from tests import factories
     from tests.dropbox.conftest import connect_buyer
 
-    order, _ = buyer
+    order, _ = dropbox_buyer
     delivery, _ = create_delivery(order, delivery_target(seeded_pack.albums[0].id), "mp3-v0")
     file = delivery.files[0]
     path = fetch_path(app, file.id)

@@ -60,8 +60,8 @@ def copy_calls(emulator) -> dict[str, int]:
     return {route: calls(emulator, route) for route in COPY_ROUTES}
 
 
-def test_a_half_delivered_album_completes_through_the_batch_path(buyer, seeded_pack, emulator_server):
-    order, _ = buyer
+def test_a_half_delivered_album_completes_through_the_batch_path(dropbox_buyer, seeded_pack, emulator_server):
+    order, _ = dropbox_buyer
     emulator = emulator_server[1]
     album = seeded_pack.albums[2]  # four tracks
     gone = half_delivered(order, album, emulator_server)
@@ -81,8 +81,8 @@ def test_a_half_delivered_album_completes_through_the_batch_path(buyer, seeded_p
     assert emulator.stats.as_json()["accounts"][BUYER_EMAIL]["calls_total"] == 5
 
 
-def test_the_batch_costs_the_same_calls_whatever_the_track_count(buyer, seeded_pack, emulator_server):
-    order, _ = buyer
+def test_the_batch_costs_the_same_calls_whatever_the_track_count(dropbox_buyer, seeded_pack, emulator_server):
+    order, _ = dropbox_buyer
     emulator = emulator_server[1]
     totals = []
     for album in (seeded_pack.albums[1], seeded_pack.albums[2]):  # two tracks, four tracks
@@ -94,8 +94,8 @@ def test_the_batch_costs_the_same_calls_whatever_the_track_count(buyer, seeded_p
     assert totals == [5, 5]
 
 
-def test_a_different_file_under_our_name_is_kept_and_ours_gets_the_2_name(buyer, seeded_pack, emulator_server):
-    order, _ = buyer
+def test_a_different_file_under_our_name_is_kept_and_ours_gets_the_2_name(dropbox_buyer, seeded_pack, emulator_server):
+    order, _ = dropbox_buyer
     emulator = emulator_server[1]
     album = seeded_pack.albums[2]
     gone = half_delivered(order, album, emulator_server)
@@ -118,9 +118,9 @@ def test_a_different_file_under_our_name_is_kept_and_ours_gets_the_2_name(buyer,
 
 
 @pytest.mark.parametrize("in_progress_checks", [0, 3])
-def test_the_batch_path_polls_an_async_move_with_backoff(buyer, seeded_pack, emulator_server,
+def test_the_batch_path_polls_an_async_move_with_backoff(dropbox_buyer, seeded_pack, emulator_server,
                                                          in_progress_checks):
-    order, _ = buyer
+    order, _ = dropbox_buyer
     emulator = emulator_server[1]
     album = seeded_pack.albums[2]
     half_delivered(order, album, emulator_server)
@@ -136,8 +136,8 @@ def test_the_batch_path_polls_an_async_move_with_backoff(buyer, seeded_pack, emu
     assert_every_file_once(emulator, delivery)
 
 
-def test_an_immediate_batch_answer_needs_no_check(buyer, seeded_pack, emulator_server):
-    order, _ = buyer
+def test_an_immediate_batch_answer_needs_no_check(dropbox_buyer, seeded_pack, emulator_server):
+    order, _ = dropbox_buyer
     emulator = emulator_server[1]
     album = seeded_pack.albums[2]
     half_delivered(order, album, emulator_server)
@@ -177,11 +177,11 @@ def presumed_dead(delivery_id: int) -> None:
 
 
 @pytest.mark.parametrize("dies_in", ["move_batch", "remove_temp"])
-def test_a_job_killed_inside_the_batch_path_is_finished_by_the_next_run(buyer, seeded_pack, emulator_server,
+def test_a_job_killed_inside_the_batch_path_is_finished_by_the_next_run(dropbox_buyer, seeded_pack, emulator_server,
                                                                         monkeypatch, dies_in):
     """Killed after the save to the temporary folder (before the move), or after the move (before the
     delete): the next run finds the traces, cleans up, and every file is there exactly once."""
-    order, _ = buyer
+    order, _ = dropbox_buyer
     emulator = emulator_server[1]
     album = seeded_pack.albums[2]
     half_delivered(order, album, emulator_server)
@@ -199,10 +199,10 @@ def test_a_job_killed_inside_the_batch_path_is_finished_by_the_next_run(buyer, s
     assert again.attempts == 2
 
 
-def test_without_a_folder_reference_the_missing_files_go_one_by_one(buyer, seeded_pack, emulator_server):
+def test_without_a_folder_reference_the_missing_files_go_one_by_one(dropbox_buyer, seeded_pack, emulator_server):
     from tests.dropbox.conftest import per_file_only
 
-    order, _ = buyer
+    order, _ = dropbox_buyer
     emulator = emulator_server[1]
     album = seeded_pack.albums[2]
     half_delivered(order, album, emulator_server)

@@ -9,8 +9,8 @@ from shop.dropbox.models import DeliveryStatus, delivery_target
 from shop.extensions import db
 
 
-def test_active_delivery_shows_progress_and_refreshes_without_javascript(client, buyer, seeded_pack):
-    order, token = buyer
+def test_active_delivery_shows_progress_and_refreshes_without_javascript(client, dropbox_buyer, seeded_pack):
+    order, token = dropbox_buyer
     delivery, _ = create_delivery(order, f"album:{seeded_pack.albums[0].id}", "mp3-v0")
     html = client.get(f"/orders/{token}").data.decode()
     refresh = re.search(r'<noscript><meta http-equiv="refresh" content="3; url=([^"]+)"></noscript>', html).group(1)
@@ -24,8 +24,8 @@ def test_active_delivery_shows_progress_and_refreshes_without_javascript(client,
     assert "01 Kindling.mp3" in html and "waiting" in html
 
 
-def test_finished_delivery_says_done_and_stops_refreshing(client, buyer, seeded_pack):
-    order, token = buyer
+def test_finished_delivery_says_done_and_stops_refreshing(client, dropbox_buyer, seeded_pack):
+    order, token = dropbox_buyer
     delivery, _ = create_delivery(order, f"album:{seeded_pack.albums[0].id}", "mp3-v0")
     for file in delivery.files:
         file.status = "done"
@@ -37,8 +37,8 @@ def test_finished_delivery_says_done_and_stops_refreshing(client, buyer, seeded_
     assert 'http-equiv="refresh"' not in html
 
 
-def test_failed_delivery_offers_retry_and_revoked_one_offers_reconnect(client, buyer, seeded_pack):
-    order, token = buyer
+def test_failed_delivery_offers_retry_and_revoked_one_offers_reconnect(client, dropbox_buyer, seeded_pack):
+    order, token = dropbox_buyer
     failed, _ = create_delivery(order, f"album:{seeded_pack.albums[0].id}", "mp3-v0")
     failed.status, failed.error = DeliveryStatus.FAILED.value, "1 of 3 files could not be copied"
     parked, _ = create_delivery(order, f"album:{seeded_pack.albums[1].id}", "mp3-v0")
@@ -51,8 +51,8 @@ def test_failed_delivery_offers_retry_and_revoked_one_offers_reconnect(client, b
     assert "Reconnect Dropbox</button>" in html
 
 
-def test_without_dropbox_settings_the_page_offers_no_dropbox(client, app, buyer):
-    order, token = buyer
+def test_without_dropbox_settings_the_page_offers_no_dropbox(client, app, dropbox_buyer):
+    order, token = dropbox_buyer
     app.config["DROPBOX_APP_KEY"] = None
     html = client.get(f"/orders/{token}").data.decode()
     assert "Add to Dropbox" not in html
@@ -65,12 +65,12 @@ def test_without_dropbox_settings_the_page_offers_no_dropbox(client, app, buyer)
 PAUSED = "Paused: waiting for our delivery service to restart; this will continue by itself."
 
 
-def test_a_delivery_without_a_live_worker_says_it_is_paused(client, buyer, seeded_pack):
+def test_a_delivery_without_a_live_worker_says_it_is_paused(client, dropbox_buyer, seeded_pack):
     from datetime import timedelta
 
     from shop.models import utcnow
 
-    order, token = buyer
+    order, token = dropbox_buyer
     running, _ = create_delivery(order, delivery_target(seeded_pack.albums[0].id), "mp3-v0")
     queued, _ = create_delivery(order, delivery_target(seeded_pack.albums[1].id), "mp3-v0")
     fresh_one, _ = create_delivery(order, delivery_target(seeded_pack.albums[2].id), "mp3-v0")

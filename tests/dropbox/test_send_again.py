@@ -41,8 +41,8 @@ def send_again_form(page: str, delivery_id: int) -> tuple[str, dict[str, str]]:
 
 
 def test_a_click_right_after_a_delivery_shows_it_and_send_again_brings_deleted_files_back(
-        client, buyer, seeded_pack, emulator_server):
-    order, token = buyer
+        client, dropbox_buyer, seeded_pack, emulator_server):
+    order, token = dropbox_buyer
     album = seeded_pack.albums[0]
     url = f"/orders/{token}/dropbox/albums/{album.id}"
     assert client.post(url, data={"format": "mp3-v0"}).status_code == 303
@@ -71,8 +71,8 @@ def test_a_click_right_after_a_delivery_shows_it_and_send_again_brings_deleted_f
     assert files.items() <= buyer_files(emulator_server[1]).items()
 
 
-def test_json_clients_get_the_recent_delivery_with_when_and_can_send_again(client, buyer, seeded_pack):
-    order, token = buyer
+def test_json_clients_get_the_recent_delivery_with_when_and_can_send_again(client, dropbox_buyer, seeded_pack):
+    order, token = dropbox_buyer
     url = f"/orders/{token}/dropbox/pack"
     json = {"Accept": "application/json"}
     first = client.post(url, data={"format": "mp3-v0"}, headers=json)
@@ -91,8 +91,8 @@ def test_json_clients_get_the_recent_delivery_with_when_and_can_send_again(clien
     assert len(deliveries()) == 2
 
 
-def test_after_the_window_a_click_delivers_again_and_the_page_offers_no_button(client, buyer, seeded_pack):
-    order, token = buyer
+def test_after_the_window_a_click_delivers_again_and_the_page_offers_no_button(client, dropbox_buyer, seeded_pack):
+    order, token = dropbox_buyer
     album = seeded_pack.albums[1]
     url = f"/orders/{token}/dropbox/albums/{album.id}"
     client.post(url, data={"format": "mp3-v0"})
@@ -104,17 +104,17 @@ def test_after_the_window_a_click_delivers_again_and_the_page_offers_no_button(c
     assert len(deliveries()) == 2
 
 
-def test_a_bad_again_value_is_a_400_and_changes_nothing(client, buyer, seeded_pack):
-    order, token = buyer
+def test_a_bad_again_value_is_a_400_and_changes_nothing(client, dropbox_buyer, seeded_pack):
+    order, token = dropbox_buyer
     response = client.post(f"/orders/{token}/dropbox/pack", data={"format": "mp3-v0", "again": "yes please"})
     assert response.status_code == 400 and b"Send again" in response.data
     assert db.session.scalar(select(func.count(Delivery.id))) == 0
 
 
-def test_send_again_with_a_real_worker(client, buyer, seeded_pack, emulator_server, start_worker):
+def test_send_again_with_a_real_worker(client, dropbox_buyer, seeded_pack, emulator_server, start_worker):
     """The whole round with an RQ worker process: deliver, delete, click (shown, not redone),
     Send again (delivered again), each file in the buyer's Dropbox once."""
-    order, token = buyer
+    order, token = dropbox_buyer
     album = seeded_pack.albums[0]
     url = f"/orders/{token}/dropbox/albums/{album.id}"
     assert client.post(url, data={"format": "mp3-v0"}).status_code == 303
@@ -140,8 +140,9 @@ def test_send_again_with_a_real_worker(client, buyer, seeded_pack, emulator_serv
 # --- Repeated clicks (security review L10) --------------------------------------------------------
 
 
-def test_a_click_after_a_recent_done_delivery_returns_it_instead_of_delivering_again(client, buyer, seeded_pack):
-    order, token = buyer
+def test_a_click_after_a_recent_done_delivery_returns_it_instead_of_delivering_again(client, dropbox_buyer,
+                                                                                    seeded_pack):
+    order, token = dropbox_buyer
     album_id = str(seeded_pack.albums[0].id)
     first = click(client, token, album_id)
     assert first.status_code == 202
@@ -155,11 +156,11 @@ def test_a_click_after_a_recent_done_delivery_returns_it_instead_of_delivering_a
     assert click(client, token, album_id, "wav").status_code == 202
 
 
-def test_add_to_dropbox_is_rate_limited_per_order(client, app, buyer, seeded_pack, emulator):
+def test_add_to_dropbox_is_rate_limited_per_order(client, app, dropbox_buyer, seeded_pack, emulator):
     from tests import factories
     from tests.dropbox.conftest import connect_buyer
 
-    order, token = buyer
+    order, token = dropbox_buyer
     album_id = str(seeded_pack.albums[0].id)
     statuses = [click(client, token, album_id).status_code for _ in range(20)]
     assert statuses[0] == 202 and set(statuses[1:]) == {200}

@@ -30,8 +30,8 @@ def resize(fmt: str, size: int) -> None:
     db.session.commit()
 
 
-def test_a_pack_that_does_not_fit_is_refused_before_it_starts(client, buyer, seeded_pack, emulator):
-    order, token = buyer
+def test_a_pack_that_does_not_fit_is_refused_before_it_starts(client, dropbox_buyer, seeded_pack, emulator):
+    order, token = dropbox_buyer
     resize("mp3-v0", 512)
     emulator.set_space_allocation(BUYER_EMAIL, 10_000)
     emulator.stats.reset()
@@ -51,8 +51,8 @@ def test_a_pack_that_does_not_fit_is_refused_before_it_starts(client, buyer, see
     assert buyer_files(emulator) == {}
 
 
-def test_the_order_page_says_what_does_not_fit(client, buyer, seeded_pack, emulator):
-    order, token = buyer
+def test_the_order_page_says_what_does_not_fit(client, dropbox_buyer, seeded_pack, emulator):
+    order, token = dropbox_buyer
     emulator.set_space_allocation(BUYER_EMAIL, 10_000)
     response = click_pack(client, token, fmt="wav")
     assert response.status_code == 303
@@ -69,8 +69,8 @@ def test_the_order_page_says_what_does_not_fit(client, buyer, seeded_pack, emula
     assert 'id="dropbox-space-pack"' in client.get(f"/orders/{token}").data.decode()
 
 
-def test_files_already_in_the_buyers_folders_do_not_count_twice(client, buyer, seeded_pack, emulator):
-    order, token = buyer
+def test_files_already_in_the_buyers_folders_do_not_count_twice(client, dropbox_buyer, seeded_pack, emulator):
+    order, token = dropbox_buyer
     first = client.post(f"/orders/{token}/dropbox/albums/{seeded_pack.albums[0].id}", data={"format": "flac"},
                         headers=JSON)
     assert first.status_code == 202
@@ -84,9 +84,9 @@ def test_files_already_in_the_buyers_folders_do_not_count_twice(client, buyer, s
     assert buyer_files(emulator) == expected_files(delivery)
 
 
-def test_a_delivery_that_runs_out_of_space_parks_and_finishes_after_room_is_made(client, buyer, seeded_pack,
+def test_a_delivery_that_runs_out_of_space_parks_and_finishes_after_room_is_made(client, dropbox_buyer, seeded_pack,
                                                                                  emulator):
-    order, token = buyer
+    order, token = dropbox_buyer
     emulator.set_space_allocation(BUYER_EMAIL, 100_000)
     response = click_pack(client, token, headers=JSON)
     assert response.status_code == 202
@@ -128,8 +128,8 @@ def test_a_delivery_that_runs_out_of_space_parks_and_finishes_after_room_is_made
         "copy_reference": 1, "batch": 3}
 
 
-def test_clicking_the_same_delivery_again_after_making_room_resumes_it(client, buyer, seeded_pack, emulator):
-    order, token = buyer
+def test_clicking_the_same_delivery_again_after_making_room_resumes_it(client, dropbox_buyer, seeded_pack, emulator):
+    order, token = dropbox_buyer
     album = seeded_pack.albums[2]
     emulator.set_space_allocation(BUYER_EMAIL, 2 * FILE)
     # Fits at the click (nothing else there); by the time it runs, half the room is gone.

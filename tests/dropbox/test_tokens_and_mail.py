@@ -30,8 +30,9 @@ def outbox(app) -> list[email.message.EmailMessage]:
             for p in sorted(folder.glob("*.eml"))] if folder.exists() else []
 
 
-def test_a_refreshed_access_token_is_written_back_so_the_next_job_does_not_refresh(buyer, seeded_pack, emulator):
-    order, _ = buyer
+def test_a_refreshed_access_token_is_written_back_so_the_next_job_does_not_refresh(dropbox_buyer, seeded_pack,
+                                                                                  emulator):
+    order, _ = dropbox_buyer
     before = db.session.query(DropboxConnection).one().access_token_enc
     emulator.expire_access_tokens(email=BUYER_EMAIL)
     emulator.stats.reset()
@@ -50,8 +51,8 @@ def test_a_refreshed_access_token_is_written_back_so_the_next_job_does_not_refre
     assert stats["accounts"][BUYER_EMAIL]["calls"]["files/copy_reference/save"] == 2
 
 
-def test_a_long_delivery_mails_the_buyer_once_and_a_quick_one_does_not(app, buyer, seeded_pack):
-    order, _ = buyer
+def test_a_long_delivery_mails_the_buyer_once_and_a_quick_one_does_not(app, dropbox_buyer, seeded_pack):
+    order, _ = dropbox_buyer
     quick = run(album_delivery(order, seeded_pack.albums[0]))
     assert quick.status == "done" and quick.notified_at is None
     assert outbox(app) == []
@@ -75,9 +76,9 @@ def test_a_long_delivery_mails_the_buyer_once_and_a_quick_one_does_not(app, buye
     assert find_order(token).id == order.id  # a fresh link that opens this order
 
 
-def test_a_long_delivery_that_needs_space_mails_and_the_retry_can_mail_again(app, client, buyer, seeded_pack,
+def test_a_long_delivery_that_needs_space_mails_and_the_retry_can_mail_again(app, client, dropbox_buyer, seeded_pack,
                                                                              emulator):
-    order, token = buyer
+    order, token = dropbox_buyer
     album = seeded_pack.albums[2]
     emulator.set_space_allocation(BUYER_EMAIL, 2 * 2048)
     delivery = album_delivery(order, album)
@@ -98,10 +99,10 @@ def test_a_long_delivery_that_needs_space_mails_and_the_retry_can_mail_again(app
     assert len(outbox(app)) == 1  # the retry ran quickly: no second mail
 
 
-def test_a_mail_that_cannot_be_sent_does_not_fail_the_delivery(app, buyer, seeded_pack, caplog):
+def test_a_mail_that_cannot_be_sent_does_not_fail_the_delivery(app, dropbox_buyer, seeded_pack, caplog):
     from tests.services import free_port
 
-    order, _ = buyer
+    order, _ = dropbox_buyer
     app.config["MAIL_URL"] = f"smtp://127.0.0.1:{free_port()}"  # nothing listens there
     delivery = album_delivery(order, seeded_pack.albums[0])
     delivery.started_at = utcnow() - timedelta(minutes=5)

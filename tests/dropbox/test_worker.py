@@ -25,9 +25,9 @@ def assert_each_file_exactly_once(emulator, delivery: Delivery) -> None:
     assert len(files) == len(delivery.files)
 
 
-def test_click_then_worker_delivers_and_progress_endpoint_reports_it(client, buyer, seeded_pack, emulator,
+def test_click_then_worker_delivers_and_progress_endpoint_reports_it(client, dropbox_buyer, seeded_pack, emulator,
                                                                      start_worker):
-    order, token = buyer
+    order, token = dropbox_buyer
     album = seeded_pack.albums[0]
     response = click(client, token, album.id)
     assert response.status_code == 202
@@ -49,9 +49,9 @@ def test_click_then_worker_delivers_and_progress_endpoint_reports_it(client, buy
     assert "connected as <strong>b•••@example.com</strong>" in page  # the account, e-mail masked
 
 
-def test_worker_killed_mid_delivery_resumes_and_finishes_each_file_once(client, buyer, seeded_pack, emulator,
+def test_worker_killed_mid_delivery_resumes_and_finishes_each_file_once(client, dropbox_buyer, seeded_pack, emulator,
                                                                          start_worker):
-    order, token = buyer
+    order, token = dropbox_buyer
     album = seeded_pack.albums[2]  # four tracks
     # A folder already there and no folder references send the job file by file, and latency
     # makes it slow enough to kill.
@@ -77,8 +77,8 @@ def test_worker_killed_mid_delivery_resumes_and_finishes_each_file_once(client, 
     assert sorted(f["path_display"] for f in files) == sorted(f.path for f in delivery.files)
 
 
-def test_two_workers_never_deliver_the_same_file_twice(client, buyer, seeded_pack, emulator, start_worker, app):
-    order, token = buyer
+def test_two_workers_never_deliver_the_same_file_twice(client, dropbox_buyer, seeded_pack, emulator, start_worker, app):
+    order, token = dropbox_buyer
     emulator.set_latency(50)
     ids = [click(client, token, album.id, fmt).json["id"]
            for album in seeded_pack.albums for fmt in ("mp3-v0", "flac")]
@@ -96,9 +96,9 @@ def test_two_workers_never_deliver_the_same_file_twice(client, buyer, seeded_pac
     assert not any(" (2)." in p for p in paths)
 
 
-def test_redis_down_on_click_waits_in_the_database_and_runs_when_it_is_back(app, client, buyer, seeded_pack,
+def test_redis_down_on_click_waits_in_the_database_and_runs_when_it_is_back(app, client, dropbox_buyer, seeded_pack,
                                                                             emulator, start_worker):
-    order, token = buyer
+    order, token = dropbox_buyer
     album = seeded_pack.albums[0]
     outage = RedisServer().start()
     outage.stop()  # a port where Redis used to be
@@ -125,10 +125,10 @@ def test_redis_down_on_click_waits_in_the_database_and_runs_when_it_is_back(app,
     assert_each_file_exactly_once(emulator, fresh(delivery.id))
 
 
-def test_deliveries_of_another_order_are_not_visible(client, app, buyer, seeded_pack):
+def test_deliveries_of_another_order_are_not_visible(client, app, dropbox_buyer, seeded_pack):
     from tests import factories
 
-    order, token = buyer
+    order, token = dropbox_buyer
     delivery_id = click(client, token, seeded_pack.albums[0].id).json["id"]
     _, other_token = factories.make_order(app, seeded_pack, email="other@example.com")
     assert client.get(f"/orders/{other_token}/dropbox/deliveries/{delivery_id}").status_code == 404
@@ -136,10 +136,10 @@ def test_deliveries_of_another_order_are_not_visible(client, app, buyer, seeded_
     assert client.get(f"/orders/{token}/dropbox/deliveries/abc").status_code == 404
 
 
-def test_bad_delivery_requests(client, app, buyer, seeded_pack):
+def test_bad_delivery_requests(client, app, dropbox_buyer, seeded_pack):
     from tests import factories
 
-    order, token = buyer
+    order, token = dropbox_buyer
     album = seeded_pack.albums[0]
     for fmt in ("", "ogg", "MP3 ", "../../etc", "x" * 500):
         response = client.post(f"/orders/{token}/dropbox/albums/{album.id}", data={"format": fmt})
@@ -152,14 +152,14 @@ def test_bad_delivery_requests(client, app, buyer, seeded_pack):
     assert db.session.query(Delivery).count() == 0
 
 
-def test_the_sweep_leaves_waiting_jobs_alone_and_revives_lost_ones(app, client, buyer, seeded_pack):
+def test_the_sweep_leaves_waiting_jobs_alone_and_revives_lost_ones(app, client, dropbox_buyer, seeded_pack):
     from datetime import timedelta
 
     from shop.dropbox.deliveries import requeue_waiting
     from shop.models import utcnow
     from shop.queue import get_queue
 
-    order, token = buyer
+    order, token = dropbox_buyer
     delivery_id = click(client, token, seeded_pack.albums[0].id).json["id"]
     queue = get_queue()
     assert queue.count == 1
@@ -178,11 +178,11 @@ def test_the_sweep_leaves_waiting_jobs_alone_and_revives_lost_ones(app, client, 
 REFUND_REASON = "This order was refunded, so the delivery stopped."
 
 
-def test_queued_delivery_then_refund_then_a_worker_lands_nothing(client, app, buyer, seeded_pack, emulator,
+def test_queued_delivery_then_refund_then_a_worker_lands_nothing(client, app, dropbox_buyer, seeded_pack, emulator,
                                                                  start_worker):
     from shop.orders.service import mark_refunded
 
-    order, token = buyer
+    order, token = dropbox_buyer
     response = click(client, token, str(seeded_pack.albums[1].id), "wav")
     assert response.status_code == 202
     delivery_id = response.json["id"]
@@ -208,11 +208,11 @@ def test_queued_delivery_then_refund_then_a_worker_lands_nothing(client, app, bu
     assert click(client, token, "pack").status_code == 404
 
 
-def test_a_running_pack_delivery_refunded_mid_way_stops_before_the_next_file(client, app, buyer, seeded_pack,
+def test_a_running_pack_delivery_refunded_mid_way_stops_before_the_next_file(client, app, dropbox_buyer, seeded_pack,
                                                                               emulator, start_worker):
     from shop.orders.service import mark_refunded
 
-    order, token = buyer
+    order, token = dropbox_buyer
     delivery_id = click(client, token, "pack").json["id"]
     total = len(fresh(delivery_id).files)
     # A file of the buyer's in each folder refuses the folder fast path, and without folder
@@ -237,11 +237,11 @@ def test_a_running_pack_delivery_refunded_mid_way_stops_before_the_next_file(cli
 # --- A Redis outage when a job ends does not kill the worker (security review M4) ------------------
 
 
-def test_the_worker_survives_redis_going_away_while_a_job_runs(client, app, buyer, seeded_pack, emulator,
+def test_the_worker_survives_redis_going_away_while_a_job_runs(client, app, dropbox_buyer, seeded_pack, emulator,
                                                                start_worker, tmp_path):
     from tests.services import RedisServer
 
-    order, token = buyer
+    order, token = dropbox_buyer
     private = RedisServer().start()  # this test's own Redis, to stop and start again
     servers = [private]
     try:
@@ -284,11 +284,11 @@ def test_the_worker_survives_redis_going_away_while_a_job_runs(client, app, buye
 # --- No secret in any log line of the worker side ------------------------------------------------
 
 
-def test_no_secret_reaches_the_worker_side_logs(client, app, buyer, seeded_pack, emulator, store_server,
+def test_no_secret_reaches_the_worker_side_logs(client, app, dropbox_buyer, seeded_pack, emulator, store_server,
                                                 start_worker, tmp_path, caplog):
     import logging
 
-    order, token = buyer
+    order, token = dropbox_buyer
     force_save_url(seeded_pack)  # album 1 in FLAC goes through signed fetch links
     fallback_id = click(client, token, str(seeded_pack.albums[1].id), "flac").json["id"]
     worker = start_worker(burst=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.server
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,26 +89,26 @@ def loopback() -> Iterator[tuple[ServerThread, _SwitchableApp]]:
 
 
 @pytest.fixture
-def app() -> Iterator[Flask]:
-    app = create_app(apps=[(APP_KEY, APP_SECRET, APP_NAME), (OTHER_KEY, OTHER_SECRET, "Other")])
-    yield app
-    app.extensions["dropbox_emulator"].close()
+def emulator_app() -> Iterator[Flask]:
+    emulator_app = create_app(apps=[(APP_KEY, APP_SECRET, APP_NAME), (OTHER_KEY, OTHER_SECRET, "Other")])
+    yield emulator_app
+    emulator_app.extensions["dropbox_emulator"].close()
 
 
 @pytest.fixture
-def emulator(app: Flask) -> Emulator:
-    return app.extensions["dropbox_emulator"]
+def emulator(emulator_app: Flask) -> Emulator:
+    return emulator_app.extensions["dropbox_emulator"]
 
 
 @pytest.fixture(params=["in-process", "http"])
-def transport(request: pytest.FixtureRequest, app: Flask,
+def transport(request: pytest.FixtureRequest, emulator_app: Flask,
               loopback: tuple[ServerThread, _SwitchableApp]) -> Iterator[Transport]:
     if request.param == "in-process":
-        session = emulator_session(app)
+        session = emulator_session(emulator_app)
         base_url = IN_PROCESS_BASE
     else:
         server, switch = loopback
-        switch.target = app
+        switch.target = emulator_app
         session = RedirectingSession(server.base_url)
         base_url = server.base_url
     yield Transport(request.param, session, base_url)
@@ -131,7 +132,7 @@ def link(transport: Transport) -> Callable[..., dict[str, Any]]:
 
 
 @pytest.fixture
-def client(transport: Transport) -> Iterator[Callable[..., dropbox.Dropbox]]:
+def sdk_client(transport: Transport) -> Iterator[Callable[..., dropbox.Dropbox]]:
     """``client(access_token, **kwargs)`` -> an SDK client through the transport, no retries."""
     made: list[dropbox.Dropbox] = []
 
@@ -146,16 +147,16 @@ def client(transport: Transport) -> Iterator[Callable[..., dropbox.Dropbox]]:
 
 
 @pytest.fixture
-def store_dbx(link: Callable[..., dict[str, Any]], client: Callable[..., dropbox.Dropbox]
+def store_dbx(link: Callable[..., dict[str, Any]], sdk_client: Callable[..., dropbox.Dropbox]
               ) -> dropbox.Dropbox:
     """The store's account, linked to the store app with every scope."""
-    return client(link(STORE_EMAIL)["access_token"])
+    return sdk_client(link(STORE_EMAIL)["access_token"])
 
 
 @pytest.fixture
-def buyer_dbx(link: Callable[..., dict[str, Any]], client: Callable[..., dropbox.Dropbox]
+def buyer_dbx(link: Callable[..., dict[str, Any]], sdk_client: Callable[..., dropbox.Dropbox]
               ) -> dropbox.Dropbox:
-    return client(link(BUYER_EMAIL)["access_token"])
+    return sdk_client(link(BUYER_EMAIL)["access_token"])
 
 
 class _FileServer(http.server.ThreadingHTTPServer):
@@ -190,3 +191,13 @@ def file_server() -> Iterator[tuple[str, dict[str, bytes]]]:
     server.shutdown()
     server.server_close()
     thread.join()
+
+
+def wait_for_job(dbx: dropbox.Dropbox, job_id: str, timeout: float = 10.0) -> Any:
+    """The save_url job's status once it is no longer in progress (or when ``timeout`` is up)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = dbx.files_save_url_check_job_status(job_id)
+        if not status.is_in_progress() or time.monotonic() > deadline:
+            return status
+        time.sleep(0.02)

@@ -6,7 +6,7 @@ import pytest
 from dropbox.exceptions import AuthError
 
 
-def test_register_app_then_link_account(transport, client):
+def test_register_app_then_link_account(transport, sdk_client):
     created = transport.control("POST", "/apps", json={"key": "k2", "secret": "s2",
                                                        "name": "Demo"})
     assert created.status_code == 200 and created.json()["root"] == "/Apps/Demo"
@@ -14,7 +14,7 @@ def test_register_app_then_link_account(transport, client):
     assert tokens.status_code == 200
     body = tokens.json()
     assert set(body) >= {"access_token", "refresh_token", "account_id"}
-    account = client(body["access_token"]).users_get_current_account()
+    account = sdk_client(body["access_token"]).users_get_current_account()
     assert account.account_id == body["account_id"]
 
 
@@ -28,12 +28,12 @@ def test_create_account_is_idempotent(transport):
     assert [a["account_id"] for a in listed].count(first.json()["account_id"]) == 1
 
 
-def test_tokens_with_scopes(transport, client, names):
+def test_tokens_with_scopes(transport, sdk_client, names):
     body = transport.control("POST", "/tokens", json={
         "app_key": names.app_key, "email": "s@example.com", "scopes": ["files.metadata.read"]}
     ).json()
     with pytest.raises(AuthError):
-        client(body["access_token"]).users_get_current_account()
+        sdk_client(body["access_token"]).users_get_current_account()
 
 
 def test_list_files_in_app_folder(transport, store_dbx, names):
@@ -92,11 +92,11 @@ def test_settings_roundtrip(transport):
     assert transport.control("POST", "/settings", json={"token_ttl": -1}).status_code == 400
 
 
-def test_unlink_revokes_tokens(transport, link, client, names):
+def test_unlink_revokes_tokens(transport, link, sdk_client, names):
     tokens = link(names.buyer_email)
     response = transport.control("POST", "/unlink", json={"email": names.buyer_email,
                                                           "app_key": names.app_key})
     assert response.json()["revoked"] == 2
     with pytest.raises(AuthError) as caught:
-        client(tokens["access_token"]).files_list_folder("")
+        sdk_client(tokens["access_token"]).files_list_folder("")
     assert caught.value.error.is_invalid_access_token()

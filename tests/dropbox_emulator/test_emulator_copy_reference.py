@@ -73,8 +73,8 @@ def test_expired_reference_is_invalid(album, buyer_dbx, transport):
     assert caught.value.error.is_invalid_copy_reference()
 
 
-def test_reference_from_another_app_is_no_permission(album, link, client, names):
-    other = client(link(names.buyer_email, app_key=names.other_key)["access_token"])
+def test_reference_from_another_app_is_no_permission(album, link, sdk_client, names):
+    other = sdk_client(link(names.buyer_email, app_key=names.other_key)["access_token"])
     with pytest.raises(ApiError) as caught:
         other.files_copy_reference_save(album.copy_reference, "/x")
     assert caught.value.error.is_no_permission()
@@ -136,7 +136,7 @@ def test_existing_destination_is_conflict(album, buyer_dbx):
     assert file.value.error.get_path().get_conflict().is_file()
 
 
-def test_error_order(album, store_dbx, buyer_dbx, link, client, names, transport):
+def test_error_order(album, store_dbx, buyer_dbx, link, sdk_client, names, transport):
     """When several things are wrong, the first check in the documented order wins."""
     buyer_dbx.files_create_folder_v2("/Taken")
     store_dbx.files_delete_v2("/Albums/Blue")
@@ -145,7 +145,7 @@ def test_error_order(album, store_dbx, buyer_dbx, link, client, names, transport
         buyer_dbx.files_copy_reference_save(album.copy_reference, "/Taken")
     assert gone.value.error.is_not_found()
     # other app + source gone -> no_permission
-    other = client(link(names.buyer_email, app_key=names.other_key)["access_token"])
+    other = sdk_client(link(names.buyer_email, app_key=names.other_key)["access_token"])
     with pytest.raises(ApiError) as permission:
         other.files_copy_reference_save(album.copy_reference, "/Taken")
     assert permission.value.error.is_no_permission()

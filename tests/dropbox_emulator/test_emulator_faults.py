@@ -25,9 +25,9 @@ def test_too_many_requests_json_with_retry_after(transport, store_dbx):
     store_dbx.users_get_current_account()
 
 
-def test_rate_limit_is_retried_by_the_sdk(transport, client, link, names):
+def test_rate_limit_is_retried_by_the_sdk(transport, sdk_client, link, names):
     arm(transport, route="files/list_folder", kind="too_many_requests", retry_after=0, count=2)
-    dbx = client(link(names.store_email)["access_token"], max_retries_on_rate_limit=2)
+    dbx = sdk_client(link(names.store_email)["access_token"], max_retries_on_rate_limit=2)
     assert dbx.files_list_folder("").entries == []
     stats = transport.control("GET", "/stats").json()
     assert stats["calls"]["files/list_folder"] == 3
@@ -58,18 +58,18 @@ def test_server_errors(transport, store_dbx, status):
     store_dbx.files_list_folder("")
 
 
-def test_server_error_is_retried_by_the_sdk(transport, client, link, names, monkeypatch):
+def test_server_error_is_retried_by_the_sdk(transport, sdk_client, link, names, monkeypatch):
     monkeypatch.setattr("dropbox.dropbox_client.random.random", lambda: 0.0)
     arm(transport, route="files/list_folder", kind="service_unavailable")
-    dbx = client(link(names.store_email)["access_token"], max_retries_on_error=1)
+    dbx = sdk_client(link(names.store_email)["access_token"], max_retries_on_error=1)
     assert dbx.files_list_folder("").entries == []
 
 
-def test_fault_on_token_refresh(transport, client, link, names, monkeypatch):
+def test_fault_on_token_refresh(transport, sdk_client, link, names, monkeypatch):
     monkeypatch.setattr("dropbox.dropbox_client.random.random", lambda: 0.0)
     tokens = link(names.store_email)
     arm(transport, route="oauth2/token", kind="internal_server_error")
-    dbx = client(oauth2_refresh_token=tokens["refresh_token"], app_key=names.app_key,
+    dbx = sdk_client(oauth2_refresh_token=tokens["refresh_token"], app_key=names.app_key,
                  app_secret=names.app_secret, max_retries_on_error=1)
     assert dbx.users_get_current_account().email == names.store_email
 
@@ -96,7 +96,7 @@ def test_bad_fault_spec_is_400(transport):
     assert response.status_code == 400 and "kind" in response.json()["error"]
 
 
-def test_concurrent_writes_over_limit_get_too_many_write_operations(transport, client, link,
+def test_concurrent_writes_over_limit_get_too_many_write_operations(transport, sdk_client, link,
                                                                       names):
     transport.control("POST", "/settings", json={"max_concurrent_writes": 2})
     transport.control("POST", "/latency", json={"ms": 300, "route": "files/upload"})
@@ -104,7 +104,7 @@ def test_concurrent_writes_over_limit_get_too_many_write_operations(transport, c
     outcomes: list[object] = []
 
     def write(index: int) -> None:
-        dbx = client(token)
+        dbx = sdk_client(token)
         try:
             outcomes.append(dbx.files_upload(b"x%d" % index, f"/c/{index}.txt"))
         except RateLimitError as error:
@@ -119,7 +119,7 @@ def test_concurrent_writes_over_limit_get_too_many_write_operations(transport, c
     assert len(refused) == 2
     assert all(o.error.reason.is_too_many_write_operations() for o in refused)
     # Another namespace is not affected, and the limit frees up afterwards.
-    client(token).files_upload(b"later", "/c/later.txt")
+    sdk_client(token).files_upload(b"later", "/c/later.txt")
 
 
 def test_latency_is_added(transport, store_dbx):

@@ -47,9 +47,9 @@ def test_paths_are_app_folder_relative(store_dbx, emulator, names):
     assert namespace.get(f"/Apps/{names.app_name}/in-app.txt") is not None
 
 
-def test_apps_do_not_see_each_other(link, client, names, store_dbx):
+def test_apps_do_not_see_each_other(link, sdk_client, names, store_dbx):
     store_dbx.files_upload(b"abc", "/secret.txt")
-    other = client(link(names.store_email, app_key=names.other_key)["access_token"])
+    other = sdk_client(link(names.store_email, app_key=names.other_key)["access_token"])
     with pytest.raises(ApiError):
         other.files_get_metadata("/secret.txt")
     assert other.files_list_folder("").entries == []

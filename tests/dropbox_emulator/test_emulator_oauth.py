@@ -75,7 +75,7 @@ def make_flow(transport, names):
     return make
 
 
-def test_allow_links_account_and_returns_tokens(make_flow, transport, client, names):
+def test_allow_links_account_and_returns_tokens(make_flow, transport, sdk_client, names):
     web_session: dict = {}
     flow = make_flow(web_session)
     answer = sign_in(transport.session, flow.start(url_state="order-7"), "buyer@example.com",
@@ -88,7 +88,7 @@ def test_allow_links_account_and_returns_tokens(make_flow, transport, client, na
     assert result.scope.split() == SCOPES
     assert result.user_id.isdigit()
     assert result.expires_at > naive_utcnow() + datetime.timedelta(hours=3, minutes=59)
-    account = client(result.access_token).users_get_current_account()
+    account = sdk_client(result.access_token).users_get_current_account()
     assert account.email == "buyer@example.com"
     assert account.account_id == result.account_id
 
@@ -174,7 +174,7 @@ def test_authorize_page_escapes_parameters(transport, names):
     assert "<script>" not in page.text
 
 
-def test_no_redirect_flow_with_pkce_and_refresh_without_secret(transport, client, names):
+def test_no_redirect_flow_with_pkce_and_refresh_without_secret(transport, sdk_client, names):
     flow = dropbox.DropboxOAuth2FlowNoRedirect(names.app_key, use_pkce=True,
                                                token_access_type="offline")
     flow.requests_session = transport.session
@@ -182,13 +182,13 @@ def test_no_redirect_flow_with_pkce_and_refresh_without_secret(transport, client
     assert page.status_code == 200
     code = page.text.split('<code id="code">')[1].split("</code>")[0]
     result = flow.finish(code)
-    dbx = client(oauth2_refresh_token=result.refresh_token, app_key=names.app_key)
+    dbx = sdk_client(oauth2_refresh_token=result.refresh_token, app_key=names.app_key)
     assert dbx.users_get_current_account().email == "pkce@example.com"
 
 
-def test_expired_access_token_is_refreshed_automatically(link, client, transport, names):
+def test_expired_access_token_is_refreshed_automatically(link, sdk_client, transport, names):
     tokens = link(names.store_email)
-    dbx = client(tokens["access_token"], oauth2_refresh_token=tokens["refresh_token"],
+    dbx = sdk_client(tokens["access_token"], oauth2_refresh_token=tokens["refresh_token"],
                  oauth2_access_token_expiration=naive_utcnow()
                  + datetime.timedelta(hours=4),
                  app_key=names.app_key, app_secret=names.app_secret)
@@ -202,26 +202,26 @@ def test_expired_access_token_is_refreshed_automatically(link, client, transport
     assert calls == {"users/get_current_account": 2, "oauth2/token": 1}
 
 
-def test_expired_token_without_refresh_token_is_auth_error(link, client, transport, names):
+def test_expired_token_without_refresh_token_is_auth_error(link, sdk_client, transport, names):
     tokens = link(names.store_email)
     transport.control("POST", "/tokens/expire", json={"email": names.store_email})
     with pytest.raises(AuthError) as caught:
-        client(tokens["access_token"]).users_get_current_account()
+        sdk_client(tokens["access_token"]).users_get_current_account()
     assert caught.value.error.is_expired_access_token()
 
 
-def test_short_token_ttl_expires(app, transport, client, link, names):
-    app.extensions["dropbox_emulator"].settings.token_ttl = 0
+def test_short_token_ttl_expires(emulator_app, transport, sdk_client, link, names):
+    emulator_app.extensions["dropbox_emulator"].settings.token_ttl = 0
     tokens = link(names.store_email)
     assert tokens["expires_at"]
     with pytest.raises(AuthError) as caught:
-        client(tokens["access_token"]).users_get_current_account()
+        sdk_client(tokens["access_token"]).users_get_current_account()
     assert caught.value.error.is_expired_access_token()
 
 
-def test_refresh_token_only_client_refreshes_first(link, client, names):
+def test_refresh_token_only_client_refreshes_first(link, sdk_client, names):
     tokens = link(names.store_email)
-    dbx = client(oauth2_refresh_token=tokens["refresh_token"], app_key=names.app_key,
+    dbx = sdk_client(oauth2_refresh_token=tokens["refresh_token"], app_key=names.app_key,
                  app_secret=names.app_secret)
     assert dbx.users_get_current_account().email == names.store_email
 
@@ -243,22 +243,22 @@ def test_token_endpoint_json_and_basic_auth(transport, link, names):
     assert bad.status_code == 400 and bad.json()["error"] == "invalid_client"
 
 
-def test_revoke_kills_access_and_refresh_tokens(link, client, names):
+def test_revoke_kills_access_and_refresh_tokens(link, sdk_client, names):
     tokens = link(names.store_email)
-    dbx = client(tokens["access_token"])
+    dbx = sdk_client(tokens["access_token"])
     assert dbx.auth_token_revoke() is None
     with pytest.raises(AuthError) as caught:
         dbx.users_get_current_account()
     assert caught.value.error.is_invalid_access_token()
-    refreshing = client(oauth2_refresh_token=tokens["refresh_token"], app_key=names.app_key,
+    refreshing = sdk_client(oauth2_refresh_token=tokens["refresh_token"], app_key=names.app_key,
                         app_secret=names.app_secret)
     with pytest.raises(AuthError) as refresh_failed:
         refreshing.users_get_current_account()
     assert refresh_failed.value.error.is_invalid_access_token()
 
 
-def test_missing_scope(link, client, names):
-    dbx = client(link(names.store_email, scopes=["files.metadata.read"])["access_token"])
+def test_missing_scope(link, sdk_client, names):
+    dbx = sdk_client(link(names.store_email, scopes=["files.metadata.read"])["access_token"])
     assert dbx.files_list_folder("").entries == []
     with pytest.raises(AuthError) as write:
         dbx.files_upload(b"x", "/x.txt")
@@ -272,14 +272,14 @@ def test_missing_scope(link, client, names):
     assert download.value.error.get_missing_scope().required_scope == "files.content.read"
 
 
-def test_scopes_requested_in_flow_are_enforced(make_flow, transport, client):
+def test_scopes_requested_in_flow_are_enforced(make_flow, transport, sdk_client):
     web_session: dict = {}
     flow = make_flow(web_session, scope=["files.metadata.read"])
     result = flow.finish(callback_params(sign_in(transport.session, flow.start(),
                                                  "narrow@example.com", "allow")))
     assert result.scope == "files.metadata.read"
     with pytest.raises(AuthError) as caught:
-        client(result.access_token).files_create_folder_v2("/x")
+        sdk_client(result.access_token).files_create_folder_v2("/x")
     assert caught.value.error.is_missing_scope()
 
 

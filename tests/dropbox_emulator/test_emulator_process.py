@@ -45,8 +45,8 @@ def test_data_dir_survives_restart(tmp_path):
                                     app_key="clikey", app_secret="clisecret",
                                     session=RedirectingSession(second.base_url))
         assert refreshed.users_get_current_account().email == "store@example.com"
-        for client in (dbx, buyer, refreshed):
-            client._session.close()
+        for sdk_client in (dbx, buyer, refreshed):
+            sdk_client._session.close()
 
 
 def test_cli_latency_flag(tmp_path):

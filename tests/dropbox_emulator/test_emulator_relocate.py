@@ -242,9 +242,9 @@ def test_copy_batch(store_dbx, transport, names):
     assert entries[1].get_failure().get_relocation_error().is_insufficient_quota()
 
 
-def test_move_routes_need_files_content_write(link, client, names):
+def test_move_routes_need_files_content_write(link, sdk_client, names):
     token = link(names.store_email, scopes=["account_info.read", "files.metadata.read"])
-    dbx = client(token["access_token"])
+    dbx = sdk_client(token["access_token"])
     for call in (lambda: dbx.files_move_v2("/a", "/b"),
                  lambda: dbx.files_move_batch_v2(moves(("/a", "/b"))),
                  lambda: dbx.files_move_batch_check_v2("dbjid:x"),

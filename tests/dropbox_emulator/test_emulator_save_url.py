@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from dropbox.exceptions import ApiError
 
 from dropbox_emulator.contenthash import content_hash
-
-
-def wait_for_job(dbx, job_id: str, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        status = dbx.files_save_url_check_job_status(job_id)
-        if not status.is_in_progress() or time.monotonic() > deadline:
-            return status
-        time.sleep(0.02)
+from tests.dropbox_emulator.conftest import wait_for_job
 
 
 def test_save_url_completes_with_file_metadata(store_dbx, file_server):

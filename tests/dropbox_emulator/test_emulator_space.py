@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from dropbox.exceptions import ApiError, AuthError
 from dropbox.files import CommitInfo, FileMetadata, UploadSessionCursor, WriteMode
 
 from dropbox_emulator import create_app
 from dropbox_emulator.emulator import UnknownError
+from tests.dropbox_emulator.conftest import wait_for_job
 
 GiB = 1024**3
 
@@ -30,10 +29,10 @@ def test_new_account_has_2_gib_and_uses_nothing(store_dbx):
     assert usage.allocation.get_individual().allocated == 2 * GiB
 
 
-def test_used_counts_every_file_of_every_app(store_dbx, link, client, names):
+def test_used_counts_every_file_of_every_app(store_dbx, link, sdk_client, names):
     store_dbx.files_upload(b"abc", "/a.bin")
     store_dbx.files_upload(b"abc", "/Copy/a.bin")  # the same bytes twice count twice
-    other = client(link(names.store_email, app_key=names.other_key)["access_token"])
+    other = sdk_client(link(names.store_email, app_key=names.other_key)["access_token"])
     other.files_upload(b"12345", "/b.bin")
     store_dbx.files_create_folder_v2("/Empty")
     assert used(store_dbx) == used(other) == 11
@@ -80,14 +79,14 @@ def test_space_in_process(emulator, names, store_dbx):
         emulator.space_usage("ghost@example.com")
 
 
-def test_get_space_usage_needs_account_info_read(link, client, names):
+def test_get_space_usage_needs_account_info_read(link, sdk_client, names):
     token = link(names.store_email, scopes=["files.content.write", "files.metadata.read"])
     with pytest.raises(AuthError) as caught:
-        client(token["access_token"]).users_get_space_usage()
+        sdk_client(token["access_token"]).users_get_space_usage()
     assert caught.value.error.is_missing_scope()
     assert caught.value.error.get_missing_scope().required_scope == "account_info.read"
     allowed = link(names.store_email, scopes=["account_info.read"])
-    assert client(allowed["access_token"]).users_get_space_usage().used == 0
+    assert sdk_client(allowed["access_token"]).users_get_space_usage().used == 0
 
 
 def test_allocation_persists_with_a_data_dir(tmp_path):
@@ -190,27 +189,18 @@ def test_conflict_is_reported_before_space(store_dbx, buyer_dbx, transport, name
     assert caught.value.error.get_path().get_conflict().is_folder()
 
 
-def _wait(dbx, job_id: str, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        status = dbx.files_save_url_check_job_status(job_id)
-        if not status.is_in_progress() or time.monotonic() > deadline:
-            return status
-        time.sleep(0.02)
-
-
 def test_save_url_past_the_allocation_fails_the_job(store_dbx, transport, names, file_server):
     base, files = file_server
     files["/big.bin"] = b"0123456789"
     allocate(transport, names.store_email, 9)
     job = store_dbx.files_save_url("/big.bin", f"{base}/big.bin").get_async_job_id()
-    status = _wait(store_dbx, job)
+    status = wait_for_job(store_dbx, job)
     assert status.is_failed()
     assert status.get_failed().is_path() and status.get_failed().get_path().is_insufficient_space()
     assert used(store_dbx) == 0
     allocate(transport, names.store_email, 10)
     job = store_dbx.files_save_url("/big.bin", f"{base}/big.bin").get_async_job_id()
-    assert _wait(store_dbx, job).is_complete()
+    assert wait_for_job(store_dbx, job).is_complete()
 
 
 def test_folders_and_moves_need_no_space(store_dbx, transport, names):

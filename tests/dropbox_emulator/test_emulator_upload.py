@@ -103,8 +103,8 @@ def test_content_hash_mismatch(store_dbx):
         store_dbx.files_get_metadata("/h.txt")
 
 
-def test_upload_without_auto_hash_still_works(client, link, names):
-    dbx = client(link(names.store_email)["access_token"], auto_content_hash=False)
+def test_upload_without_auto_hash_still_works(sdk_client, link, names):
+    dbx = sdk_client(link(names.store_email)["access_token"], auto_content_hash=False)
     assert dbx.files_upload(b"abc", "/plain.txt").content_hash == content_hash(b"abc")
 
 

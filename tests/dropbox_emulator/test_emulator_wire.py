@@ -66,12 +66,12 @@ def test_missing_authorization_is_400_text(transport):
     assert response.headers["X-Dropbox-Request-Id"]
 
 
-def test_malformed_token_is_bad_input_and_unknown_token_is_auth_error(client):
+def test_malformed_token_is_bad_input_and_unknown_token_is_auth_error(sdk_client):
     with pytest.raises(BadInputError, match="malformed") as malformed:
-        client("not a token!").users_get_current_account()
+        sdk_client("not a token!").users_get_current_account()
     assert malformed.value.request_id
     with pytest.raises(AuthError) as unknown:
-        client("sl.unknown-token").users_get_current_account()
+        sdk_client("sl.unknown-token").users_get_current_account()
     assert unknown.value.error.is_invalid_access_token()
 
 

@@ -27,7 +27,8 @@ def app_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-def bonus_pack(app: Flask) -> Pack:
+def bonus_pack_in_two_formats(app: Flask) -> Pack:
+    """The factory pack in FLAC and MP3 V0, the second album the bonus (not test_paybox.py's priced one)."""
     pack = factories.make_pack(app, slug="bonus-pack", formats=("flac", "mp3-v0"))
     pack.albums[1].is_bonus = True
     db.session.commit()
@@ -55,10 +56,10 @@ def zip_folders(data: bytes) -> set[str]:
 
 
 def test_the_order_page_shows_the_bonus_album_only_when_unlocked(app: Flask, client: FlaskClient,
-                                                                  bonus_pack: Pack) -> None:
-    bonus, regular = bonus_pack.albums[1], bonus_pack.albums[0]
-    _, yes = order_of(app, bonus_pack, True)
-    _, no = order_of(app, bonus_pack, False)
+                                                                  bonus_pack_in_two_formats: Pack) -> None:
+    bonus, regular = bonus_pack_in_two_formats.albums[1], bonus_pack_in_two_formats.albums[0]
+    _, yes = order_of(app, bonus_pack_in_two_formats, True)
+    _, no = order_of(app, bonus_pack_in_two_formats, False)
     unlocked = client.get(f"/orders/{yes}?format=flac").get_data(as_text=True)
     locked = client.get(f"/orders/{no}?format=flac").get_data(as_text=True)
     for page in (unlocked, locked):
@@ -69,10 +70,11 @@ def test_the_order_page_shows_the_bonus_album_only_when_unlocked(app: Flask, cli
     assert album_url(no, bonus) not in locked
 
 
-def test_bonus_files_download_only_for_an_unlocked_order(app: Flask, client: FlaskClient, bonus_pack: Pack) -> None:
-    bonus = bonus_pack.albums[1]
-    _, yes = order_of(app, bonus_pack, True)
-    _, no = order_of(app, bonus_pack, False)
+def test_bonus_files_download_only_for_an_unlocked_order(app: Flask, client: FlaskClient,
+                                                         bonus_pack_in_two_formats: Pack) -> None:
+    bonus = bonus_pack_in_two_formats.albums[1]
+    _, yes = order_of(app, bonus_pack_in_two_formats, True)
+    _, no = order_of(app, bonus_pack_in_two_formats, False)
     assert client.get(album_url(yes, bonus)).status_code == 200
     assert client.get(track_url(yes, bonus.tracks[0])).status_code == 200
     assert client.get(album_url(no, bonus)).status_code == 404
@@ -81,9 +83,9 @@ def test_bonus_files_download_only_for_an_unlocked_order(app: Flask, client: Fla
 
 
 def test_the_pack_zip_of_each_kind_has_its_exact_length_and_resumes(app: Flask, client: FlaskClient,
-                                                                    bonus_pack: Pack, kind: str) -> None:
+                                                                    bonus_pack_in_two_formats: Pack, kind: str) -> None:
     unlocked = kind == "unlocked"
-    _, token = order_of(app, bonus_pack, unlocked)
+    _, token = order_of(app, bonus_pack_in_two_formats, unlocked)
     url = pack_url(token, "flac")
     head = client.head(url)
     full = client.get(url)
@@ -104,9 +106,9 @@ def test_the_pack_zip_of_each_kind_has_its_exact_length_and_resumes(app: Flask, 
 
 
 def test_the_album_zip_of_an_unlocked_bonus_has_its_exact_length_and_resumes(app: Flask, client: FlaskClient,
-                                                                            bonus_pack: Pack) -> None:
-    _, token = order_of(app, bonus_pack, True)
-    url = album_url(token, bonus_pack.albums[1])
+                                                                            bonus_pack_in_two_formats: Pack) -> None:
+    _, token = order_of(app, bonus_pack_in_two_formats, True)
+    url = album_url(token, bonus_pack_in_two_formats.albums[1])
     data = client.get(url).data
     assert int(client.head(url).headers["Content-Length"]) == len(data)
     rest = client.get(url, headers={"Range": "bytes=100-"})
@@ -114,15 +116,15 @@ def test_the_album_zip_of_an_unlocked_bonus_has_its_exact_length_and_resumes(app
 
 
 def test_add_to_dropbox_carries_the_bonus_album_only_when_unlocked(app: Flask, client: FlaskClient,
-                                                                   bonus_pack: Pack) -> None:
-    bonus = bonus_pack.albums[1]
-    yes_order, _ = order_of(app, bonus_pack, True)
-    no_order, no = order_of(app, bonus_pack, False)
+                                                                   bonus_pack_in_two_formats: Pack) -> None:
+    bonus = bonus_pack_in_two_formats.albums[1]
+    yes_order, _ = order_of(app, bonus_pack_in_two_formats, True)
+    no_order, no = order_of(app, bonus_pack_in_two_formats, False)
     unlocked, _ = create_delivery(yes_order, PACK_TARGET, "flac")
     locked, _ = create_delivery(no_order, PACK_TARGET, "flac")
-    assert {f.album_id for f in unlocked.files} == {a.id for a in bonus_pack.albums}
-    assert {f.album_id for f in locked.files} == {bonus_pack.albums[0].id}
-    assert len(locked.files) == len(bonus_pack.albums[0].tracks)
+    assert {f.album_id for f in unlocked.files} == {a.id for a in bonus_pack_in_two_formats.albums}
+    assert {f.album_id for f in locked.files} == {bonus_pack_in_two_formats.albums[0].id}
+    assert len(locked.files) == len(bonus_pack_in_two_formats.albums[0].tracks)
     # The bonus album alone: a 404 before anything else (no Dropbox connection asked for).
     refused = client.post(f"/orders/{no}/dropbox/albums/{bonus.id}", data={"format": "flac"})
     assert refused.status_code == 404

@@ -14,14 +14,8 @@ from shop.storage import get_storage
 from shop.storage.s3 import S3Storage
 from tests.downloads.conftest import album_url, check_zip_everywhere, pack_url, track_url
 
-
-@pytest.fixture(autouse=True)
-def use_s3(app, s3_endpoint: str, s3_bucket: str) -> None:
-    """Switch the app to S3 before any fixture puts catalog files into storage."""
-    app.config.update(STORAGE="s3", S3_BUCKET=s3_bucket, S3_ENDPOINT_URL=s3_endpoint,
-                      S3_REGION="us-east-1")
-    app.extensions.pop("shop.storage", None)
-    assert isinstance(get_storage(app), S3Storage)
+# Switch the app to S3 before any fixture puts catalog files into storage.
+pytestmark = pytest.mark.usefixtures("use_s3")
 
 
 @pytest.fixture

@@ -9,15 +9,9 @@ from sqlalchemy import select
 from shop.extensions import db
 from shop.models import FORMATS, Pack
 from shop.storage import get_storage
-from shop.storage.s3 import S3Storage
 from tests.catalog.audio import write_album
 
-
-@pytest.fixture(autouse=True)
-def use_s3(app, s3_endpoint: str, s3_bucket: str) -> None:
-    app.config.update(STORAGE="s3", S3_BUCKET=s3_bucket, S3_ENDPOINT_URL=s3_endpoint, S3_REGION="us-east-1")
-    app.extensions.pop("shop.storage", None)
-    assert isinstance(get_storage(app), S3Storage)
+pytestmark = pytest.mark.usefixtures("use_s3")
 
 
 def test_import_and_encode_with_masters_in_s3(app, runner, client, tmp_path):
