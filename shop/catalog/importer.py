@@ -23,6 +23,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
+from shop.artists import artist_named
 from shop.catalog.jobs import ENCODE_FORMATS
 from shop.catalog.pack_settings import InvalidPackSetting, PackSettings
 from shop.catalog.report import AlbumResult, ImportReport
@@ -115,10 +116,14 @@ def _write(settings: PackSettings, albums: list[ScannedAlbum], storage: Storage)
             (a for a in pack.albums if (a.artist, a.title) == (scanned.artist, scanned.title)), None
         )
         if album is None:
-            album = Album(position=next_position, artist=scanned.artist, title=scanned.title)
+            artist = artist_named(db.session(), scanned.artist)
+            album = Album(position=next_position, artist=scanned.artist, title=scanned.title, artist_record=artist)
             next_position += 1
             pack.albums.append(album)
             result = _fill_new_album(album, scanned, to_encode)
+            if artist in db.session.new and artist.same_as is not None:
+                result.notes.append(f"the artist {artist.name!r} is new, spelled like {artist.same_as.name!r}: "
+                                    "kept apart until an operator merges them or keeps them apart in the console")
         else:
             result = _merge_album(album, scanned, to_encode)
         result.notes.extend(scanned.notes)
