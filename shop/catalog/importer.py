@@ -117,13 +117,15 @@ def _write(settings: PackSettings, albums: list[ScannedAlbum], storage: Storage)
         )
         if album is None:
             artist = artist_named(db.session(), scanned.artist)
-            album = Album(position=next_position, artist=scanned.artist, title=scanned.title, artist_record=artist)
+            album = Album(position=next_position, artist=scanned.artist, title=scanned.title)
             next_position += 1
             pack.albums.append(album)
+            album.artist_record = artist  # once the album is in the session (it joins the artist's albums)
             result = _fill_new_album(album, scanned, to_encode)
             if artist in db.session.new and artist.same_as is not None:
-                result.notes.append(f"the artist {artist.name!r} is new, spelled like {artist.same_as.name!r}: "
-                                    "kept apart until an operator merges them or keeps them apart in the console")
+                report.notes.append(f"the artist {artist.name!r} is new, spelled like {artist.same_as.name!r}: "
+                                    "possibly the same artist; merge them or keep them apart in the console "
+                                    "(/admin/artists)")
         else:
             result = _merge_album(album, scanned, to_encode)
         result.notes.extend(scanned.notes)

@@ -69,7 +69,7 @@ def test_an_edit_is_saved_and_audited(admin_client, pack):
     assert set(event.details) == {"email", "bio", "links", "payout_method"}
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
+HOSTILE_EDITS = [
     ("links", "javascript:alert(1)", "not a web address"),
     ("links", "https://ok.example\ndata:text/html,hi", "not a web address"),
     ("links", "https://evil.example/a b", "space"),
@@ -83,7 +83,11 @@ def test_an_edit_is_saved_and_audited(admin_client, pack):
     ("email", "a" * 300 + "@example.com", "valid e-mail"),
     ("bio", "b" * 2001, "longer than 2000"),
     ("payout_method", "cash", "Choose how the artist is paid"),
-])
+]
+
+
+@pytest.mark.parametrize(("field", "value", "message"), HOSTILE_EDITS,
+                         ids=[f"{field}-{number}" for number, (field, _, _) in enumerate(HOSTILE_EDITS)])
 def test_a_hostile_edit_is_refused_with_a_clear_message_and_changes_nothing(admin_client, pack, field, value, message):
     artist = _artists(pack)[0]
     before = (artist.name, artist.email, artist.bio, artist.links_text, artist.payout_method)

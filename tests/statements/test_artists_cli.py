@@ -126,3 +126,14 @@ def test_a_refused_mail_is_retried_by_the_next_run(app, runner, pack, inbox):
     app.config["MAIL_URL"] = good_url
     assert "1 sent" in runner.invoke(args=["artists", "send-statements", "--month", "2026-11"]).output
     assert inbox.count() == 1
+
+
+def test_make_run_prints_a_working_statement_link_per_artist_of_the_first_pack(app, client, pack, capsys):
+    from scripts import run_store
+
+    run_store._statement_links(app)
+    printed = capsys.readouterr().out
+    found = re.findall(r"statement link for (.+): http://shop\.test(/statements/\S+)", printed)
+    assert [name for name, _ in found] == [a.name for a in _artists(pack)]
+    for name, path in found:
+        assert name in client.get(path).data.decode()
