@@ -253,3 +253,24 @@ def test_shares_cannot_change_once_the_pack_is_on_sale(admin_client, pack):
     response = admin_client.post(f"/admin/packs/{pack.id}/shares", data=_weights(pack, 5, 1), follow_redirects=True)
     assert "the shares can no longer change: the pack is on sale" in response.data.decode()
     assert _saved(pack) == [1, 1]
+
+
+def test_a_console_upload_of_a_new_spelling_is_shown_for_the_operator_to_confirm(app, admin_client, pack,
+                                                                                  scheduled_pack, tmp_path):
+    from tests.admin.test_packs import album_files, upload
+    from tests.catalog.audio import write_album
+
+    known = _artists(pack)[0]
+    folder = write_album(tmp_path / "upload", "the quiet  FIRES", "Low Tide", ["Gulls"], seconds=0.5)
+    response = upload(admin_client, scheduled_pack.id, album_files(folder))
+    assert response.status_code == 200, response.data
+    assert any("spelled like 'The Quiet Fires'" in note for note in response.get_json()["notes"])
+    db.session.expire_all()
+    album = db.session.scalar(db.select(Album).where(Album.title == "Low Tide"))
+    assert album.artist_record.name == "the quiet  FIRES" and album.artist_record.same_as_id == known.id
+    page = admin_client.get(f"/admin/packs/{scheduled_pack.id}").data.decode()
+    assert "may be the same artist as The Quiet Fires" in page
+    assert admin_client.post(f"/admin/artists/{album.artist_id}/merge").status_code == 303
+    db.session.expire_all()
+    assert album.artist_id == known.id and "may be the same artist" not in admin_client.get(
+        f"/admin/packs/{scheduled_pack.id}").data.decode()
