@@ -248,11 +248,13 @@ def prepare_catalog(env: dict[str, str], seed: bool) -> threading.Thread | None:
             log(f"demo pack imported in {time.monotonic() - started:.1f} s; encoding its "
                 f"{len(report.encode_track_ids)} tracks into every format while the store starts")
             _demo_codes(app)
+            _statement_links(app)
             thread = threading.Thread(target=_encode_demo_then_seed, args=(app, report.encode_track_ids, seed),
                                       name="demo-encode", daemon=True)
             thread.start()
             return thread
         log("reusing the catalog and orders in instance/")
+        _statement_links(app)
         if seed:
             _seed(app)
     return None
@@ -271,6 +273,24 @@ def _demo_codes(app) -> None:
     db.session.commit()
     codes = [line.split(",")[0] for line in list(export_rows(batch))[1:]]
     log(f"demo download codes for /redeem (one order each): {', '.join(codes)}")
+
+
+def _statement_links(app) -> None:
+    """A fresh statement link for each artist of the first pack (the demo pack's four), printed:
+    links are stored hashed, so a new one is minted each start (`flask artists list --links`
+    prints them for every artist)."""
+    from shop.extensions import db
+    from shop.models import Pack
+    from shop.statements.cli import fresh_links
+
+    pack = db.session.scalar(db.select(Pack).order_by(Pack.id))
+    if pack is None:
+        return
+    artists = list({album.artist_record.id: album.artist_record
+                    for album in sorted(pack.albums, key=lambda a: a.position)}.values())
+    urls = fresh_links(artists)
+    for artist in artists:
+        log(f"statement link for {artist.name}: {urls[artist.id]}")
 
 
 def _encode_demo_then_seed(app, track_ids: list[int], seed: bool) -> None:
@@ -356,6 +376,8 @@ def main() -> int:
             log(f"refunds from another shell: SHOP_PAYMENT_PROVIDER=stripe SHOP_STRIPE_API_URL={stripe_url} "
                 f"SHOP_STRIPE_SECRET_KEY={env['SHOP_STRIPE_SECRET_KEY']} .venv/bin/flask --app shop orders refund 12")
         log(f"download codes:       {store_url}/redeem (demo codes above; make more at {store_url}/admin/codes)")
+        log(f"artists' statements:  the links above (a buyer's payment shows up there); the artists at "
+            f"{store_url}/admin/artists; more links with `.venv/bin/flask --app shop artists list --links`")
         log("the list:             every pack page has \"Tell me about the next pack\"; the confirmation link is in "
             "the mail, then `flask --app shop mailing announce --pack demo-pack`")
         log("mail is written to instance/outbox/ as .eml files. Press Ctrl-C to stop everything.")

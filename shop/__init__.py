@@ -144,6 +144,7 @@ def register_blueprints(app: Flask) -> None:
     from shop.mailing import bp as mailing_bp
     from shop.orders import bp as orders_bp
     from shop.payments import bp as payments_bp
+    from shop.statements import bp as statements_bp
     from shop.store import bp as store_bp
 
     app.register_blueprint(store_bp)
@@ -154,6 +155,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(codes_bp)
     app.register_blueprint(mailing_bp)
     app.register_blueprint(gifts_bp)
+    app.register_blueprint(statements_bp)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -192,10 +194,12 @@ def register_commands(app: Flask) -> None:
     from shop.catalog.cli import catalog_cli
     from shop.crypto import rotate_keys_command
     from shop.dropbox.cli import dropbox_cli
+    from shop.statements.cli import artists_cli
     from shop.worker import worker_command
 
     app.cli.add_command(catalog_cli)
     app.cli.add_command(dropbox_cli)
+    app.cli.add_command(artists_cli)
     app.cli.add_command(worker_command)
     app.cli.add_command(settings_command)
     app.cli.add_command(rotate_keys_command)

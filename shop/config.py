@@ -108,6 +108,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LOST_LINKS_PER_CLIENT", 10, int, help="`/orders/lost` requests per client IP per hour."),
     Setting("REDEEMS_PER_CLIENT", 20, int,
             help="`/redeem` attempts (right or wrong) per client IP per hour."),
+    Setting("STATEMENT_MISSES_PER_CLIENT", 20, int,
+            help="Wrong or revoked `/statements/<token>` links tried per client IP per hour; "
+                 "past it, further misses answer 429 for the hour (a live link still opens)."),
     Setting("NOTIFY_PER_ADDRESS", 3, int, help="`/notify` sign-ups per address per hour."),
     Setting("NOTIFY_PER_CLIENT", 10, int, help="`/notify` sign-ups per client IP per hour."),
     Setting("MAIL_RATE", 10.0, float,

@@ -76,3 +76,46 @@ def test_upgrading_a_database_with_orders_and_deliveries_loses_no_row(empty_data
         downgrade(revision="base")  # the PostgreSQL test database is shared by the session
         db.engine.dispose()
     assert counts == dict.fromkeys(SEEDED_TABLES, 1)
+
+
+BEFORE_ARTISTS = "f9c6ebf1d409"
+
+
+def test_album_artist_names_become_artists_linked_when_spelled_alike(empty_database):
+    """Every album keeps its tagged name and gains an artist by that exact name; two spellings
+    of one key ("Beyoncé", "Beyonce") stay two artists, the later linked to the first for the
+    operator to confirm, never merged."""
+    app = create_app(empty_database)
+    with app.app_context():
+        upgrade(revision=BEFORE_ARTISTS)
+        now = datetime.now(UTC)
+        with db.engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO packs (id, slug, title, blurb, starts_at, ends_at, currency, min_price_cents, "
+                "suggested_price_cents, created_at) VALUES (1, 'p', 'P', '', :n, :later, 'USD', 100, 500, :n)"),
+                {"n": now, "later": now + timedelta(days=14)})
+            for album_id, artist, title in ((1, "Beyoncé", "Lemonade"), (2, "Beyonce", "Renaissance"),
+                                            (3, "ABBA", "Arrival"), (4, "Beyoncé", "4")):
+                connection.execute(text("INSERT INTO albums (id, pack_id, position, artist, title, genre) "
+                                        "VALUES (:id, 1, :id, :artist, :title, 'pop')"),
+                                   {"id": album_id, "artist": artist, "title": title})
+        upgrade()
+        with db.engine.connect() as connection:
+            albums = connection.execute(text(
+                "SELECT albums.title, albums.artist, artists.name FROM albums "
+                "JOIN artists ON artists.id = albums.artist_id ORDER BY albums.id")).all()
+            artists = {name: (artist_id, key, same_as) for artist_id, name, key, same_as in connection.execute(
+                text("SELECT id, name, name_key, same_as_id FROM artists"))}
+        downgrade(revision="base")  # the PostgreSQL test database is shared by the session
+        db.engine.dispose()
+    assert [tuple(row) for row in albums] == [
+        ("Lemonade", "Beyoncé", "Beyoncé"), ("Renaissance", "Beyonce", "Beyonce"), ("Arrival", "ABBA", "ABBA"),
+        ("4", "Beyoncé", "Beyoncé")]
+    assert set(artists) == {"Beyoncé", "Beyonce", "ABBA"}
+    assert artists["Beyoncé"][1] == artists["Beyonce"][1] == "beyonce"
+    # One of the two spellings is linked to the other (the first by name order), never both.
+    linked = {name for name in ("Beyoncé", "Beyonce") if artists[name][2] is not None}
+    assert len(linked) == 1
+    other = ({"Beyoncé", "Beyonce"} - linked).pop()
+    assert artists[linked.pop()][2] == artists[other][0]
+    assert artists["ABBA"][2] is None

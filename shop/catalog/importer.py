@@ -23,6 +23,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
+from shop.artists import artist_named
 from shop.catalog.encode_rows import ENCODE_FORMATS
 from shop.catalog.pack_settings import InvalidPackSetting, PackSettings
 from shop.catalog.report import AlbumResult, ImportReport
@@ -115,10 +116,16 @@ def _write(settings: PackSettings, albums: list[ScannedAlbum], storage: Storage)
             (a for a in pack.albums if (a.artist, a.title) == (scanned.artist, scanned.title)), None
         )
         if album is None:
+            artist = artist_named(db.session(), scanned.artist)
             album = Album(position=next_position, artist=scanned.artist, title=scanned.title)
             next_position += 1
             pack.albums.append(album)
+            album.artist_record = artist  # once the album is in the session (it joins the artist's albums)
             result = _fill_new_album(album, scanned, to_encode)
+            if artist in db.session.new and artist.same_as is not None:
+                report.notes.append(f"the artist {artist.name!r} is new, spelled like {artist.same_as.name!r}: "
+                                    "possibly the same artist; merge them or keep them apart in the console "
+                                    "(/admin/artists)")
         else:
             result = _merge_album(album, scanned, to_encode)
         result.notes.extend(scanned.notes)
