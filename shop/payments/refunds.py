@@ -63,7 +63,8 @@ def refund_order(order_id: int, amount_cents: int | None = None, reason: str | N
     if order.payment_provider != PROVIDER:
         if amount_cents is not None and amount_cents != left:
             raise RefundError(f"order #{order_id} was not paid through Stripe: only a full refund can be recorded")
-        revoked = mark_refunded(order_id, "This order was refunded by the store.")
+        revoked = mark_refunded(order_id, "This order was refunded by the store.",
+                                ledger_key=f"refund:{order.payment_provider}:{order.id}")
         return RefundRequest(order_id, left, order.currency, revoked_now=revoked)
     if not order.payment_intent_id:
         raise RefundError(f"order #{order_id} has no Stripe payment to refund")
