@@ -335,8 +335,16 @@ def _take_back(order: Order, key: str, posting_kind: PostingKind, entry_kind: En
     entries: list[Entry] = [(payee, entry_kind, -(parts[n] - state.taken[n]))
                             for n, payee in enumerate(state.payees)]
     if dispute_fee:
-        sharing = [p for p in state.payees if state.net.get(p, 0) > 0] or [STORE]
-        split = largest_remainder(abs(dispute_fee), [state.net.get(p, 1) for p in sharing])
+        # In proportion to the parties' net shares (to their gross ones when the fee left them
+        # nothing; to the store when there is no one else).
+        sharing = [p for p in state.payees if state.net.get(p, 0) > 0]
+        by = [state.net[p] for p in sharing]
+        if not sharing:
+            sharing = [p for p, w in zip(state.payees, state.weights, strict=True) if p != TAX and w > 0]
+            by = [w for p, w in zip(state.payees, state.weights, strict=True) if p != TAX and w > 0]
+        if not sharing:
+            sharing, by = [STORE], [1]
+        split = largest_remainder(abs(dispute_fee), by)
         sign = 1 if dispute_fee > 0 else -1
         entries += [(p, EntryKind.DISPUTE_FEE, -sign * part) for p, part in zip(sharing, split, strict=True)]
         entries.append((STRIPE, EntryKind.DISPUTE_FEE, dispute_fee))
@@ -356,15 +364,14 @@ def post_refund(order: Order, key: str, amount_cents: int, at: datetime | None =
 
 def post_refund_failed(order: Order, refund_key: str, at: datetime | None = None) -> LedgerPosting | None:
     """A refund posted under ``refund_key`` failed at the provider: the money is the parties'
-    again (``<refund_key>:failed``, the refund's entries negated). Nothing when it was never posted."""
+    again (``<refund_key>:failed``, in the same proportions). Nothing when it was never posted."""
     key = f"{refund_key}:failed"
     if _posted(key):
         return None
-    refund = db.session.scalar(select(LedgerPosting).where(LedgerPosting.key == refund_key))
-    if refund is None:
+    refunded = db.session.scalar(select(LedgerPosting.amount_cents).where(LedgerPosting.key == refund_key))
+    if refunded is None:
         return None
-    entries: list[Entry] = [(Payee(e.party, e.artist_id), EntryKind(e.kind), -e.amount_cents) for e in refund.entries]
-    return _insert(key, PostingKind.REFUND, order, -refund.amount_cents, at or utcnow(), entries)
+    return _take_back(order, key, PostingKind.REFUND, EntryKind.REFUND, refunded, at)
 
 
 def post_dispute_withdrawn(order: Order, dispute_id: str, amount_cents: int, fee_cents: int = 0,
