@@ -225,7 +225,11 @@ def _post_dispute(order: Order, dispute: stripe.Dispute) -> None:
     """Post what the dispute moved, from its balance transactions (the withdrawal with Stripe's
     dispute fee, and the reinstatement of a won dispute), each once; a dispute that shows none
     is read from its status (a chargeback withdrew its amount; a won one gave it back). An
-    inquiry moves nothing. Posted whatever an operator decided about access: it is money."""
+    inquiry moves nothing, and neither does a prevented dispute (the store's money definition,
+    :mod:`shop.accounting`, counts it as paid). Posted whatever an operator decided about
+    access: it is money."""
+    if dispute.status in ENDED_WITHOUT_CHARGEBACK:
+        return
     moved = [t for t in (dispute.balance_transactions or [])
              if isinstance(t, stripe.BalanceTransaction) and t.currency.upper() == order.currency.upper()]
     withdrawn = [t for t in moved if t.amount < 0]
