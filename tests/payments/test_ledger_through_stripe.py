@@ -141,3 +141,22 @@ def test_three_orders_a_refund_and_a_lost_dispute_add_up(app, four_artists, buye
     assert parties[-1].net_cents == sum(fees.values()) + DISPUTE_FEE
     assert dashboard(pack).parties == parties
     assert db.session.get(Order, small) is not None
+
+
+def test_the_fee_comes_from_the_balance_transaction_in_the_order_currency(app) -> None:
+    import stripe
+
+    from shop.payments.fulfilment import charge_fee
+
+    def charge(transaction: dict | None) -> stripe.Charge:
+        return stripe.Charge.construct_from({"id": "ch_1", "object": "charge", "amount": 2000,
+                                             "currency": "eur", "balance_transaction": transaction}, "sk_test")
+
+    same = {"id": "txn_1", "object": "balance_transaction", "amount": 2000, "fee": 88, "currency": "eur"}
+    assert charge_fee(charge(same), "EUR") == 88
+    # Settled in USD at 1.1: the fee is brought back to euro cents at the transaction's own rate.
+    settled = {**same, "amount": 2200, "fee": 94, "currency": "usd"}
+    assert charge_fee(charge(settled), "EUR") == 85  # 94 × 2000 / 2200 = 85.45
+    # No balance transaction (yet): no fee, logged.
+    assert charge_fee(charge(None), "EUR") == 0
+    assert charge_fee(charge("txn_not_expanded"), "EUR") == 0  # type: ignore[arg-type]
