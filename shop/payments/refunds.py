@@ -6,6 +6,9 @@ Stripe order it only *asks* Stripe (``POST /v1/refunds``); the order changes whe
 a full refund revokes the order and mails the buyer, a partial one records the amount and
 keeps access. An order that no provider took money for (the ``test`` checkout, an order
 granted by an operator) has nothing to send back and is marked refunded at once.
+
+The ledger follows the same path: a Stripe refund is posted (once, by its refund id) when its
+event is synced; an order refunded at once is posted with its status change.
 """
 
 from __future__ import annotations
