@@ -160,3 +160,52 @@ def test_the_fee_comes_from_the_balance_transaction_in_the_order_currency(app) -
     # No balance transaction (yet): no fee, logged.
     assert charge_fee(charge(None), "EUR") == 0
     assert charge_fee(charge("txn_not_expanded"), "EUR") == 0  # type: ignore[arg-type]
+
+
+def keys_of(order_id: int) -> list[str]:
+    db.session.expire_all()
+    keys = list(db.session.scalars(select(LedgerPosting.key).where(LedgerPosting.order_id == order_id)
+                                   .order_by(LedgerPosting.id)))
+    db.session.commit()
+    return keys
+
+
+def entries_total(order_id: int) -> int:
+    total = db.session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0))
+                              .where(LedgerEntry.order_id == order_id))
+    db.session.commit()
+    return int(total)
+
+
+def test_a_won_dispute_gives_the_money_back_and_stripe_keeps_its_dispute_fee(
+        app, four_artists, buyer: Buyer, emulated: Emulated) -> None:
+    order_id, session_id = pay(buyer, emulated, four_artists.slug, "20.00")
+    dispute = emulated.control("disputes", {"charge": emulated.charge_of(session_id), "reason": "fraudulent"})
+    emulated.wait()
+    assert entries_total(order_id) == 0
+    emulated.control(f"disputes/{dispute['id']}/close", {"outcome": "won"})
+    emulated.wait()
+    assert keys_of(order_id) == [f"sale:{order_id}", f"dispute:{dispute['id']}:withdrawn",
+                                 f"dispute:{dispute['id']}:reinstated"]
+    assert order_now(order_id).status == "paid" and entries_total(order_id) == 2000
+    stripe_total = db.session.scalar(select(func.sum(LedgerEntry.amount_cents)).where(
+        LedgerEntry.order_id == order_id, LedgerEntry.party == "stripe"))
+    assert stripe_total == (2000 * 290 + 5000) // 10000 + 30 + DISPUTE_FEE
+
+
+def test_an_inquiry_posts_nothing_and_a_failed_refund_is_given_back(
+        app, four_artists, buyer: Buyer, emulated: Emulated) -> None:
+    order_id, session_id = pay(buyer, emulated, four_artists.slug, "15.00")
+    emulated.control("disputes", {"charge": emulated.charge_of(session_id), "reason": "fraudulent",
+                                  "status": "warning_needs_response"})
+    emulated.wait()
+    assert keys_of(order_id) == [f"sale:{order_id}"]
+    refund = refund_order(order_id, 400)
+    emulated.wait()
+    assert entries_total(order_id) == 1100
+    emulated.control(f"refunds/{refund.refund_id}/fail")
+    emulated.wait()
+    assert order_now(order_id).refunded_cents == 0
+    assert keys_of(order_id) == [f"sale:{order_id}", f"refund:{refund.refund_id}",
+                                 f"refund:{refund.refund_id}:failed"]
+    assert entries_total(order_id) == 1500
