@@ -16,7 +16,8 @@ been paid (``paid``, ``refunded`` or ``disputed``); a pending order counts nowhe
 * **average** = net ÷ the number of orders in good standing, rounded half up to the cent
   (:func:`shop.money.average_cents`), the pack page's "average price" as well.
 
-Stripe's fees (and dispute fees) are not in these figures: the store does not record them.
+Stripe's fees (and dispute fees) are not in these figures; the ledger records them, per party
+(:mod:`shop.ledger`, docs/money.md).
 The same rules exist twice, as SQL expressions for totals summed in the database and as
 :func:`order_money` for one order already loaded; the test suite checks they agree.
 """

@@ -22,10 +22,14 @@ ORDERS_BEFORE_AVERAGE = 10
 
 @dataclass(frozen=True)
 class Artist:
-    """One artist of a pack, named by the id of their first album (the per-artist field's key)."""
+    """One artist of a pack: ``key`` is the id of their first album in the pack (the per-artist
+    field's key, and what an order stores), ``artist_id`` the artist record the ledger pays,
+    ``weight`` the sum of their albums' ``share_weight`` (what the default split divides by)."""
 
     key: int
     name: str
+    artist_id: int | None = None
+    weight: int = 1
 
 
 @dataclass(frozen=True)
@@ -47,10 +51,17 @@ class SplitAmounts:
 
 
 def pack_artists(albums: Iterable[Album]) -> tuple[Artist, ...]:
-    """The pack's artists in album order, each once, bonus album's artist included."""
-    seen: dict[str, Artist] = {}
+    """The pack's artists in album order, each once (one artist record: albums tagged with two
+    spellings of one artist are one artist), bonus album's artist included, each with the sum
+    of their albums' weights."""
+    seen: dict[int | str, Artist] = {}
     for album in sorted(albums, key=lambda a: (a.position, a.id)):
-        seen.setdefault(album.artist, Artist(album.id, album.artist))
+        artist_id = getattr(album, "artist_id", None)
+        weight = getattr(album, "share_weight", 1)
+        who: int | str = artist_id if artist_id else album.artist
+        found = seen.get(who)
+        seen[who] = (Artist(album.id, album.artist, artist_id or None, weight) if found is None
+                     else Artist(found.key, found.name, found.artist_id, found.weight + weight))
     return tuple(seen.values())
 
 
@@ -62,10 +73,24 @@ def equal_shares(count: int) -> list[int]:
     return [base + (1 if n < extra else 0) for n in range(count)]
 
 
+def weighted_shares(weights: Sequence[int]) -> list[int]:
+    """Whole percentages in proportion to ``weights``, summing to 100: largest remainder, ties
+    to the earlier (equal weights give :func:`equal_shares`; all 0: equal shares)."""
+    total = sum(weights)
+    if total <= 0:
+        return equal_shares(len(weights))
+    shares = [100 * w // total for w in weights]
+    order = sorted(range(len(weights)), key=lambda n: (-(100 * weights[n] % total), n))
+    for n in order[:100 - sum(shares)]:
+        shares[n] += 1
+    return shares
+
+
 def default_split(pack: Pack, artists: Sequence[Artist]) -> Split:
-    """The pack's default split, the artists' part shared equally."""
+    """The pack's default split, the artists' part by their albums' weights (equal weights:
+    equally per album)."""
     return Split(pack.split_artists, pack.split_charity, pack.split_store,
-                 tuple(zip(artists, equal_shares(len(artists)), strict=True)))
+                 tuple(zip(artists, weighted_shares([a.weight for a in artists]), strict=True)))
 
 
 def encode_per_artist(per_artist: Sequence[tuple[Artist, int]]) -> str:

@@ -18,6 +18,7 @@ from shop.accounting import IN_GOOD_STANDING, NET, SOLD, PackMoney, pack_money
 from shop.downloads.models import DownloadCount
 from shop.dropbox.models import Delivery, DeliveryStatus
 from shop.extensions import db
+from shop.ledger.pack_figures import PartyFigures, pack_parties
 from shop.models import FORMATS, Order, Pack, utcnow
 from shop.money import average_cents
 
@@ -56,6 +57,8 @@ class PackDashboard:
     amounts: list[AmountBucket]
     formats: list[FormatRow]
     deliveries_by_status: dict[str, int]
+    # The ledger's figures per artist, charity, store, Stripe and tax (they add up to totals).
+    parties: list[PartyFigures]
 
 
 def selectable_packs(now: datetime | None = None) -> list[Pack]:
@@ -163,5 +166,5 @@ def deliveries_by_status(pack_id: int) -> dict[str, int]:
 
 def dashboard(pack: Pack, now: datetime | None = None) -> PackDashboard:
     return PackDashboard(pack, pack_money(pack.id), hourly(pack, now), amount_histogram(pack.id),
-                         formats(pack.id), deliveries_by_status(pack.id))
+                         formats(pack.id), deliveries_by_status(pack.id), pack_parties(pack.id))
 

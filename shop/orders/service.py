@@ -13,6 +13,7 @@ from shop.dropbox.deliveries import cancel_deliveries, stop_reason
 from shop.extensions import db
 from shop.gifts import service as gifts
 from shop.gifts.models import Gift
+from shop.ledger.posting import post_refund, post_sale
 from shop.mail import MailError
 from shop.models import Order, OrderStatus, utcnow
 from shop.order_links import mint_link
@@ -24,8 +25,10 @@ log = logging.getLogger(__name__)
 UNPAID = (OrderStatus.PENDING.value, OrderStatus.PROCESSING.value)
 
 
-def mark_paid(order_id: int, *, payment_intent_id: str | None = None, amount_cents: int | None = None) -> bool:
-    """Mark a pending (or processing) order paid and mail its receipt; True if this call did it.
+def mark_paid(order_id: int, *, payment_intent_id: str | None = None, amount_cents: int | None = None,
+              fee_cents: int = 0, tax_cents: int = 0) -> bool:
+    """Mark a pending (or processing) order paid, post it to the ledger and mail its receipt;
+    True if this call did it.
 
     Safe to call any number of times (a double-clicked confirm, a webhook retried by the
     provider, the buyer's return racing the webhook): the UPDATE only matches an order not
@@ -34,6 +37,12 @@ def mark_paid(order_id: int, *, payment_intent_id: str | None = None, amount_cen
     :param payment_intent_id: the provider's payment (Stripe's PaymentIntent), which
         refunds and disputes name later.
     :param amount_cents: what the provider actually charged, when it knows.
+    :param fee_cents: the provider's fee on the payment, and ``tax_cents`` the tax it
+        collected: both come off before the split (:mod:`shop.ledger.posting`).
+
+    The ledger's sale posting is written in the same transaction as the status: if it fails,
+    the order stays unpaid and the error propagates (a webhook is then delivered again), so
+    a paid order always has its money accounted for.
     """
     values: dict[str, object] = {"status": OrderStatus.PAID.value, "paid_at": utcnow()}
     if payment_intent_id is not None:
@@ -52,6 +61,12 @@ def mark_paid(order_id: int, *, payment_intent_id: str | None = None, amount_cen
     order = db.session.get(Order, order_id)
     assert order is not None
     db.session.refresh(order)
+    try:
+        post_sale(order, fee_cents, tax_cents)
+    except Exception:
+        db.session.rollback()
+        log.exception("order %s: the ledger could not post the sale; the order stays unpaid until it can", order_id)
+        raise
     gift = gifts.gift_of(order_id)
     if gift is not None:
         _gift_paid(order, gift)
@@ -109,16 +124,20 @@ def _rowcount(result: object) -> int:
     return int(cast(CursorResult[Any], result).rowcount)
 
 
-def mark_refunded(order_id: int, reason: str | None = None) -> bool:
+def mark_refunded(order_id: int, reason: str | None = None, ledger_key: str | None = None) -> bool:
     """Mark a paid order refunded and revoke what it gave; True if this call refunded it.
 
     :param reason: what a stopped delivery tells the buyer (the default says it was refunded).
+    :param ledger_key: post what was left to refund to the ledger under this key, in the same
+        transaction (an order no provider's refund events describe); Stripe's refunds are
+        posted from its refunds instead.
     See :func:`suspend_access`.
     """
-    return suspend_access(order_id, OrderStatus.REFUNDED, reason)
+    return suspend_access(order_id, OrderStatus.REFUNDED, reason, ledger_key=ledger_key)
 
 
-def suspend_access(order_id: int, status: OrderStatus, reason: str | None = None) -> bool:
+def suspend_access(order_id: int, status: OrderStatus, reason: str | None = None,
+                   ledger_key: str | None = None) -> bool:
     """Move a paid order to a status that is not paid (refunded, disputed, ...) and revoke access.
 
     Links, downloads and progress already follow the status. Here, in addition, the order's
@@ -147,6 +166,8 @@ def suspend_access(order_id: int, status: OrderStatus, reason: str | None = None
     if order.status != status.value:
         db.session.rollback()
         return False
+    if changed and ledger_key is not None:
+        post_refund(order, ledger_key, order.amount_cents - order.refunded_cents)
     stopped = cancel_deliveries(order_id, reason or stop_reason(status.value))
     db.session.commit()
     if changed:

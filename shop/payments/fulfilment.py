@@ -23,8 +23,10 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import CursorResult
 
 from shop.extensions import db
+from shop.ledger.models import LedgerPosting
+from shop.ledger.posting import post_sale, sale_key
 from shop.models import Order, OrderStatus, utcnow
-from shop.orders.service import mark_paid, mark_processing, payment_failed
+from shop.orders.service import UNPAID, mark_paid, mark_processing, payment_failed
 from shop.payments.models import CheckoutSession
 from shop.payments.notices import send_duplicate_refund_notice, send_payment_failed_notice
 from shop.payments.stripe_api import PROVIDER, object_id, stripe_client
@@ -81,7 +83,7 @@ def fulfil_session(session: stripe.checkout.Session) -> Order | None:
             record.payment_intent_id = payment_intent
             db.session.commit()
         if session.payment_status in ("paid", "no_payment_required"):
-            _pay(order, record, payment_intent)
+            _pay(order, record, payment_intent, session_tax(session))
         elif session.payment_status == "unpaid" and payment_intent is not None:
             _delayed(order, record, payment_intent)
     elif session.status == "expired" and order.checkout_session_id == session.id:
@@ -90,8 +92,79 @@ def fulfil_session(session: stripe.checkout.Session) -> Order | None:
     return order
 
 
-def _pay(order: Order, record: CheckoutSession, payment_intent: str | None) -> None:
-    if mark_paid(order.id, payment_intent_id=payment_intent, amount_cents=record.amount_cents):
+def session_tax(session: stripe.checkout.Session) -> int:
+    """The tax Stripe collected with the session (``total_details.amount_tax``; 0 without Stripe Tax)."""
+    details = session.total_details
+    return int(details.amount_tax or 0) if details is not None else 0
+
+
+def payment_fee(payment_intent: str | None, currency: str) -> int:
+    """Stripe's fee on ``payment_intent``, from its charge's balance transaction, in the
+    minor unit of ``currency`` (the order's).
+
+    A payment without a charge or balance transaction yet (a delayed method, or a Stripe
+    account that does not show one) has a fee of 0, logged: the ledger then splits the whole
+    amount. A balance transaction in another (settlement) currency is converted back at its
+    own rate (``fee × charge amount ÷ transaction amount``, rounded half up).
+
+    :raises stripe.StripeError: when Stripe cannot be asked (the caller's event is retried).
+    """
+    if payment_intent is None:
+        return 0
+    intent = stripe_client().v1.payment_intents.retrieve(
+        payment_intent, params={"expand": ["latest_charge.balance_transaction"]})
+    charge = intent.latest_charge
+    if not isinstance(charge, stripe.Charge):
+        log.warning("payment %s has no charge: the ledger records no Stripe fee for it", payment_intent)
+        return 0
+    return charge_fee(charge, currency)
+
+
+def charge_fee(charge: stripe.Charge, currency: str) -> int:
+    """The fee of ``charge`` (retrieved with its ``balance_transaction`` expanded), in ``currency``."""
+    transaction = charge.balance_transaction
+    if not isinstance(transaction, stripe.BalanceTransaction):
+        log.warning("charge %s has no balance transaction: the ledger records no Stripe fee for it", charge.id)
+        return 0
+    fee = int(transaction.fee or 0)
+    if transaction.currency.upper() == currency.upper() or not fee:
+        return fee
+    if not transaction.amount:
+        log.warning("charge %s: a fee of %s %s on a transaction of 0; recorded as 0", charge.id, fee,
+                    transaction.currency)
+        return 0
+    converted = (2 * fee * charge.amount + abs(transaction.amount)) // (2 * abs(transaction.amount))
+    log.info("charge %s: fee %s %s is %s %s", charge.id, fee, transaction.currency, converted, currency)
+    return int(converted)
+
+
+def ensure_sale_posted(order: Order, charge: stripe.Charge) -> None:
+    """Post the sale of a paid Stripe order that has none (paid before the ledger existed),
+    with the fee and tax Stripe reports; a no-op for an order posted already. ``charge`` is the
+    order's, retrieved with its balance transaction expanded.
+
+    :raises stripe.StripeError: when Stripe cannot be asked.
+    """
+    if order.status in UNPAID or not order.amount_cents:
+        return
+    if db.session.scalar(select(LedgerPosting.id).where(LedgerPosting.key == sale_key(order.id))) is not None:
+        return
+    tax = 0
+    if order.payment_intent_id is not None:
+        sessions = stripe_client().v1.checkout.sessions.list(
+            params={"payment_intent": order.payment_intent_id, "limit": 1}).data
+        tax = session_tax(sessions[0]) if sessions else 0
+    post_sale(order, charge_fee(charge, order.currency), tax)
+    db.session.commit()
+
+
+def _pay(order: Order, record: CheckoutSession, payment_intent: str | None, tax_cents: int) -> None:
+    fee = 0
+    if order.status in UNPAID and record.amount_cents:
+        # Asked before the order changes, so that the sale is posted with the status.
+        fee = payment_fee(payment_intent, record.currency)
+    if mark_paid(order.id, payment_intent_id=payment_intent, amount_cents=record.amount_cents,
+                 fee_cents=fee, tax_cents=tax_cents):
         log.info("order %s paid through Checkout Session %s", order.id, record.session_id)
         return
     db.session.refresh(order)

@@ -6,6 +6,9 @@ Stripe order it only *asks* Stripe (``POST /v1/refunds``); the order changes whe
 a full refund revokes the order and mails the buyer, a partial one records the amount and
 keeps access. An order that no provider took money for (the ``test`` checkout, an order
 granted by an operator) has nothing to send back and is marked refunded at once.
+
+The ledger follows the same path: a Stripe refund is posted (once, by its refund id) when its
+event is synced; an order refunded at once is posted with its status change.
 """
 
 from __future__ import annotations
@@ -63,7 +66,8 @@ def refund_order(order_id: int, amount_cents: int | None = None, reason: str | N
     if order.payment_provider != PROVIDER:
         if amount_cents is not None and amount_cents != left:
             raise RefundError(f"order #{order_id} was not paid through Stripe: only a full refund can be recorded")
-        revoked = mark_refunded(order_id, "This order was refunded by the store.")
+        revoked = mark_refunded(order_id, "This order was refunded by the store.",
+                                ledger_key=f"refund:{order.payment_provider}:{order.id}")
         return RefundRequest(order_id, left, order.currency, revoked_now=revoked)
     if not order.payment_intent_id:
         raise RefundError(f"order #{order_id} has no Stripe payment to refund")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import stripe
@@ -21,9 +22,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from shop.extensions import db
+from shop.ledger.posting import post_dispute_reinstated, post_dispute_withdrawn, post_refund, post_refund_failed
 from shop.models import DisputeStatus, Order, OrderStatus, utcnow
 from shop.orders.service import mark_refunded, restore_access, suspend_access
-from shop.payments.fulfilment import fulfil_session, recorded_session
+from shop.payments.fulfilment import ensure_sale_posted, fulfil_session, recorded_session
 from shop.payments.models import PaymentEvent
 from shop.payments.notices import send_refund_notice
 from shop.payments.stripe_api import object_id, stripe_client
@@ -55,6 +57,12 @@ OPEN_DISPUTE_STATUSES = frozenset({"warning_needs_response", "warning_under_revi
 # A dispute that ended without taking the money: an inquiry that closed, or one Stripe
 # prevented (it never withdraws funds). The order is not disputed: access comes back.
 ENDED_WITHOUT_CHARGEBACK = {"warning_closed": DisputeStatus.CLOSED, "prevented": DisputeStatus.PREVENTED}
+#: A chargeback's statuses: Stripe withdrew the disputed amount when it opened (an inquiry,
+#: ``warning_*``, takes nothing). Used when a dispute shows no balance transactions.
+CHARGEBACK_STATUSES = frozenset({"needs_response", "under_review", "won", "lost"})
+#: Refunds whose money has left (or is leaving) the store's balance, as ``amount_refunded`` counts them.
+REFUND_UNDER_WAY = frozenset({"pending", "requires_action", "succeeded"})
+REFUND_UNDONE = frozenset({"failed", "canceled"})
 
 
 class InvalidEvent(ValueError):
@@ -170,33 +178,73 @@ def sync_charge(charge_id: str) -> Order | None:
       it suspended. Once an operator restored the order, that dispute's events leave it be.
     """
     client = stripe_client()
-    charge = client.v1.charges.retrieve(charge_id)
+    charge = client.v1.charges.retrieve(charge_id, params={"expand": ["balance_transaction"]})
     payment_intent = object_id(charge.payment_intent)
     if payment_intent is None:
         return None
     order = _order_for_payment_intent(payment_intent)
     if order is None:
         return None
+    db.session.refresh(order)
+    ensure_sale_posted(order, charge)
     _sync_refunds(order, charge)
     disputes = client.v1.disputes.list(params={"charge": charge_id, "limit": 1}).data
     if disputes:
+        _post_dispute(order, disputes[0])
         _sync_dispute(order, disputes[0].status)
     db.session.refresh(order)
     return order
 
 
 def _sync_refunds(order: Order, charge: stripe.Charge) -> None:
+    """The charge's refunds posted to the ledger (once each, by refund id; a refund that failed
+    after it was posted is taken back) with ``refunded_cents``, in one transaction."""
+    if charge.amount_refunded or order.refunded_cents:
+        refunds = stripe_client().v1.refunds.list(params={"charge": charge.id, "limit": 100})
+        for refund in sorted(refunds.auto_paging_iter(), key=lambda r: (r.created, r.id)):
+            key = f"refund:{refund.id}"
+            at = datetime.fromtimestamp(refund.created, UTC)
+            if refund.status in REFUND_UNDER_WAY:
+                post_refund(order, key, refund.amount, at)
+            elif refund.status in REFUND_UNDONE:
+                post_refund_failed(order, key, at)
     refunded = max(0, min(charge.amount_refunded, order.amount_cents))
     if order.refunded_cents != refunded:
         db.session.execute(
             update(Order).where(Order.id == order.id).values(refunded_cents=refunded)
             .execution_options(synchronize_session=False)
         )
-        db.session.commit()
         log.info("order %s: %s cents refunded", order.id, refunded)
+    db.session.commit()
     if charge.refunded or (charge.amount and charge.amount_refunded >= charge.amount):
         if mark_refunded(order.id):
             send_refund_notice(order.id)
+
+
+def _post_dispute(order: Order, dispute: stripe.Dispute) -> None:
+    """Post what the dispute moved, from its balance transactions (the withdrawal with Stripe's
+    dispute fee, and the reinstatement of a won dispute), each once; a dispute that shows none
+    is read from its status (a chargeback withdrew its amount; a won one gave it back). An
+    inquiry moves nothing, and neither does a prevented dispute (the store's money definition,
+    :mod:`shop.accounting`, counts it as paid). Posted whatever an operator decided about
+    access: it is money."""
+    if dispute.status in ENDED_WITHOUT_CHARGEBACK:
+        return
+    moved = [t for t in (dispute.balance_transactions or [])
+             if isinstance(t, stripe.BalanceTransaction) and t.currency.upper() == order.currency.upper()]
+    withdrawn = [t for t in moved if t.amount < 0]
+    reinstated = [t for t in moved if t.amount > 0]
+    if withdrawn:
+        post_dispute_withdrawn(order, dispute.id, -sum(t.amount for t in withdrawn), sum(t.fee for t in withdrawn),
+                               datetime.fromtimestamp(withdrawn[0].created, UTC))
+    elif dispute.status in CHARGEBACK_STATUSES:
+        post_dispute_withdrawn(order, dispute.id, dispute.amount, 0, datetime.fromtimestamp(dispute.created, UTC))
+    if reinstated:
+        post_dispute_reinstated(order, dispute.id, sum(t.amount for t in reinstated),
+                                -sum(t.fee for t in reinstated), datetime.fromtimestamp(reinstated[0].created, UTC))
+    elif dispute.status == "won":
+        post_dispute_reinstated(order, dispute.id, dispute.amount, 0)
+    db.session.commit()
 
 
 def _sync_dispute(order: Order, status: str) -> None:

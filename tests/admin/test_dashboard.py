@@ -175,3 +175,33 @@ def test_a_packs_first_hour_with_one_sale_shows_a_marker_and_its_table(app, admi
     # Every chart has its table.
     assert {"table-hours", "table-amounts", "table-formats"} <= set(tables)
     assert html.count('<figure class="chart">') == 5
+
+
+def test_the_per_artist_table_adds_up_to_the_pack_totals(app, admin_client, pack) -> None:
+    """Orders paid through the test checkout are posted to the ledger; one refunded from the
+    console is taken back; the table's rows add up to the pack's gross and net."""
+    from shop.accounting import pack_money
+    from shop.orders.service import mark_paid
+    from shop.payments.refunds import refund_order
+
+    pack.charity_name, pack.split_artists, pack.split_charity, pack.split_store = "Trees", 70, 10, 20
+    db.session.commit()
+    ids = []
+    for amount in (1000, 777, 2501):
+        order, _ = factories.make_order(app, pack, paid=False, amount_cents=amount)
+        assert mark_paid(order.id)
+        ids.append(order.id)
+    refund_order(ids[1])
+    html = admin_client.get(f"/admin/?pack={pack.id}").get_data(as_text=True)
+    rows = read_tables(html)["table-parties"]
+    names = [row[0] for row in rows]
+    assert names == sorted({a.artist for a in pack.albums}, key=str.casefold) + ["Trees (charity)", "The store"]
+    table = html.split('id="table-parties"', 1)[1].split("</table>", 1)[0]
+    cents = [[int(c) for c in re.findall(r'data-cents="(-?\d+)"', line)]
+             for line in table.split("<tr data-party=")[1:]]
+    body, total = cents[:-1], cents[-1]
+    totals = pack_money(pack.id)
+    assert [sum(column) for column in zip(*body, strict=True)] == total
+    assert total == [totals.gross_cents, 0, -totals.refunded_cents, 0, totals.net_cents] == [4278, 0, -777, 0, 3501]
+    for gross, fees, refunds, disputes, net in body:
+        assert gross + fees + refunds + disputes == net
