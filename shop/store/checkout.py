@@ -69,11 +69,15 @@ def start_purchase(pack: Pack, amount: str | None, email: str | None, *, checkou
         return result
 
     provider = get_provider()
-    # Besides counting, allow() serialises this client's buys until the commit below, so
-    # concurrent submits cannot both miss the pending order and both insert one.
     if not ratelimit.allow(f"buy:client:{client}", current_app.config["BUYS_PER_CLIENT"]):
         db.session.rollback()
         raise TooManyPurchases(client)
+    # The count stands, and the client's lock goes at once: every buyer behind one address
+    # (a NAT, an office, a launch crowd on one carrier) waits for it, so it covers the count only.
+    db.session.commit()
+    # This browser's buys take turns until the commit below, so concurrent submits cannot both
+    # miss the pending order and both insert one.
+    ratelimit.take_turn(f"buy:checkout:{checkout_tag}")
     order = _recent_pending_order(pack, address, provider.name, checkout_tag)
     if order is None:
         order = Order(
