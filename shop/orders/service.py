@@ -49,9 +49,8 @@ def mark_paid(order_id: int, *, payment_intent_id: str | None = None, amount_cen
     if _rowcount(result) != 1:
         db.session.rollback()
         return False
-    order = db.session.get(Order, order_id)
+    order = db.session.get(Order, order_id, populate_existing=True)  # one read, as the UPDATE left it
     assert order is not None
-    db.session.refresh(order)
     gift = gifts.gift_of(order_id)
     if gift is not None:
         _gift_paid(order, gift)
