@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from shop import ratelimit
 from shop.extensions import db
@@ -187,3 +187,62 @@ def test_forget_bucket_clears_every_bucket_under_a_prefix_and_only_those(app) ->
     assert ratelimit.forget_bucket("login:a%") == 1  # a wildcard in the prefix is a plain character
     db.session.commit()
     assert stored("login:b") == 1
+
+
+# -- allow_at_once: the buy's and the Stripe return's limiter (issue 19, item 9) -----------------
+
+
+def test_allow_at_once_counts_like_allow_and_commits(app) -> None:
+    assert [ratelimit.allow_at_once("rush", 2, HOUR, now=T0) for _ in range(3)] == [True, True, False]
+    db.session.rollback()  # nothing left to roll back: the hits are committed
+    assert stored("rush") == 2
+    assert ratelimit.allow_at_once("rush", 2, HOUR, now=T0 + HOUR + SECOND)
+    assert stored("rush") == 1  # the expired hits went, as with allow()
+
+
+def test_allow_at_once_commits_what_the_session_held(app) -> None:
+    assert ratelimit.allow("before", 5, HOUR, now=T0)  # uncommitted, in the session's transaction
+    assert ratelimit.allow_at_once("rush", 5, HOUR, now=T0)
+    db.session.rollback()
+    assert stored("before") == 1 and stored("rush") == 1
+
+
+def test_allow_at_once_holds_under_concurrency(app) -> None:
+    callers, limit = 16, 3
+    results: list[bool] = []
+    errors: list[Exception] = []
+    barrier = threading.Barrier(callers)
+
+    def one() -> None:
+        with app.app_context():
+            barrier.wait()
+            try:
+                results.append(ratelimit.allow_at_once("lost:address:rush", limit))
+            except Exception as exc:  # reported by the assertion below, not lost in a thread
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=one) for _ in range(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert results.count(True) == limit
+    assert stored("lost:address:rush") == limit
+
+
+def test_allow_at_once_leaves_the_lock_free_when_it_returns(app) -> None:
+    """Another connection can take the bucket's lock as soon as the call returns (on
+    PostgreSQL the lock is a transaction's; on SQLite the write lock is the database's)."""
+    assert ratelimit.allow_at_once("rush", 5, HOUR)
+    engine = db.engines[None]
+    with engine.connect() as other:
+        if engine.dialect.name == "postgresql":
+            taken = other.scalar(text("SELECT pg_try_advisory_xact_lock(hashtextextended('rush', 0))"))
+        else:
+            other.execute(text("DELETE FROM rate_limit_hits WHERE bucket = 'nothing'"))  # needs the write lock
+            taken = True
+        other.rollback()
+    assert taken

@@ -58,9 +58,8 @@ def mark_paid(order_id: int, *, payment_intent_id: str | None = None, amount_cen
     if _rowcount(result) != 1:
         db.session.rollback()
         return False
-    order = db.session.get(Order, order_id)
+    order = db.session.get(Order, order_id, populate_existing=True)  # one read, as the UPDATE left it
     assert order is not None
-    db.session.refresh(order)
     try:
         post_sale(order, fee_cents, tax_cents)
     except Exception:

@@ -44,10 +44,16 @@ def recorded_session(session_id: str) -> CheckoutSession | None:
     return db.session.scalar(select(CheckoutSession).where(CheckoutSession.session_id == session_id))
 
 
-def order_for_session(session: stripe.checkout.Session) -> tuple[Order, CheckoutSession] | None:
+def order_for_session(session: stripe.checkout.Session, record: CheckoutSession | None = None
+                      ) -> tuple[Order, CheckoutSession] | None:
     """The order ``session`` was made for, with the store's record of it; ``None`` (logged)
-    for a session the store did not create or that asks for another amount or currency."""
-    record = recorded_session(session.id)
+    for a session the store did not create or that asks for another amount or currency.
+
+    :param record: the store's record of ``session``, when the caller has just read it (it
+        is read here otherwise; a record of another session is not used).
+    """
+    if record is None or record.session_id != session.id:
+        record = recorded_session(session.id)
     reference = session.client_reference_id
     if record is None:
         if reference:
@@ -67,13 +73,15 @@ def order_for_session(session: stripe.checkout.Session) -> tuple[Order, Checkout
     return order, record
 
 
-def fulfil_session(session: stripe.checkout.Session) -> Order | None:
+def fulfil_session(session: stripe.checkout.Session, record: CheckoutSession | None = None) -> Order | None:
     """Bring the order of ``session`` in line with it; returns the order (``None``: not ours).
 
     An expired session only closes the order's "finish paying" link; the order stays
     pending and the buyer may buy again.
+
+    :param record: the store's record of ``session`` if the caller has it (see :func:`order_for_session`).
     """
-    found = order_for_session(session)
+    found = order_for_session(session, record)
     if found is None:
         return None
     order, record = found

@@ -67,9 +67,10 @@ def stripe_return() -> Response:
     session_id = request.args.get("session_id", "")
     if not SESSION_ID.fullmatch(session_id):
         abort(404)
-    allowed = ratelimit.allow(f"stripe-return:client:{request.remote_addr}",
-                              current_app.config["STRIPE_RETURNS_PER_CLIENT"])
-    db.session.commit()  # the count stands, and the limiter's lock is not held while Stripe answers
+    # The count stands at once, and the limiter's lock is held for the server's own work only
+    # (every buyer behind one address queues for it), never while Stripe answers.
+    allowed = ratelimit.allow_at_once(f"stripe-return:client:{request.remote_addr}",
+                                      current_app.config["STRIPE_RETURNS_PER_CLIENT"])
     if not allowed:
         abort(429, "Too many returns from the payment page in a short while. Please wait a little and try again.")
     record = recorded_session(session_id)
@@ -78,7 +79,7 @@ def stripe_return() -> Response:
         abort(404)
     if order.status in UNPAID or record.payment_intent_id is None:
         try:
-            order = fulfil_session(stripe_client().v1.checkout.sessions.retrieve(session_id))
+            order = fulfil_session(stripe_client().v1.checkout.sessions.retrieve(session_id), record)
         except stripe.InvalidRequestError:
             abort(404)
         except (stripe.StripeError, StripeNotConfigured):

@@ -69,11 +69,13 @@ def start_purchase(pack: Pack, amount: str | None, email: str | None, *, checkou
         return result
 
     provider = get_provider()
-    # Besides counting, allow() serialises this client's buys until the commit below, so
-    # concurrent submits cannot both miss the pending order and both insert one.
-    if not ratelimit.allow(f"buy:client:{client}", current_app.config["BUYS_PER_CLIENT"]):
-        db.session.rollback()
+    # Committed at once, and the client's lock with it: every buyer behind one address (a NAT,
+    # an office, a launch crowd on one carrier) waits for that lock, so it covers the count only.
+    if not ratelimit.allow_at_once(f"buy:client:{client}", current_app.config["BUYS_PER_CLIENT"]):
         raise TooManyPurchases(client)
+    # This browser's buys take turns until the commit below, so concurrent submits cannot both
+    # miss the pending order and both insert one.
+    ratelimit.take_turn(f"buy:checkout:{checkout_tag}")
     order = _recent_pending_order(pack, address, provider.name, checkout_tag)
     if order is None:
         order = Order(
