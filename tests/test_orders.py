@@ -91,20 +91,24 @@ def test_order_page_is_read_only_and_lists_downloads_and_dropbox(client, app, pa
                 assert f"/{other}.zip" not in html and f"/{other}\"" not in html, other
         label = get_format(fmt).label
         assert f'<span class="muted">{label} zip · ' in html
-        assert f"<summary>Single tracks ({label})</summary>" in html
+        assert f"Play a track, or download it alone as {label} by its title." in html
         # The one format choice lists every format the pack has, the chosen one selected.
         assert '<form class="format-choice" method="get">' in html
         assert '<label for="format">Format</label>' in html and '<select id="format" name="format">' in html
         choice = html.split('<select id="format" name="format">')[1].split("</select>")[0]
-        options = re.findall(r'<option value="([^"]+)"( selected)?>([^<]*)</option>', choice)
-        assert [(value, text) for value, _, text in options] == [
+        options = re.findall(r'<option value="([^"]+)"( selected)?>([^<]*) · ([^<]*)</option>', choice)
+        # Each format with the size of everything in it.
+        assert [(value, text) for value, _, text, _ in options] == [
             (f, shown(get_format(f).description)) for f in FORMATS]
-        assert [value for value, selected, _ in options if selected] == [fmt]
+        assert all(re.fullmatch(r"[0-9.]+ (B|KB|MB|GB)", size) for *_, size in options), options
+        assert [value for value, selected, *_ in options if selected] == [fmt]
         assert '<button class="button" type="submit">Show</button>' in html
         assert html.count("Download the album</a>") == len(pack.albums)
         for album in pack.albums:
             assert f"/orders/{token}/dropbox/albums/{album.id}" in html
-        assert f"/orders/{token}/dropbox/connect" in html
+        # One Dropbox entry point per album and one for the pack: no separate "Connect" button.
+        assert f"/orders/{token}/dropbox/connect" not in html
+        assert html.count(f'action="/orders/{token}/dropbox/pack"') == 1
         assert 'role="alert"' not in html
     db.session.expire_all()
     after = [tuple(r) for t in db.metadata.sorted_tables for r in db.session.execute(t.select())]

@@ -32,8 +32,14 @@ def test_finished_delivery_says_done_and_stops_refreshing(client, buyer, seeded_
     delivery.status = DeliveryStatus.DONE.value
     db.session.commit()
     html = client.get(f"/orders/{token}").data.decode()
-    assert "Done: 3 files in your Dropbox" in html
-    assert "/The Quiet Fires - Ember Line (MP3 V0)" in html
+    # The done state is not the idle button: it says where the music is and links there.
+    section = html.split(f'id="delivery-{delivery.id}"')[1].split("</div>")[0]
+    assert '<strong class="state-done">In your Dropbox</strong> · <a class="open-dropbox" href="' in section
+    assert ('href="https://www.dropbox.com/home/Apps/Indie%20Packs/The%20Quiet%20Fires%20-%20Ember%20Line%20%28MP3'
+            '%20V0%29"') in section
+    assert "3 MP3 V0 files in" in section and "/The Quiet Fires - Ember Line (MP3 V0)" in section
+    album_box = html.split(f'id="album-{seeded_pack.albums[0].id}"')[1].split("</section>")[0]
+    assert "Add to Dropbox<span" not in album_box and "Send again" in album_box
     assert 'http-equiv="refresh"' not in html
 
 
