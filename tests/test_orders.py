@@ -18,6 +18,7 @@ from shop.downloads.models import PACK_ITEM_ID, DownloadCount
 from shop.dropbox.models import Delivery, delivery_target
 from shop.extensions import db
 from shop.formats import get_format
+from shop.formatting import filesize
 from shop.models import FORMATS, Order, OrderLink
 from shop.order_links import hash_token
 from tests import factories
@@ -449,3 +450,38 @@ def test_rate_limit_window_slides(client, app):
     db.session.execute(text("UPDATE rate_limit_hits SET at = :old"), {"old": "2000-01-01 00:00:00+00:00"})
     db.session.commit()
     assert client.post("/orders/lost", data={"email": "a@example.com"}).status_code == 200
+
+
+@pytest.mark.parametrize("asked", ["flac\x00", "../flac", "fl\u0430c", "%", " flac", "mp3-v0\r\nSet-Cookie: x=1",
+                                   "\ud800".encode("utf-8", "surrogatepass").decode("latin-1")])
+def test_hostile_format_values_are_a_clear_400_never_a_500(client, app, pack, asked):
+    app.config.update(DROPBOX_APP_KEY="key", DROPBOX_APP_SECRET="secret")
+    _, token = factories.make_order(app, pack)
+    response = client.get(f"/orders/{token}", query_string={"format": asked})
+    assert response.status_code == 400
+    assert format_cookie(response) is None and "x=1" not in str(response.headers)
+    html = response.data.decode()
+    assert "There is no format called" in html
+    assert all(links_in(html, token, pack, "mp3-v0").values())
+    # Also on an order with nothing to download yet: ignored, the page shows as usual.
+    _, pending = factories.make_order(app, pack, paid=False, email="pending@example.com")
+    assert client.get(f"/orders/{pending}", query_string={"format": asked}).status_code == 200
+
+
+def test_the_format_is_chosen_once_above_every_download(client, app, pack):
+    """The format panel comes before the player, the pack's and albums' downloads and every
+    Add to Dropbox; the sizes shown are those of the chosen format."""
+    app.config.update(DROPBOX_APP_KEY="key", DROPBOX_APP_SECRET="secret")
+    order, token = factories.make_order(app, pack)
+    html = client.get(f"/orders/{token}?format=flac").data.decode()
+    choice = html.index('<form class="format-choice" method="get">')
+    assert html.count('<form class="format-choice"') == 1
+    assert html.count('<select id="format"') == 1
+    for marker in ("<audio", " download>", 'class="dropbox-form"', f"/orders/{token}/pack/flac.zip"):
+        assert choice < html.index(marker), marker
+    sizes = {fmt: sum(t.file(fmt).size for a in pack.albums for t in a.tracks) for fmt in FORMATS}
+    assert html.count("FLAC zip · ") == 1 + len(pack.albums)
+    option = re.search(r'<option value="flac" selected>[^<]* · ([^<]+)</option>', html).group(1)
+    pack_size = re.search(r'FLAC zip · ([^<]+)</span>', html).group(1)
+    assert option == pack_size
+    assert pack_size == filesize(sizes["flac"])
