@@ -183,6 +183,7 @@ function renderDelivery(box, data) {
       code.textContent = box.dataset.appFolder + folder;
       when.append(code, i < data.folders.length - 1 ? ", " : ".");
     });
+    if (data.finished_ago) when.append(" Delivered " + data.finished_ago + ".");
   } else if (FINAL_STATES.has(data.status)) {
     strong.className = "state-failed";
     strong.textContent = data.error || "The delivery stopped.";
