@@ -43,7 +43,6 @@ function startOrderPlayer() {
     const playing = !audio.paused && !audio.ended;
     toggle.textContent = playing ? "Pause" : "Play";
     toggle.setAttribute("aria-pressed", playing ? "true" : "false");
-    prev.disabled = current === 0 && audio.currentTime < 3;
     next.disabled = current >= links.length - 1;
   };
   const select = (index, play) => {
