@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import functools
 import time
-from urllib.parse import quote
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from flask import current_app, has_request_context, session
 from sqlalchemy import BindParameter, Select, bindparam, func, select

@@ -41,8 +41,8 @@ function startOrderPlayer() {
   };
   const showState = () => {
     const playing = !audio.paused && !audio.ended;
+    // The name says what a press does (no aria-pressed: a name that changes is the state).
     toggle.textContent = playing ? "Pause" : "Play";
-    toggle.setAttribute("aria-pressed", playing ? "true" : "false");
     next.disabled = current >= links.length - 1;
   };
   const select = (index, play) => {
