@@ -305,6 +305,7 @@ def test_pending_and_refunded_orders_show_no_downloads(client, app, pack):
             assert response.status_code == 200 and format_cookie(response) is None
             html = response.data.decode()
             assert 'class="format-choice"' not in html and 'role="alert"' not in html
+            assert "<audio" not in html and "/listen/" not in html  # nothing to play either
 
 
 def read_outbox(app) -> list[str]:
