@@ -121,10 +121,10 @@ def ascii_fallback(name: str) -> str:
     return ascii_only
 
 
-def content_disposition(name: str) -> str:
-    """``attachment`` with an ASCII ``filename`` and the exact UTF-8 ``filename*``
-    (RFC 6266, RFC 8187). ``name`` is made safe first, so hostile text cannot reach
-    the header or the buyer's disk."""
+def content_disposition(name: str, disposition: str = "attachment") -> str:
+    """``attachment`` (or ``inline``: shown in the browser, as the player's streams are) with
+    an ASCII ``filename`` and the exact UTF-8 ``filename*`` (RFC 6266, RFC 8187). ``name`` is
+    made safe first, so hostile text cannot reach the header or the buyer's disk."""
     name = safe_component(name, max_bytes=255)
     fallback = ascii_fallback(name)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+    return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"

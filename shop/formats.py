@@ -93,3 +93,13 @@ def _names_in_words(formats: tuple[BuyerFormat, ...]) -> str:
 #: for the footer, the pack page and the receipt: made from :data:`FORMATS`, so they follow it.
 FORMAT_COUNT_IN_WORDS: str = _NUMBER_WORDS[len(FORMATS)] if len(FORMATS) < len(_NUMBER_WORDS) else str(len(FORMATS))
 FORMAT_NAMES_IN_WORDS: str = _names_in_words(FORMATS)
+
+#: The formats the order page's player streams, best first: MP3 plays in every current browser;
+#: AAC and Opus stand in for a track that has no MP3. The lossless formats are never streamed
+#: (FLAC and WAV play in most browsers, but at five to ten times the bytes of an MP3).
+STREAM_FORMATS: tuple[str, ...] = tuple(f for f in ("mp3-v0", "mp3-320", "aac", "opus") if f in FORMATS_BY_ID)
+
+
+def stream_format(available: frozenset[str] | set[str]) -> str | None:
+    """The format a track is streamed in: the first of :data:`STREAM_FORMATS` it has a file in."""
+    return next((fmt for fmt in STREAM_FORMATS if fmt in available), None)

@@ -7,6 +7,10 @@ once, when the resume finishes, and the broken-off part does not count. HEAD, 30
 and ranges that stop before the end never count. A client that fetches only the last
 byte (``bytes=SIZE-1-``) does count: the server cannot tell it from the final piece of a
 resume, and with no download caps an over-count costs nobody anything.
+
+Listening is not downloading: the order page's player (``downloads.listen``, kind
+``"stream"``) is never counted, so playing a track uses up nothing and the page's counts
+stay counts of downloads.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ order's pack; storage keys come from catalog rows only. Anything that does not r
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -20,7 +20,7 @@ from shop.downloads.streaming import ByteSource
 from shop.downloads.ziplayout import Member, build_layout
 from shop.extensions import db
 from shop.filenames import UniqueNames, safe_component
-from shop.formats import FORMATS_BY_ID
+from shop.formats import FORMATS_BY_ID, stream_format
 from shop.models import FORMATS, Album, Order, Pack, Track
 from shop.order_links import find_paid_order
 
@@ -37,7 +37,7 @@ class Download:
     """
 
     order_id: int
-    kind: str  # "track", "album" or "pack"
+    kind: str  # "track", "album", "pack", or "stream" (a track for the player)
     item_id: int | None  # track or album id; None for the pack
     fmt: str
     filename: str
@@ -71,11 +71,32 @@ def find_download(token: str, kind: str, item_id: int | None, fmt: str) -> Downl
     return None
 
 
-def track_download(order: Order, track_id: int, fmt: str) -> Download | None:
+def find_stream(token: str, track_id: int) -> Download | None:
+    """What the order page's player plays of one track: the track in the first of
+    :data:`shop.formats.STREAM_FORMATS` it has a file in, for a paid order only (``None``
+    otherwise, as :func:`find_download`). ``kind`` is ``"stream"``: never counted."""
+    order = find_paid_order(token)
+    if order is None:
+        return None
+    track = _order_track(order, track_id)
+    fmt = stream_format({f.format for f in track.files}) if track is not None else None
+    if fmt is None:
+        return None
+    download = track_download(order, track_id, fmt, track)
+    return None if download is None else replace(download, kind="stream")
+
+
+def _order_track(order: Order, track_id: int) -> Track | None:
     query = (select(Track).join(Album)
              .where(Track.id == track_id, Album.pack_id == order.pack_id)
              .options(selectinload(Track.files), selectinload(Track.album).selectinload(Album.pack)))
-    track = db.session.scalar(query)
+    return db.session.scalar(query)
+
+
+def track_download(order: Order, track_id: int, fmt: str, track: Track | None = None) -> Download | None:
+    """One track in ``fmt`` (``track``, when given, is the order's track ``track_id`` already read)."""
+    if track is None:
+        track = _order_track(order, track_id)
     file = track.file(fmt) if track is not None else None
     if track is None or file is None or not order.gets_album(track.album):
         return None

@@ -13,7 +13,7 @@ from werkzeug.http import http_date, quote_etag
 from shop.downloads import bp
 from shop.downloads.conditional import Decision, evaluate
 from shop.downloads.counting import record_download_later
-from shop.downloads.resources import Download, find_download
+from shop.downloads.resources import Download, find_download, find_stream
 from shop.downloads.streaming import stream
 from shop.filenames import content_disposition
 from shop.formats import ALIASES
@@ -37,6 +37,15 @@ def album(token: str, album_id: int, fmt: str) -> Response:
 @bp.get("/orders/<token>/pack/<fmt>.zip")
 def pack(token: str, fmt: str) -> Response:
     return _old_format_url(fmt) or serve(find_download(token, "pack", None, fmt))
+
+
+@bp.get("/orders/<token>/listen/<int:track_id>")
+def listen(token: str, track_id: int) -> Response:
+    """One bought track for the order page's player (:func:`find_stream` picks the format),
+    with ``Range`` as a download has it, shown ``inline``. Listening is not a download: it is
+    never counted (see :mod:`shop.downloads.counting`). A refund or a dispute stops it, as it
+    stops a download."""
+    return serve(find_stream(token, track_id))
 
 
 def _old_format_url(fmt: str) -> Response | None:
@@ -80,7 +89,7 @@ def serve(download: Download | None) -> Response:
     })
     if decision.status == 304:
         return response
-    response.headers["Content-Disposition"] = content_disposition(download.filename)
+    response.headers["Content-Disposition"] = _disposition(download)
     response.headers["Content-Length"] = str(decision.length)
     if decision.status == 206:
         content_range = f"bytes {decision.first}-{decision.last}/{download.size}"
@@ -88,10 +97,20 @@ def serve(download: Download | None) -> Response:
     if request.method == "GET":
         response.response = stream(
             download.source, get_storage(), decision.first, decision.length,
-            on_complete=_counter(download) if _reaches_end(decision, download.size) else None,
+            on_complete=_counter(download) if _counts(download) and _reaches_end(decision, download.size) else None,
             still_allowed=_order_still_paid(download.order_id),
         )
     return response
+
+
+def _counts(download: Download) -> bool:
+    """Whether serving ``download`` to the end is a download to count: a stream for the
+    player is not (listening never uses up anything, and the page's counts stay downloads)."""
+    return download.kind != "stream"
+
+
+def _disposition(download: Download) -> str:
+    return content_disposition(download.filename, "inline" if download.kind == "stream" else "attachment")
 
 
 def _reaches_end(decision: Decision, size: int) -> bool:
@@ -151,10 +170,10 @@ def _accel_redirect(download: Download) -> Response:
     response = Response(None, status=200, content_type=download.mimetype)
     response.headers.update({
         "X-Accel-Redirect": f"{prefix}/{quote(download.storage_key, safe='/')}",
-        "Content-Disposition": content_disposition(download.filename),
+        "Content-Disposition": _disposition(download),
         "Cache-Control": "private",
         "Accept-Ranges": "bytes",
     })
-    if request.method == "GET" and _reaches_end(decision, download.size):
+    if request.method == "GET" and _counts(download) and _reaches_end(decision, download.size):
         _counter(download)()
     return response

@@ -6,6 +6,7 @@ import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from flask import current_app, has_request_context, session
 from sqlalchemy import BindParameter, Select, bindparam, func, select
@@ -15,6 +16,9 @@ from shop.dropbox.delivery_progress import progress
 from shop.dropbox.models import IN_PROGRESS_STATUSES, Delivery, DropboxConnection, delivery_target
 from shop.extensions import db
 from shop.models import Order
+
+#: Dropbox's web view of a folder: this followed by the folder's path from the Dropbox's root.
+DROPBOX_WEB_HOME = "https://www.dropbox.com/home/"
 
 # In the buyer's session: the last "does not fit" answer (set by the deliver and retry views),
 # shown beside the album or pack it was for, for a while. Read, never popped: the order page
@@ -41,6 +45,26 @@ class DropboxState:
     def latest_for(self, album_id: int | None) -> dict[str, Any] | None:
         """The newest delivery of one album, or of the pack when ``album_id`` is None."""
         return self.latest.get(delivery_target(album_id))
+
+    def open_url(self, delivery: dict[str, Any]) -> str:
+        """Where "open it" leads once ``delivery`` (a progress dictionary) is done: its folder in
+        Dropbox's web view when it has exactly one (an album), else the store's app folder (a
+        pack's albums are its folders)."""
+        folders = delivery.get("folders") or []
+        path = self.app_folder + (folders[0] if len(folders) == 1 else "")
+        return DROPBOX_WEB_HOME + quote(path.strip("/"), safe="/")
+
+    def offer_for(self, album_id: int | None, fmt: str) -> bool:
+        """Whether the page offers Add to Dropbox (in ``fmt``) for one album or the pack: not
+        while a delivery of it is moving, waiting for the buyer (its box has its own button) or
+        done in that format (the done state says where it is)."""
+        latest = self.latest_for(album_id)
+        if latest is None:
+            return True
+        status = latest["status"]
+        if status == "done":
+            return bool(latest["format"] != fmt)
+        return status in ("cancelled",)
 
     @property
     def account_label(self) -> str:

@@ -15,7 +15,7 @@ from shop.catalog.state import STATE_COLUMNS, CatalogState, catalog_state, state
 from shop.downloads.counting import CountKey, download_counts
 from shop.dropbox.order_panel import dropbox_state
 from shop.extensions import db
-from shop.formats import FORMATS_BY_ID, canonical_format_id
+from shop.formats import FORMATS_BY_ID, canonical_format_id, stream_format
 from shop.models import FORMATS, Album, DisputeStatus, Order, OrderStatus, Pack, Track, TrackFile, utcnow
 from shop.order_links import link_params, order_by_link_statement
 from shop.page_cache import cached
@@ -148,12 +148,16 @@ class ZipLink:
 
 @dataclass(frozen=True)
 class TrackRow:
-    """One line of an album's single tracks; ``url`` is None without a file in the page's format."""
+    """One line of an album's tracks: ``url`` (its download in the page's format) is None
+    without a file in that format; ``stream_url`` (what the page's player plays, see
+    :data:`shop.formats.STREAM_FORMATS`) is None without a file the player can stream."""
 
+    id: int
     number: str
     title: str
     url: str | None
     downloads: int
+    stream_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -176,19 +180,37 @@ def album_downloads(token: str, pack: Pack, albums: Sequence[AlbumLayout], fmt: 
     loops and prints (rendering was most of the page's time)."""
     album_url = link_maker("downloads.album", "album_id", token=token, fmt=fmt)
     track_url = link_maker("downloads.track", "track_id", token=token, fmt=fmt)
+    listen_url = link_maker("downloads.listen", "track_id", token=token)
     cover_url = link_maker("store.cover", "album_id", slug=pack.slug)
     rows = []
     for album in albums:
         size = album.sizes.get(fmt)
         zip_link = None if size is None else ZipLink(album_url(album.id), size, counts.get(("album", album.id, fmt), 0))
         tracks = tuple(
-            TrackRow(f"{t.number:02d}", t.title, track_url(t.id) if fmt in t.formats else None,
-                     counts.get(("track", t.id, fmt), 0))
+            TrackRow(t.id, f"{t.number:02d}", t.title, track_url(t.id) if fmt in t.formats else None,
+                     counts.get(("track", t.id, fmt), 0),
+                     listen_url(t.id) if stream_format(t.formats) is not None else None)
             for t in album.tracks
         )
         rows.append(AlbumDownloads(album.id, album.title, album.artist, cover_url(album.id), zip_link, tracks,
                                    album.bonus))
     return rows
+
+
+@dataclass(frozen=True)
+class PlaylistEntry:
+    """One track of the order page's player, in the order the page lists them."""
+
+    id: int
+    title: str
+    artist: str
+    url: str
+
+
+def player_playlist(albums: Sequence[AlbumDownloads]) -> tuple[PlaylistEntry, ...]:
+    """Every track of the order that the player can stream, album by album."""
+    return tuple(PlaylistEntry(t.id, t.title, a.artist, t.stream_url)
+                 for a in albums for t in a.tracks if t.stream_url is not None)
 
 
 def read_album_layouts(pack_id: int) -> tuple[AlbumLayout, ...]:
@@ -251,6 +273,8 @@ def order_page_context(order: Order, pack: Pack, state: CatalogState, token: str
     if fmt in choice.available:
         pack_zip = ZipLink(url_for("downloads.pack", token=token, fmt=fmt), sum(a.sizes.get(fmt, 0) for a in albums),
                            counts.get(("pack", None, fmt), 0))
+    rows = album_downloads(token, pack, albums, fmt, counts)
+    playlist = player_playlist(rows)
     return {
         "order": order,
         "payment": payment_state(order, token),
@@ -258,9 +282,13 @@ def order_page_context(order: Order, pack: Pack, state: CatalogState, token: str
         "format_choice": choice,
         "chosen_format": fmt,
         "chosen_label": FORMATS_BY_ID[fmt].label,
-        "format_options": [(f, FORMATS_BY_ID[f].description) for f in choice.available],
+        # (id, description, the size of everything the order holds in it)
+        "format_options": [(f, FORMATS_BY_ID[f].description, sum(a.sizes.get(f, 0) for a in albums))
+                           for f in choice.available],
         "pack_zip": pack_zip,
-        "albums": album_downloads(token, pack, albums, fmt, counts),
+        "albums": rows,
+        "playlist": playlist,
+        "playlist_count": len(playlist),
         "dropbox_album_url": link_maker("dropbox.deliver_album", "album_id", token=token),
         # For an order that is no longer paid, only to show why its deliveries stopped.
         "dropbox": dropbox_state(order),

@@ -182,33 +182,34 @@ def test_buyer_journey(viewport: str, page, problems: BrowserProblems, steps: St
         "href", re.compile(rf"/{ZIP_FORMAT}\.zip$"))
     steps.snap("06-downloaded")
 
-    # Connect Dropbox on the emulator's consent page (a test double with no favicon).
+    # Add the album in the page's format: the first Add goes through Dropbox's consent page (the
+    # emulator's, a test double with no favicon) and comes back with the delivery started; the
+    # page polls its progress until the done state.
     problems.allow_status(f"{store.dropbox_url}/favicon.ico", 404, once=False)
-    page.get_by_role("button", name="Connect Dropbox now").click()
+    store.emulator.set_latency(COPY_LATENCY_MS, route="files/copy_reference/save")
+    # The page's one format choice (remembered since the zip) is the delivery's too.
+    expect(page.get_by_label("Format", exact=True)).to_have_value(DROPBOX_FORMAT)
+    expect(page.get_by_role("button", name=re.compile("Connect Dropbox"))).to_have_count(0)
+    section.get_by_role("button", name=f"as {DROPBOX_LABEL}").click()
     expect(page).to_have_url(re.compile(re.escape(store.dropbox_url) + r"/oauth2/authorize"))
     expect(page.get_by_role("heading", level=1)).to_contain_text(f"{APP_NAME} would like access")
     page.get_by_label(re.compile(r"^Sign in as")).fill(BUYER_EMAIL)
     steps.snap("07-dropbox-consent")
     page.get_by_role("button", name="Allow").click()
-    expect(page).to_have_url(re.compile(re.escape(store.url) + r"/orders/[A-Za-z0-9_-]{20,}#dropbox$"))
+    expect(page).to_have_url(re.compile(re.escape(store.url) + r"/orders/[A-Za-z0-9_-]{20,}#delivery-\d+$"))
     local, domain = BUYER_EMAIL.split("@")
     expect(page.locator("#dropbox")).to_contain_text(f"connected as {local[0]}•••@{domain}")
-    steps.snap("08-dropbox-connected")
-
-    # Add the album in another format; the page polls the progress until Done.
-    store.emulator.set_latency(COPY_LATENCY_MS, route="files/copy_reference/save")
-    # The page's one format choice (remembered since the zip) is the delivery's too.
-    expect(page.get_by_label("Format", exact=True)).to_have_value(DROPBOX_FORMAT)
-    section.get_by_role("button", name=f"as {DROPBOX_LABEL}").click()
     delivery = section.locator(".delivery")
     expect(delivery).to_be_visible()
-    expect(page).to_have_url(re.compile(r"#delivery-\d+$"))
     assert delivery.get_attribute("data-status") in {"queued", "running"}, "done before the page could poll it"
-    steps.snap("09-delivery-started")
-    expect(delivery.locator(".delivery-summary")).to_contain_text(
-        f"Done: {track_count} files in your Dropbox", timeout=DELIVERY_TIMEOUT_MS)
+    steps.snap("08-delivery-started")
+    expect(delivery.locator(".delivery-summary")).to_contain_text("In your Dropbox", timeout=DELIVERY_TIMEOUT_MS)
+    expect(delivery.get_by_role("link", name=re.compile("^open it"))).to_have_attribute(
+        "href", re.compile(r"^https://www\.dropbox\.com/home/Apps/"))
+    expect(delivery).to_contain_text(f"{track_count} {DROPBOX_LABEL} files in")
     bar = delivery.locator("progress")
     expect(bar).to_have_class(re.compile(r"\bdone\b"))
+    expect(bar).to_be_hidden()  # the done state is not a full progress bar
     assert bar.evaluate("(bar) => [bar.value, bar.max]") == [track_count, track_count]
     expect(delivery.locator(".file-states li")).to_have_count(track_count)
     expect(delivery.locator(".file-states .state-done")).to_have_count(track_count)
@@ -246,8 +247,7 @@ def test_add_to_dropbox_before_connecting_asks_for_consent_then_delivers(
     page.get_by_label(re.compile(r"^Sign in as")).fill(BUYER_EMAIL)
     page.get_by_role("button", name="Allow").click()
     expect(page).to_have_url(re.compile(r"#delivery-\d+$"))
-    expect(section.locator(".delivery-summary")).to_contain_text(
-        f"Done: {len(album.tracks)} files in your Dropbox", timeout=DELIVERY_TIMEOUT_MS)
+    expect(section.locator(".delivery-summary")).to_contain_text("In your Dropbox", timeout=DELIVERY_TIMEOUT_MS)
     problems.assert_none("the one-click delivery")
 
 
@@ -269,8 +269,8 @@ def test_without_javascript_a_delivery_still_shows_progress_to_done(browser, sto
         expect(page).to_have_url(re.compile(r"#delivery-\d+$"))
         summary = page.locator(f"section.order-album:has(h2:text-is('{album.title}')) .delivery-summary")
         # Each refresh is a new page load: the text changes only because the server says so.
-        expect(summary).to_contain_text(f"Done: {len(album.tracks)} files in your Dropbox",
-                                        timeout=DELIVERY_TIMEOUT_MS)
+        expect(summary).to_contain_text("In your Dropbox", timeout=DELIVERY_TIMEOUT_MS)
+        expect(section.locator(".delivery-when")).to_contain_text(f"{len(album.tracks)} MP3 V0 files in")
         assert page.locator('meta[http-equiv="refresh"]').count() == 0
         page.screenshot(path=str(Path("artifacts/browser/no-javascript-done.png")), full_page=True)
     finally:

@@ -392,11 +392,14 @@ def test_connect_is_a_post_from_the_order_page_and_the_page_shows_whom_it_linked
         assert "dropbox_connect" not in session and "dropbox-auth-csrf-token" not in session
     assert client.post(f"/orders/{token}/dropbox/connect").status_code == 400  # no CSRF token
 
+    # The page's one way in is an Add to Dropbox form (a POST with its CSRF token): the first
+    # one asks Dropbox for consent.
     page = client.get(f"/orders/{token}").data.decode()
-    form = re.search(r'<form[^>]*action="(/orders/[^"]+/dropbox/connect)"[^>]*>\s*'
-                     r'<input type="hidden" name="csrf_token" value="([^"]+)">', page)
-    assert form and form.group(1) == f"/orders/{token}/dropbox/connect"
-    started = client.post(form.group(1), data={"csrf_token": form.group(2)})
+    form = re.search(r'<form[^>]*action="(/orders/[^"]+/dropbox/pack)"[^>]*>\s*'
+                     r'<input type="hidden" name="csrf_token" value="([^"]+)">\s*'
+                     r'<input type="hidden" name="format" value="([^"]+)">', page)
+    assert form and form.group(1) == f"/orders/{token}/dropbox/pack"
+    started = client.post(form.group(1), data={"csrf_token": form.group(2), "format": form.group(3)})
     assert started.status_code in (302, 303) and "/oauth2/authorize?" in started.headers["Location"]
     back = client.get(callback_path(consent(started.headers["Location"])))
     assert back.status_code == 303

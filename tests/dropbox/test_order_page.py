@@ -32,8 +32,14 @@ def test_finished_delivery_says_done_and_stops_refreshing(client, dropbox_buyer,
     delivery.status = DeliveryStatus.DONE.value
     db.session.commit()
     html = client.get(f"/orders/{token}").data.decode()
-    assert "Done: 3 files in your Dropbox" in html
-    assert "/The Quiet Fires - Ember Line (MP3 V0)" in html
+    # The done state is not the idle button: it says where the music is and links there.
+    section = html.split(f'id="delivery-{delivery.id}"')[1].split("</div>")[0]
+    assert '<strong class="state-done">In your Dropbox</strong> · <a class="open-dropbox" href="' in section
+    assert ('href="https://www.dropbox.com/home/Apps/Indie%20Packs/The%20Quiet%20Fires%20-%20Ember%20Line%20%28MP3'
+            '%20V0%29"') in section
+    assert "3 MP3 V0 files in" in section and "/The Quiet Fires - Ember Line (MP3 V0)" in section
+    album_box = html.split(f'id="album-{seeded_pack.albums[0].id}"')[1].split("</section>")[0]
+    assert "Add to Dropbox<span" not in album_box and "Send again" in album_box
     assert 'http-equiv="refresh"' not in html
 
 
@@ -91,3 +97,47 @@ def test_a_delivery_without_a_live_worker_says_it_is_paused(client, dropbox_buye
     page = client.get(f"/orders/{token}").data.decode()
     assert page.count(PAUSED) == 2
     assert "1 of 3 files…" not in page  # not the frozen count as if all were well
+
+
+def _done(delivery) -> None:
+    for file in delivery.files:
+        file.status = "done"
+    delivery.status = DeliveryStatus.DONE.value
+
+
+def test_one_dropbox_entry_point_per_album_and_for_the_pack(client, dropbox_buyer, seeded_pack):
+    """Idle: one Add button per album and one for the pack, nothing else that starts Dropbox.
+    Moving: progress instead of the button. Done: the done state, and the button only for
+    another format."""
+    order, token = dropbox_buyer
+    first, second = seeded_pack.albums[:2]
+    html = client.get(f"/orders/{token}").data.decode()
+    actions = re.findall(r'<form class="dropbox-form" method="post" action="([^"]+)">', html)
+    assert actions == [f"/orders/{token}/dropbox/pack"] + [
+        f"/orders/{token}/dropbox/albums/{album.id}" for album in seeded_pack.albums]
+    assert f"/orders/{token}/dropbox/connect" not in html and "In your Dropbox" not in html
+
+    moving, _ = create_delivery(order, f"album:{first.id}", "mp3-v0")
+    pack_delivery, _ = create_delivery(order, "pack", "mp3-v0")
+    _done(pack_delivery)
+    db.session.commit()
+    html = client.get(f"/orders/{token}").data.decode()
+    actions = re.findall(r'<form class="dropbox-form" method="post" action="([^"]+)">', html)
+    assert actions == [f"/orders/{token}/dropbox/albums/{album.id}" for album in seeded_pack.albums[1:]]
+    first_box = html.split(f'id="album-{first.id}"')[1].split("</section>")[0]
+    assert f'id="delivery-{moving.id}"' in first_box and "of 3 files" in first_box
+    pack_box = html.split('id="dropbox"')[1].split(f'id="album-{first.id}"')[0]
+    # The pack's albums are several folders: "open it" opens the store's app folder.
+    assert '<a class="open-dropbox" href="https://www.dropbox.com/home/Apps/Indie%20Packs" rel="noopener">' in pack_box
+
+    # Done in MP3 V0; the page in FLAC offers FLAC beside the done state.
+    _done(moving)
+    db.session.commit()
+    flac = client.get(f"/orders/{token}?format=flac").data.decode()
+    first_box = flac.split(f'id="album-{first.id}"')[1].split("</section>")[0]
+    assert "In your Dropbox</strong>" in first_box and " as FLAC</button>" in first_box
+    mp3 = client.get(f"/orders/{token}?format=mp3-v0").data.decode()
+    first_box = mp3.split(f'id="album-{first.id}"')[1].split("</section>")[0]
+    assert "In your Dropbox</strong>" in first_box and "dropbox-form" not in first_box
+    second_box = mp3.split(f'id="album-{second.id}"')[1].split("</section>")[0]
+    assert "In your Dropbox" not in second_box and " as MP3 V0</button>" in second_box

@@ -45,7 +45,7 @@ def test_click_then_worker_delivers_and_progress_endpoint_reports_it(client, dro
     assert_each_file_exactly_once(emulator, fresh(delivery_id))
 
     page = client.get(f"/orders/{token}").data.decode()
-    assert "Done: 3 files in your Dropbox" in page
+    assert '<strong class="state-done">In your Dropbox</strong>' in page and "3 MP3 V0 files in" in page
     assert "connected as <strong>b•••@example.com</strong>" in page  # the account, e-mail masked
 
 

@@ -15,6 +15,7 @@ from shop.downloads.models import PACK_ITEM_ID, DownloadCount
 from shop.dropbox.models import Delivery, delivery_target
 from shop.extensions import db
 from shop.formats import get_format
+from shop.formatting import filesize
 from shop.models import FORMATS, Order, OrderLink, RateLimitHit
 from shop.order_links import hash_token
 from tests import factories
@@ -89,20 +90,24 @@ def test_order_page_is_read_only_and_lists_downloads_and_dropbox(client, app, pa
                 assert f"/{other}.zip" not in html and f"/{other}\"" not in html, other
         label = get_format(fmt).label
         assert f'<span class="muted">{label} zip · ' in html
-        assert f"<summary>Single tracks ({label})</summary>" in html
+        assert f"Play a track, or download it alone as {label} by its title." in html
         # The one format choice lists every format the pack has, the chosen one selected.
         assert '<form class="format-choice" method="get">' in html
         assert '<label for="format">Format</label>' in html and '<select id="format" name="format">' in html
         choice = html.split('<select id="format" name="format">')[1].split("</select>")[0]
-        options = re.findall(r'<option value="([^"]+)"( selected)?>([^<]*)</option>', choice)
-        assert [(value, text) for value, _, text in options] == [
+        options = re.findall(r'<option value="([^"]+)"( selected)?>([^<]*) · ([^<]*)</option>', choice)
+        # Each format with the size of everything in it.
+        assert [(value, text) for value, _, text, _ in options] == [
             (f, shown(get_format(f).description)) for f in FORMATS]
-        assert [value for value, selected, _ in options if selected] == [fmt]
+        assert all(re.fullmatch(r"[0-9.]+ (B|KB|MB|GB)", size) for *_, size in options), options
+        assert [value for value, selected, *_ in options if selected] == [fmt]
         assert '<button class="button" type="submit">Show</button>' in html
         assert html.count("Download the album</a>") == len(pack.albums)
         for album in pack.albums:
             assert f"/orders/{token}/dropbox/albums/{album.id}" in html
-        assert f"/orders/{token}/dropbox/connect" in html
+        # One Dropbox entry point per album and one for the pack: no separate "Connect" button.
+        assert f"/orders/{token}/dropbox/connect" not in html
+        assert html.count(f'action="/orders/{token}/dropbox/pack"') == 1
         assert 'role="alert"' not in html
     db.session.expire_all()
     after = [tuple(r) for t in db.metadata.sorted_tables for r in db.session.execute(t.select())]
@@ -298,6 +303,7 @@ def test_pending_and_refunded_orders_show_no_downloads(client, app, pack):
             assert response.status_code == 200 and format_cookie(response) is None
             html = response.data.decode()
             assert 'class="format-choice"' not in html and 'role="alert"' not in html
+            assert "<audio" not in html and "/listen/" not in html  # nothing to play either
 
 
 def read_outbox(app) -> list[str]:
@@ -429,3 +435,38 @@ def test_lost_link_to_an_unknown_address_answers_the_same_when_smtp_is_down(clie
     app.config["MAIL_URL"] = "smtp://127.0.0.1:1"
     response = client.post("/orders/lost", data={"email": "nobody@example.com"})
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("asked", ["flac\x00", "../flac", "fl\u0430c", "%", " flac", "mp3-v0\r\nSet-Cookie: x=1",
+                                   "\ud800".encode("utf-8", "surrogatepass").decode("latin-1")])
+def test_hostile_format_values_are_a_clear_400_never_a_500(client, app, pack, asked):
+    app.config.update(DROPBOX_APP_KEY="key", DROPBOX_APP_SECRET="secret")
+    _, token = factories.make_order(app, pack)
+    response = client.get(f"/orders/{token}", query_string={"format": asked})
+    assert response.status_code == 400
+    assert format_cookie(response) is None and "x=1" not in str(response.headers)
+    html = response.data.decode()
+    assert "There is no format called" in html
+    assert all(links_in(html, token, pack, "mp3-v0").values())
+    # Also on an order with nothing to download yet: ignored, the page shows as usual.
+    _, pending = factories.make_order(app, pack, paid=False, email="pending@example.com")
+    assert client.get(f"/orders/{pending}", query_string={"format": asked}).status_code == 200
+
+
+def test_the_format_is_chosen_once_above_every_download(client, app, pack):
+    """The format panel comes before the player, the pack's and albums' downloads and every
+    Add to Dropbox; the sizes shown are those of the chosen format."""
+    app.config.update(DROPBOX_APP_KEY="key", DROPBOX_APP_SECRET="secret")
+    order, token = factories.make_order(app, pack)
+    html = client.get(f"/orders/{token}?format=flac").data.decode()
+    choice = html.index('<form class="format-choice" method="get">')
+    assert html.count('<form class="format-choice"') == 1
+    assert html.count('<select id="format"') == 1
+    for marker in ("<audio", " download>", 'class="dropbox-form"', f"/orders/{token}/pack/flac.zip"):
+        assert choice < html.index(marker), marker
+    sizes = {fmt: sum(t.file(fmt).size for a in pack.albums for t in a.tracks) for fmt in FORMATS}
+    assert html.count("FLAC zip · ") == 1 + len(pack.albums)
+    option = re.search(r'<option value="flac" selected>[^<]* · ([^<]+)</option>', html).group(1)
+    pack_size = re.search(r'FLAC zip · ([^<]+)</span>', html).group(1)
+    assert option == pack_size
+    assert pack_size == filesize(sizes["flac"])

@@ -184,7 +184,7 @@ def test_only_the_confirm_post_marks_paid_and_repeats_are_harmless(client, pack,
 
     page = client.get(first.headers["Location"])
     assert page.status_code == 200
-    assert b"Everything in one zip" in page.data
+    assert b"Download the pack</a>" in page.data
 
 
 def test_unknown_checkout_reference_is_404(client, pack):

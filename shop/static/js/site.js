@@ -158,14 +158,32 @@ function renderDelivery(box, data) {
   summary.textContent = "";
   const strong = document.createElement("strong");
   if (data.status === "done") {
+    // The done state, as the server renders it (dropbox/_delivery.html): where the music is.
     strong.className = "state-done";
-    strong.textContent = "Done: " + data.total + " files in your Dropbox";
-    summary.append(strong, ", in ");
+    strong.textContent = "In your Dropbox";
+    const open = document.createElement("a");
+    open.className = "open-dropbox";
+    open.href = box.dataset.openUrl;
+    open.rel = "noopener";
+    open.textContent = "open it";
+    const hidden = document.createElement("span");
+    hidden.className = "visually-hidden";
+    hidden.textContent = " in Dropbox";
+    open.append(hidden);
+    summary.append(strong, " · ", open);
+    let when = box.querySelector(".delivery-when");
+    if (!when) {
+      when = document.createElement("p");
+      when.className = "delivery-when";
+      summary.after(when);
+    }
+    when.textContent = data.total + " " + (box.dataset.label || "") + " files in ";
     data.folders.forEach((folder, i) => {
       const code = document.createElement("code");
       code.textContent = box.dataset.appFolder + folder;
-      summary.append(code, i < data.folders.length - 1 ? ", " : ".");
+      when.append(code, i < data.folders.length - 1 ? ", " : ".");
     });
+    if (data.finished_ago) when.append(" Delivered " + data.finished_ago + ".");
   } else if (FINAL_STATES.has(data.status)) {
     strong.className = "state-failed";
     strong.textContent = data.error || "The delivery stopped.";
