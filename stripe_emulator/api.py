@@ -22,10 +22,11 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from emulator_common import json_response
 
+from .accounts import PLATFORM_ACCOUNT
 from .emulator import Emulator, current_request
 from .ids import new_request_id
 from .versions import check_version, render
-from .wire import StripeError, check_known, expand_paths, list_object, parse_params, text
+from .wire import StripeError, check_known, expand_paths, list_object, no_such, parse_params, text
 
 IDEMPOTENCY_TTL = 24 * 60 * 60
 
@@ -79,6 +80,26 @@ def _params() -> dict[str, Any]:
     return parse_params(source)
 
 
+#: Requests that may act on a connected account (``Stripe-Account``); the emulator answers
+#: other POSTs made for a connected account with a 400 naming what it does not emulate, and
+#: other reads show that the account has none of the platform's objects.
+CONNECTED_WRITES: frozenset[str] = frozenset()
+
+
+def _stripe_account(emulator: Emulator) -> str | None:
+    header = request.headers.get("Stripe-Account")
+    if header is None:
+        return None
+    account = header.strip()
+    if account == PLATFORM_ACCOUNT:
+        return None
+    emulator.connected_account(account)
+    if request.method != "GET" and request.endpoint not in CONNECTED_WRITES:
+        raise StripeError(f"The Stripe emulator does not emulate {request.method} "
+                          f"{request.path} on a connected account (Stripe-Account header).")
+    return account
+
+
 def _before_api_request() -> Response | None:
     if not request.path.startswith("/v1/") and request.path != "/v1":
         return None
@@ -91,13 +112,14 @@ def _before_api_request() -> Response | None:
         if requested is not None:
             g.api_version = check_version(requested.strip())
         g.params = _params()
+        g.stripe_account = _stripe_account(emulator)
     except StripeError as error:
         return error_response(error)
     idempotency_key = request.headers.get("Idempotency-Key")
     g.context_token = current_request.set((g.request_id, idempotency_key))
     if request.method != "POST" or not idempotency_key:
         return None
-    scope = f"{key}:{idempotency_key}"
+    scope = f"{key}:{g.stripe_account or ''}:{idempotency_key}"
     with emulator.lock:
         record = emulator.idempotency.get(scope)
         if record is not None and record["created"] < emulator.now() - IDEMPOTENCY_TTL:
@@ -234,14 +256,32 @@ def answer(obj: dict[str, Any]) -> Response:
     return _shown(expand(obj, expand_paths(g.params)))
 
 
+def acting_account() -> str | None:
+    """The connected account a ``Stripe-Account`` header acts as (``None``: the platform)."""
+    account: str | None = g.get("stripe_account")
+    return account
+
+
 def retrieve(kind: str, object_id: str) -> Response:
+    """An object of the account the request acts as; another account's is a 404."""
     check_known(g.params, ())
-    return answer(current_emulator().get(kind, object_id))
+    emulator = current_emulator()
+    found = emulator.get(kind, object_id)
+    if emulator.owner(kind, found) != acting_account():
+        raise no_such(found["object"], object_id)
+    return answer(found)
 
 
-def list_page(kind: str, url: str, filters: tuple[str, ...] = ()) -> Response:
+def list_page(kind: str, url: str, filters: tuple[str, ...] = (),
+              items: list[dict[str, Any]] | None = None) -> Response:
+    """One page of the account's objects of ``kind`` (or of ``items``)."""
     params = g.params
     check_known(params, ("limit", "starting_after", "ending_before", *filters))
     chosen = {name: text(params, name) for name in filters}
-    page = list_object(current_emulator().listing(kind, **chosen), url, params)
+    emulator = current_emulator()
+    account = acting_account()
+    with emulator.lock:
+        found = items if items is not None else emulator.listing(kind, **chosen)
+        mine = [item for item in found if emulator.owner(kind, item) == account]
+    page = list_object(mine, url, params)
     return _shown(expand(page, expand_paths(params)))

@@ -15,6 +15,8 @@ class Card:
     dispute: str | None = None
     inquiry: bool = False
     three_d_secure: bool = False
+    #: The funds skip the pending period and are available at once.
+    bypass_pending: bool = False
 
 
 CARDS: dict[str, Card] = {
@@ -28,11 +30,13 @@ CARDS: dict[str, Card] = {
     "4000000000009987": Card(("card_declined", "lost_card", "Your card was declined.")),
     "4000000000000069": Card(("expired_card", "expired_card", "Your card has expired.")),
     "4000002760003184": Card(three_d_secure=True),
+    "4000000000000077": Card(bypass_pending=True),
 }
 
 #: Stripe's test PaymentMethod ids, for PaymentIntents confirmed through the API.
 TEST_PAYMENT_METHODS: dict[str, str] = {
     "pm_card_visa": "4242424242424242",
+    "pm_card_bypassPending": "4000000000000077",
     "pm_card_createDispute": "4000000000000259",
     "pm_card_createDisputeProductNotReceived": "4000000000002685",
     "pm_card_createDisputeInquiry": "4000000000001976",

@@ -1,4 +1,5 @@
-"""The control API under ``/__emulator__/``: time, webhook faults, disputes (JSON in and out).
+"""The control API under ``/__emulator__/``: time, webhook faults, disputes, Connect accounts
+and funds (JSON in and out).
 
 Each endpoint is a thin wrapper over an :class:`~.emulator.Emulator` or
 :class:`~.webhooks.Dispatcher` method, so tests can do the same in-process through
@@ -179,12 +180,45 @@ def fail_refund(refund_id: str) -> Response:
     return json_response(_emulator().fail_refund(refund_id))
 
 
+# -- Connect ---------------------------------------------------------------------------------
+
+
+@bp.post("/accounts/<account_id>/onboard")
+def onboard(account_id: str) -> Response:
+    """Complete the account's onboarding as the hosted page's button does."""
+    return json_response(_emulator().complete_onboarding(account_id))
+
+
+@bp.post("/accounts/<account_id>/restrict")
+def restrict(account_id: str) -> Response:
+    """Stripe needs more information: payouts and transfers stop (``account.updated``)."""
+    return json_response(_emulator().restrict_account(account_id))
+
+
+@bp.get("/accounts/<account_id>/transfers")
+def account_transfers(account_id: str) -> Response:
+    """Every transfer to the account, newest first, and their total net of reversals."""
+    emulator = _emulator()
+    emulator.get("accounts", account_id)
+    transfers = emulator.transfers_to(account_id)
+    return json_response({"transfers": transfers, "total": sum(
+        t["amount"] - t["amount_reversed"] for t in transfers),
+        "balance": emulator.balance(account_id)})
+
+
+@bp.post("/balance/available")
+def funds_available() -> Response:
+    """Every pending balance transaction becomes available now."""
+    return json_response({"made_available": _emulator().make_funds_available()})
+
+
 # -- webhooks --------------------------------------------------------------------------------
 
 
 @bp.post("/webhook_endpoints")
 def add_endpoint() -> Response:
-    """``{"url": ..., "secret": "whsec_..." (optional), "enabled_events": [...] (optional)}``."""
+    """``{"url": ..., "secret": "whsec_..." (optional), "enabled_events": [...] (optional),
+    "connect": true (optional: the events of connected accounts)}``."""
     data = _body()
     events = data.get("enabled_events")
     if events is not None and not (isinstance(events, list)
@@ -193,7 +227,11 @@ def add_endpoint() -> Response:
     secret = data.get("secret")
     if secret is not None and not isinstance(secret, str):
         raise ControlError("'secret' must be a string")
-    return json_response(_emulator().add_endpoint(_string(data, "url"), secret, events))
+    connect = data.get("connect", False)
+    if not isinstance(connect, bool):
+        raise ControlError("'connect' must be true or false")
+    return json_response(_emulator().add_endpoint(_string(data, "url"), secret, events,
+                                                  connect=connect))
 
 
 @bp.get("/webhooks")

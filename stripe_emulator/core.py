@@ -42,6 +42,9 @@ class Settings:
     dispatch: DispatchSettings = field(default_factory=DispatchSettings)
     #: Seconds (emulator clock) before a delayed payment (SEPA Debit) succeeds or fails.
     async_delay: float = 3.0
+    #: Seconds (emulator clock) before a charge's funds become available (Stripe: about two
+    #: days); ``0`` makes every charge available at once.
+    funds_pending: float = 2 * 86_400.0
 
 
 def merge_metadata(current: dict[str, str], params: dict[str, Any]) -> dict[str, str]:
@@ -77,6 +80,9 @@ class EmulatorCore:
         "we_": ("webhook_endpoints", "webhook_endpoint"),
         "pm_": ("payment_methods", "payment_method"),
         "txn_": ("balance_transactions", "balance_transaction"),
+        "acct_": ("accounts", "account"),
+        "tr_": ("transfers", "transfer"),
+        "trr_": ("transfer_reversals", "transfer_reversal"),
     }
 
     def __init__(self, data_dir: str | Path | None = None, settings: Settings | None = None
@@ -94,6 +100,17 @@ class EmulatorCore:
         self.webhook_endpoints: dict[str, dict[str, Any]] = {}
         self.payment_methods: dict[str, dict[str, Any]] = {}
         self.balance_transactions: dict[str, dict[str, Any]] = {}
+        #: Connect: Express accounts, transfers from the platform and their reversals.
+        self.accounts: dict[str, dict[str, Any]] = {}
+        self.transfers: dict[str, dict[str, Any]] = {}
+        self.transfer_reversals: dict[str, dict[str, Any]] = {}
+        #: Account Link token -> the link's account, URLs, expiry and whether it was used.
+        self.account_links: dict[str, dict[str, Any]] = {}
+        #: balance transaction id -> the connected account whose balance it moves (the
+        #: platform's own transactions are not in it).
+        self.transaction_accounts: dict[str, str] = {}
+        #: ids of webhook endpoints made with ``connect=true`` (events on connected accounts).
+        self.connect_endpoints: dict[str, bool] = {}
         #: PaymentIntent id -> when (emulator clock) and how a delayed payment settles.
         self.settlements: dict[str, dict[str, Any]] = {}
         #: session id -> its line items, and what the session passes on to its PaymentIntent.
@@ -133,7 +150,9 @@ class EmulatorCore:
 
     _COLLECTIONS = ("sessions", "payment_intents", "charges", "refunds", "disputes", "events",
                     "webhook_endpoints", "payment_methods", "balance_transactions",
-                    "settlements", "line_items", "intent_data", "idempotency")
+                    "settlements", "line_items", "intent_data", "idempotency", "accounts",
+                    "transfers", "transfer_reversals", "account_links", "transaction_accounts",
+                    "connect_endpoints")
 
     def _dump(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in self._COLLECTIONS}
@@ -181,7 +200,25 @@ class EmulatorCore:
                                  "url": f"/v1/charges/{served['id']}/refunds"}
         elif served.get("object") == "webhook_endpoint":
             served.pop("secret", None)
+        elif served.get("object") == "balance_transaction":
+            served["status"] = "available" if served["available_on"] <= self.now() else "pending"
+        elif served.get("object") == "transfer":
+            reversals = sorted((self.view(r) for r in self.transfer_reversals.values()
+                                if r["transfer"] == served["id"]),
+                               key=lambda r: r["created"], reverse=True)
+            served["reversals"] = {"object": "list", "data": reversals[:10],
+                                   "has_more": len(reversals) > 10,
+                                   "url": f"/v1/transfers/{served['id']}/reversals"}
         return served
+
+    def owner(self, kind: str, obj: dict[str, Any]) -> str | None:
+        """The connected account an object belongs to (``None``: the platform's)."""
+        if kind == "events":
+            account: str | None = obj.get("account")
+            return account
+        if kind == "balance_transactions":
+            return self.transaction_accounts.get(obj["id"])
+        return None
 
     def listing(self, kind: str, **filters: str | None) -> list[dict[str, Any]]:
         """Every object of a collection matching ``filters``, newest first."""
@@ -194,18 +231,25 @@ class EmulatorCore:
         return list(reversed(items))
 
     def _emit(self, event_type: str, obj: dict[str, Any],
-              previous: dict[str, Any] | None = None) -> dict[str, Any]:
+              previous: dict[str, Any] | None = None, account: str | None = None
+              ) -> dict[str, Any]:
         """Store an event about ``obj`` (its state now, in the account's API version) and
-        queue one delivery per endpoint, rendered for the endpoint's ``api_version``."""
+        queue one delivery per endpoint, rendered for the endpoint's ``api_version``.
+
+        :param account: the connected account the event happened on: the event carries it
+            and goes only to ``connect=true`` endpoints; without it, only to the others.
+        """
         request_id, idempotency_key = current_request.get()
+        connected = account is not None
         endpoints = [endpoint for endpoint in self.webhook_endpoints.values()
                      if endpoint["status"] == "enabled"
+                     and self.connect_endpoints.get(endpoint["id"], False) == connected
                      and ("*" in endpoint["enabled_events"]
                           or event_type in endpoint["enabled_events"])]
         event = objects.event(created=self.now(), event_type=event_type, obj=self.view(obj),
                               previous=previous, api_version=self.settings.api_version,
                               request_id=request_id, idempotency_key=idempotency_key,
-                              pending_webhooks=len(endpoints))
+                              pending_webhooks=len(endpoints), account=account)
         self.events[event["id"]] = event
         payloads: dict[str, str] = {}
         targets = []
@@ -230,12 +274,24 @@ class EmulatorCore:
 
     def _move_balance(self, amount: int, currency: str, kind: str, category: str, source: str,
                       fee: int = 0, fee_description: str = "Stripe processing fees",
-                      description: str | None = None) -> dict[str, Any]:
-        """Record a balance transaction; returns it (stored, not a copy)."""
+                      description: str | None = None, available_on: int | None = None,
+                      account: str | None = None) -> dict[str, Any]:
+        """Record a balance transaction; returns it (stored, not a copy).
+
+        :param available_on: when the funds become available; by default a charge's after
+            :attr:`Settings.funds_pending`, anything else at once.
+        :param account: the connected account whose balance moves (default: the platform's).
+        """
+        created = self.now()
+        if available_on is None:
+            available_on = created + (int(self.settings.funds_pending) if kind == "charge" else 0)
         transaction = payment_objects.balance_transaction(
-            created=self.now(), amount=amount, currency=currency, kind=kind, category=category,
-            source=source, fee=fee, fee_description=fee_description, description=description)
+            created=created, amount=amount, currency=currency, kind=kind, category=category,
+            source=source, fee=fee, fee_description=fee_description, description=description,
+            available_on=available_on)
         self.balance_transactions[transaction["id"]] = transaction
+        if account is not None:
+            self.transaction_accounts[transaction["id"]] = account
         return transaction
 
     @staticmethod
@@ -255,9 +311,11 @@ class EmulatorCore:
         with self.change():
             kept = {key: value for key, value in self.webhook_endpoints.items()
                     if key in self.configured_endpoints}
+            kept_connect = {key: True for key in kept if self.connect_endpoints.get(key)}
             for name in self._COLLECTIONS:
                 getattr(self, name).clear()
             self.webhook_endpoints.update(kept)
+            self.connect_endpoints.update(kept_connect)
             self.in_flight.clear()
             self.clock.reset()
             self.webhooks.reset()
@@ -269,7 +327,8 @@ class EmulatorCore:
                     **{name: len(getattr(self, name)) for name in
                        ("sessions", "payment_intents", "charges", "refunds", "disputes",
                         "events", "webhook_endpoints", "payment_methods",
-                        "balance_transactions", "settlements")}}
+                        "balance_transactions", "settlements", "accounts", "transfers",
+                        "transfer_reversals")}}
 
     def tick(self) -> object:
         """What the clock makes happen (session expiry, delayed payments); the composed

@@ -29,12 +29,17 @@ class Endpoints(EmulatorCore):
         version = text(params, "api_version")
         if version is not None:
             versions.check_version(version, "api_version")
+        connect = text(params, "connect")
+        if connect not in (None, "true", "false"):
+            raise invalid("connect", f"Invalid boolean: {connect}", "parameter_invalid_boolean")
         with self.change():
             endpoint = objects.webhook_endpoint(
                 created=self.now(), url=url, enabled_events=events,
                 description=text(params, "description"), metadata=metadata(params) or {},
                 api_version=version, secret=new_webhook_secret())
             self.webhook_endpoints[endpoint["id"]] = endpoint
+            if connect == "true":
+                self.connect_endpoints[endpoint["id"]] = True
             return copy.deepcopy(endpoint)
 
     @staticmethod
@@ -55,12 +60,15 @@ class Endpoints(EmulatorCore):
         return list(events)
 
     def add_endpoint(self, url: str, secret: str | None = None,
-                     enabled_events: list[str] | None = None, configured: bool = False
-                     ) -> dict[str, Any]:
+                     enabled_events: list[str] | None = None, configured: bool = False,
+                     connect: bool = False) -> dict[str, Any]:
         """Register an endpoint with a known secret (command line, control API).
 
         The same URL and secret again returns the existing endpoint (restarts with
         ``--data-dir`` do not duplicate it).
+
+        :param connect: it receives the events of connected accounts (``connect=true``),
+            and only those.
         """
         secret = secret or new_webhook_secret()
         if not secret.startswith("whsec_"):
@@ -69,7 +77,8 @@ class Endpoints(EmulatorCore):
         assert events is not None
         with self.change():
             for endpoint in self.webhook_endpoints.values():
-                if endpoint["url"] == url and endpoint["secret"] == secret:
+                if (endpoint["url"] == url and endpoint["secret"] == secret
+                        and self.connect_endpoints.get(endpoint["id"], False) == connect):
                     endpoint["enabled_events"] = events
                     break
             else:
@@ -79,6 +88,8 @@ class Endpoints(EmulatorCore):
                 self.webhook_endpoints[endpoint["id"]] = endpoint
             if configured:
                 self.configured_endpoints.add(endpoint["id"])
+            if connect:
+                self.connect_endpoints[endpoint["id"]] = True
             return copy.deepcopy(endpoint)
 
     def update_endpoint(self, endpoint_id: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -107,5 +118,6 @@ class Endpoints(EmulatorCore):
             self._require("webhook_endpoints", endpoint_id)
             del self.webhook_endpoints[endpoint_id]
             self.configured_endpoints.discard(endpoint_id)
+            self.connect_endpoints.pop(endpoint_id, None)
             return {"id": endpoint_id, "object": "webhook_endpoint", "deleted": True}
 

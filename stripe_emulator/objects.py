@@ -145,13 +145,17 @@ def public_endpoint(endpoint: dict[str, Any]) -> dict[str, Any]:
 
 def event(*, created: int, event_type: str, obj: dict[str, Any],
           previous: dict[str, Any] | None, api_version: str, request_id: str | None,
-          idempotency_key: str | None, pending_webhooks: int) -> dict[str, Any]:
+          idempotency_key: str | None, pending_webhooks: int, account: str | None = None
+          ) -> dict[str, Any]:
+    """An event; ``account`` (only on events that happened on a connected account)."""
     data: dict[str, Any] = {"object": obj}
     if previous is not None:
         data["previous_attributes"] = previous
+    connect: dict[str, Any] = {} if account is None else {"account": account}
     return {
         "id": new_id("evt_"),
         "object": "event",
+        **connect,
         "api_version": api_version,
         "created": created,
         "data": data,

@@ -135,18 +135,23 @@ class Paying(EmulatorCore):
             self._emit("charge.failed", charge)
             self._emit("payment_intent.payment_failed", intent, self._changes(before, intent))
             return charge
-        self._succeed(intent, charge, before)
+        self._succeed(intent, charge, before, available_now=card.bypass_pending)
         return charge
 
     def _succeed(self, intent: dict[str, Any], charge: dict[str, Any],
-                 before: dict[str, Any]) -> None:
-        """The money is in: the charge and the intent succeed, with their events."""
+                 before: dict[str, Any], available_now: bool = False) -> None:
+        """The money is in: the charge and the intent succeed, with their events.
+
+        :param available_now: the funds are available at once (Stripe's bypass-pending card),
+            not after :attr:`~.core.Settings.funds_pending`.
+        """
         previous = {"status": charge["status"]} if charge["status"] != "succeeded" else None
         charge.update(status="succeeded", paid=True, outcome=payment_objects.outcome(
             "succeeded", None))
         charge["balance_transaction"] = self._move_balance(
             charge["amount"], charge["currency"], "charge", "charge", charge["id"],
-            fee=fee(charge["amount"], charge["currency"]), description=charge["description"])["id"]
+            fee=fee(charge["amount"], charge["currency"]), description=charge["description"],
+            available_on=self.now() if available_now else None)["id"]
         intent.update(status="succeeded", amount_received=intent["amount"],
                       last_payment_error=None, processing=None)
         self._emit("charge.succeeded", charge, previous)

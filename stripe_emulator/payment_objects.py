@@ -253,16 +253,19 @@ def refund(*, created: int, charge: dict[str, Any], amount: int, reason: str | N
 
 def balance_transaction(*, created: int, amount: int, currency: str, kind: str, category: str,
                         source: str, fee: int = 0, fee_description: str = "Stripe processing fees",
-                        description: str | None = None) -> dict[str, Any]:
-    """A movement of the account's balance: ``kind`` is the ``type`` (``charge``,
-    ``refund``, ``refund_failure``, ``adjustment``); funds are available two days later."""
+                        description: str | None = None, available_on: int | None = None
+                        ) -> dict[str, Any]:
+    """A movement of an account's balance: ``kind`` is the ``type`` (``charge``, ``refund``,
+    ``refund_failure``, ``adjustment``, ``transfer``, ``transfer_refund``, ``payment``,
+    ``payment_refund``); ``status`` is worked out when it is served, from ``available_on``
+    (default: two days later)."""
     fee_details = [] if fee == 0 else [{"amount": fee, "application": None, "currency": currency,
                                          "description": fee_description, "type": "stripe_fee"}]
     return {
         "id": new_id("txn_"),
         "object": "balance_transaction",
         "amount": amount,
-        "available_on": created + 2 * 86_400,
+        "available_on": created + 2 * 86_400 if available_on is None else available_on,
         "balance_type": "payments",
         "created": created,
         "currency": currency,

@@ -54,3 +54,46 @@ def test_process_announces_url_delivers_and_persists(tmp_path: Path, receiver: R
         refused = web.get(f"{second.base_url}/v1/events",
                           headers={"Authorization": "Bearer sk_test_other"}, timeout=10)
         assert refused.status_code == 401
+
+
+CONNECT_SECRET = "whsec_make_run_connect_secret"
+
+
+def test_process_with_a_connect_webhook_and_funds_available_at_once(
+        tmp_path: Path, receiver: Receiver, web: requests.Session) -> None:
+    connect_url = receiver.url.replace("/webhook", "/connect-webhook")
+    args = ["--data-dir", str(tmp_path), "--webhook", receiver.url, "--webhook-secret", SECRET,
+            "--connect-webhook", connect_url, "--connect-webhook-secret", CONNECT_SECRET,
+            "--funds-pending", "0"]
+    with EmulatorProcess("stripe_emulator", args) as running:
+        assert running.readline() == f"webhook {receiver.url} secret {SECRET}\n"
+        assert running.readline() == f"connect webhook {connect_url} secret {CONNECT_SECRET}\n"
+        client = sdk(running.base_url, web)
+        session = client.v1.checkout.sessions.create(params=session_params())  # type: ignore[arg-type]
+        web.post(session.url, data={"cardnumber": "4242424242424242"}, allow_redirects=False,
+                 timeout=10)
+        account = client.v1.accounts.create(params={
+            "type": "express", "capabilities": {"transfers": {"requested": True}}})
+        link = client.v1.account_links.create(params={
+            "account": account.id, "type": "account_onboarding",
+            "refresh_url": "http://shop.test/refresh", "return_url": "http://shop.test/return"})
+        assert link.url.startswith(running.base_url + "/setup/e/")
+        done = web.post(link.url, data={"action": "complete"}, allow_redirects=False,
+                        timeout=10)
+        assert done.headers["Location"] == "http://shop.test/return"
+        transfer = client.v1.transfers.create(params={"amount": 1000, "currency": "eur",
+                                                      "destination": account.id})
+        received = receiver.wait_for(6)
+        connect = [item for item in received if item.path.endswith("/connect-webhook")]
+        assert len(connect) == 1
+        event = stripe.Webhook.construct_event(connect[0].body.decode(),
+                                               connect[0].headers["Stripe-Signature"],
+                                               CONNECT_SECRET)
+        assert event.type == "account.updated" and event.account == account.id
+    with EmulatorProcess("stripe_emulator", args) as second:
+        second.readline()
+        assert second.readline().startswith("connect webhook ")
+        client = sdk(second.base_url, web)
+        assert len(client.v1.webhook_endpoints.list().data) == 2
+        assert client.v1.transfers.retrieve(transfer.id).destination == account.id
+        assert client.v1.accounts.retrieve(account.id).payouts_enabled is True

@@ -23,11 +23,16 @@ pytestmark = pytest.mark.skipif(not SPEC_PATH.exists(),
 #: Schemas the answers reach that the subset does not hold, so they are not judged.
 MISSING_FROM_SUBSET = {"balance_transaction", "payment_intent_next_action",
                        "payment_method_card", "three_d_secure_details_charge"}
+#: The Connect objects' schemas, none of which the subset holds (so only the events about
+#: them, and their ``account``, are judged).
+CONNECT_SCHEMAS = {"account", "account_link", "balance", "transfer", "transfer_reversal"}
 
 SCHEMA_OF_OBJECT = {"checkout.session": "checkout.session", "payment_intent": "payment_intent",
                     "charge": "charge", "refund": "refund", "dispute": "dispute",
                     "payment_method": "payment_method", "webhook_endpoint": "webhook_endpoint",
-                    "event": "event", "item": "item"}
+                    "event": "event", "item": "item",
+                    "balance_transaction": "balance_transaction",
+                    **{name: name for name in CONNECT_SCHEMAS}}
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +164,50 @@ def test_every_object_the_store_uses_matches_the_spec(
     assert validator.unjudged <= MISSING_FROM_SUBSET, validator.unjudged - MISSING_FROM_SUBSET
 
 
+def test_connect_objects_and_events_match_the_spec(
+        client: stripe.StripeClient, validator: Validator, pay: Pay, new_session: NewSession,
+        web: requests.Session, control: Control, idle: Idle, receiver: Receiver) -> None:
+    """Accounts, Account Links, transfers, reversals, the balance and the Connect events
+    (``account.updated`` with ``account``, ``transfer.*``), as far as the subset judges."""
+    checked = Checked(client, validator)
+    checked.raw("post", "/v1/webhook_endpoints", url=receiver.url, enabled_events=["*"])
+    checked.check(checked.raw("post", "/v1/webhook_endpoints", url=receiver.url + "?connect",
+                              enabled_events=["*"], connect="true"))
+    pay(new_session(), "4000000000000077")
+    account = checked.raw("post", "/v1/accounts", type="express", country="DE",
+                          email="artist@example.com",
+                          capabilities={"transfers": {"requested": True}})
+    checked.check(account)
+    link = checked.raw("post", "/v1/account_links", account=account["id"],
+                       type="account_onboarding", refresh_url="http://shop.test/refresh",
+                       return_url="http://shop.test/return")
+    checked.check(link)
+    assert web.post(link["url"], data={"action": "complete"}, allow_redirects=False,
+                    timeout=10).status_code == 303
+    transfer = checked.raw("post", "/v1/transfers", amount=500, currency="eur",
+                           destination=account["id"], metadata={"artist_id": "7"})
+    checked.check(transfer)
+    checked.check(checked.raw("post", f"/v1/transfers/{transfer['id']}/reversals", amount=100))
+    checked.get(f"/v1/transfers/{transfer['id']}")
+    checked.get(f"/v1/accounts/{account['id']}")
+    checked.get("/v1/balance", "balance")
+    checked.check(json.loads(client.raw_request("get", "/v1/balance",
+                                                stripe_account=account["id"]).body), "balance")
+    list(checked.listing("/v1/balance_transactions"))
+    list(checked.listing("/v1/accounts"))
+    list(checked.listing("/v1/transfers"))
+    idle()
+    connect_events = [item.event for item in receiver.received if "connect" in item.path]
+    assert [event["type"] for event in connect_events] == ["account.updated"]
+    assert connect_events[0]["account"] == account["id"]
+    for item in receiver.received:
+        checked.check(item.event)
+        checked.check(item.event["data"]["object"])
+    assert {"transfer.created", "transfer.reversed"} <= {
+        item.event["type"] for item in receiver.received}
+    assert validator.unjudged <= MISSING_FROM_SUBSET | CONNECT_SCHEMAS, validator.unjudged
+
+
 def test_error_bodies_match_the_spec(validator: Validator, server: ServerThread,
                                      web: requests.Session, new_session: NewSession,
                                      pay: Pay) -> None:
@@ -177,6 +226,9 @@ def test_error_bodies_match_the_spec(validator: Validator, server: ServerThread,
             "amount": "1000", "currency": "eur", "payment_method": "pm_card_chargeDeclined",
             "confirm": "true"}),
         error_of("get", "/v1/events", headers={"Stripe-Version": "2099-01-01"}),
+        error_of("get", "/v1/balance", headers={"Stripe-Account": "acct_missing"}),
+        error_of("post", "/v1/transfers", data={"amount": "100", "currency": "usd",
+                                                "destination": "acct_missing"}),
     ]
     for body in bodies:
         assert validator.errors(body, "error") == [], body
