@@ -23,6 +23,7 @@ FLOORS: dict[str, int] = {
     "admin": 90,  # the operator console: uses everything, nothing imports it
     "worker": 80,  # the RQ entry point (shop/worker.py)
     "store": 70,
+    "payouts": 65,  # paying artists: Connect onboarding, the payout run, manual payouts (Stripe via payments)
     "payments": 60,
     "codes": 55,  # download codes: a redemption is an order with its receipt
     "orders": 50,

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from shop.extensions import db
 from shop.models import DisputeStatus, Order, OrderStatus, utcnow
 from shop.orders.service import mark_refunded, restore_access, suspend_access
+from shop.payments.connect_accounts import ACCOUNT_EVENTS, handle_account_event
 from shop.payments.fulfilment import fulfil_session, recorded_session
 from shop.payments.models import PaymentEvent
 from shop.payments.notices import send_refund_notice
@@ -49,7 +50,7 @@ CHARGE_EVENTS = frozenset({
     "charge.dispute.funds_withdrawn",
     "charge.dispute.funds_reinstated",
 })
-HANDLED_EVENTS = SESSION_EVENTS | CHARGE_EVENTS
+HANDLED_EVENTS = SESSION_EVENTS | CHARGE_EVENTS | ACCOUNT_EVENTS
 OPEN_DISPUTE_STATUSES = frozenset({"warning_needs_response", "warning_under_review", "needs_response",
                                    "under_review"})
 # A dispute that ended without taking the money: an inquiry that closed, or one Stripe
@@ -99,7 +100,16 @@ def handle_event(event: dict[str, Any]) -> EventOutcome:
     record = _record(event_id, event_type)
     if record is None:
         return EventOutcome(event_id, event_type, duplicate=True)
-    order = _act_on(event_type, event.get("data", {}).get("object") or {})
+    if event_type in ACCOUNT_EVENTS:
+        # An artist's Express account (shop/payments/connect_accounts.py); no order.
+        handle_account_event(event)
+        order = None
+    elif event.get("account"):
+        # Something that happened on a connected account (its payouts, its balance): not the
+        # store's payments, whatever its type.
+        order = None
+    else:
+        order = _act_on(event_type, event.get("data", {}).get("object") or {})
     order_id = order.id if order is not None else None
     db.session.execute(
         update(PaymentEvent)
