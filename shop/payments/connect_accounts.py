@@ -31,7 +31,7 @@ ACCOUNT_EVENTS = frozenset({"account.updated"})
 
 def can_receive_transfers(account: stripe.Account) -> bool:
     capabilities = getattr(account, "capabilities", None)
-    transfers = capabilities.get("transfers") if capabilities is not None else None
+    transfers = getattr(capabilities, "transfers", None) if capabilities is not None else None
     if transfers is not None:
         return bool(transfers == "active")
     return bool(getattr(account, "payouts_enabled", False))
@@ -45,9 +45,10 @@ def sync_account(account_id: str, account: stripe.Account | None = None) -> Arti
     """Write what Stripe says about ``account_id`` now on its artist (committed); ``None`` (and
     nothing asked of Stripe) when no artist has that account.
 
-    An account that can receive transfers makes the artist a Stripe artist (``payout_method``
-    ``stripe``); one that cannot (onboarding unfinished, or Stripe restricted it) only turns
-    ``payouts_enabled`` off, keeping the method, so the artist is asked to finish onboarding.
+    An account that becomes able to receive transfers makes the artist a Stripe artist
+    (``payout_method`` ``stripe``); later events leave the method alone (an operator may have
+    chosen manual payouts since). One that cannot (onboarding unfinished, or Stripe restricted
+    it) only turns ``payouts_enabled`` off, so the artist is asked to finish onboarding.
 
     :raises stripe.StripeError: when Stripe cannot be asked.
     """
@@ -58,11 +59,14 @@ def sync_account(account_id: str, account: stripe.Account | None = None) -> Arti
     if account is None:
         account = stripe_client().v1.accounts.retrieve(account_id)
     enabled = can_receive_transfers(account)
-    values: dict[str, Any] = {"payouts_enabled": enabled}
+    changed = artist.payouts_enabled != enabled
     if enabled:
-        values["payout_method"] = PayoutMethod.STRIPE.value
-    changed = artist.payouts_enabled != enabled or (enabled and artist.payout_method != PayoutMethod.STRIPE.value)
-    db.session.execute(update(Artist).where(Artist.id == artist.id).values(**values)
+        # The moment payouts become possible makes the artist a Stripe artist; a later event
+        # leaves an operator's switch back to manual payouts alone.
+        db.session.execute(update(Artist).where(Artist.id == artist.id, Artist.payouts_enabled.is_(False))
+                           .values(payout_method=PayoutMethod.STRIPE.value)
+                           .execution_options(synchronize_session=False))
+    db.session.execute(update(Artist).where(Artist.id == artist.id).values(payouts_enabled=enabled)
                        .execution_options(synchronize_session=False))
     db.session.commit()
     db.session.refresh(artist)

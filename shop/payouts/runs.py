@@ -205,6 +205,20 @@ def _describe(exc: stripe.StripeError) -> str:
     return f"{code}: {message}" if code else message
 
 
+def transfer_params(payout: Payout, account_id: str) -> TransferCreateParams:
+    """What is asked of Stripe for ``payout``: the same every time (the idempotency key's replay
+    needs the same parameters)."""
+    assert payout.idempotency_key is not None
+    return {
+        "amount": payout.amount_cents,
+        "currency": payout.currency.lower(),
+        "destination": account_id,
+        "transfer_group": payout.idempotency_key,
+        "description": f"Payout #{payout.id}",
+        "metadata": {"payout_id": str(payout.id), "artist_id": str(payout.artist_id)},
+    }
+
+
 def send(payout: Payout, resumed: bool = False) -> Outcome:
     """Transfer ``payout`` (pending, committed) to the artist's account and record the result."""
     artist = payout.artist
@@ -217,14 +231,7 @@ def send(payout: Payout, resumed: bool = False) -> Outcome:
         mark_failed(payout.id, "the artist has no Stripe account")
         return outcome(PayoutStatus.FAILED.value, error="the artist has no Stripe account")
     assert payout.idempotency_key is not None
-    params: TransferCreateParams = {
-        "amount": payout.amount_cents,
-        "currency": payout.currency.lower(),
-        "destination": account_id,
-        "transfer_group": payout.idempotency_key,
-        "description": f"Payout #{payout.id}",
-        "metadata": {"payout_id": str(payout.id), "artist_id": str(artist.id)},
-    }
+    params = transfer_params(payout, account_id)
     try:
         transfer = _transfer_made_for(payout, account_id) if resumed else None
         if transfer is None:
