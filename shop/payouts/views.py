@@ -1,5 +1,9 @@
 """The artist's side of Stripe Connect, reached from their statement page (no login: the
-statement link's token is the key): "Get paid with Stripe", and Stripe's two ways back."""
+statement link's token is the key): "Get paid with Stripe", and Stripe's two ways back.
+
+The statement page shows the button and the payouts with ``{% include "payouts/_get_paid.html" %}``
+(given ``artist`` and ``token``), which reads them through the template globals below.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,13 @@ import logging
 
 import stripe
 from flask import abort, current_app, redirect
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from shop import ratelimit
 from shop.artists import Artist
 from shop.extensions import db
+from shop.ledger.models import Payout, PayoutStatus
 from shop.payments.stripe_api import StripeNotConfigured
 from shop.payouts import bp
 from shop.payouts.onboarding import after_onboarding, artist_for_statement, onboarding_url
@@ -75,3 +81,17 @@ def onboarding_return(token: str) -> Response:
     the statement page."""
     after_onboarding(_artist(token))
     return redirect(statement_page(token), 303)
+
+
+@bp.app_template_global("artist_paid_out")
+def artist_paid_out(artist: Artist) -> list[Payout]:
+    """The payouts sent to ``artist``, newest first, for ``payouts/_get_paid.html``."""
+    return list(db.session.scalars(select(Payout).where(Payout.artist_id == artist.id,
+                                                        Payout.status == PayoutStatus.SENT.value)
+                                   .order_by(Payout.id.desc())))
+
+
+@bp.app_template_global("stripe_payouts_available")
+def stripe_payouts_available() -> bool:
+    """Whether the store pays through Stripe at all (a secret key is set)."""
+    return bool(current_app.config.get("STRIPE_SECRET_KEY"))
