@@ -3,11 +3,14 @@ safe to run twice or after a run killed between the transfer and its record."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from shop.artists import PayoutMethod
 from shop.extensions import db
 from shop.ledger.models import LedgerPosting, Payout, PayoutStatus
+from shop.payouts import runs
 from shop.payouts.runs import idempotency_key, new_run_key, transfer_params
 from tests.payouts.conftest import (
     balance,
@@ -20,6 +23,7 @@ from tests.payouts.conftest import (
     stripe_artist,
     transfers_to,
 )
+from tests.services import free_port
 
 
 def run(app, *args: str):
@@ -239,3 +243,59 @@ def test_artists_not_ready_are_not_paid(app, emulated):
         earn(artist.id, 2000)
     assert run(app).exit_code == 0
     assert [len(payouts_of(a.id)) for a in (ready, halfway, switched)] == [1, 0, 0]
+
+
+def test_two_runs_at_once_pay_each_artist_once(app, emulated):
+    """Two operators start a run at the same moment: each artist's payout is decided under a
+    lock on the artist, so the second run finds it pending or paid and adds none."""
+    fund_platform(emulated)
+    artists = [stripe_artist(emulated, f"Artist {n}")[0] for n in range(3)]
+    for n, artist in enumerate(artists):
+        earn(artist.id, 1000 + n)
+    start = threading.Barrier(2)
+    results: list = []
+    errors: list = []
+
+    def one_run() -> None:
+        with app.app_context():
+            try:
+                start.wait(10)
+                results.append(runs.run())
+            except Exception as exc:  # reported below, not lost in the thread
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=one_run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors and len(results) == 2
+    for n, artist in enumerate(artists):
+        assert [t.amount for t in transfers_to(emulated, artist.stripe_account_id)] == [1000 + n]
+        assert [p.status for p in payouts_of(artist.id)] == [PayoutStatus.SENT.value]
+        assert balance(artist.id) == 0
+
+
+def test_stripe_unreachable_leaves_the_payout_pending_for_the_next_run(app, emulated):
+    fund_platform(emulated)
+    ada, _ = stripe_artist(emulated)
+    earn(ada.id, 3000)
+    real_url = app.config["STRIPE_API_URL"]
+    app.config["STRIPE_API_URL"] = f"http://127.0.0.1:{free_port()}"   # nothing listens there
+    try:
+        down = run(app)
+    finally:
+        app.config["STRIPE_API_URL"] = real_url
+    assert down.exit_code == 1 and "0 sent, 0 failed, 1 left pending" in down.output, down.output
+    assert "NOT SENT" in down.output
+    [pending] = payouts_of(ada.id)
+    assert pending.status == PayoutStatus.PENDING.value and balance(ada.id) == 3000
+    # New earnings meanwhile: the next run sends the pending payout (same key), then pays the rest.
+    earn(ada.id, 1500)
+    back = run(app)
+    assert back.exit_code == 0, back.output
+    assert sorted(t.amount for t in transfers_to(emulated, ada.stripe_account_id)) == [1500, 3000]
+    assert [p.status for p in payouts_of(ada.id)] == [PayoutStatus.SENT.value] * 2
+    assert balance(ada.id) == 0
