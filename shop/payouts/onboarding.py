@@ -20,7 +20,7 @@ from shop.artists import Artist, StatementLink
 from shop.extensions import db
 from shop.order_links import TOKEN_SHAPE, hash_token
 from shop.payments.connect_accounts import sync_account
-from shop.payments.stripe_api import stripe_client
+from shop.payments.stripe_api import StripeNotConfigured, stripe_client
 from shop.payouts.records import lock_artist
 from shop.urls import absolute_url
 
@@ -103,7 +103,7 @@ def after_onboarding(artist: Artist) -> Artist:
         return artist
     try:
         return sync_account(artist.stripe_account_id) or artist
-    except stripe.StripeError as exc:
+    except (stripe.StripeError, StripeNotConfigured) as exc:
         db.session.rollback()
         log.warning("artist %s back from onboarding; account %s not re-read: %s", artist.id,
                     artist.stripe_account_id, type(exc).__name__)

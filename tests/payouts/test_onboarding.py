@@ -214,3 +214,33 @@ def test_onboarding_is_a_post_with_csrf(app, client, emulated):
         app.config["WTF_CSRF_ENABLED"] = False
     assert refused.status_code == 400
     assert fresh_artist(artist.id).stripe_account_id is None
+
+
+def test_the_statement_pages_get_paid_panel_in_each_state(app, emulated):
+    from flask import render_template_string
+
+    artist, token = make_artist()
+
+    def state() -> str:
+        with app.test_request_context(f"/statements/{token}"):
+            page = render_template_string('{% include "payouts/_get_paid.html" %}', artist=fresh_artist(artist.id),
+                                          token=token)
+        return page.split('data-state="', 1)[1].split('"', 1)[0] + (" button" if "<button" in page else "")
+
+    assert state() == "none button"
+    artist.stripe_account_id = emulated.client.v1.accounts.create(params={"type": "express"}).id
+    db.session.commit()
+    assert state() == "unfinished button"
+    artist = fresh_artist(artist.id)
+    artist.payouts_enabled, artist.payout_method = True, PayoutMethod.STRIPE.value
+    db.session.commit()
+    assert state() == "ready"
+    app.config["STRIPE_SECRET_KEY"] = None
+    artist = fresh_artist(artist.id)
+    artist.payouts_enabled, artist.payout_method = False, PayoutMethod.MANUAL.value
+    db.session.commit()
+    assert state() == "manual"
+    # Without Stripe, the onboarding URLs open nothing and the return page still goes home.
+    client = app.test_client()
+    assert client.post(f"/payouts/onboard/{token}").status_code == 404
+    assert client.get(f"/payouts/return/{token}").headers["Location"] == f"/statements/{token}"
