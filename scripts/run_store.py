@@ -36,6 +36,8 @@ STORE_EMAIL = "store@indiepacks.local"
 # use them too (make run prints them).
 DEV_STRIPE_KEY = "sk_test_indiepacks_dev"
 DEV_STRIPE_WEBHOOK_SECRET = "whsec_indiepacks_dev"
+# The Connect endpoint's (artists' Express accounts: account.updated), a separate endpoint as on Stripe.
+DEV_STRIPE_CONNECT_WEBHOOK_SECRET = "whsec_indiepacks_dev_connect"
 
 
 def log(message: str) -> None:
@@ -208,13 +210,16 @@ def link_emulated_store_account(base: str, app_key: str) -> str:
 
 
 def start_stripe_emulator(supervisor: Supervisor, store_url: str) -> str:
-    """The local Stripe, with the store's webhook registered under a known secret."""
+    """The local Stripe, with the store's two webhook endpoints registered under known secrets: the
+    platform's, and the ``connect=true`` one that hears about artists' Express accounts."""
     port = pick_port(12111)
     supervisor.start(
         "Stripe emulator",
         [sys.executable, "-m", "stripe_emulator", "--host", "127.0.0.1", "--port", str(port),
          "--data-dir", str(INSTANCE / "stripe-emulator"), "--api-key", DEV_STRIPE_KEY,
-         "--webhook", f"{store_url}/payments/stripe/webhook", "--webhook-secret", DEV_STRIPE_WEBHOOK_SECRET],
+         "--webhook", f"{store_url}/payments/stripe/webhook", "--webhook-secret", DEV_STRIPE_WEBHOOK_SECRET,
+         "--connect-webhook", f"{store_url}/payments/stripe/connect-webhook",
+         "--connect-webhook-secret", DEV_STRIPE_CONNECT_WEBHOOK_SECRET],
         dict(os.environ, PYTHONPATH=str(ROOT)), quiet=True,
     )
     base = f"http://127.0.0.1:{port}"
@@ -356,6 +361,7 @@ def main() -> int:
             env.update(SHOP_PAYMENT_PROVIDER="stripe", SHOP_STRIPE_API_URL=stripe_url)
             env.setdefault("SHOP_STRIPE_SECRET_KEY", DEV_STRIPE_KEY)
             env.setdefault("SHOP_STRIPE_WEBHOOK_SECRET", DEV_STRIPE_WEBHOOK_SECRET)
+            env.setdefault("SHOP_STRIPE_CONNECT_WEBHOOK_SECRET", DEV_STRIPE_CONNECT_WEBHOOK_SECRET)
         has_store_account = bool(env.get("SHOP_DROPBOX_STORE_REFRESH_TOKEN")) or not real_dropbox
         prepare_catalog(env, seed=has_store_account)
 

@@ -144,11 +144,13 @@ def register_blueprints(app: Flask) -> None:
     from shop.mailing import bp as mailing_bp
     from shop.orders import bp as orders_bp
     from shop.payments import bp as payments_bp
+    from shop.payouts import bp as payouts_bp
     from shop.statements import bp as statements_bp
     from shop.store import bp as store_bp
 
     app.register_blueprint(store_bp)
     app.register_blueprint(payments_bp)
+    app.register_blueprint(payouts_bp)
     app.register_blueprint(orders_bp)
     app.register_blueprint(downloads_bp)
     app.register_blueprint(dropbox_bp)

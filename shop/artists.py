@@ -23,8 +23,9 @@ from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from shop.columns import UTCDateTime, sql_in
-from shop.extensions import Model
+from shop.extensions import Model, db
 from shop.models import Album, utcnow
+from shop.order_links import TOKEN_SHAPE, hash_token
 
 #: An artist's page lists at most this many links.
 MAX_LINKS = 5
@@ -104,6 +105,16 @@ class StatementMail(Model):
     month: Mapped[str] = mapped_column(String(7))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+def artist_for_statement_token(token: str) -> Artist | None:
+    """The artist whose live statement link ``token`` is: ``None`` for malformed, unknown and
+    revoked tokens alike (the statement page and Stripe onboarding both start here)."""
+    if not TOKEN_SHAPE.fullmatch(token):
+        return None
+    return db.session.scalar(
+        select(Artist).join(StatementLink, StatementLink.artist_id == Artist.id)
+        .where(StatementLink.token_hash == hash_token(token), StatementLink.revoked_at.is_(None)))
 
 
 def artist_named(session: Session, name: str) -> Artist:

@@ -96,6 +96,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("STRIPE_WEBHOOK_SECRET", None, required_note="with `stripe`",
             help="Signing secret (`whsec_...`) of the webhook endpoint registered for "
                  "`<SHOP_BASE_URL>/payments/stripe/webhook`."),
+    Setting("STRIPE_CONNECT_WEBHOOK_SECRET", None,
+            help="Signing secret (`whsec_...`) of the Connect webhook endpoint (events on connected accounts) "
+                 "registered for `<SHOP_BASE_URL>/payments/stripe/connect-webhook`: it tells the store when an "
+                 "artist's Stripe account can be paid. Unset, that URL is a 404."),
     Setting("STRIPE_API_URL", None,
             help="Base URL of a Stripe emulator (`python -m stripe_emulator`); unset talks to real Stripe."),
     Setting("MAX_AMOUNT_CENTS", 100_000, int, help="Highest amount a buyer may pay, in cents."),

@@ -8,17 +8,20 @@ from flask import Flask, Response, current_app
 
 DROPBOX_WEB_ORIGIN = "https://www.dropbox.com"
 STRIPE_CHECKOUT_ORIGIN = "https://checkout.stripe.com"
+# Where an artist's "Get paid with Stripe" form ends up: Stripe's hosted Connect onboarding.
+STRIPE_CONNECT_ORIGIN = "https://connect.stripe.com"
 
 
-def content_security_policy(dropbox_origin: str, stripe_origin: str | None = None) -> str:
+def content_security_policy(dropbox_origin: str, *stripe_origins: str | None) -> str:
     """No inline script or style anywhere: every script and stylesheet is a file under /static.
 
     ``form-action`` also names Dropbox's web origin and Stripe Checkout's: "Add to Dropbox"
     before connecting is a form POST that redirects to Dropbox's consent page, "Buy the
-    pack" one that redirects to Stripe's payment page, and browsers apply ``form-action``
-    to every redirect of a form submission.
+    pack" one that redirects to Stripe's payment page, an artist's "Get paid with Stripe" one
+    that redirects to Stripe's onboarding, and browsers apply ``form-action`` to every
+    redirect of a form submission.
     """
-    form_action = " ".join(dict.fromkeys(o for o in ("'self'", dropbox_origin, stripe_origin) if o))
+    form_action = " ".join(dict.fromkeys(o for o in ("'self'", dropbox_origin, *stripe_origins) if o))
     return "; ".join([
         "default-src 'self'",
         "script-src 'self'",
@@ -55,12 +58,19 @@ def stripe_checkout_origin() -> str | None:
     return STRIPE_CHECKOUT_ORIGIN
 
 
+def stripe_connect_origin() -> str | None:
+    """Where Stripe's Connect onboarding lives (the emulator serves its own, at the origin of
+    :func:`stripe_checkout_origin`), or ``None`` when the store does not use Stripe."""
+    origin = stripe_checkout_origin()
+    return STRIPE_CONNECT_ORIGIN if origin == STRIPE_CHECKOUT_ORIGIN else origin
+
+
 def register(app: Flask) -> None:
     @app.after_request
     def add_security_headers(response: Response) -> Response:
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", content_security_policy(dropbox_web_origin(),
-                                                                             stripe_checkout_origin()))
+        headers.setdefault("Content-Security-Policy", content_security_policy(
+            dropbox_web_origin(), stripe_checkout_origin(), stripe_connect_origin()))
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("X-Frame-Options", "DENY")
         # same-origin keeps the Referer on our own POSTs (flask-wtf checks it over HTTPS)

@@ -24,6 +24,7 @@ FLOORS: dict[str, int] = {
     "worker": 80,  # the RQ entry point (shop/worker.py)
     "store": 70,
     "statements": 65,  # an artist's statements behind a private link, statement mails, `flask artists`
+    "payouts": 65,  # paying artists: Connect onboarding, the payout run, manual payouts (Stripe via payments)
     "payments": 60,
     "codes": 55,  # download codes: a redemption is an order with its receipt
     "orders": 50,

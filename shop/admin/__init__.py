@@ -13,5 +13,6 @@ from shop.admin import (  # noqa: E402,F401
     operation_views,
     pack_shares,
     pack_views,
+    payout_views,
     views,
 )

@@ -45,6 +45,7 @@ def register(app: Flask) -> None:
     from shop.admin.cli import operators_cli
     from shop.admin.mailing_cli import mailing_cli
     from shop.admin.orders_cli import orders_cli
+    from shop.admin.payouts_cli import payouts_cli
 
     app.session_interface = AdminAwareSessionInterface()
     login_manager = LoginManager()
@@ -55,3 +56,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(operators_cli)
     app.cli.add_command(orders_cli)
     app.cli.add_command(mailing_cli)
+    app.cli.add_command(payouts_cli)

@@ -25,6 +25,7 @@ from shop.extensions import db
 from shop.ledger.posting import post_dispute_reinstated, post_dispute_withdrawn, post_refund, post_refund_failed
 from shop.models import DisputeStatus, Order, OrderStatus, utcnow
 from shop.orders.service import mark_refunded, restore_access, suspend_access
+from shop.payments.connect_accounts import ACCOUNT_EVENTS, handle_account_event
 from shop.payments.fulfilment import ensure_sale_posted, fulfil_session, recorded_session
 from shop.payments.models import PaymentEvent
 from shop.payments.notices import send_refund_notice
@@ -51,7 +52,7 @@ CHARGE_EVENTS = frozenset({
     "charge.dispute.funds_withdrawn",
     "charge.dispute.funds_reinstated",
 })
-HANDLED_EVENTS = SESSION_EVENTS | CHARGE_EVENTS
+HANDLED_EVENTS = SESSION_EVENTS | CHARGE_EVENTS | ACCOUNT_EVENTS
 OPEN_DISPUTE_STATUSES = frozenset({"warning_needs_response", "warning_under_review", "needs_response",
                                    "under_review"})
 # A dispute that ended without taking the money: an inquiry that closed, or one Stripe
@@ -107,7 +108,16 @@ def handle_event(event: dict[str, Any]) -> EventOutcome:
     record = _record(event_id, event_type)
     if record is None:
         return EventOutcome(event_id, event_type, duplicate=True)
-    order = _act_on(event_type, event.get("data", {}).get("object") or {})
+    if event_type in ACCOUNT_EVENTS:
+        # An artist's Express account (shop/payments/connect_accounts.py); no order.
+        handle_account_event(event)
+        order = None
+    elif event.get("account"):
+        # Something that happened on a connected account (its payouts, its balance): not the
+        # store's payments, whatever its type.
+        order = None
+    else:
+        order = _act_on(event_type, event.get("data", {}).get("object") or {})
     order_id = order.id if order is not None else None
     db.session.execute(
         update(PaymentEvent)

@@ -36,7 +36,17 @@ def stripe_webhook() -> tuple[Response, int]:
     """Stripe's signed events: 400 (nothing written) unless the signature checks out on the
     raw body; 200 once the event is recorded and acted on (or was already); 500 when Stripe
     could not be asked, so that Stripe delivers the event again."""
-    secret = current_app.config.get("STRIPE_WEBHOOK_SECRET")
+    return _receive_event(current_app.config.get("STRIPE_WEBHOOK_SECRET"))
+
+
+@bp.post("/payments/stripe/connect-webhook")
+def stripe_connect_webhook() -> tuple[Response, int]:
+    """The ``connect=true`` endpoint's events (those of artists' Express accounts, such as
+    ``account.updated``), signed with that endpoint's own secret; answered as above."""
+    return _receive_event(current_app.config.get("STRIPE_CONNECT_WEBHOOK_SECRET"))
+
+
+def _receive_event(secret: str | None) -> tuple[Response, int]:
     if not secret:
         abort(404)
     try:
@@ -53,6 +63,7 @@ def stripe_webhook() -> tuple[Response, int]:
 
 # Stripe signs its events instead of sending a CSRF token.
 csrf.exempt(stripe_webhook)
+csrf.exempt(stripe_connect_webhook)
 
 
 @bp.get("/payments/stripe/return")

@@ -10,10 +10,10 @@ import secrets
 
 from sqlalchemy import select, update
 
-from shop.artists import Artist, StatementLink
+from shop.artists import Artist, StatementLink, artist_for_statement_token
 from shop.extensions import db
 from shop.models import utcnow
-from shop.order_links import TOKEN_BYTES, TOKEN_SHAPE, hash_token
+from shop.order_links import TOKEN_BYTES, hash_token
 
 
 def mint(artist: Artist) -> str:
@@ -24,13 +24,8 @@ def mint(artist: Artist) -> str:
     return token
 
 
-def artist_for(token: str) -> Artist | None:
-    """The artist a raw token opens, or None (malformed, unknown or revoked)."""
-    if not TOKEN_SHAPE.fullmatch(token):
-        return None
-    return db.session.scalar(
-        select(Artist).join(StatementLink, StatementLink.artist_id == Artist.id)
-        .where(StatementLink.token_hash == hash_token(token), StatementLink.revoked_at.is_(None)))
+#: The artist a raw token opens, or None (malformed, unknown or revoked).
+artist_for = artist_for_statement_token
 
 
 def live_links(artist_id: int) -> list[StatementLink]:

@@ -5,13 +5,11 @@ from __future__ import annotations
 from flask import Response, abort, current_app, render_template, request
 
 from shop import ratelimit
-from shop.artists import PayoutMethod
 from shop.extensions import db
 from shop.ledger.statements import balances
 from shop.statements import bp, figures, links
 
 #: Where the artist's "Get paid with Stripe" button posts (the payouts package's endpoint).
-ONBOARD_ENDPOINT = "payouts.onboard"
 
 
 @bp.get("/statements/<token>")
@@ -30,8 +28,7 @@ def show(token: str) -> Response:
     owed = sorted((currency, cents) for (_, currency), cents in balances(artist.id).items())
     body = render_template(
         "statements/show.html", artist=artist, token=token, history=history, owed=owed,
-        sales=figures.album_sales(artist), stripe=artist.payout_method == PayoutMethod.STRIPE.value,
-        can_onboard=ONBOARD_ENDPOINT in current_app.view_functions, onboard_endpoint=ONBOARD_ENDPOINT,
+        sales=figures.album_sales(artist),
     )
     response = current_app.make_response(body)
     # The URL is the secret: out of shared caches, search engines, and other sites' logs.
