@@ -26,9 +26,9 @@ from shop.ledger.models import EntryKind, LedgerEntry, LedgerPosting, Party, Pay
 from shop.ledger.statements import balances
 from shop.models import utcnow
 from shop.order_links import hash_token
-from tests.payments.conftest import API_KEY, WEBHOOK_SECRET, Emulated, store_port, store_server, stripe_server
+from tests.payments.conftest import API_KEY, WEBHOOK_SECRET, Emulated, stripe_server
 
-__all__ = ["store_port", "store_server", "stripe_server"]
+__all__ = ["stripe_server"]
 
 CONNECT_WEBHOOK_SECRET = "whsec_indiepacks_test_connect_endpoint"
 
