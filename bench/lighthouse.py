@@ -255,23 +255,26 @@ def main() -> int:
             log(f"order page: {pages['order']}" + (f" (code {code})" if code else " (bought)"))
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         results: dict[str, list[dict[str, Any]]] = {name: [] for name in wanted}
+        loads: list[float] = []
         for run in range(1, args.runs + 1):
             # Interleaved, so a burst of load on the shared machine hits every page alike.
             for name in wanted:
+                loads.append(os.getloadavg()[0])
                 report = run_lighthouse(binary, base + pages[name], ARTIFACTS / f"{name}-{run}.json")
                 results[name].append(report)
                 log(f"run {run} {name}: " + " ".join(f"{SHORT[c]} {s}" for c, s in scores(report).items()))
     finally:
         if store:
             store.stop()
-    return report_table(results, pages, args.check)
+    return report_table(results, pages, loads, args.check)
 
 
-def report_table(results: dict[str, list[dict[str, Any]]], pages: dict[str, str], check: bool) -> int:
-    load = os.getloadavg()
-    print(f"Lighthouse {results[next(iter(results))][0]['lighthouseVersion']}, mobile preset, "
-          f"median of {len(next(iter(results.values())))} runs; load average {load[0]:.1f} {load[1]:.1f} "
-          f"{load[2]:.1f} on {os.cpu_count()} CPUs\n")
+def report_table(results: dict[str, list[dict[str, Any]]], pages: dict[str, str], loads: list[float],
+                 check: bool) -> int:
+    first = next(iter(results.values()))
+    print(f"Lighthouse {first[0]['lighthouseVersion']}, mobile preset, median of {len(first)} runs; "
+          f"1-minute load average {min(loads):.1f} to {max(loads):.1f} (median {statistics.median(loads):.1f}) "
+          f"on {os.cpu_count()} CPUs as the runs started\n")
     print("| page | path | " + " | ".join(CATEGORIES) + " |")
     print("|---|---|" + "---:|" * len(CATEGORIES))
     below = []
