@@ -31,6 +31,9 @@ FOLDER = ARTIFACTS / "accessibility"
 AXE_VERSION = "4.12.1"
 AXE_OPTIONS = {"resultTypes": ["violations"], "rules": {"target-size": {"enabled": True}}}
 
+LOAD_LAZY_IMAGES = "() => document.querySelectorAll('img[loading=lazy]').forEach((img) => { img.loading = 'eager'; })"
+IMAGES_COMPLETE = "() => [...document.images].every((img) => img.complete)"
+
 # Pages whose violations are known and left to the work that owns them. Strict: once the
 # page is fixed the test says so, and the mark goes.
 KNOWN: dict[str, str] = {}
@@ -96,6 +99,10 @@ def test_no_axe_violations(viewport: str, name: str, page, problems: BrowserProb
     else:
         page.goto(addresses[name])
     page.wait_for_load_state("load")
+    # The screenshot shows every cover: lazy ones load now, and it waits for them (a failed
+    # image counts as complete too).
+    page.evaluate(LOAD_LAZY_IMAGES)
+    page.wait_for_function(IMAGES_COMPLETE)
     FOLDER.joinpath(viewport).mkdir(parents=True, exist_ok=True)
     page.screenshot(path=FOLDER / viewport / f"{name}.png", full_page=True)
     found = violations(page)
