@@ -102,9 +102,11 @@ def on_sale_pack(base: str) -> str | None:
     return match.group(1) if match else None
 
 
-def wait_for_pack(base: str, timeout: float) -> str:
+def wait_for_pack(base: str, timeout: float, store: Store | None = None) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if store and store.proc.poll() is not None:
+            raise RuntimeError(f"make run's script exited with status {store.proc.returncode}: see {store.log_path}")
         try:
             path = on_sale_pack(base)
         except OSError:
@@ -244,7 +246,7 @@ def main() -> int:
     try:
         if store:
             log(f"started make run's script at {base} (log: {store.log_path.relative_to(ROOT)})")
-        pack_path = wait_for_pack(base, args.wait)
+        pack_path = wait_for_pack(base, args.wait, store)
         pages = {"home": "/", "pack": pack_path, "order": args.order or "", "lost": "/orders/lost",
                  "policy": "/terms"}
         pages.update(dict(p.split("=", 1) for p in args.page))
