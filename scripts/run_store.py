@@ -71,9 +71,9 @@ def wait_for(check, timeout: float = 30.0) -> bool:
     return False
 
 
-def http_ok(url: str) -> bool:
+def http_ok(url: str, timeout: float = 2) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=2):
+        with urllib.request.urlopen(url, timeout=timeout):
             return True
     except OSError:
         return False
@@ -369,7 +369,9 @@ def main() -> int:
                                       "wsgi:app"], env)
         # The worker survives Redis outages itself; should it still exit, it is started again.
         supervisor.start("RQ worker", [sys.executable, "-m", "flask", "--app", "shop", "worker"], env, restart=True)
-        if not wait_for(lambda: http_ok(store_url + "/"), 30):
+        # A busy machine (other builds on the same cores) can take a minute to boot gunicorn's
+        # workers and answer their first request: wait for that rather than give up.
+        if not wait_for(lambda: http_ok(store_url + "/", timeout=15), 120):
             log("the web server did not come up; see the messages above")
             return 1
         log(f"ready in {time.monotonic() - started:.1f} s")

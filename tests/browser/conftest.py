@@ -194,6 +194,11 @@ def _make_pack(app: Flask, demo_albums: Path | None) -> tuple[Pack, bool]:
 
 @pytest.fixture
 def store(tmp_path: Path, demo_albums: Path | None) -> Iterator[Store]:
+    yield from serve_store(tmp_path, demo_albums)
+
+
+def serve_store(tmp_path: Path, demo_albums: Path | None) -> Iterator[Store]:
+    """The ``store`` fixture's body, for a fixture of a wider scope (one store for a module)."""
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed (scripts/install_system_deps.sh installs it)")
     with contextlib.ExitStack() as stack:
