@@ -133,6 +133,12 @@ class Album(Model):
     cover_sha256: Mapped[str | None] = mapped_column(String(64))
     # The pack's "beat the average" album: only orders with ``bonus_unlocked`` get it.
     is_bonus: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The operator's Markdown about the album, shown on the pack page (shop.store.album_text).
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    credits: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # When the description, credits or a track's lyrics last changed: part of the pack's
+    # catalog version (shop.catalog.state), so every process renders the page again.
+    text_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     pack: Mapped[Pack] = relationship(back_populates="albums")
     tracks: Mapped[list[Track]] = relationship(
@@ -178,6 +184,8 @@ class Track(Model):
     preview_size: Mapped[int | None] = mapped_column(BigInteger)
     preview_sha256: Mapped[str | None] = mapped_column(String(64))
     preview_duration_ms: Mapped[int | None] = mapped_column(Integer)
+    # Optional lyrics (Markdown), behind a disclosure on the pack page.
+    lyrics: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     album: Mapped[Album] = relationship(back_populates="tracks")
     files: Mapped[list[TrackFile]] = relationship(
