@@ -5,4 +5,12 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from shop.admin import code_views, gift_views, mailing_views, operation_views, pack_views, views  # noqa: E402,F401
+from shop.admin import (  # noqa: E402,F401
+    album_text_views,  # noqa: E402,F401
+    code_views,
+    gift_views,
+    mailing_views,
+    operation_views,
+    pack_views,
+    views,
+)

@@ -66,9 +66,10 @@ def clean_text(value: str) -> str:
     return "".join(c for c in value if c in "\n\t" or c >= " " and c != "\x7f").strip()
 
 
-def check_length(field: str, value: str, label: str) -> TextError | None:
-    """An error naming ``label`` when ``value`` is longer than the field's limit."""
+def check_length(field: str, value: str, label: str, verb: str = "is") -> TextError | None:
+    """An error naming ``label`` ("The credits", with ``verb`` "are") when ``value`` is longer
+    than the field's limit."""
     limit = LIMITS[field]
     if len(value) > limit:
-        return TextError(field, f"{label} is {len(value):,} characters long; at most {limit:,} are allowed.")
+        return TextError(field, f"{label} {verb} {len(value):,} characters long; at most {limit:,} are allowed.")
     return None
