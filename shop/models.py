@@ -139,6 +139,12 @@ class Album(Model):
     # on this module), and its weight in the artists' part of the pack's shares.
     artist_id: Mapped[int] = mapped_column(ForeignKey("artists.id"), index=True)
     share_weight: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # The operator's Markdown about the album, shown on the pack page (shop.store.album_text).
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    credits: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # When the description, credits or a track's lyrics last changed: part of the pack's
+    # catalog version (shop.catalog.state), so every process renders the page again.
+    text_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     pack: Mapped[Pack] = relationship(back_populates="albums")
     artist_record: Mapped[Any] = relationship("Artist", back_populates="albums")
@@ -185,6 +191,8 @@ class Track(Model):
     preview_size: Mapped[int | None] = mapped_column(BigInteger)
     preview_sha256: Mapped[str | None] = mapped_column(String(64))
     preview_duration_ms: Mapped[int | None] = mapped_column(Integer)
+    # Optional lyrics (Markdown), behind a disclosure on the pack page.
+    lyrics: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     album: Mapped[Album] = relationship(back_populates="tracks")
     files: Mapped[list[TrackFile]] = relationship(

@@ -208,7 +208,7 @@ def test_the_pages_still_show_everything(app: Flask) -> None:
         assert f"Album {n}" in pack_page and f"Track {n}.3" in pack_page
         for order_page in order_pages.values():
             assert f"Album {n}" in order_page and f"Track {n}.3" in order_page
-    assert pack_page.count('class="preview"') == 36
+    assert pack_page.count('class="preview-link"') == 36 and pack_page.count('<audio') == 1
     assert "downloaded 2×" in order_pages["flac"]  # the pack's FLAC zip
     assert "×3" in order_pages["opus"]  # a track's Opus file
     assert "b•••@example.com" in order_pages["mp3-v0"]  # the Dropbox panel's account

@@ -6,6 +6,7 @@ from flask import Blueprint
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 from shop.admin import (  # noqa: E402,F401
+    album_text_views,
     artist_views,
     code_views,
     gift_views,

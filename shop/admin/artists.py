@@ -21,7 +21,7 @@ from shop.email_address import EmailError, normalize_email
 from shop.extensions import db
 from shop.ledger.models import LedgerEntry, Payout
 from shop.ledger.statements import balances
-from shop.models import Album, Pack
+from shop.models import Album, Pack, utcnow
 
 MAX_NAME = 200
 MAX_BIO = 2000
@@ -116,6 +116,9 @@ def update_artist(artist: Artist, form: ArtistForm, operator: Operator, ip: str 
     if changed:
         audit.record(operator, "artist.edit", f"artist:{artist.id}",
                      {k: {"from": before[k][:200], "to": after[k][:200]} for k in changed}, ip)
+        # The pack pages show the bio and links beside the albums: the albums' words changed,
+        # which moves their packs' catalog version, so every process renders them again.
+        db.session.execute(update(Album).where(Album.artist_id == artist.id).values(text_updated_at=utcnow()))
     db.session.commit()
     return changed
 

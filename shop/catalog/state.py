@@ -24,7 +24,8 @@ class CatalogState:
     """What the pages need to know about a pack's albums, files and encodes, read with the pack.
 
     ``version`` changes whenever an album, a file or an encode of the pack is added, removed
-    or re-encoded (the last encode's end, the counts, the newest file id, the total size).
+    or re-encoded (the last encode's end, the counts, the newest file id, the total size),
+    and when the operator edits an album's description, credits or lyrics (their last change).
     """
 
     preparing: bool
@@ -54,11 +55,12 @@ def state_columns() -> list[Any]:
         _of_pack(select(func.count(TrackFile.id)), TrackFile.track_id).scalar_subquery(),
         _of_pack(select(func.coalesce(func.max(TrackFile.id), 0)), TrackFile.track_id).scalar_subquery(),
         _of_pack(select(func.coalesce(func.sum(TrackFile.size), 0)), TrackFile.track_id).scalar_subquery(),
+        select(func.max(Album.text_updated_at)).where(Album.pack_id == Pack.id).correlate(Pack).scalar_subquery(),
     ]
 
 
 #: How many columns :func:`state_columns` (and so :func:`pack_with_state_statement`) adds after the pack.
-STATE_COLUMNS = 6
+STATE_COLUMNS = 7
 
 
 @functools.cache

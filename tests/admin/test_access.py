@@ -89,7 +89,8 @@ def test_every_console_post_without_csrf_is_refused(csrf_app):
 
 
 #: Forms that answer a refused submission with the form again (400), not a redirect.
-FORM_PAGES = {"admin.pack_new", "admin.pack_edit", "admin.artist_edit"}
+FORM_PAGES = {"admin.pack_new", "admin.pack_edit", "admin.artist_edit", "admin.album_text_save",
+              "admin.track_lyrics_save"}
 # Answers with a page showing a secret once (a new statement link), not a redirect.
 SHOWN_ONCE = {"admin.artist_link_new"}
 
@@ -110,7 +111,8 @@ def test_every_operator_post_writes_an_audit_row(app, admin_client, pack):
     for rule in posts:
         before = len(audit_rows())
         url = sample_url(rule, {"order_id": order.id, "pack_id": pack.id, "delivery_id": delivery.id,
-                                "batch_id": batch.id})
+                                "batch_id": batch.id, "album_id": pack.albums[0].id,
+                                "track_id": pack.albums[0].tracks[0].id})
         response = admin_client.post(url, data={"pack_id": pack.id, "email": "gift@example.com"})
         expected = (302, 303, 400) if rule.endpoint in FORM_PAGES else (302, 303)
         if rule.endpoint in SHOWN_ONCE:
