@@ -15,7 +15,7 @@ from flask import abort, current_app, render_template, session
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from shop.catalog.state import STATE_COLUMNS, CatalogState, catalog_state, pack_with_state_statement
 from shop.extensions import db
@@ -63,7 +63,8 @@ def album_sizes(pack_id: int) -> dict[tuple[int, str], int]:
 
 def pack_albums(pack: Pack) -> list[Album]:
     return list(db.session.scalars(
-        select(Album).where(Album.pack_id == pack.id).order_by(Album.position).options(selectinload(Album.tracks))
+        select(Album).where(Album.pack_id == pack.id).order_by(Album.position)
+        .options(selectinload(Album.tracks), joinedload(Album.artist_record))  # one query either way
     ).all())
 
 
