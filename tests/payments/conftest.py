@@ -34,6 +34,7 @@ from shop.payments.models import PaymentEvent
 
 API_KEY = "sk_test_indiepacks_store"
 WEBHOOK_SECRET = "whsec_indiepacks_test_endpoint"
+CONNECT_WEBHOOK_SECRET = "whsec_indiepacks_test_connect_endpoint"
 SUCCESS_CARD = "4242424242424242"
 DECLINE_CARD = "4000000000000002"
 DISPUTE_CARD = "4000000000000259"
@@ -106,6 +107,7 @@ def stripe_overrides(stripe_server: ServerThread, store_port: int) -> dict[str, 
         "PAYMENT_PROVIDER": "stripe",
         "STRIPE_SECRET_KEY": API_KEY,
         "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "STRIPE_CONNECT_WEBHOOK_SECRET": CONNECT_WEBHOOK_SECRET,
         "STRIPE_API_URL": stripe_server.base_url,
         "BASE_URL": f"http://127.0.0.1:{store_port}",
     }
@@ -118,10 +120,13 @@ def app_overrides(stripe_overrides: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def emulated(stripe_server: ServerThread, store_server: ServerThread) -> Iterator[Emulated]:
-    """The emulator, with the store's webhook endpoint registered (the store is up)."""
+    """The emulator with the store's two webhook endpoints registered (the store is up): the
+    platform's, and the ``connect=true`` one that tells the store about artists' accounts."""
     emulated = Emulated(stripe_server.base_url)
     emulated.control("webhook_endpoints", {"url": f"{store_server.base_url}/payments/stripe/webhook",
                                            "secret": WEBHOOK_SECRET})
+    emulated.control("webhook_endpoints", {"url": f"{store_server.base_url}/payments/stripe/connect-webhook",
+                                           "secret": CONNECT_WEBHOOK_SECRET, "connect": True})
     try:
         yield emulated
     finally:

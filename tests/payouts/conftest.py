@@ -11,57 +11,27 @@ is funded with the bypass-pending test card, whose funds are available at once.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
 import requests
 from flask import Flask
 
-from emulator_common import ServerThread
 from shop.artists import Artist, PayoutMethod, StatementLink, name_key
 from shop.extensions import db
 from shop.ledger.models import EntryKind, LedgerEntry, LedgerPosting, Party, Payout, PostingKind
 from shop.ledger.statements import balances
 from shop.models import utcnow
 from shop.order_links import hash_token
-from tests.payments.conftest import API_KEY, WEBHOOK_SECRET, Emulated, stripe_server
+from tests.payments.conftest import (
+    Emulated,
+    app_overrides,
+    emulated,
+    stripe_overrides,
+    stripe_server,
+)
 
-__all__ = ["stripe_server"]
-
-CONNECT_WEBHOOK_SECRET = "whsec_indiepacks_test_connect_endpoint"
-
-
-@pytest.fixture
-def stripe_overrides(stripe_server: ServerThread, store_port: int) -> dict[str, Any]:
-    return {
-        "PAYMENT_PROVIDER": "stripe",
-        "STRIPE_SECRET_KEY": API_KEY,
-        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "STRIPE_CONNECT_WEBHOOK_SECRET": CONNECT_WEBHOOK_SECRET,
-        "STRIPE_API_URL": stripe_server.base_url,
-        "BASE_URL": f"http://127.0.0.1:{store_port}",
-    }
-
-
-@pytest.fixture
-def app_overrides(stripe_overrides: dict[str, Any]) -> dict[str, Any]:
-    return stripe_overrides
-
-
-@pytest.fixture
-def emulated(stripe_server: ServerThread, store_server: ServerThread) -> Iterator[Emulated]:
-    """The emulator with the store's two endpoints registered (the store is up)."""
-    emulated = Emulated(stripe_server.base_url)
-    emulated.control("webhook_endpoints", {"url": f"{store_server.base_url}/payments/stripe/webhook",
-                                           "secret": WEBHOOK_SECRET})
-    emulated.control("webhook_endpoints", {"url": f"{store_server.base_url}/payments/stripe/connect-webhook",
-                                           "secret": CONNECT_WEBHOOK_SECRET, "connect": True})
-    try:
-        yield emulated
-    finally:
-        emulated.close()
+__all__ = ["app_overrides", "emulated", "stripe_overrides", "stripe_server"]
 
 
 def make_artist(name: str = "Ada Sound") -> tuple[Artist, str]:

@@ -13,9 +13,9 @@ from shop.artists import PayoutMethod, StatementLink
 from shop.extensions import db
 from shop.models import utcnow
 from shop.payments.models import PaymentEvent
+from tests.payments.conftest import CONNECT_WEBHOOK_SECRET
 from tests.payments.test_stripe_webhooks import signed
 from tests.payouts.conftest import (
-    CONNECT_WEBHOOK_SECRET,
     browser,
     fresh_artist,
     make_artist,
