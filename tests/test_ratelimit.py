@@ -21,9 +21,9 @@ def stored(bucket: str) -> int:
     return db.session.scalar(select(func.count(RateLimitHit.id)).where(RateLimitHit.bucket == bucket))
 
 
-def test_rate_limit_holds_under_concurrency(app) -> None:
-    """Finding M2: callers that all arrive at once must not all see the old count."""
-    callers, limit = 16, 3
+def all_at_once(app, callers: int, call) -> list[bool]:
+    """``call()`` from ``callers`` threads released together, each in its own app context and
+    session; what each returned (an exception in a thread fails the test here)."""
     results: list[bool] = []
     errors: list[Exception] = []
     barrier = threading.Barrier(callers)
@@ -32,11 +32,13 @@ def test_rate_limit_holds_under_concurrency(app) -> None:
         with app.app_context():
             barrier.wait()
             try:
-                results.append(ratelimit.allow("lost:address:victim", limit))
+                results.append(call())
                 db.session.commit()
             except Exception as exc:  # reported by the assertion below, not lost in a thread
                 db.session.rollback()
                 errors.append(exc)
+            finally:
+                db.session.remove()
 
     threads = [threading.Thread(target=one) for _ in range(callers)]
     for thread in threads:
@@ -44,6 +46,13 @@ def test_rate_limit_holds_under_concurrency(app) -> None:
     for thread in threads:
         thread.join()
     assert errors == []
+    return results
+
+
+def test_rate_limit_holds_under_concurrency(app) -> None:
+    """Finding M2: callers that all arrive at once must not all see the old count."""
+    callers, limit = 16, 3
+    results = all_at_once(app, callers, lambda: ratelimit.allow("lost:address:victim", limit))
     assert results.count(True) == limit
     assert results.count(False) == callers - limit
     assert stored("lost:address:victim") == limit
@@ -209,26 +218,7 @@ def test_allow_at_once_commits_what_the_session_held(app) -> None:
 
 def test_allow_at_once_holds_under_concurrency(app) -> None:
     callers, limit = 16, 3
-    results: list[bool] = []
-    errors: list[Exception] = []
-    barrier = threading.Barrier(callers)
-
-    def one() -> None:
-        with app.app_context():
-            barrier.wait()
-            try:
-                results.append(ratelimit.allow_at_once("lost:address:rush", limit))
-            except Exception as exc:  # reported by the assertion below, not lost in a thread
-                errors.append(exc)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=one) for _ in range(callers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    results = all_at_once(app, callers, lambda: ratelimit.allow_at_once("lost:address:rush", limit))
     assert results.count(True) == limit
     assert stored("lost:address:rush") == limit
 
