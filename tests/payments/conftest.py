@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,10 +32,30 @@ from emulator_common import ServerThread
 from shop.extensions import db
 from shop.models import Order
 from shop.payments.models import PaymentEvent
+from tests.services import ROOT
 
 API_KEY = "sk_test_indiepacks_store"
 WEBHOOK_SECRET = "whsec_indiepacks_test_endpoint"
 CONNECT_WEBHOOK_SECRET = "whsec_indiepacks_test_connect_endpoint"
+
+
+def stripe_command_env(config: Mapping[str, Any]) -> dict[str, str]:
+    """The environment of a ``flask`` command run in its own process against the same database,
+    media, outbox and Stripe emulator as the test's app (and none of the caller's SHOP_* settings)."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SHOP_")},
+        "PYTHONPATH": str(ROOT),
+        "SHOP_ENV": "testing",
+        "SHOP_SECRET_KEY": config["SECRET_KEY"],
+        "SHOP_DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"],
+        "SHOP_MEDIA_ROOT": config["MEDIA_ROOT"],
+        "SHOP_OUTBOX_DIR": config["OUTBOX_DIR"],
+        "SHOP_BASE_URL": config["BASE_URL"],
+        "SHOP_PAYMENT_PROVIDER": "stripe",
+        "SHOP_STRIPE_SECRET_KEY": config["STRIPE_SECRET_KEY"],
+        "SHOP_STRIPE_WEBHOOK_SECRET": config["STRIPE_WEBHOOK_SECRET"],
+        "SHOP_STRIPE_API_URL": config["STRIPE_API_URL"],
+    }
 SUCCESS_CARD = "4242424242424242"
 DECLINE_CARD = "4000000000000002"
 DISPUTE_CARD = "4000000000000259"

@@ -4,11 +4,10 @@ the served store revokes the order within seconds."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
-from tests.payments.conftest import Buyer, Emulated, order_now, order_token
+from tests.payments.conftest import Buyer, Emulated, order_now, order_token, stripe_command_env
 from tests.services import ROOT, wait_until
 
 
@@ -17,21 +16,7 @@ def test_the_refund_command_in_its_own_process_revokes_the_order_within_seconds(
     checkout = buyer.buy(pack.slug, "12.00")
     token = order_token(buyer.come_back(emulated.pay(checkout.session_id)["redirect"]))
     emulated.wait()
-    config = app.config
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("SHOP_")},
-        "PYTHONPATH": str(ROOT),
-        "SHOP_ENV": "testing",
-        "SHOP_SECRET_KEY": config["SECRET_KEY"],
-        "SHOP_DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"],
-        "SHOP_MEDIA_ROOT": config["MEDIA_ROOT"],
-        "SHOP_OUTBOX_DIR": config["OUTBOX_DIR"],
-        "SHOP_BASE_URL": config["BASE_URL"],
-        "SHOP_PAYMENT_PROVIDER": "stripe",
-        "SHOP_STRIPE_SECRET_KEY": config["STRIPE_SECRET_KEY"],
-        "SHOP_STRIPE_WEBHOOK_SECRET": config["STRIPE_WEBHOOK_SECRET"],
-        "SHOP_STRIPE_API_URL": config["STRIPE_API_URL"],
-    }
+    env = stripe_command_env(app.config)
     done = subprocess.run([sys.executable, "-m", "flask", "--app", "shop", "orders", "refund", f"#{checkout.order_id}"],
                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

@@ -8,7 +8,6 @@ run must finish that payout with the same transfer, not make a second one.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import stripe_emulator
 from emulator_common import ServerThread
 from shop.extensions import db
 from shop.ledger.models import PayoutStatus
-from tests.payments.conftest import API_KEY, fast_settings
+from tests.payments.conftest import API_KEY, fast_settings, stripe_command_env
 from tests.payouts.conftest import balance, earn, fund_platform, payouts_of, stripe_artist, transfers_to
 from tests.services import ROOT
 
@@ -66,21 +65,7 @@ def stripe_server(held: HeldTransfers) -> Iterator[ServerThread]:
 
 
 def command_env(app: Any) -> dict[str, str]:
-    config = app.config
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("SHOP_")},
-        "PYTHONPATH": str(ROOT),
-        "SHOP_ENV": "testing",
-        "SHOP_SECRET_KEY": config["SECRET_KEY"],
-        "SHOP_DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"],
-        "SHOP_MEDIA_ROOT": config["MEDIA_ROOT"],
-        "SHOP_OUTBOX_DIR": config["OUTBOX_DIR"],
-        "SHOP_BASE_URL": config["BASE_URL"],
-        "SHOP_PAYMENT_PROVIDER": "stripe",
-        "SHOP_STRIPE_SECRET_KEY": config["STRIPE_SECRET_KEY"],
-        "SHOP_STRIPE_WEBHOOK_SECRET": config["STRIPE_WEBHOOK_SECRET"],
-        "SHOP_STRIPE_API_URL": config["STRIPE_API_URL"],
-    }
+    return stripe_command_env(app.config)
 
 
 def test_a_run_killed_while_stripe_answers_pays_once(app, emulated, held: HeldTransfers):
