@@ -171,6 +171,8 @@ def test_the_pay_box_keeps_its_shape_when_its_script_runs(viewport: str, browser
         before.goto(url)
         expect(before.get_by_label("To the artists")).to_have_attribute("type", "number")
         expect(before.locator('[data-amount-of="split_store"]')).to_be_hidden()
+        # The player bar comes with the page, for the script; without it, css/nojs.css hides it.
+        expect(before.locator("[data-player]")).to_be_hidden()
         shape = before.evaluate(PAY_BOX_SHAPE)
     finally:
         plain.close()
@@ -178,6 +180,7 @@ def test_the_pay_box_keeps_its_shape_when_its_script_runs(viewport: str, browser
     expect(page.locator("fieldset.split.sliders")).to_be_attached()
     expect(page.get_by_label("To the artists")).to_have_attribute("type", "range")
     expect(page.locator('[data-amount-of="split_store"]')).to_be_visible()
+    expect(page.locator("[data-player]")).to_be_visible()
     after = page.evaluate(PAY_BOX_SHAPE)
     for key in ("buyBox", "split", "email"):
         assert after[key] == pytest.approx(shape[key], abs=0.5), key
