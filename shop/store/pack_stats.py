@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Select, bindparam, func, select
 
+from shop import currencies
 from shop.accounting import IN_GOOD_STANDING, NET
 from shop.formatting import money
 from shop.models import Album, Order, Pack
@@ -129,6 +130,32 @@ def stats_shown(pack: Pack, stats: PackStats, threshold_token: str | None = None
         "average_preset": paybox.as_field(beat, pack.currency),
         "average_preset_label": money(beat, pack.currency),
     }
+
+
+@bp.app_template_global("pay_box_amounts")
+def pay_box_amounts(pack: Pack, form: dict[str, str]) -> dict[str, tuple[int, str]]:
+    """What each split field gives of the price in the box, ``(percent, money)`` such as
+    ``(80, "$4.00")``, for the words the pay box's script writes beside each slider: the page
+    is drawn as it will stay, and the script formats money only once the buyer moves
+    something. The same arithmetic as
+    ``startPayBox`` in static/js/site.js: the charity's and store's parts rounded down, the rest
+    to the artists, and each artist's part of that rounded down."""
+    total = currencies.parse_minor(form.get("amount", ""), pack.currency) or 0
+
+    def percent(name: str) -> int:
+        value = form.get(name, "").strip()
+        return int(value) if value.isdigit() and len(value) <= 3 else 0
+
+    def part(name: str, of: int) -> int:
+        return of * percent(name) // 100
+
+    charity = part("split_charity", total) if pack.charity_name else 0
+    store = part("split_store", total)
+    cents = {"split_artists": total - charity - store, "split_charity": charity, "split_store": store}
+    for name in form:
+        if name.startswith(paybox.ARTIST_FIELD):
+            cents[name] = part(name, cents["split_artists"])
+    return {name: (percent(name), money(value, pack.currency)) for name, value in cents.items()}
 
 
 def default_form(pack: Pack, lineup: Lineup) -> dict[str, str]:

@@ -154,3 +154,20 @@ def test_order_page_plays_fits_and_shows_the_dropbox_done_state(browser, store: 
             snap(page, problems, f"{width}-03-dropbox-done")
     finally:
         context.close()
+
+    # Drawn as the script leaves it (its controls, no Show button), so nothing moves when it
+    # runs; without JavaScript, css/nojs.css brings back the browser's controls and the button.
+    for scripts in (True, False):
+        context = browser.new_context(viewport={"width": 390, "height": 800}, java_script_enabled=scripts)
+        page = context.new_page()
+        try:
+            page.goto(order_url)
+            native, own = page.locator("audio.player-audio"), page.locator("[data-player-controls]")
+            show = page.locator("form.format-choice").get_by_role("button", name="Show")
+            shown, hidden = ((own,), (native, show)) if scripts else ((native, show), (own,))
+            for locator in shown:
+                expect(locator).to_be_visible()
+            for locator in hidden:
+                expect(locator).to_be_hidden()
+        finally:
+            context.close()

@@ -219,6 +219,37 @@ def test_the_page_starts_from_the_packs_split_with_the_minimums_shown(client: Fl
         assert re.search(rf'name="split_artist_{album.id}"[^>]*value="50"', html)
 
 
+def amounts_shown(html: str) -> dict[str, str]:
+    return dict(re.findall(r'<span class="split-amount" data-amount-of="([a-z_0-9]+)">([^<]*)</span>', html))
+
+
+def test_the_page_writes_what_each_share_gives_of_the_price(client: FlaskClient, bonus_pack: Pack) -> None:
+    """The words beside each split field come with the page (the script only keeps them up to
+    date), with the script's arithmetic: charity and store rounded down, the rest to the
+    artists, each artist's part of that rounded down."""
+    first, second = (album.id for album in bonus_pack.albums[:2])
+    shown = amounts_shown(client.get(f"/packs/{bonus_pack.slug}").get_data(as_text=True))
+    assert shown == {
+        "split_artists": "80 %: $4.00 to the artists", "split_charity": "10 %: $0.50 to Open Strings",
+        "split_store": "10 %: $0.50 to the store",
+        f"split_artist_{first}": f"50 %: $2.00 to {bonus_pack.albums[0].artist}",
+        f"split_artist_{second}": f"50 %: $2.00 to {bonus_pack.albums[1].artist}",
+    }
+    # A form sent back with an error shows the amounts of what was typed; $12.35 at 79/10/11:
+    # $1.23 to the charity, $1.35 to the store, the $9.77 left to the artists, 70 % of it $6.83.
+    html = buy(client, bonus_pack, amount="12.35", split_artists="79", split_charity="10", split_store="11",
+               **artist_fields(bonus_pack, "70", "31")).get_data(as_text=True)
+    assert form_errors(html)
+    shown = amounts_shown(html)
+    assert shown["split_charity"] == "10 %: $1.23 to Open Strings"
+    assert shown["split_store"] == "11 %: $1.35 to the store"
+    assert shown["split_artists"] == "79 %: $9.77 to the artists"
+    assert shown[f"split_artist_{first}"] == f"70 %: $6.83 to {bonus_pack.albums[0].artist}"
+    # Nothing typed that reads as an amount: nothing to share.
+    html = buy(client, bonus_pack, amount="lots", split_artists="x").get_data(as_text=True)
+    assert amounts_shown(html)["split_artists"] == "0 %: $0.00 to the artists"
+
+
 SPLIT_ERRORS = {
     "sums to 99": ({"split_artists": "79", "split_charity": "10", "split_store": "10"}, "add up to 99 %"),
     "store minimum": ({"split_artists": "88", "split_charity": "10", "split_store": "2"},

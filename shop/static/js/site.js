@@ -139,8 +139,14 @@ function startPayBox() {
     });
   });
   amount.addEventListener("input", show);
+  // The server wrote each amount for the starting price (store/pack.html): read them rather
+  // than call show() now, whose formatMoney would be the page's first Intl call (a long task
+  // at load, see startCountdowns). The words appear once the fields are sliders (site.css).
+  top.concat(artists).forEach((input) => {
+    const words = fieldset.querySelector('[data-amount-of="' + input.name + '"]').textContent.trim();
+    input.setAttribute("aria-valuetext", words.replace(" %: ", " percent, "));
+  });
   fieldset.classList.add("sliders");
-  show();
 }
 
 const FILE_STATE_LABELS = { pending: "waiting", copying: "copying", done: "in Dropbox", failed: "failed" };
