@@ -142,8 +142,7 @@ class Album(Model):
     # The operator's Markdown about the album, shown on the pack page (shop.store.album_text).
     description: Mapped[str] = mapped_column(Text, default="", server_default="")
     credits: Mapped[str] = mapped_column(Text, default="", server_default="")
-    # When the description, credits or a track's lyrics last changed: part of the pack's
-    # catalog version (shop.catalog.state), so every process renders the page again.
+    # Last change to the words (or the artist's bio): in the catalog version (shop.catalog.state).
     text_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     pack: Mapped[Pack] = relationship(back_populates="albums")

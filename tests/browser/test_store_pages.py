@@ -1,4 +1,4 @@
-"""Home, a pack page and a policy page in a real browser at desktop and phone widths: WebP
+"""Home, a pack page (on sale, coming, ended) and a policy page in a real browser at desktop and phone widths: WebP
 covers decode at their set size (no layout shift), the share tags are there, the footer links
 the store's pages, nothing overflows and no console error or CSP violation appears.
 Screenshots go to ``artifacts/browser/pages/<viewport>/``."""
@@ -6,9 +6,14 @@ Screenshots go to ``artifacts/browser/pages/<viewport>/``."""
 from __future__ import annotations
 
 import shutil
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
+from shop.extensions import db
+from shop.models import Pack
+from tests import factories
 from tests.browser.conftest import ARTIFACTS, HORIZONTAL_OVERFLOW, VIEWPORTS, BrowserProblems, Store
 
 COVERS_DECODED = """
@@ -56,3 +61,18 @@ def test_home_pack_and_policy_pages(viewport: str, page, problems: BrowserProble
     page.goto(store.url + "/privacy")
     assert page.locator("h1").inner_text() == "Privacy"
     snap("privacy")
+
+    # A pack announced for later, and one whose sale is over (the demo pack stays on sale).
+    with store.app.app_context():
+        for slug, starts_in in (("coming-pack", timedelta(days=3)), ("ended-pack", -timedelta(days=20))):
+            if db.session.scalar(select(Pack.id).where(Pack.slug == slug)) is None:
+                factories.make_pack(store.app, slug=slug, starts_in=starts_in)
+    page.goto(f"{store.url}/packs/coming-pack")
+    assert "goes on sale" in page.locator("main").inner_text()
+    assert page.locator('form[action$="/buy"]').count() == 0
+    snap("pack-coming")
+    page.goto(f"{store.url}/packs/ended-pack")
+    assert page.locator("#buy-heading").inner_text() == "This pack has ended"
+    assert "This pack ended on" in page.locator("main").inner_text()
+    assert page.locator('form[action$="/buy"]').count() == 0
+    snap("pack-ended")
