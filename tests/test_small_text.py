@@ -23,8 +23,8 @@ def test_every_page_footer_names_as_many_formats_as_it_counts(client, pack):
     page = client.get("/").get_data(as_text=True)
     assert "Download in eight formats (MP3 V0 or 320, AAC, Opus, FLAC, ALAC, WAV, AIFF)" in page
     pack_page = client.get(f"/packs/{pack.slug}").get_data(as_text=True)
-    assert "Eight formats, all from the artists' masters" in pack_page
-    assert pack_page.count('<li>') >= len(FORMATS)
+    assert "Eight formats to choose from after paying" in pack_page
+    assert pack_page.count('<th scope="row">') == len(FORMATS)  # one row per format in "Formats and sizes"
 
 
 def test_the_receipt_reads_well(app, pack):

@@ -101,7 +101,7 @@ def test_order_page_is_read_only_and_lists_downloads_and_dropbox(client, app, pa
             (f, shown(get_format(f).description)) for f in FORMATS]
         assert all(re.fullmatch(r"[0-9.]+ (B|KB|MB|GB)", size) for *_, size in options), options
         assert [value for value, selected, *_ in options if selected] == [fmt]
-        assert '<button class="button" type="submit">Show</button>' in html
+        assert '<button class="button format-show" type="submit">Show</button>' in html
         assert html.count("Download the album</a>") == len(pack.albums)
         for album in pack.albums:
             assert f"/orders/{token}/dropbox/albums/{album.id}" in html
