@@ -114,7 +114,8 @@ def test_play_with_mouse_and_keyboard(player_page, store: Store) -> None:
     # Pause with the bar's button (mouse), and the time stops.
     page.get_by_role("button", name="Pause", exact=True).click()
     page.wait_for_function("() => document.querySelector('audio').paused")
-    assert page.get_by_role("button", name="Play", exact=True).is_visible()
+    # The toggle is renamed by the "pause" event's handler, which may run after `paused` is true.
+    page.get_by_role("button", name="Play", exact=True).wait_for(state="visible", timeout=5000)
 
     # Keyboard: Tab from Previous reaches Play and Next; Enter on Next plays the second track.
     page.get_by_role("button", name="Previous track").focus()
