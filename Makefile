@@ -6,6 +6,10 @@ PYTHON ?= $(shell for c in python3 python3.13 python3.12 python3.11; do \
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist): one per core. Each test module runs whole in one process, so
+# its module-scoped servers start once; PYTEST_WORKERS=0 runs everything in this process.
+PYTEST_WORKERS ?= logical
+XDIST = -n $(PYTEST_WORKERS) --dist loadfile
 
 .PHONY: run test test-quick lint bench clean-venv system-deps
 
@@ -13,11 +17,11 @@ run: $(VENV)/.run-installed
 	$(BIN)/python scripts/run_store.py
 
 test: $(VENV)/.dev-installed system-deps
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # The inner loop: SQLite only, no browser journeys, no several-hosts test. `make test` runs everything.
 test-quick: $(VENV)/.dev-installed
-	env -u TEST_DATABASE_URL $(BIN)/python -m pytest -m "not browser and not multihost" $(PYTEST_ARGS)
+	env -u TEST_DATABASE_URL $(BIN)/python -m pytest $(XDIST) -m "not browser and not multihost" $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

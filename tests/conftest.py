@@ -1,8 +1,10 @@
 """Fixtures shared by the whole suite.
 
-The ``app`` fixture runs every test that uses it on SQLite and, when
-``TEST_DATABASE_URL`` is set, once more on PostgreSQL (in a database the session creates
-and drops, so the server's own databases are never touched).
+The ``app`` fixture runs every test that uses it on SQLite. When ``TEST_DATABASE_URL`` is
+set, the tests marked ``postgresql`` (those where the engine itself is under test: locks and
+races, constraints, migrations, money sums and reports, SQL functions) run once more on
+PostgreSQL, in a database each test process creates and drops, so the server's own databases
+are never touched. ``TEST_POSTGRESQL=all`` runs every database test on both.
 """
 
 from __future__ import annotations
@@ -28,6 +30,16 @@ from tests.catalog.audio import write_noisy_album
 pytest_plugins = ["tests.fixtures"]
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+EVERY_TEST_ON_POSTGRESQL = os.environ.get("TEST_POSTGRESQL") == "all"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The databases a test runs on: SQLite always, PostgreSQL too for a test marked
+    ``postgresql`` (on itself, its class or its module's ``pytestmark``)."""
+    if "database_url" not in metafunc.fixturenames:
+        return
+    both = EVERY_TEST_ON_POSTGRESQL or metafunc.definition.get_closest_marker("postgresql") is not None
+    metafunc.parametrize("database_url", BACKENDS if both else BACKENDS[:1], indirect=True)
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +58,7 @@ def postgres_url() -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "postgresql":
         return request.getfixturevalue("postgres_url")

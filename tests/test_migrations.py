@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
@@ -11,6 +12,9 @@ from sqlalchemy import Connection, inspect, text
 
 from shop import create_app
 from shop.extensions import db
+
+# The database engine is under test here: these also run on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.postgresql
 
 
 def test_upgrade_creates_the_models_schema_and_downgrade_removes_it(empty_database):

@@ -26,6 +26,9 @@ from shop.models import FORMATS, Encode, Pack, TrackFile
 from shop.page_cache import clear_catalog_cache
 from tests import factories
 
+# The database engine is under test here: these also run on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.postgresql
+
 # What a page may cost at most, whatever the pack holds. Each process reads a pack's catalog
 # once per catalog version (shop.page_cache.cached): afterwards the pack page costs one query
 # (the pack with its catalog state and its stats); the order page three: the order through its

@@ -6,11 +6,15 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select, text
 
 from shop import ratelimit
 from shop.extensions import db
 from shop.models import RateLimitHit
+
+# The database engine is under test here: these also run on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.postgresql
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)

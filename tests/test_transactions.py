@@ -15,6 +15,9 @@ from shop.extensions import db
 from shop.models import Pack
 from tests import factories
 
+# The database engine is under test here: these also run on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.postgresql
+
 
 def add_test_views(app: Flask) -> None:
     @app.get("/test/flush-then-abort")

@@ -18,6 +18,9 @@ from tests import factories
 from tests.admin.conftest import audit_rows
 from tests.ledger_rows import post, sale
 
+# The database engine is under test here: these also run on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.postgresql
+
 NOVEMBER = datetime(2026, 11, 10, tzinfo=UTC)
 
 

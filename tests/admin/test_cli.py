@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from shop.admin.models import Operator
 from shop.extensions import db
+
+# The database engine is under test here: these also run on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.postgresql
 
 
 def test_create_list_disable_and_totp(app, runner):

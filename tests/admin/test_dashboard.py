@@ -6,6 +6,8 @@ import re
 from datetime import timedelta
 from html.parser import HTMLParser
 
+import pytest
+
 from shop.accounting import pack_stats
 from shop.admin import charts, stats
 from shop.downloads.models import DownloadCount
@@ -13,6 +15,9 @@ from shop.dropbox.models import Delivery
 from shop.extensions import db
 from shop.models import FORMATS, utcnow
 from tests import factories
+
+# The database engine is under test here: these also run on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.postgresql
 
 
 class TableReader(HTMLParser):

@@ -26,6 +26,9 @@ from shop.money import average_cents
 from tests import factories
 from tests.admin.test_dashboard import read_tables
 
+# The database engine is under test here: these also run on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.postgresql
+
 # (e-mail, amount, status, refunded, dispute, hours after the pack's first hour)
 ORDERS = [
     ("plain@example.com", 1000, "paid", 0, None, 0),

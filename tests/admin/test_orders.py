@@ -9,6 +9,8 @@ import io
 import re
 from pathlib import Path
 
+import pytest
+
 from shop.admin import orders as admin_orders
 from shop.downloads.models import DownloadCount
 from shop.dropbox.models import Delivery
@@ -17,6 +19,9 @@ from shop.models import Order, OrderLink
 from shop.order_links import find_order
 from tests import factories
 from tests.admin.conftest import audit_rows
+
+# The database engine is under test here: these also run on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.postgresql
 
 
 def outbox(app) -> list[email.message.EmailMessage]:

@@ -9,11 +9,16 @@ import json
 import re
 from datetime import timedelta
 
+import pytest
+
 from shop.admin import orders as admin_orders
 from shop.extensions import db
 from shop.models import Pack
 from tests import factories
 from tests.admin.test_packs import pack_form
+
+# The database engine is under test here: these also run on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.postgresql
 
 
 def pay_form(**changes: str) -> dict[str, str]:

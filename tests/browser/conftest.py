@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,7 @@ from emulator_common import ServerThread
 from shop import create_app
 from shop.dropbox.seed import albums_in_scope, run_seed
 from shop.extensions import db
-from shop.models import FORMATS, Order, Pack
+from shop.models import FORMATS, Order, Pack, utcnow
 from tests import factories
 from tests.services import APP_KEY, APP_SECRET, ROOT, STORE_EMAIL, RedisServer, WorkerProcess, free_port, worker_env
 
@@ -192,12 +193,57 @@ def _make_pack(app: Flask, demo_albums: Path | None) -> tuple[Pack, bool]:
     return pack, True
 
 
+@dataclass(frozen=True)
+class Catalog:
+    """The demo pack imported and encoded: a SQLite file and the media folder its rows name."""
+
+    database: Path
+    media: Path
+    slug: str
+    real_media: bool
+
+    def copy_to(self, database: Path, media: Path) -> None:
+        # SQLite's backup reads through the write-ahead log, which a plain file copy could miss.
+        with contextlib.closing(sqlite3.connect(self.database)) as source, \
+                contextlib.closing(sqlite3.connect(database)) as copy:
+            source.backup(copy)
+        shutil.copytree(self.media, media)
+
+
+@pytest.fixture(scope="session")
+def demo_catalog(tmp_path_factory: pytest.TempPathFactory, demo_albums: Path | None) -> Catalog:
+    """The demo pack imported and encoded into every buyer format once per test process (about
+    20 s): each store starts from a copy of it, as if it had just imported the pack itself.
+    The stores differ in what depends on their own services (the seed into their Dropbox)."""
+    folder = tmp_path_factory.mktemp("demo-catalog")
+    database = folder / "shop.sqlite3"
+    app = create_app({"ENV": "testing", "SECRET_KEY": "demo-catalog", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
+                      "MEDIA_ROOT": str(folder / "media"), "OUTBOX_DIR": str(folder / "outbox"), "MAIL_URL": None})
+    with app.app_context():
+        db.create_all()
+        pack, real_media = _make_pack(app, demo_albums)
+        slug = pack.slug
+        _dispose(app)
+    return Catalog(database=database, media=folder / "media", slug=slug, real_media=real_media)
+
+
+def _start_the_sale_now(slug: str) -> Pack:
+    """The copied pack's sale window moved to start now, as a fresh import's would."""
+    pack = db.session.scalar(select(Pack).where(Pack.slug == slug))
+    assert pack is not None, slug
+    length = pack.ends_at - pack.starts_at
+    pack.starts_at = utcnow()
+    pack.ends_at = pack.starts_at + length
+    db.session.commit()
+    return pack
+
+
 @pytest.fixture
-def store(tmp_path: Path, demo_albums: Path | None) -> Iterator[Store]:
-    yield from serve_store(tmp_path, demo_albums)
+def store(tmp_path: Path, demo_catalog: Catalog) -> Iterator[Store]:
+    yield from serve_store(tmp_path, demo_catalog)
 
 
-def serve_store(tmp_path: Path, demo_albums: Path | None) -> Iterator[Store]:
+def serve_store(tmp_path: Path, catalog: Catalog) -> Iterator[Store]:
     """The ``store`` fixture's body, for a fixture of a wider scope (one store for a module)."""
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed (scripts/install_system_deps.sh installs it)")
@@ -219,6 +265,7 @@ def serve_store(tmp_path: Path, demo_albums: Path | None) -> Iterator[Store]:
         stripe_server = ServerThread(stripe_app).start()
         stack.callback(stripe_server.stop)
         database = tmp_path / "shop.sqlite3"
+        catalog.copy_to(database, tmp_path / "media")
         app = create_app({
             "ENV": "testing",
             "SECRET_KEY": secrets.token_hex(32),
@@ -242,9 +289,8 @@ def serve_store(tmp_path: Path, demo_albums: Path | None) -> Iterator[Store]:
             "STRIPE_API_URL": stripe_server.base_url,
         })
         with app.app_context():
-            db.create_all()
             stack.callback(_dispose, app)
-            pack, real_media = _make_pack(app, demo_albums)
+            pack = _start_the_sale_now(catalog.slug)
             summary = run_seed(albums_in_scope(pack_slug=pack.slug))
             assert summary.failed == 0, summary.failures
             info = PackInfo.of(pack)
@@ -257,7 +303,7 @@ def serve_store(tmp_path: Path, demo_albums: Path | None) -> Iterator[Store]:
         stack.callback(worker.stop)
 
         yield Store(app=app, url=url, dropbox_url=emulator_server.base_url, emulator=emulator,
-                    stripe_url=stripe_server.base_url, pack=info, real_media=real_media, worker_log=worker_log)
+                    stripe_url=stripe_server.base_url, pack=info, real_media=catalog.real_media, worker_log=worker_log)
 
 
 def _dispose(app: Flask) -> None:

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from shop.admin import operators
-from tests.browser.conftest import ARTIFACTS, VIEWPORTS, BrowserProblems, Store, serve_store
+from tests.browser.conftest import ARTIFACTS, VIEWPORTS, BrowserProblems, Catalog, Store, serve_store
 
 axe_sync = pytest.importorskip("axe_playwright_python.sync_playwright")
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -49,8 +48,8 @@ def page_params() -> list:
 
 
 @pytest.fixture(scope="module")
-def audited_store(tmp_path_factory: pytest.TempPathFactory, demo_albums: Path | None) -> Iterator[Store]:
-    yield from serve_store(tmp_path_factory.mktemp("axe-store"), demo_albums)
+def audited_store(tmp_path_factory: pytest.TempPathFactory, demo_catalog: Catalog) -> Iterator[Store]:
+    yield from serve_store(tmp_path_factory.mktemp("axe-store"), demo_catalog)
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
 from shop import create_app
 from shop.extensions import db
+
+# The database engine is under test here: these also run on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.postgresql
 
 BEFORE, MASTERS = "a7d3c9e1f204", "e3b5a9c4d217"
 FORMAT_TABLES = ("track_files", "album_folder_refs", "deliveries", "download_counts")

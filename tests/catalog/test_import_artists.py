@@ -3,12 +3,16 @@ name is a second artist linked to the first for the operator to confirm (never m
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from shop.artists import Artist
 from shop.extensions import db
 from shop.models import Album
 from tests.catalog.audio import write_album
+
+# The database engine is under test here: these also run on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.postgresql
 
 
 def _import(runner, folder):

@@ -23,6 +23,9 @@ from shop.models import CODE_PROVIDER, Order
 from tests import factories
 from tests.admin.conftest import audit_rows, csrf_token
 
+# The database engine is under test here: these also run on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.postgresql
+
 CODE_SHAPE = re.compile(r"[2-9A-HJKMNP-TV-Z]{4}-[2-9A-HJKMNP-TV-Z]{4}-[2-9A-HJKMNP-TV-Z]{4}")
 
 

@@ -507,6 +507,7 @@ def test_a_client_that_goes_away_is_not_counted(app, pack, paid_order) -> None:
     assert download_counts(order) == {("pack", None, "wav"): 1}
 
 
+@pytest.mark.postgresql
 def test_concurrent_completions_are_all_counted(app, pack, paid_order) -> None:
     order, _ = paid_order
     album_id = pack.albums[0].id
@@ -542,6 +543,7 @@ def test_a_failed_count_never_breaks_the_download(app, client, pack, paid_order,
     assert "could not count a download" in caplog.text
 
 
+@pytest.mark.postgresql
 def test_count_rows_are_unique_per_item(app, pack, paid_order) -> None:
     from sqlalchemy.exc import IntegrityError
 

@@ -286,6 +286,7 @@ def test_pack_delivery_covers_every_album(dropbox_buyer, seeded_pack, emulator):
     assert calls(emulator, "files/copy_reference/save") == 3  # one per album folder
 
 
+@pytest.mark.postgresql
 def test_a_claimed_delivery_is_not_run_twice(dropbox_buyer, seeded_pack, emulator):
     order, _ = dropbox_buyer
     delivery = album_delivery(order, seeded_pack.albums[0])
@@ -420,6 +421,7 @@ def run_in_thread(app, deliverer: Deliverer) -> tuple[threading.Thread, list[str
     return thread, outcome
 
 
+@pytest.mark.parametrize("stale_seconds", [3], ids=["stale-after-3s"])  # the test waits out the limit
 def test_a_slow_call_keeps_the_claim_alive(app, dropbox_buyer, seeded_pack, emulator):
     order, _ = dropbox_buyer
     stale = app.config["DELIVERY_STALE_SECONDS"]

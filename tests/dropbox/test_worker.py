@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import redis
 from sqlalchemy import select
 
@@ -14,6 +15,9 @@ from shop.dropbox.models import Delivery, DropboxConnection, delivery_target
 from shop.extensions import db
 from tests.dropbox.conftest import APP_KEY, BUYER_EMAIL, click, done_count, force_save_url, fresh, per_file_only
 from tests.services import RedisServer, wait_until
+
+# The database engine is under test here: these also run on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.postgresql
 
 
 def assert_each_file_exactly_once(emulator, delivery: Delivery) -> None:
@@ -49,6 +53,7 @@ def test_click_then_worker_delivers_and_progress_endpoint_reports_it(client, dro
     assert "connected as <strong>b•••@example.com</strong>" in page  # the account, e-mail masked
 
 
+@pytest.mark.parametrize("stale_seconds", [8], ids=["stale-after-8s"])  # the second worker takes over soon
 def test_worker_killed_mid_delivery_resumes_and_finishes_each_file_once(client, dropbox_buyer, seeded_pack, emulator,
                                                                          start_worker):
     order, token = dropbox_buyer

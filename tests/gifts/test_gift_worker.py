@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from shop.extensions import db
@@ -15,6 +16,9 @@ from shop.models import utcnow
 from shop.orders.service import mark_paid
 from tests import factories, worker_mail
 from tests.services import wait_until
+
+# The database engine is under test here: these also run on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.postgresql
 
 # The fixtures this module uses, from tests/worker_mail.py.
 smtp, app_overrides = worker_mail.smtp, worker_mail.app_overrides

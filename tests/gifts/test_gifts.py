@@ -58,6 +58,7 @@ def test_a_gift_for_now_mails_the_recipient_their_link_and_the_giver_no_music(cl
     assert len(inbox.to("giver@example.com")) == 1
 
 
+@pytest.mark.postgresql
 def test_a_gift_for_tomorrow_goes_out_on_its_day_once(client, app, pack, inbox):
     tomorrow = (utcnow() + timedelta(days=1)).date()
     give(client, pack, send_on=tomorrow.isoformat())

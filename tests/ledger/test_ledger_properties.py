@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from fractions import Fraction
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -31,6 +32,9 @@ from shop.ledger.posting import (
 )
 from shop.models import Order, OrderStatus, Pack, utcnow
 from tests import factories
+
+# The database engine is under test here: these also run on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.postgresql
 
 ARTISTS = ("Ana", "Bo", "Cy", "Di")
 CURRENCIES = ("USD", "JPY", "KWD")

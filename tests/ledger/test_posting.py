@@ -29,6 +29,9 @@ from shop.orders.service import mark_paid
 from shop.payments.refunds import refund_order
 from tests import factories
 
+# The database engine is under test here: these also run on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.postgresql
+
 
 def entries_by(order_id: int) -> dict[tuple[str, int | None], dict[str, int]]:
     """``{(party, artist_id): {kind: cents}}`` over the order's entries."""

@@ -17,6 +17,9 @@ from shop.models import Encode, Pack, utcnow
 from tests import factories
 from tests.services import wait_until
 
+# The database engine is under test here: these also run on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.postgresql
+
 ONE_TRACK = (("Solo", "Single", "pop", ["One"]),)
 
 

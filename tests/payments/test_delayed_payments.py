@@ -13,6 +13,9 @@ import pytest
 from shop.extensions import db
 from tests.payments.conftest import Buyer, Emulated, mail_subjects, order_now, order_token, receipts
 
+# The database engine is under test here: these also run on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.postgresql
+
 GOOD_IBAN = "DE89370400440532013000"
 FAILING_IBAN = "DE62370400440532013001"
 DELAY = 60  # emulator seconds; the store's own clock does not move, so keep them close

@@ -11,6 +11,9 @@ from shop.payments.stripe_events import _sync_dispute
 from tests import factories
 from tests.payments.conftest import order_now
 
+# The database engine is under test here: these also run on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.postgresql
+
 
 @pytest.mark.parametrize(("opened", "ended", "dispute_status"), [
     ("warning_needs_response", "warning_closed", "closed"),

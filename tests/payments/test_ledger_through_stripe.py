@@ -22,6 +22,9 @@ from shop.payments.refunds import refund_order
 from tests import factories
 from tests.payments.conftest import Buyer, Emulated, order_now
 
+# The database engine is under test here: these also run on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.postgresql
+
 ARTISTS = ("Ana Reed", "Bo Lake", "Cy Moss", "Di Fern")
 WEIGHTS = (1, 1, 2, 1)  # Cy's album counts twice: 20/20/40/20 of the artists' part
 DISPUTE_FEE = 1500

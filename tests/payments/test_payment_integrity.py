@@ -25,6 +25,9 @@ from tests.payments.conftest import (
     receipts,
 )
 
+# The database engine is under test here: these also run on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.postgresql
+
 
 def rogue_session(emulated: Emulated, store_base: str, order_id: int, amount: int, currency: str) -> Any:
     """A session naming the order, made with the account's key by someone other than the store

@@ -42,7 +42,6 @@ def app_overrides(stripe_overrides, emulator_server, redis_server):  # noqa: F81
         "DROPBOX_STORE_REFRESH_TOKEN": dropbox.issue_tokens(APP_KEY, STORE_EMAIL).refresh_token,
         "TOKEN_KEYS": Fernet.generate_key().decode(),
         "REDIS_URL": redis_server.url,
-        "DELIVERY_STALE_SECONDS": 3,
     }
 
 

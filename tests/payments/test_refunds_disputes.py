@@ -21,6 +21,9 @@ from tests.payments.conftest import (
     refund_notices,
 )
 
+# The database engine is under test here: these also run on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.postgresql
+
 
 @pytest.fixture
 def paid(pack, buyer: Buyer, emulated: Emulated):

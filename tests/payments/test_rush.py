@@ -26,6 +26,9 @@ from shop.models import Order, RateLimitHit
 from tests import factories
 from tests.payments.conftest import Emulated
 
+# The database engine is under test here: these also run on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.postgresql
+
 
 def probe(bucket: str) -> dict[str, Any]:
     """From another connection: is ``bucket``'s hit committed, and (PostgreSQL) is its lock free?"""

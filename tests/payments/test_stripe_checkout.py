@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from shop.accounting import pack_stats
 from shop.extensions import db
 from shop.models import Order
@@ -63,6 +65,7 @@ def test_cancel_returns_to_the_pack_page_with_the_amount_and_email_kept(client, 
     assert order_now(checkout.order_id).status == "pending"
 
 
+@pytest.mark.postgresql
 def test_webhook_before_the_return_pays_once_with_one_receipt(app, pack, buyer: Buyer, emulated: Emulated):
     checkout = buyer.buy(pack.slug, "12.00")
     paid = emulated.pay(checkout.session_id)

@@ -22,6 +22,9 @@ from tests.payments.conftest import (
     receipts,
 )
 
+# The database engine is under test here: these also run on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.postgresql
+
 
 def signed(body: bytes, timestamp: int | None = None, secret: str = WEBHOOK_SECRET) -> str:
     t = int(time.time()) if timestamp is None else timestamp

@@ -25,6 +25,9 @@ from tests.payments.conftest import API_KEY, fast_settings, stripe_command_env
 from tests.payouts.conftest import balance, earn, fund_platform, payouts_of, stripe_artist, transfers_to
 from tests.services import ROOT
 
+# The database engine is under test here: these also run on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.postgresql
+
 
 class HeldTransfers:
     """WSGI middleware: ``POST /v1/transfers`` is carried out, then its answer waits for

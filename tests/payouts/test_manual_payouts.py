@@ -15,6 +15,9 @@ from shop.models import utcnow
 from tests.admin.conftest import admin_client, audit_rows, csrf_token, fresh_login_per_request, operator
 from tests.payouts.conftest import balance, earn, make_artist, payouts_of
 
+# The database engine is under test here: these also run on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.postgresql
+
 __all__ = ["admin_client", "fresh_login_per_request", "operator"]
 
 

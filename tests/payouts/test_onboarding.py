@@ -22,6 +22,9 @@ from tests.payouts.conftest import (
     path_of,
 )
 
+# The database engine is under test here: these also run on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.postgresql
+
 
 def onboarding_link(client, emulated, token: str) -> str:
     response = client.post(f"/payouts/onboard/{token}")

@@ -25,6 +25,9 @@ from tests.payouts.conftest import (
 )
 from tests.services import free_port
 
+# The database engine is under test here: these also run on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.postgresql
+
 
 def run(app, *args: str):
     result = app.test_cli_runner().invoke(args=["payouts", "run", *args])

@@ -14,6 +14,9 @@ from shop.models import utcnow
 from tests.ledger_rows import post, sale
 from tests.smtp import running_smtp_server
 
+# The database engine is under test here: these also run on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.postgresql
+
 NOVEMBER = datetime(2026, 11, 10, tzinfo=UTC)
 
 

@@ -17,6 +17,9 @@ from shop.statements import links
 from tests import factories
 from tests.ledger_rows import post, sale
 
+# The database engine is under test here: these also run on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.postgresql
+
 
 def _artist(pack, position: int = 1) -> Artist:
     album = next(a for a in pack.albums if a.position == position)

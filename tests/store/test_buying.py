@@ -298,6 +298,7 @@ def test_a_paid_order_is_never_reused(client, app, pack):
     assert len(pending_orders()) == 1
 
 
+@pytest.mark.postgresql
 def test_concurrent_buys_from_one_session_create_one_pending_order(client, app, pack):
     assert client.get(f"/packs/{pack.slug}").status_code == 200  # the form page starts the session
     cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])

@@ -21,6 +21,9 @@ from shop.splits import Artist, Split, bonus_threshold, equal_shares, split_amou
 from shop.store.paybox import THRESHOLD_HELD, honoured_threshold, sign_threshold
 from tests import factories
 
+# The database engine is under test here: these also run on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.postgresql
+
 THRESHOLD_FIELD = re.compile(r'name="threshold" value="([^"]+)"')
 
 
