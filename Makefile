@@ -7,9 +7,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 # Test processes (pytest-xdist): one per core. Each test module runs whole in one process, so
-# its module-scoped servers start once; PYTEST_WORKERS=0 runs everything in this process.
+# its module-scoped servers start once; modules are handed out in the order tests/conftest.py
+# puts them (the slow system tests first). PYTEST_WORKERS=0 runs everything in this process.
 PYTEST_WORKERS ?= logical
-XDIST = -n $(PYTEST_WORKERS) --dist loadfile
+XDIST = -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 .PHONY: run test test-quick lint bench clean-venv system-deps
 

@@ -49,15 +49,17 @@ class Run:
                 f"{counts} | {self.runs:,} | {self.distinct:,} |")
 
 
+def without_database(name: str) -> str:
+    """A test id without its database parameter: ``t[sqlite-x]`` and ``t[x-postgresql]`` are ``t[x]``."""
+    base, bracket, params = name.partition("[")
+    kept = [part for part in params.removesuffix("]").split("-") if part not in ("sqlite", "postgresql")]
+    return f"{base}[{'-'.join(kept)}]" if bracket and kept else base
+
+
 def distinct_tests(junit: Path) -> tuple[int, int]:
-    """``(runs, distinct tests)`` in a JUnit report: a run's database parameter set aside."""
-    names = set()
-    runs = 0
-    for case in ET.parse(junit).getroot().iter("testcase"):
-        runs += 1
-        name = re.sub(r"\[(sqlite|postgresql)-?", "[", case.get("name", "")).replace("[]", "")
-        names.add((case.get("classname"), name))
-    return runs, len(names)
+    """``(runs, distinct tests)`` in a JUnit report."""
+    cases = list(ET.parse(junit).getroot().iter("testcase"))
+    return len(cases), len({(case.get("classname"), without_database(case.get("name", ""))) for case in cases})
 
 
 def run_suite(rev: str, folder: Path, hog: int) -> Run:
