@@ -46,7 +46,7 @@ BACKOFF_MAX = 30.0
 REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
-class DeliveryWorker(SimpleWorker):
+class StoreWorker(SimpleWorker):
     """A SimpleWorker that stops its loop, instead of quitting with a logged traceback, when
     Redis goes away; :func:`run_worker` then starts a fresh one once Redis is back.
 
@@ -138,7 +138,7 @@ def run_worker(app: Flask, burst: bool, name: str | None) -> None:
         worker_name = name if name is None or generation == 1 else f"{name}.{generation}"
         # Deliveries first (a buyer waits), then encoding.
         queues = [get_queue(app), get_queue(app, MAIL_QUEUE), get_queue(app, ENCODING_QUEUE)]
-        worker = DeliveryWorker(queues, connection=get_redis(app), name=worker_name)
+        worker = StoreWorker(queues, connection=get_redis(app), name=worker_name)
         lost: type[Exception] | None = None
         try:
             worker.work(burst=burst, with_scheduler=not burst, logging_level="INFO")

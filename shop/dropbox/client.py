@@ -111,6 +111,14 @@ def make_client(refresh_token: str, access_token: str | None = None,
     )
 
 
+def held_token(dbx: dropbox.Dropbox) -> tuple[str | None, datetime | None]:
+    """The access token the client holds now and its expiry (naive UTC, as the SDK keeps it).
+
+    The SDK refreshes its token in memory and keeps it in private attributes; this is the one
+    place that reads them, so an SDK upgrade that renames them is fixed here."""
+    return dbx._oauth2_access_token, dbx._oauth2_access_token_expiration
+
+
 def buyer_client(connection: DropboxConnection, timeout: float | None = None) -> dropbox.Dropbox:
     box = get_token_box()
     access = box.decrypt(connection.access_token_enc) if connection.access_token_enc else None

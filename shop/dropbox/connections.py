@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import MutableMapping
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 import dropbox
@@ -14,7 +14,7 @@ from dropbox.oauth import OAuth2FlowResult
 from sqlalchemy import select, update
 
 from shop.crypto import get_token_box
-from shop.dropbox.client import BUYER_SCOPES, app_credentials, buyer_client, http_session, make_client
+from shop.dropbox.client import BUYER_SCOPES, app_credentials, buyer_client, held_token, http_session, make_client
 from shop.dropbox.models import DropboxConnection
 from shop.extensions import db
 from shop.models import Order
@@ -73,10 +73,9 @@ def remember_refreshed_token(connection_id: int, dbx: dropbox.Dropbox, before: s
     after a 401 ``expired_access_token``), so without this every job would refresh again.
     Written encrypted, with the expiry the SDK computed. Returns whether anything changed.
     """
-    token: str | None = dbx._oauth2_access_token
+    token, expires = held_token(dbx)
     if not token or token == before:
         return False
-    expires: datetime | None = dbx._oauth2_access_token_expiration  # naive UTC, as the SDK keeps it
     db.session.execute(
         update(DropboxConnection).where(DropboxConnection.id == connection_id)
         .values(access_token_enc=get_token_box().encrypt(token),

@@ -34,7 +34,7 @@ from shop.dropbox import album_paths, notify
 from shop.dropbox.album_paths import temp_folder
 from shop.dropbox.calls import NeedsReconnect, NeedsSpace, Run
 from shop.dropbox.claims import Claim, LostClaim
-from shop.dropbox.client import buyer_client
+from shop.dropbox.client import buyer_client, held_token
 from shop.dropbox.connections import connection_for, remember_refreshed_token
 from shop.dropbox.deliveries import OrderNotPaid, stop_reason, updated_rows
 from shop.dropbox.file_path import deliver_file
@@ -131,7 +131,7 @@ class Deliverer:
         dbx = buyer_client(connection)
         self._run = Run(self.delivery_id, dbx, self._claim)
         self._connection_id = connection.id
-        self._token_at_start = dbx._oauth2_access_token
+        self._token_at_start, _ = held_token(dbx)
         try:
             for album_id in dict.fromkeys(f.album_id for f in delivery.files):
                 self.deliver_album(delivery, [f for f in delivery.files if f.album_id == album_id])

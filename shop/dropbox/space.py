@@ -23,7 +23,7 @@ from dropbox.exceptions import DropboxException
 
 from shop.catalog.layout import format_label, track_entries
 from shop.dropbox import connections
-from shop.dropbox.client import buyer_client
+from shop.dropbox.client import buyer_client, held_token
 from shop.dropbox.deliveries import target_albums
 from shop.dropbox.models import Delivery, FileStatus
 from shop.dropbox.paths import buyer_folder
@@ -182,7 +182,7 @@ def space_verdict(order: Order, target: str, fmt: str, delivery: Delivery | None
     if connection is None:
         return None
     dbx = buyer_client(connection, timeout=SPACE_CHECK_TIMEOUT)
-    before = dbx._oauth2_access_token
+    before, _ = held_token(dbx)
     wanted = None
     if delivery is not None:
         wanted = wanted_from_rows((f.folder, f.name, f.track_file) for f in delivery.files
