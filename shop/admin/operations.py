@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import redis
@@ -22,6 +22,7 @@ from sqlalchemy.orm import selectinload
 
 from shop.admin import audit
 from shop.admin.models import Operator
+from shop.columns import as_utc
 from shop.dropbox.deliveries import RETRYABLE_STATUSES, retry_delivery
 from shop.dropbox.models import Delivery, DeliveryStatus, StoreDropboxAccount
 from shop.extensions import db
@@ -99,9 +100,8 @@ def retry_all_failed(operator: Operator, ip: str | None) -> tuple[int, int]:
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    """RQ keeps its timestamps as naive UTC."""
+    return None if value is None else as_utc(value)
 
 
 @dataclass

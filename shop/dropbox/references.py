@@ -8,12 +8,12 @@ so a reference is always stored with an aware expiry, and errors read the same i
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from dropbox import files as dbx_files
 from dropbox.exceptions import ApiError
 
+from shop.columns import as_utc
 from shop.dropbox.calls import FileFailed, NeedsReconnect, Run
 from shop.extensions import db
 from shop.models import TrackFile, utcnow
@@ -24,15 +24,10 @@ if TYPE_CHECKING:  # shop.dropbox.models imports nothing from here, but keep the
 log = logging.getLogger(__name__)
 
 
-def aware(value: datetime) -> datetime:
-    """The SDK decodes Dropbox timestamps as naive UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 def record_reference(row: TrackFile | AlbumFolderRef, result: dbx_files.GetCopyReferenceResult) -> None:
     """Store a freshly minted reference on a track file or folder row (not committed)."""
     row.copy_ref = result.copy_reference
-    row.copy_ref_expires_at = aware(result.expires)
+    row.copy_ref_expires_at = as_utc(result.expires)  # the SDK decodes it as naive UTC
     if hasattr(row, "minted_at"):
         row.minted_at = utcnow()
 
