@@ -28,6 +28,7 @@ from shop.models import CODE_PROVIDER, Order, OrderStatus
 from shop.orders.service import mark_paid
 from shop.payments.refunds import refund_order
 from tests import factories
+from tests.services import wait_until
 
 # The database engine is under test here: these also run on PostgreSQL (tests/conftest.py).
 pytestmark = pytest.mark.postgresql
@@ -229,21 +230,23 @@ def test_two_sessions_posting_one_sale_at_once_make_one_posting(app, pack) -> No
         with app.app_context():
             results["first"] = post_sale(db.session.get(Order, order_id), fee_cents=66) is not None
             first_flushed.set()
-            # Wait until the second session is blocked on the unique index, then commit.
-            with db.engine.connect() as watcher:
-                for _ in range(2000):
-                    waiting = watcher.execute(text(
+            # Wait until the second session is blocked on the unique index, then commit. The
+            # wait ends as soon as it is; its limit is for a second session that never gets
+            # there, and is generous because a busy machine may take its time to get there.
+            # Each look is its own transaction: PostgreSQL keeps one snapshot of
+            # pg_stat_activity for a whole transaction, so a single one might never see it.
+            def second_is_waiting() -> bool:
+                with db.engine.connect() as watcher:
+                    return bool(watcher.execute(text(
                         "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                        "AND datname = current_database()")).scalar()
-                    if waiting:
-                        break
-                    threading.Event().wait(0.01)
-            results["waited"] = bool(waiting)
+                        "AND datname = current_database()")).scalar())
+
+            results["waited"] = wait_until(second_is_waiting, timeout=120, interval=0.01)
             db.session.commit()
 
     def second() -> None:
         with app.app_context():
-            first_flushed.wait(30)
+            first_flushed.wait(120)
             order = db.session.get(Order, order_id)
             results["second"] = post_sale(order, fee_cents=66) is not None
             db.session.add(order)  # the transaction is usable after the lost race
@@ -253,7 +256,7 @@ def test_two_sessions_posting_one_sale_at_once_make_one_posting(app, pack) -> No
     for t in threads:
         t.start()
     for t in threads:
-        t.join(60)
+        t.join(180)
     assert results == {"first": True, "waited": True, "second": False}
     db.session.expire_all()
     assert db.session.scalar(select(db.func.count(LedgerPosting.id))) == 1
